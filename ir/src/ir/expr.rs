@@ -1,0 +1,402 @@
+//! Expressions: index arithmetic and element values share one tree, as in TensorIR.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use super::dtype::DataType;
+
+/// A variable: a loop variable or a block iteration variable.
+///
+/// Variables are identified by name. Every variable of a function has a unique
+/// name (the parser rejects duplicates and the schedule primitives create fresh
+/// names), so name equality is identity.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Var(Arc<str>);
+
+impl Var {
+    pub fn new(name: &str) -> Var {
+        Var(Arc::from(name))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A typed element constant (floats keep their exact bits).
+#[derive(Clone, Copy, Debug)]
+pub enum Const {
+    F32(f32),
+    F64(f64),
+    I32(i32),
+    Bool(bool),
+}
+
+impl Const {
+    pub fn dtype(self) -> DataType {
+        match self {
+            Const::F32(_) => DataType::F32,
+            Const::F64(_) => DataType::F64,
+            Const::I32(_) => DataType::I32,
+            Const::Bool(_) => DataType::Bool,
+        }
+    }
+
+    /// The constant `value` converted to `dtype` (an element type or bool).
+    pub fn of(dtype: DataType, value: f64) -> Const {
+        match dtype {
+            DataType::F32 => Const::F32(value as f32),
+            DataType::F64 => Const::F64(value),
+            DataType::I32 | DataType::Index => Const::I32(value as i32),
+            DataType::Bool => Const::Bool(value != 0.0),
+        }
+    }
+
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Const::F32(v) => v as f64,
+            Const::F64(v) => v,
+            Const::I32(v) => v as f64,
+            Const::Bool(v) => v as i32 as f64,
+        }
+    }
+
+    fn key(self) -> (u8, u64) {
+        match self {
+            Const::F32(v) => (0, v.to_bits() as u64),
+            Const::F64(v) => (1, v.to_bits()),
+            Const::I32(v) => (2, v as u32 as u64),
+            Const::Bool(v) => (3, v as u64),
+        }
+    }
+}
+
+impl PartialEq for Const {
+    fn eq(&self, other: &Const) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Const {}
+
+impl Hash for Const {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+
+/// Binary operators. Arithmetic on index expressions uses `FloorDiv`/`FloorMod`;
+/// `Div` and `Rem` are element division (true division for floats, truncating for `i32`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    FloorDiv,
+    FloorMod,
+    Min,
+    Max,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+}
+
+impl BinOp {
+    pub fn is_compare(self) -> bool {
+        matches!(
+            self,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+        )
+    }
+
+    pub fn is_logic(self) -> bool {
+        matches!(self, BinOp::And | BinOp::Or)
+    }
+
+    /// Whether `a op b == b op a`.
+    pub fn is_commutative(self) -> bool {
+        matches!(
+            self,
+            BinOp::Add | BinOp::Mul | BinOp::Min | BinOp::Max | BinOp::Eq | BinOp::Ne | BinOp::And | BinOp::Or
+        )
+    }
+}
+
+/// Unary operators and math intrinsics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    Neg,
+    Not,
+    Exp,
+    Sqrt,
+    Abs,
+}
+
+impl UnOp {
+    /// The name of the intrinsic in the language and in the printer (`T.exp`).
+    pub fn name(self) -> &'static str {
+        match self {
+            UnOp::Neg => "neg",
+            UnOp::Not => "not",
+            UnOp::Exp => "exp",
+            UnOp::Sqrt => "sqrt",
+            UnOp::Abs => "abs",
+        }
+    }
+}
+
+/// A read of one buffer element.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Load {
+    pub buffer: Arc<str>,
+    pub dtype: DataType,
+    pub indices: Vec<Expr>,
+}
+
+/// An expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Expr {
+    /// A loop or block iteration variable (type `Index`).
+    Var(Var),
+    /// An index constant (type `Index`).
+    Int(i64),
+    /// A typed element constant.
+    Const(Const),
+    Load(Load),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Unary(UnOp, Box<Expr>),
+    /// `select(cond, then, else)`: only the chosen branch is evaluated.
+    Select(Box<Expr>, Box<Expr>, Box<Expr>),
+    Cast(DataType, Box<Expr>),
+}
+
+impl Expr {
+    pub fn var(v: &Var) -> Expr {
+        Expr::Var(v.clone())
+    }
+
+    pub fn binary(op: BinOp, a: Expr, b: Expr) -> Expr {
+        Expr::Binary(op, Box::new(a), Box::new(b))
+    }
+
+    pub fn unary(op: UnOp, a: Expr) -> Expr {
+        Expr::Unary(op, Box::new(a))
+    }
+
+    pub fn select(c: Expr, t: Expr, f: Expr) -> Expr {
+        Expr::Select(Box::new(c), Box::new(t), Box::new(f))
+    }
+
+    pub fn floordiv(self, b: impl Into<Expr>) -> Expr {
+        Expr::binary(BinOp::FloorDiv, self, b.into())
+    }
+
+    pub fn floormod(self, b: impl Into<Expr>) -> Expr {
+        Expr::binary(BinOp::FloorMod, self, b.into())
+    }
+
+    pub fn lt(self, b: impl Into<Expr>) -> Expr {
+        Expr::binary(BinOp::Lt, self, b.into())
+    }
+
+    pub fn and(self, b: Expr) -> Expr {
+        if self.is_true() {
+            return b;
+        }
+        if b.is_true() {
+            return self;
+        }
+        Expr::binary(BinOp::And, self, b)
+    }
+
+    pub fn true_() -> Expr {
+        Expr::Const(Const::Bool(true))
+    }
+
+    pub fn is_true(&self) -> bool {
+        matches!(self, Expr::Const(Const::Bool(true)))
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Expr::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_var(&self) -> Option<&Var> {
+        match self {
+            Expr::Var(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The type of the expression.
+    pub fn dtype(&self) -> DataType {
+        match self {
+            Expr::Var(_) | Expr::Int(_) => DataType::Index,
+            Expr::Const(c) => c.dtype(),
+            Expr::Load(l) => l.dtype,
+            Expr::Binary(op, a, _) => {
+                if op.is_compare() || op.is_logic() {
+                    DataType::Bool
+                } else {
+                    a.dtype()
+                }
+            }
+            Expr::Unary(UnOp::Not, _) => DataType::Bool,
+            Expr::Unary(_, a) => a.dtype(),
+            Expr::Select(_, t, _) => t.dtype(),
+            Expr::Cast(t, _) => *t,
+        }
+    }
+
+    /// Calls `f` on every sub-expression, children before parents.
+    pub fn visit(&self, f: &mut impl FnMut(&Expr)) {
+        match self {
+            Expr::Var(_) | Expr::Int(_) | Expr::Const(_) => {}
+            Expr::Load(l) => l.indices.iter().for_each(|e| e.visit(f)),
+            Expr::Binary(_, a, b) => {
+                a.visit(f);
+                b.visit(f);
+            }
+            Expr::Unary(_, a) | Expr::Cast(_, a) => a.visit(f),
+            Expr::Select(c, t, e) => {
+                c.visit(f);
+                t.visit(f);
+                e.visit(f);
+            }
+        }
+        f(self)
+    }
+
+    /// Rebuilds the expression bottom-up: `f` sees each node after its children
+    /// were rebuilt and may replace it.
+    pub fn map(&self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
+        let rebuilt = match self {
+            Expr::Var(_) | Expr::Int(_) | Expr::Const(_) => self.clone(),
+            Expr::Load(l) => Expr::Load(Load {
+                buffer: l.buffer.clone(),
+                dtype: l.dtype,
+                indices: l.indices.iter().map(|e| e.map(f)).collect(),
+            }),
+            Expr::Binary(op, a, b) => Expr::binary(*op, a.map(f), b.map(f)),
+            Expr::Unary(op, a) => Expr::unary(*op, a.map(f)),
+            Expr::Cast(t, a) => Expr::Cast(*t, Box::new(a.map(f))),
+            Expr::Select(c, t, e) => Expr::select(c.map(f), t.map(f), e.map(f)),
+        };
+        f(rebuilt)
+    }
+
+    /// Replaces variables by expressions (variables not in the map stay).
+    pub fn substitute(&self, map: &dyn Fn(&Var) -> Option<Expr>) -> Expr {
+        self.map(&mut |e| match &e {
+            Expr::Var(v) => map(v).unwrap_or(e),
+            _ => e,
+        })
+    }
+
+    /// Whether the expression mentions `v`.
+    pub fn uses_var(&self, v: &Var) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| {
+            if let Expr::Var(x) = e {
+                found |= x == v;
+            }
+        });
+        found
+    }
+
+    /// The variables the expression mentions, in first-use order, without repeats.
+    pub fn vars(&self) -> Vec<Var> {
+        let mut out: Vec<Var> = Vec::new();
+        self.visit(&mut |e| {
+            if let Expr::Var(x) = e {
+                if !out.contains(x) {
+                    out.push(x.clone());
+                }
+            }
+        });
+        out
+    }
+
+    /// Every load in the expression, in evaluation order.
+    pub fn loads(&self) -> Vec<&Load> {
+        fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a Load>) {
+            match e {
+                Expr::Var(_) | Expr::Int(_) | Expr::Const(_) => {}
+                Expr::Load(l) => {
+                    for i in &l.indices {
+                        walk(i, out);
+                    }
+                    out.push(l);
+                }
+                Expr::Binary(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::Unary(_, a) | Expr::Cast(_, a) => walk(a, out),
+                Expr::Select(c, t, f) => {
+                    walk(c, out);
+                    walk(t, out);
+                    walk(f, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
+
+impl From<i64> for Expr {
+    fn from(v: i64) -> Expr {
+        Expr::Int(v)
+    }
+}
+
+impl From<&Var> for Expr {
+    fn from(v: &Var) -> Expr {
+        Expr::Var(v.clone())
+    }
+}
+
+impl From<Var> for Expr {
+    fn from(v: Var) -> Expr {
+        Expr::Var(v)
+    }
+}
+
+macro_rules! arith {
+    ($trait:ident, $method:ident, $op:expr) => {
+        impl<T: Into<Expr>> std::ops::$trait<T> for Expr {
+            type Output = Expr;
+            fn $method(self, rhs: T) -> Expr {
+                Expr::binary($op, self, rhs.into())
+            }
+        }
+    };
+}
+arith!(Add, add, BinOp::Add);
+arith!(Sub, sub, BinOp::Sub);
+arith!(Mul, mul, BinOp::Mul);

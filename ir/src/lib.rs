@@ -1,0 +1,8 @@
+//! kiln's compiler core.
+//!
+//! Shared by the `tensor_func!` macro and the tuner: the language parser, the
+//! IR and its printer, the reference interpreter, schedules and traces, and the
+//! code generator.
+
+pub mod interp;
+pub mod ir;

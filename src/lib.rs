@@ -1,0 +1,1 @@
+//! kiln: ahead-of-time tuned tensor kernels.
