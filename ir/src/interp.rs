@@ -436,11 +436,7 @@ impl Compiler {
 /// written in place; inputs are not modified.
 pub fn run(func: &PrimFunc, args: &mut [Tensor]) -> Result<(), InterpError> {
     if args.len() != func.params.len() {
-        return Err(InterpError::BadArgument(format!(
-            "{} arguments for {} parameters",
-            args.len(),
-            func.params.len()
-        )));
+        return Err(InterpError::BadArgument(format!("{} arguments for {} parameters", args.len(), func.params.len())));
     }
     let mut c = Compiler { slots: HashMap::new(), bufs: vec![], buf_index: HashMap::new(), accesses: vec![] };
     let mut storage = Vec::new();

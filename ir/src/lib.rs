@@ -6,3 +6,5 @@
 
 pub mod interp;
 pub mod ir;
+pub mod schedule;
+pub mod trace;

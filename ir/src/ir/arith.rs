@@ -58,10 +58,7 @@ impl Sum {
 
     /// The coefficient of variable `v` (0 if absent or hidden in an atom).
     pub fn coef(&self, v: &Var) -> i64 {
-        self.terms
-            .iter()
-            .find(|(a, _)| matches!(a, Expr::Var(x) if x == v))
-            .map_or(0, |(_, c)| *c)
+        self.terms.iter().find(|(a, _)| matches!(a, Expr::Var(x) if x == v)).map_or(0, |(_, c)| *c)
     }
 
     /// Back to an expression: positive terms in order of appearance, then the

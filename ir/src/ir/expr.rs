@@ -8,9 +8,11 @@ use super::dtype::DataType;
 
 /// A variable: a loop variable or a block iteration variable.
 ///
-/// Variables are identified by name. Every variable of a function has a unique
-/// name (the parser rejects duplicates and the schedule primitives create fresh
-/// names), so name equality is identity.
+/// Variables are identified by name. Loop variables are unique in their
+/// function; iteration variables are unique in their block (blocks are
+/// isolated: their bodies see only their own iteration variables) and never
+/// share a name with a loop variable. The parser rejects duplicates and the
+/// schedule primitives create fresh names, so name equality is identity.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Var(Arc<str>);
 
@@ -123,10 +125,7 @@ pub enum BinOp {
 
 impl BinOp {
     pub fn is_compare(self) -> bool {
-        matches!(
-            self,
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
-        )
+        matches!(self, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne)
     }
 
     pub fn is_logic(self) -> bool {

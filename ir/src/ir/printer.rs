@@ -44,7 +44,7 @@ fn op_str(op: BinOp) -> &'static str {
     }
 }
 
-/// Formats a float so that it reads back to the same value (`0`, `1.5`, `1e-7`).
+/// Formats a float so that it reads back to the same value (`0.0`, `1.5`, `1e-7`).
 pub fn float_str(v: f64, is_f32: bool) -> String {
     if v.is_nan() {
         return "T.nan".into();
@@ -52,13 +52,10 @@ pub fn float_str(v: f64, is_f32: bool) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "T.inf".into() } else { "-T.inf".into() };
     }
-    if v == v.trunc() && v.abs() < 1e15 {
-        return format!("{}", v as i64);
-    }
     if is_f32 {
-        format!("{}", v as f32)
+        format!("{:?}", v as f32)
     } else {
-        format!("{v}")
+        format!("{v:?}")
     }
 }
 
@@ -247,11 +244,8 @@ impl Printer<'_> {
             ForKind::Serial => "serial",
             k => k.tvm_name(),
         };
-        let ann = if f.annotations.is_empty() {
-            String::new()
-        } else {
-            format!(", annotations={}", ann_str(&f.annotations))
-        };
+        let ann =
+            if f.annotations.is_empty() { String::new() } else { format!(", annotations={}", ann_str(&f.annotations)) };
         self.line(depth, &format!("for {} in T.{}({}{}):", f.var, kind, f.extent, ann));
         self.stmt(depth + 1, &f.body);
     }
@@ -260,14 +254,12 @@ impl Printer<'_> {
         let b = &br.block;
         self.line(depth, &format!("with T.block(\"{}\"):", b.name));
         let d = depth + 1;
-        let all_vars = !b.iter_vars.is_empty()
-            && br.bindings.iter().all(|e| matches!(e, Expr::Var(_)))
-            && {
-                let mut vs: Vec<_> = br.bindings.iter().map(expr_to_string).collect();
-                vs.sort();
-                vs.dedup();
-                vs.len() == br.bindings.len()
-            };
+        let all_vars = !b.iter_vars.is_empty() && br.bindings.iter().all(|e| matches!(e, Expr::Var(_))) && {
+            let mut vs: Vec<_> = br.bindings.iter().map(expr_to_string).collect();
+            vs.sort();
+            vs.dedup();
+            vs.len() == br.bindings.len()
+        };
         if all_vars {
             let names: Vec<&str> = b.iter_vars.iter().map(|iv| iv.var.name()).collect();
             let kinds: String = b.iter_vars.iter().map(|iv| iv.kind.letter()).collect();
@@ -318,7 +310,7 @@ pub fn func_to_string(func: &PrimFunc) -> String {
         })
         .collect();
     p.line(0, &format!("def {}({}):", func.name, params.join(", ")));
-    p.line(1, &format!("T.func_attr({{\"global_symbol\": \"{}\", \"tir.noalias\": True}})", func.name));
+    p.line(1, "T.func_attr({\"tir.noalias\": T.bool(True)})");
     p.line(1, "# with T.block(\"root\"):");
     for b in &func.allocs {
         p.line(1, &Printer::buffer_decl(b));

@@ -197,11 +197,7 @@ pub struct PrimFunc {
 impl PrimFunc {
     /// Looks a buffer up by name among parameters and allocations.
     pub fn buffer(&self, name: &str) -> Option<&Buffer> {
-        self.params
-            .iter()
-            .map(|p| &p.buffer)
-            .chain(self.allocs.iter())
-            .find(|b| &*b.name == name)
+        self.params.iter().map(|p| &p.buffer).chain(self.allocs.iter()).find(|b| &*b.name == name)
     }
 
     pub fn param(&self, name: &str) -> Option<&Param> {
@@ -273,8 +269,7 @@ impl PrimFunc {
 
     /// Every name in use: buffers, blocks, loop and iteration variables.
     pub fn names(&self) -> std::collections::BTreeSet<String> {
-        let mut names: std::collections::BTreeSet<String> =
-            self.buffers().map(|b| b.name.to_string()).collect();
+        let mut names: std::collections::BTreeSet<String> = self.buffers().map(|b| b.name.to_string()).collect();
         self.body.walk(&mut |s, _| match s {
             Stmt::For(f) => {
                 names.insert(f.var.name().to_string());

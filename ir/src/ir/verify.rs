@@ -24,6 +24,9 @@ pub fn verify(func: &PrimFunc) -> Result<(), Vec<String>> {
     }
     let mut seen_vars: BTreeSet<String> = BTreeSet::new();
     let mut seen_blocks: BTreeSet<String> = BTreeSet::new();
+    // Iteration variables are scoped to their block (several blocks may call
+    // theirs `vi`), but no loop variable may share a name with one.
+    let mut iter_names: BTreeSet<String> = BTreeSet::new();
     func.body.walk(&mut |s, loops| match s {
         Stmt::For(f) => {
             if !seen_vars.insert(f.var.name().to_string()) {
@@ -37,15 +40,20 @@ pub fn verify(func: &PrimFunc) -> Result<(), Vec<String>> {
             if !seen_blocks.insert(br.block.name.clone()) {
                 errs.push(format!("block name `{}` is used twice", br.block.name));
             }
+            let mut own = BTreeSet::new();
             for iv in &br.block.iter_vars {
-                if !seen_vars.insert(iv.var.name().to_string()) {
-                    errs.push(format!("iteration variable `{}` is bound twice", iv.var));
+                if !own.insert(iv.var.name().to_string()) {
+                    errs.push(format!("block `{}` declares `{}` twice", br.block.name, iv.var));
                 }
+                iter_names.insert(iv.var.name().to_string());
             }
             verify_block(func, br, loops, &mut errs);
         }
         Stmt::Seq(_) => {}
     });
+    for v in seen_vars.intersection(&iter_names) {
+        errs.push(format!("`{v}` is both a loop variable and an iteration variable"));
+    }
     if errs.is_empty() {
         Ok(())
     } else {
@@ -57,7 +65,11 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
     let b = &br.block;
     let name = &b.name;
     if br.bindings.len() != b.iter_vars.len() {
-        errs.push(format!("block `{name}` has {} bindings for {} iteration variables", br.bindings.len(), b.iter_vars.len()));
+        errs.push(format!(
+            "block `{name}` has {} bindings for {} iteration variables",
+            br.bindings.len(),
+            b.iter_vars.len()
+        ));
         return;
     }
     let loop_vars: HashSet<&Var> = loops.iter().map(|l| &l.var).collect();
@@ -76,9 +88,11 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
     let bounds = predicate_bounds(&an, &br.predicate);
     for (iv, bind) in b.iter_vars.iter().zip(&br.bindings) {
         let ok = match an.range(bind) {
-            Some((lo, hi)) => lo >= 0 && (hi < iv.extent || bounds.iter().any(|(e, c)| {
-                an.linear(e) == an.linear(bind) && *c <= iv.extent
-            })),
+            Some((lo, hi)) => {
+                lo >= 0
+                    && (hi < iv.extent
+                        || bounds.iter().any(|(e, c)| an.linear(e) == an.linear(bind) && *c <= iv.extent))
+            }
             None => true,
         };
         if !ok {
@@ -103,7 +117,10 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
                 check_access(func, name, &l.buffer, l.indices.len(), errs);
                 if let Some(buf) = func.buffer(&l.buffer) {
                     if buf.dtype != l.dtype {
-                        errs.push(format!("block `{name}`: load of `{}` typed {} but the buffer holds {}", l.buffer, l.dtype, buf.dtype));
+                        errs.push(format!(
+                            "block `{name}`: load of `{}` typed {} but the buffer holds {}",
+                            l.buffer, l.dtype, buf.dtype
+                        ));
                     }
                 }
             }
@@ -126,9 +143,8 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
 fn check_access(func: &PrimFunc, block: &str, buffer: &str, n: usize, errs: &mut Vec<String>) {
     match func.buffer(buffer) {
         None => errs.push(format!("block `{block}` accesses unknown buffer `{buffer}`")),
-        Some(b) if b.shape.len() != n => {
-            errs.push(format!("block `{block}` indexes `{buffer}` with {n} indices, it has {} dimensions", b.shape.len()))
-        }
+        Some(b) if b.shape.len() != n => errs
+            .push(format!("block `{block}` indexes `{buffer}` with {n} indices, it has {} dimensions", b.shape.len())),
         _ => {}
     }
 }

@@ -1,0 +1,191 @@
+//! Analyses shared by the primitives: locating blocks and loops, dataflow
+//! between blocks, and the regions a subtree accesses.
+
+use std::collections::BTreeSet;
+
+use crate::ir::{block_read_buffers, Analyzer, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Var};
+
+/// The names of blocks reading what `block` writes (its consumers), in program order.
+pub fn consumers(func: &PrimFunc, block: &str) -> Vec<String> {
+    let Some(br) = func.block(block) else { return vec![] };
+    let out = br.block.body.buffer.clone();
+    func.blocks()
+        .into_iter()
+        .filter(|b| b.block.name != block && block_read_buffers(&b.block).contains(&out))
+        .map(|b| b.block.name.clone())
+        .collect()
+}
+
+/// The names of blocks writing what `block` reads (its producers), in program order.
+pub fn producers(func: &PrimFunc, block: &str) -> Vec<String> {
+    let Some(br) = func.block(block) else { return vec![] };
+    let reads = block_read_buffers(&br.block);
+    func.blocks()
+        .into_iter()
+        .filter(|b| b.block.name != block && reads.contains(&b.block.body.buffer))
+        .map(|b| b.block.name.clone())
+        .collect()
+}
+
+/// The names of the blocks writing `buffer`.
+pub fn writers(func: &PrimFunc, buffer: &str) -> Vec<String> {
+    func.blocks().into_iter().filter(|b| &*b.block.body.buffer == buffer).map(|b| b.block.name.clone()).collect()
+}
+
+/// The names of the blocks reading `buffer`.
+pub fn readers(func: &PrimFunc, buffer: &str) -> Vec<String> {
+    func.blocks()
+        .into_iter()
+        .filter(|b| block_read_buffers(&b.block).iter().any(|r| &**r == buffer))
+        .map(|b| b.block.name.clone())
+        .collect()
+}
+
+/// The loop statement `var` and everything under it.
+pub fn loop_subtree<'a>(func: &'a PrimFunc, var: &str) -> Option<&'a For> {
+    func.find_loop(var)
+}
+
+/// The blocks under the loop `var`, in program order.
+pub fn blocks_under(func: &PrimFunc, var: &str) -> Vec<String> {
+    loop_subtree(func, var).map(|l| l.body.block_names()).unwrap_or_default()
+}
+
+/// Whether loop `var` encloses block `block`.
+pub fn loop_encloses(func: &PrimFunc, var: &str, block: &str) -> bool {
+    func.loops_of_block(block).is_some_and(|ls| ls.iter().any(|l| l.var.name() == var))
+}
+
+/// An analyzer knowing the ranges of the given loops.
+pub fn analyzer_for(loops: &[&For]) -> Analyzer {
+    let mut an = Analyzer::new();
+    for l in loops {
+        an.bind(&l.var, l.extent);
+    }
+    an
+}
+
+/// The kinds of the block iteration variables whose bindings use `var`.
+pub fn iter_kinds_bound_to(br: &BlockRealize, var: &Var) -> Vec<IterKind> {
+    br.block.iter_vars.iter().zip(&br.bindings).filter(|(_, b)| b.uses_var(var)).map(|(iv, _)| iv.kind).collect()
+}
+
+/// The block realizations under a statement, with the loops between the
+/// statement and each block (outermost first).
+pub fn blocks_with_loops(stmt: &Stmt) -> Vec<(&BlockRealize, Vec<&For>)> {
+    let mut out = Vec::new();
+    stmt.walk(&mut |s, loops| {
+        if let Stmt::Block(br) = s {
+            out.push((&**br, loops.to_vec()));
+        }
+    });
+    out
+}
+
+/// Every loop variable name used in `e`.
+pub fn var_names(e: &Expr) -> BTreeSet<String> {
+    e.vars().iter().map(|v| v.name().to_string()).collect()
+}
+
+/// Replaces the loop `var` by `f(loop)`. Returns `None` if there is no such loop.
+pub fn replace_loop(func: &PrimFunc, var: &str, f: impl FnOnce(For) -> Stmt) -> Option<PrimFunc> {
+    let mut f = Some(f);
+    let mut done = false;
+    let body = func.body.clone().rewrite(&mut |s| match s {
+        Stmt::For(l) if l.var.name() == var && !done => {
+            done = true;
+            Ok((f.take().unwrap())(*l))
+        }
+        other => Err(other),
+    });
+    done.then(|| PrimFunc { body, ..func.clone() })
+}
+
+/// Replaces block `name`'s realization by `f(realization)`.
+pub fn replace_block(func: &PrimFunc, name: &str, f: impl FnOnce(BlockRealize) -> Stmt) -> Option<PrimFunc> {
+    let mut f = Some(f);
+    let mut done = false;
+    let body = func.body.clone().rewrite(&mut |s| match s {
+        Stmt::Block(br) if br.block.name == name && !done => {
+            done = true;
+            Ok((f.take().unwrap())(*br))
+        }
+        other => Err(other),
+    });
+    done.then(|| PrimFunc { body, ..func.clone() })
+}
+
+/// Removes empty sequences and loops whose body became empty.
+pub fn prune_empty(stmt: Stmt) -> Stmt {
+    match stmt {
+        Stmt::Seq(v) => Stmt::seq(v.into_iter().map(prune_empty).filter(|s| !is_empty(s)).collect()),
+        Stmt::For(mut l) => {
+            let body = std::mem::replace(&mut l.body, Stmt::Seq(vec![]));
+            l.body = prune_empty(body);
+            if is_empty(&l.body) {
+                Stmt::Seq(vec![])
+            } else {
+                Stmt::For(l)
+            }
+        }
+        b => b,
+    }
+}
+
+pub fn is_empty(s: &Stmt) -> bool {
+    matches!(s, Stmt::Seq(v) if v.is_empty())
+}
+
+/// Simplifies every block's bindings and predicate knowing the ranges of the
+/// loops around it; conjuncts of the predicate that always hold are dropped.
+pub fn normalize(func: PrimFunc) -> PrimFunc {
+    fn go(s: Stmt, loops: &mut Vec<(Var, i64)>) -> Stmt {
+        match s {
+            Stmt::For(mut l) => {
+                loops.push((l.var.clone(), l.extent));
+                let body = std::mem::replace(&mut l.body, Stmt::Seq(vec![]));
+                l.body = go(body, loops);
+                loops.pop();
+                Stmt::For(l)
+            }
+            Stmt::Seq(v) => Stmt::Seq(v.into_iter().map(|c| go(c, loops)).collect()),
+            Stmt::Block(mut br) => {
+                let mut an = Analyzer::new();
+                for (v, e) in loops.iter() {
+                    an.bind(v, *e);
+                }
+                br.bindings = br.bindings.iter().map(|b| an.simplify(b)).collect();
+                br.predicate = simplify_predicate(&an, &br.predicate);
+                Stmt::Block(br)
+            }
+        }
+    }
+    let body = go(func.body.clone(), &mut Vec::new());
+    PrimFunc { body, ..func }
+}
+
+/// Simplifies a conjunction, dropping conjuncts that always hold.
+pub fn simplify_predicate(an: &Analyzer, pred: &Expr) -> Expr {
+    let mut conj = Vec::new();
+    fn split(e: &Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::Binary(crate::ir::BinOp::And, a, b) => {
+                split(a, out);
+                split(b, out);
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    split(pred, &mut conj);
+    let mut out = Expr::true_();
+    let mut seen: Vec<Expr> = Vec::new();
+    for c in conj {
+        let c = an.simplify(&c);
+        if c.is_true() || seen.contains(&c) {
+            continue;
+        }
+        seen.push(c.clone());
+        out = out.and(c);
+    }
+    out
+}

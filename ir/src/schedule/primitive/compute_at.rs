@@ -1,0 +1,14 @@
+//! (being written)
+
+use super::{DecisionMode, RvMap};
+use crate::schedule::{Schedule, ScheduleError};
+use crate::trace::{Instruction, Rv};
+
+pub(super) fn replay(
+    _sch: &mut Schedule,
+    inst: &Instruction,
+    map: &RvMap,
+    _mode: DecisionMode,
+) -> Result<Vec<Rv>, ScheduleError> {
+    Err(map.err(format!("`{}` is not implemented yet", inst.kind.name())))
+}

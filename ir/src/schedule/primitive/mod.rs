@@ -1,0 +1,183 @@
+//! The schedule primitives, one family per file, and trace replay.
+//!
+//! | family | primitives |
+//! |---|---|
+//! | `get.rs` | `get_block`, `get_loops`, `get_producers`, `get_consumers` |
+//! | `split.rs` | `split` |
+//! | `fuse.rs` | `fuse` |
+//! | `reorder.rs` | `reorder` |
+//! | `for_kind.rs` | `parallel`, `vectorize`, `unroll` |
+//! | `annotate.rs` | `annotate`, `unannotate` |
+//! | `reduction.rs` | `decompose_reduction` |
+//! | `rfactor.rs` | `rfactor` |
+//! | `cache.rs` | `cache_read`, `cache_write`, `set_scope` |
+//! | `layout.rs` | `transform_layout` |
+//! | `compute_at.rs` | `compute_at`, `reverse_compute_at`, `sample_compute_location` |
+//! | `compute_inline.rs` | `compute_inline`, `reverse_compute_inline` |
+//! | `sampling.rs` | `sample_perfect_tile`, `sample_categorical` |
+//!
+//! Each file holds, in order: the family's error enum, its `check_*`
+//! functions (each documenting its conditions), the transformation on the IR,
+//! the `Schedule` methods (resolve handles, check, apply, record) and the
+//! family's replay function.
+
+pub mod annotate;
+pub mod cache;
+pub mod compute_at;
+pub mod compute_inline;
+pub mod for_kind;
+pub mod fuse;
+pub mod get;
+pub mod layout;
+pub mod reduction;
+pub mod reorder;
+pub mod rfactor;
+pub mod sampling;
+pub mod split;
+
+use std::collections::HashMap;
+
+use super::{BlockRV, ExprRV, LoopRV, Schedule, ScheduleError};
+use crate::ir::PrimFunc;
+use crate::trace::{print_inst_for_error, Arg, InstKind, Instruction, Rv, RvKind, Trace};
+
+/// How replay treats the decisions recorded in a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionMode {
+    /// Use every recorded decision; one that does not fit is an error.
+    Strict,
+    /// Use a recorded decision when it fits, sample a new one otherwise.
+    Repair,
+    /// Ignore recorded decisions and sample all of them.
+    Resample,
+}
+
+/// Which buffer of a block an operation refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferSide {
+    Read,
+    Write,
+}
+
+/// Maps the handles of a trace being replayed to the new schedule's handles.
+pub(crate) struct RvMap {
+    map: HashMap<Rv, Rv>,
+    inst: String,
+}
+
+impl RvMap {
+    fn err(&self, what: impl Into<String>) -> ScheduleError {
+        ScheduleError::BadInstruction { instruction: self.inst.clone(), what: what.into() }
+    }
+
+    fn rv(&self, a: &Arg, kind: RvKind) -> Result<u32, ScheduleError> {
+        match a {
+            Arg::Rv(r) if r.kind == kind => self
+                .map
+                .get(r)
+                .map(|n| n.id)
+                .ok_or_else(|| self.err(format!("handle `{r}` is used before it is defined"))),
+            other => Err(self.err(format!("expected a {kind:?} handle, found {other:?}"))),
+        }
+    }
+
+    pub fn block(&self, a: &Arg) -> Result<BlockRV, ScheduleError> {
+        self.rv(a, RvKind::Block).map(BlockRV)
+    }
+
+    pub fn loop_(&self, a: &Arg) -> Result<LoopRV, ScheduleError> {
+        self.rv(a, RvKind::Loop).map(LoopRV)
+    }
+
+    pub fn expr(&self, a: &Arg) -> Result<ExprRV, ScheduleError> {
+        self.rv(a, RvKind::Expr).map(ExprRV)
+    }
+
+    /// The named argument `name` of `inst`.
+    pub fn arg<'a>(&self, inst: &'a Instruction, name: &str) -> Result<&'a Arg, ScheduleError> {
+        inst.get(name).ok_or_else(|| self.err(format!("missing argument `{name}`")))
+    }
+
+    pub fn int(&self, inst: &Instruction, name: &str) -> Result<i64, ScheduleError> {
+        self.arg(inst, name)?.as_int().ok_or_else(|| self.err(format!("`{name}` must be an integer")))
+    }
+
+    pub fn str_<'a>(&self, inst: &'a Instruction, name: &str) -> Result<&'a str, ScheduleError> {
+        self.arg(inst, name)?.as_str().ok_or_else(|| self.err(format!("`{name}` must be a string")))
+    }
+
+    pub fn bool_(&self, inst: &Instruction, name: &str, default: bool) -> Result<bool, ScheduleError> {
+        match inst.get(name) {
+            None => Ok(default),
+            Some(a) => a.as_bool().ok_or_else(|| self.err(format!("`{name}` must be True or False"))),
+        }
+    }
+
+    pub fn blocks(&self, a: &Arg) -> Result<Vec<BlockRV>, ScheduleError> {
+        let items = a.as_list().ok_or_else(|| self.err("expected a list of block handles"))?;
+        items.iter().map(|x| self.block(x)).collect()
+    }
+
+    pub fn loops(&self, args: &[&Arg]) -> Result<Vec<LoopRV>, ScheduleError> {
+        args.iter().map(|x| self.loop_(x)).collect()
+    }
+}
+
+impl Schedule {
+    /// Replays `trace` onto a fresh schedule of `func`.
+    ///
+    /// With [`DecisionMode::Strict`] and a trace whose sampling instructions all
+    /// carry decisions, the result is deterministic. On failure, returns the
+    /// index of the failing instruction and the error.
+    pub fn replay(
+        func: &PrimFunc,
+        trace: &Trace,
+        seed: u64,
+        mode: DecisionMode,
+    ) -> Result<Schedule, (usize, ScheduleError)> {
+        let mut sch = Schedule::new(func.clone(), seed);
+        sch.apply_trace(trace, mode)?;
+        Ok(sch)
+    }
+
+    /// Applies every instruction of `trace` to this schedule.
+    pub fn apply_trace(&mut self, trace: &Trace, mode: DecisionMode) -> Result<(), (usize, ScheduleError)> {
+        let mut map = RvMap { map: HashMap::new(), inst: String::new() };
+        for (n, inst) in trace.insts.iter().enumerate() {
+            map.inst = print_inst_for_error(inst);
+            let outs = self.apply_inst(inst, &map, mode).map_err(|e| (n, e))?;
+            if outs.len() != inst.outputs.len() {
+                return Err((
+                    n,
+                    map.err(format!("produces {} handles but the trace names {}", outs.len(), inst.outputs.len())),
+                ));
+            }
+            for (old, new) in inst.outputs.iter().zip(outs) {
+                map.map.insert(*old, new);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_inst(&mut self, inst: &Instruction, map: &RvMap, mode: DecisionMode) -> Result<Vec<Rv>, ScheduleError> {
+        match inst.kind {
+            InstKind::GetBlock | InstKind::GetLoops | InstKind::GetProducers | InstKind::GetConsumers => {
+                get::replay(self, inst, map)
+            }
+            InstKind::Split => split::replay(self, inst, map),
+            InstKind::Fuse => fuse::replay(self, inst, map),
+            InstKind::Reorder => reorder::replay(self, inst, map),
+            InstKind::Parallel | InstKind::Vectorize | InstKind::Unroll => for_kind::replay(self, inst, map),
+            InstKind::Annotate | InstKind::Unannotate => annotate::replay(self, inst, map),
+            InstKind::DecomposeReduction => reduction::replay(self, inst, map),
+            InstKind::RFactor => rfactor::replay(self, inst, map),
+            InstKind::CacheRead | InstKind::CacheWrite | InstKind::SetScope => cache::replay(self, inst, map),
+            InstKind::TransformLayout => layout::replay(self, inst, map),
+            InstKind::ComputeAt | InstKind::ReverseComputeAt | InstKind::SampleComputeLocation => {
+                compute_at::replay(self, inst, map, mode)
+            }
+            InstKind::ComputeInline | InstKind::ReverseComputeInline => compute_inline::replay(self, inst, map),
+            InstKind::SamplePerfectTile | InstKind::SampleCategorical => sampling::replay(self, inst, map, mode),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `decompose_reduction`: split a reduction block's `init` into its own block.
+//!
+//! ```text
+//! for i, j, k in T.grid(..):            b = sch.decompose_reduction(block=C, loop=k)
+//!     with T.block("C"):          ==>   for i, j in T.grid(..):
+//!         with T.init(): C = 0              with T.block("C_init"): C[vi, vj] = 0
+//!         C = C + A * B                     for k in range(..):
+//!                                               with T.block("C_update"): C = C + A * B
+//! ```
+//! The init block is placed right before `loop`, under copies (`*_init`) of
+//! the loops at or below `loop` that drive spatial iteration variables. The
+//! original block loses its init and is renamed `<name>_update`; its handles
+//! follow the rename. (`rfactor` lives in `rfactor.rs`.)
+
+use super::RvMap;
+use crate::family_error;
+use crate::ir::{Block, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Var};
+use crate::schedule::analysis::{normalize, replace_block, replace_loop};
+use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
+use crate::trace::{Arg, InstKind, Instruction, Rv};
+
+family_error! { DecomposeReductionError, "decompose_reduction",
+    /// The block has no init (or no reduce iteration variable).
+    NotReduction { block: String } => "block \"{block}\" is not a reduction block with an init",
+    /// The loop does not enclose the block.
+    NotAnAncestor { block: String, loop_: String } => "loop `{loop_}` does not enclose block \"{block}\"",
+    /// A loop outside `loop` drives a reduce variable, so init would run more than once.
+    ReduceLoopOutside { block: String, loop_: String, outer: String } =>
+        "loop `{outer}` drives a reduce variable of block \"{block}\" but is outside `{loop_}`; decompose at `{outer}` or above",
+    /// A loop drives both spatial and reduce variables.
+    MixedLoop { block: String, loop_: String } =>
+        "loop `{loop_}` drives both spatial and reduce variables of block \"{block}\"",
+}
+
+/// Checks `decompose_reduction(block, loop)`; returns the loops from `loop`
+/// down to the block.
+///
+/// Conditions: 1. the block has an init; 2. `loop` encloses it; 3. no loop
+/// outside `loop` drives a reduce iteration variable; 4. no loop at or below
+/// `loop` drives both spatial and reduce variables.
+pub fn check_decompose_reduction(
+    func: &PrimFunc,
+    block: &str,
+    loop_: &str,
+) -> Result<Vec<For>, DecomposeReductionError> {
+    let br = func.block(block).expect("live block");
+    if br.block.init.is_none() || !br.block.is_reduction() {
+        return Err(DecomposeReductionError::NotReduction { block: block.into() });
+    }
+    let loops = func.loops_of_block(block).unwrap();
+    let Some(pos) = loops.iter().position(|l| l.var.name() == loop_) else {
+        return Err(DecomposeReductionError::NotAnAncestor { block: block.into(), loop_: loop_.into() });
+    };
+    let drives = |v: &Var, kind: IterKind| {
+        br.block.iter_vars.iter().zip(&br.bindings).any(|(iv, b)| iv.kind == kind && b.uses_var(v))
+    };
+    for l in &loops[..pos] {
+        if drives(&l.var, IterKind::Reduce) {
+            return Err(DecomposeReductionError::ReduceLoopOutside {
+                block: block.into(),
+                loop_: loop_.into(),
+                outer: l.var.to_string(),
+            });
+        }
+    }
+    for l in &loops[pos..] {
+        if drives(&l.var, IterKind::Reduce) && drives(&l.var, IterKind::Spatial) {
+            return Err(DecomposeReductionError::MixedLoop { block: block.into(), loop_: l.var.to_string() });
+        }
+    }
+    Ok(loops[pos..].iter().map(|l| (*l).clone()).collect())
+}
+
+/// Builds the init block nest and rewrites the function; returns it with the
+/// names of the init and update blocks.
+pub fn apply_decompose_reduction(
+    func: &PrimFunc,
+    block: &str,
+    loop_: &str,
+    chain: &[For],
+) -> (PrimFunc, String, String) {
+    let br = func.block(block).unwrap().clone();
+    let mut names = func.names();
+    let init_name = crate::ir::fresh_in(&names, &format!("{block}_init"));
+    names.insert(init_name.clone());
+    let update_name = crate::ir::fresh_in(&names, &format!("{block}_update"));
+    names.insert(update_name.clone());
+    let spatial_only = |v: &Var| {
+        let mut spatial = false;
+        for (iv, b) in br.block.iter_vars.iter().zip(&br.bindings) {
+            if b.uses_var(v) {
+                if iv.kind == IterKind::Reduce {
+                    return false;
+                }
+                spatial = true;
+            }
+        }
+        spatial
+    };
+    // Copies of the spatial loops, renamed `<var>_init`.
+    let mut copies: Vec<(Var, Var, For)> = Vec::new();
+    for l in chain.iter().filter(|l| spatial_only(&l.var)) {
+        let n = crate::ir::fresh_in(&names, &format!("{}_init", l.var));
+        names.insert(n.clone());
+        copies.push((l.var.clone(), Var::new(&n), l.clone()));
+    }
+    let sub = |v: &Var| copies.iter().find(|(o, _, _)| o == v).map(|(_, n, _)| Expr::var(n));
+    let chain_vars: Vec<&Var> = chain.iter().map(|l| &l.var).collect();
+    let iv_spatial: Vec<usize> =
+        (0..br.block.iter_vars.len()).filter(|i| br.block.iter_vars[*i].kind == IterKind::Spatial).collect();
+    // Predicate conjuncts that only mention outer loops or copied loops carry over.
+    let mut pred = Expr::true_();
+    for c in conjuncts(&br.predicate) {
+        let ok = c.vars().iter().all(|v| !chain_vars.contains(&v) || copies.iter().any(|(o, _, _)| o == v));
+        if ok {
+            pred = pred.and(c.substitute(&sub));
+        }
+    }
+    let init_block = BlockRealize {
+        bindings: iv_spatial.iter().map(|i| br.bindings[*i].substitute(&sub)).collect(),
+        predicate: pred,
+        block: Block {
+            name: init_name.clone(),
+            iter_vars: iv_spatial.iter().map(|i| br.block.iter_vars[*i].clone()).collect(),
+            init: None,
+            body: br.block.init.clone().unwrap(),
+            annotations: Default::default(),
+        },
+    };
+    let mut nest = Stmt::Block(Box::new(init_block));
+    for (_, n, l) in copies.iter().rev() {
+        let mut c = For::new(n.clone(), l.extent, nest);
+        c.kind = l.kind;
+        c.annotations = l.annotations.clone();
+        nest = Stmt::For(Box::new(c));
+    }
+    let f = replace_block(func, block, |mut br| {
+        br.block.init = None;
+        br.block.name = update_name.clone();
+        Stmt::Block(Box::new(br))
+    })
+    .unwrap();
+    let f = replace_loop(&f, loop_, |l| Stmt::Seq(vec![nest, Stmt::For(Box::new(l))])).unwrap();
+    let f = PrimFunc { body: flatten(f.body), ..f };
+    (normalize(f), init_name, update_name)
+}
+
+fn flatten(s: Stmt) -> Stmt {
+    match s {
+        Stmt::Seq(v) => Stmt::seq(v.into_iter().map(flatten).collect()),
+        Stmt::For(mut l) => {
+            let body = std::mem::replace(&mut l.body, Stmt::Seq(vec![]));
+            l.body = flatten(body);
+            Stmt::For(l)
+        }
+        b => b,
+    }
+}
+
+fn conjuncts(e: &Expr) -> Vec<Expr> {
+    match e {
+        Expr::Binary(crate::ir::BinOp::And, a, b) => {
+            let mut v = conjuncts(a);
+            v.extend(conjuncts(b));
+            v
+        }
+        e if e.is_true() => vec![],
+        other => vec![other.clone()],
+    }
+}
+
+impl Schedule {
+    /// Moves the init of reduction block `block` into a new block placed right
+    /// before `loop_`; returns the init block. `block` is renamed `<name>_update`.
+    pub fn decompose_reduction(&mut self, block: BlockRV, loop_: LoopRV) -> Result<BlockRV, ScheduleError> {
+        let name = self.block_name(block)?;
+        let var = self.loop_name(loop_)?;
+        let chain = check_decompose_reduction(self.func(), &name, &var)?;
+        let (func, init, update) = apply_decompose_reduction(self.func(), &name, &var, &chain);
+        self.rename_block_handles(&name, &update);
+        self.commit(func, "decompose_reduction");
+        let b = self.new_block_rv(init);
+        self.record(Instruction {
+            outputs: vec![b.rv()],
+            ..Instruction::new(InstKind::DecomposeReduction)
+                .arg("block", Arg::Rv(block.rv()))
+                .arg("loop", Arg::Rv(loop_.rv()))
+        });
+        Ok(b)
+    }
+
+    /// Points every handle of block `old` at `new` (the block was renamed).
+    pub(crate) fn rename_block_handles(&mut self, old: &str, new: &str) {
+        for v in self.values_mut() {
+            if matches!(v, RvValue::Block(n) if n == old) {
+                *v = RvValue::Block(new.to_string());
+            }
+        }
+    }
+}
+
+pub(super) fn replay(sch: &mut Schedule, inst: &Instruction, map: &RvMap) -> Result<Vec<Rv>, ScheduleError> {
+    let b = map.block(map.arg(inst, "block")?)?;
+    let l = map.loop_(map.arg(inst, "loop")?)?;
+    Ok(vec![sch.decompose_reduction(b, l)?.rv()])
+}

@@ -1,0 +1,124 @@
+//! `reorder`: permutes loops along one chain of perfectly nested loops.
+//!
+//! ```text
+//! for i, j, k in T.grid(..):        sch.reorder(k, i)
+//!     ...                      ==>  for k, j, i in T.grid(..):
+//! ```
+//! The given loops take the positions the same loops occupied, in the given
+//! order; loops between them that are not given stay where they are.
+
+use super::RvMap;
+use crate::family_error;
+use crate::ir::{For, PrimFunc, Stmt};
+use crate::schedule::analysis::replace_loop;
+use crate::schedule::{LoopRV, Schedule, ScheduleError};
+use crate::trace::{Arg, InstKind, Instruction, Rv};
+
+family_error! { ReorderError, "reorder",
+    /// The same loop twice.
+    Duplicate { loop_: String } => "loop `{loop_}` is given twice",
+    /// The loops are not on one path from the root.
+    NotInOneChain { a: String, b: String } =>
+        "`{a}` and `{b}` are not nested in one another, so they cannot be reordered",
+    /// Something other than a single loop sits between two of the loops.
+    NotPerfectlyNested { outer: String } =>
+        "the body of `{outer}` is not a single loop, so the loops below it cannot move above it",
+}
+
+/// Checks a reorder and returns the chain of loop variables it rewrites
+/// (outermost first) and the new order of that chain.
+///
+/// Conditions: 1. no loop repeats; 2. all loops lie on one path from the root;
+/// 3. from the outermost to the innermost given loop, every loop's body is
+/// exactly one loop.
+pub fn check_reorder(func: &PrimFunc, vars: &[String]) -> Result<(Vec<String>, Vec<String>), ReorderError> {
+    for (i, v) in vars.iter().enumerate() {
+        if vars[..i].contains(v) {
+            return Err(ReorderError::Duplicate { loop_: v.clone() });
+        }
+    }
+    // Depth of each loop and its ancestors.
+    let paths: Vec<Vec<String>> = vars
+        .iter()
+        .map(|v| {
+            let mut p: Vec<String> =
+                func.loops_above(v).expect("live loop").iter().map(|l| l.var.to_string()).collect();
+            p.push(v.clone());
+            p
+        })
+        .collect();
+    let deepest = paths.iter().max_by_key(|p| p.len()).unwrap();
+    for (v, p) in vars.iter().zip(&paths) {
+        if !deepest.contains(v) {
+            let other = deepest.last().unwrap().clone();
+            return Err(ReorderError::NotInOneChain { a: v.clone(), b: other });
+        }
+        let _ = p;
+    }
+    let top = paths.iter().map(|p| p.len()).min().unwrap() - 1;
+    let chain: Vec<String> = deepest[top..].to_vec();
+    // Perfect nesting along the chain.
+    let mut cur = func.find_loop(&chain[0]).unwrap();
+    for next in &chain[1..] {
+        match &cur.body {
+            Stmt::For(l) if l.var.name() == next => cur = l,
+            _ => return Err(ReorderError::NotPerfectlyNested { outer: cur.var.to_string() }),
+        }
+    }
+    let mut order = chain.clone();
+    let mut given = vars.iter();
+    for slot in order.iter_mut() {
+        if vars.contains(slot) {
+            *slot = given.next().unwrap().clone();
+        }
+    }
+    Ok((chain, order))
+}
+
+/// Rebuilds the chain in the new order.
+pub fn apply_reorder(func: &PrimFunc, chain: &[String], order: &[String]) -> PrimFunc {
+    replace_loop(func, &chain[0], |top: For| {
+        let mut loops: Vec<For> = Vec::new();
+        let mut cur = top;
+        for _ in 1..chain.len() {
+            let body = std::mem::replace(&mut cur.body, Stmt::Seq(vec![]));
+            loops.push(cur);
+            cur = match body {
+                Stmt::For(l) => *l,
+                _ => unreachable!("checked perfectly nested"),
+            };
+        }
+        let body = std::mem::replace(&mut cur.body, Stmt::Seq(vec![]));
+        loops.push(cur);
+        let mut stmt = body;
+        for v in order.iter().rev() {
+            let mut l = loops.iter().find(|l| l.var.name() == v).unwrap().clone();
+            l.body = stmt;
+            stmt = Stmt::For(Box::new(l));
+        }
+        stmt
+    })
+    .expect("the loop exists")
+}
+
+impl Schedule {
+    /// Reorders loops of one perfectly nested chain into the given order.
+    pub fn reorder(&mut self, loops: &[LoopRV]) -> Result<(), ScheduleError> {
+        let vars: Vec<String> = loops.iter().map(|l| self.loop_name(*l)).collect::<Result<_, _>>()?;
+        let (chain, order) = check_reorder(self.func(), &vars)?;
+        let func = apply_reorder(self.func(), &chain, &order);
+        self.commit(func, "reorder");
+        let mut inst = Instruction::new(InstKind::Reorder);
+        for l in loops {
+            inst = inst.arg("", Arg::Rv(l.rv()));
+        }
+        self.record(inst);
+        Ok(())
+    }
+}
+
+pub(super) fn replay(sch: &mut Schedule, inst: &Instruction, map: &RvMap) -> Result<Vec<Rv>, ScheduleError> {
+    let loops = map.loops(&inst.positional().collect::<Vec<_>>())?;
+    sch.reorder(&loops)?;
+    Ok(vec![])
+}
