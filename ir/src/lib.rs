@@ -4,6 +4,7 @@
 //! IR and its printer, the reference interpreter, schedules and traces, and the
 //! code generator.
 
+pub mod codegen;
 pub mod interp;
 pub mod ir;
 pub mod schedule;

@@ -14,9 +14,7 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Self {
-        let scratch = Scratch {
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
+        let scratch = Scratch { dir: tempfile::tempdir().expect("temp dir") };
         fs::create_dir(scratch.params()).unwrap();
         for name in ["params.json", "w0.f32", "b0.f32", "w1.f32", "b1.f32"] {
             fs::copy(mlp::params_dir().join(name), scratch.params().join(name)).unwrap();
@@ -68,40 +66,17 @@ fn images_with_bad_magic() {
     bytes[3] = 0x01; // 0x00000801: a label file's magic
     let p = s.write("images", &bytes);
     let e = mlp::load_images(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::BadMagic {
-                found: 0x801,
-                expected: 0x803,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, DataError::BadMagic { found: 0x801, expected: 0x803, .. }), "{e:?}");
     assert_eq!(e.path(), p);
     let m = msg(&e);
     assert!(m.contains(&p.display().to_string()), "{m}");
-    assert!(
-        m.contains("wrong magic number 0x00000801, expected 0x00000803"),
-        "{m}"
-    );
+    assert!(m.contains("wrong magic number 0x00000801, expected 0x00000803"), "{m}");
 
     // A label file where images are expected, and the reverse.
     let e = mlp::load_images(mlp::test_labels_path()).unwrap_err();
     assert!(matches!(e, DataError::BadMagic { found: 0x801, .. }), "{e}");
     let e = mlp::load_labels(mlp::test_images_path()).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::BadMagic {
-                found: 0x803,
-                expected: 0x801,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::BadMagic { found: 0x803, expected: 0x801, .. }), "{e}");
     assert!(msg(&e).contains("(IDX1 u8 labels)"), "{e}");
 }
 
@@ -112,12 +87,7 @@ fn truncated_images_and_labels() {
     let p = s.write("images", &bytes[..bytes.len() - 100]);
     let e = mlp::load_images(&p).unwrap_err();
     match &e {
-        DataError::WrongSize {
-            path,
-            expected,
-            actual,
-            ..
-        } => {
+        DataError::WrongSize { path, expected, actual, .. } => {
             assert_eq!(path, &p);
             assert_eq!(*expected, 5_470_768);
             assert_eq!(*actual, 5_470_668);
@@ -126,10 +96,7 @@ fn truncated_images_and_labels() {
     }
     let m = msg(&e);
     assert!(m.contains("file is truncated"), "{m}");
-    assert!(
-        m.contains("6978 images of 28x28 pixels needs 5470768 bytes"),
-        "{m}"
-    );
+    assert!(m.contains("6978 images of 28x28 pixels needs 5470768 bytes"), "{m}");
     assert!(m.contains("only 5470668 bytes (100 missing)"), "{m}");
 
     // Trailing bytes are reported too.
@@ -142,32 +109,12 @@ fn truncated_images_and_labels() {
     // Header cut short.
     let p = s.write("images_hdr", &bytes[..10]);
     let e = mlp::load_images(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::WrongSize {
-                expected: 16,
-                actual: 10,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::WrongSize { expected: 16, actual: 10, .. }), "{e}");
 
     let labels = real_labels();
     let p = s.write("labels", &labels[..labels.len() - 1]);
     let e = mlp::load_labels(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::WrongSize {
-                expected: 6986,
-                actual: 6985,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::WrongSize { expected: 6986, actual: 6985, .. }), "{e}");
     assert!(msg(&e).contains("6978 labels"), "{e}");
 }
 
@@ -178,21 +125,8 @@ fn images_with_wrong_dims() {
     bytes[8..12].copy_from_slice(&32u32.to_be_bytes());
     let p = s.write("images", &bytes);
     let e = mlp::load_images(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::WrongDims {
-                found: (32, 28),
-                expected: (28, 28),
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(
-        msg(&e).contains("images are 32x28 pixels, expected 28x28"),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::WrongDims { found: (32, 28), expected: (28, 28), .. }), "{e:?}");
+    assert!(msg(&e).contains("images are 32x28 pixels, expected 28x28"), "{e}");
 }
 
 #[test]
@@ -205,23 +139,10 @@ fn count_mismatch_between_images_and_labels() {
     let p = s.write("labels", &labels);
     assert_eq!(mlp::load_labels(&p).unwrap().len(), 6977);
     let e = mlp::load_dataset(mlp::test_images_path(), &p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::CountMismatch {
-                images: 6978,
-                labels: 6977,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, DataError::CountMismatch { images: 6978, labels: 6977, .. }), "{e:?}");
     let m = msg(&e);
     assert!(m.contains("holds 6978 images"), "{m}");
-    assert!(
-        m.contains(&format!("{} holds 6977 labels", p.display())),
-        "{m}"
-    );
+    assert!(m.contains(&format!("{} holds 6977 labels", p.display())), "{m}");
 }
 
 #[test]
@@ -231,41 +152,22 @@ fn label_out_of_range() {
     labels[8 + 5] = 12;
     let p = s.write("labels", &labels);
     let e = mlp::load_labels(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::BadClass {
-                index: 5,
-                value: 12,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::BadClass { index: 5, value: 12, .. }), "{e}");
 }
 
 #[test]
 fn missing_files() {
     let s = Scratch::new();
     let e = mlp::load_images(s.path("nope")).unwrap_err();
-    assert!(
-        matches!(&e, DataError::Io { path, .. } if path.ends_with("nope")),
-        "{e}"
-    );
+    assert!(matches!(&e, DataError::Io { path, .. } if path.ends_with("nope")), "{e}");
     assert!(msg(&e).contains("cannot read the file"), "{e}");
 
     fs::remove_file(s.params().join("w1.f32")).unwrap();
     let e = mlp::load_params(s.params()).unwrap_err();
-    assert!(
-        matches!(&e, DataError::Io { path, .. } if path.ends_with("w1.f32")),
-        "{e}"
-    );
+    assert!(matches!(&e, DataError::Io { path, .. } if path.ends_with("w1.f32")), "{e}");
 
     let e = mlp::load_params(s.path("no_such_dir")).unwrap_err();
-    assert!(
-        matches!(&e, DataError::Io { path, .. } if path.ends_with("params.json")),
-        "{e}"
-    );
+    assert!(matches!(&e, DataError::Io { path, .. } if path.ends_with("params.json")), "{e}");
 }
 
 // ------------------------------------------------------------- param errors
@@ -286,16 +188,9 @@ fn param_with_wrong_checksum() {
     fs::write(&path, &bytes).unwrap();
     let e = mlp::load_params(s.params()).unwrap_err();
     match &e {
-        DataError::Checksum {
-            path: p,
-            expected,
-            actual,
-        } => {
+        DataError::Checksum { path: p, expected, actual } => {
             assert_eq!(p, &path);
-            assert_eq!(
-                expected,
-                "a22591e20c504e1d51dc9cb349c65b9f9920a1c7d032b8b7f4a36a19d7545ae3"
-            );
+            assert_eq!(expected, "a22591e20c504e1d51dc9cb349c65b9f9920a1c7d032b8b7f4a36a19d7545ae3");
             assert_eq!(actual, &mlp::sha256_hex(&bytes));
         }
         other => panic!("{other:?}"),
@@ -329,12 +224,7 @@ fn param_with_wrong_shape() {
     s.edit_manifest(|v| v["tensors"][2]["shape"] = serde_json::json!([128, 10]));
     let e = mlp::load_params(s.params()).unwrap_err();
     match &e {
-        DataError::WrongShape {
-            manifest,
-            name,
-            expected,
-            found,
-        } => {
+        DataError::WrongShape { manifest, name, expected, found } => {
             assert!(manifest.ends_with("mlp_params/params.json"));
             assert_eq!(name, "w1");
             assert_eq!(expected, &[10, 128]);
@@ -351,14 +241,8 @@ type ManifestEdit = fn(&mut serde_json::Value);
 #[test]
 fn manifest_problems() {
     let cases: Vec<(ManifestEdit, &str)> = vec![
-        (
-            (|v| v["tensors"][0]["dtype"] = "f64".into()),
-            "tensor \"w0\": dtype is \"f64\", only \"f32\" is supported",
-        ),
-        (
-            (|v| v["tensors"][1]["byte_order"] = "big".into()),
-            "tensor \"b0\": byte_order is \"big\"",
-        ),
+        ((|v| v["tensors"][0]["dtype"] = "f64".into()), "tensor \"w0\": dtype is \"f64\", only \"f32\" is supported"),
+        ((|v| v["tensors"][1]["byte_order"] = "big".into()), "tensor \"b0\": byte_order is \"big\""),
         (
             (|v| v["tensors"][3]["num_bytes"] = 44.into()),
             "tensor \"b1\": num_bytes is 44, but 10 f32 values take 40 bytes",
@@ -369,14 +253,8 @@ fn manifest_problems() {
             }),
             "no tensor named \"b1\"",
         ),
-        (
-            (|v| v["tensors"][3]["name"] = "b2".into()),
-            "tensor \"b2\" is not one of w0, b0, w1, b1",
-        ),
-        (
-            (|v| v["tensors"][3]["file"] = "../b1.f32".into()),
-            "must be a plain file name",
-        ),
+        ((|v| v["tensors"][3]["name"] = "b2".into()), "tensor \"b2\" is not one of w0, b0, w1, b1"),
+        ((|v| v["tensors"][3]["file"] = "../b1.f32".into()), "must be a plain file name"),
         ((|v| v["class_names"][0] = "Top".into()), "class_names are"),
         (
             (|v| {
@@ -397,10 +275,7 @@ fn manifest_problems() {
     let s = Scratch::new();
     fs::write(s.params().join("params.json"), b"{ not json").unwrap();
     let e = mlp::load_params(s.params()).unwrap_err();
-    assert!(
-        msg(&e).contains("params.json: not a valid params manifest"),
-        "{e}"
-    );
+    assert!(msg(&e).contains("params.json: not a valid params manifest"), "{e}");
 }
 
 #[test]
@@ -408,17 +283,7 @@ fn reference_predictions_reject_bad_bytes() {
     let s = Scratch::new();
     let p = s.write("preds", &[1, 2, 200]);
     let e = mlp::reference_predictions(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::BadClass {
-                index: 2,
-                value: 200,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::BadClass { index: 2, value: 200, .. }), "{e}");
 }
 
 // ------------------------------------------------------------ the real data
@@ -464,8 +329,7 @@ fn check_logits(params: &MlpParams, test: &mlp::Dataset, reference: &Path) {
     let mut worst = 0.0f64;
     for r in &numpy.first {
         assert_eq!(test.labels[r.index], r.label);
-        let logits =
-            mlp::reference_forward(params, &mlp::image_to_input(test.images.image(r.index)));
+        let logits = mlp::reference_forward(params, &mlp::image_to_input(test.images.image(r.index)));
         assert_eq!(mlp::argmax(&logits), r.pred as usize);
         for (&ours, &theirs) in logits.iter().zip(&r.logits_f64) {
             let d = (f64::from(ours) - theirs).abs();
@@ -486,31 +350,18 @@ fn reference_forward_reproduces_numpy() {
     assert_eq!(expected.len(), test.len());
 
     let start = Instant::now();
-    let predictions: Vec<u8> = test
-        .images
-        .iter()
-        .map(|img| mlp::reference_predict(&params, img))
-        .collect();
+    let predictions: Vec<u8> = test.images.iter().map(|img| mlp::reference_predict(&params, img)).collect();
     let elapsed = start.elapsed();
-    eprintln!(
-        "reference forward pass over {} images: {elapsed:.2?}",
-        test.len()
-    );
+    eprintln!("reference forward pass over {} images: {elapsed:.2?}", test.len());
 
-    let differing: Vec<usize> = (0..test.len())
-        .filter(|&i| predictions[i] != expected[i])
-        .collect();
+    let differing: Vec<usize> = (0..test.len()).filter(|&i| predictions[i] != expected[i]).collect();
     assert!(
         differing.is_empty(),
         "{} predictions differ from numpy's, first at {:?}",
         differing.len(),
         &differing[..differing.len().min(10)]
     );
-    let correct = predictions
-        .iter()
-        .zip(&test.labels)
-        .filter(|(p, l)| p == l)
-        .count();
+    let correct = predictions.iter().zip(&test.labels).filter(|(p, l)| p == l).count();
     assert_eq!(correct, 6014);
     let numpy = mlp::load_numpy_reference(mlp::numpy_reference_path()).unwrap();
     assert_eq!(correct, numpy.correct_f32);

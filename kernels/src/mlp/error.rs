@@ -120,17 +120,11 @@ impl DataError {
     }
 
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
-        DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        DataError::Io { path: path.to_path_buf(), source }
     }
 
     pub(crate) fn manifest(path: &Path, message: impl Into<String>) -> Self {
-        DataError::Manifest {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
+        DataError::Manifest { path: path.to_path_buf(), message: message.into() }
     }
 }
 
@@ -150,30 +144,18 @@ impl fmt::Display for DataError {
             DataError::Io { path, source } => {
                 write!(f, "{}: cannot read the file: {source}", path.display())?;
                 if source.kind() == io::ErrorKind::NotFound {
-                    write!(
-                        f,
-                        " (the MLP data lives in kernels/data/, see kernels/data/README.md)"
-                    )?;
+                    write!(f, " (the MLP data lives in kernels/data/, see kernels/data/README.md)")?;
                 }
                 Ok(())
             }
-            DataError::BadMagic {
-                path,
-                found,
-                expected,
-            } => write!(
+            DataError::BadMagic { path, found, expected } => write!(
                 f,
                 "{}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} ({}); \
                  this is not an uncompressed IDX file of that kind",
                 path.display(),
                 magic_name(*expected),
             ),
-            DataError::WrongSize {
-                path,
-                what,
-                expected,
-                actual,
-            } => {
+            DataError::WrongSize { path, what, expected, actual } => {
                 if actual < expected {
                     write!(
                         f,
@@ -192,11 +174,7 @@ impl fmt::Display for DataError {
                     )
                 }
             }
-            DataError::WrongDims {
-                path,
-                found,
-                expected,
-            } => write!(
+            DataError::WrongDims { path, found, expected } => write!(
                 f,
                 "{}: images are {}x{} pixels, expected {}x{} (the MLP takes {} inputs)",
                 path.display(),
@@ -206,40 +184,24 @@ impl fmt::Display for DataError {
                 expected.1,
                 expected.0 * expected.1
             ),
-            DataError::CountMismatch {
-                images_path,
-                images,
-                labels_path,
-                labels,
-            } => write!(
+            DataError::CountMismatch { images_path, images, labels_path, labels } => write!(
                 f,
                 "{} holds {images} images but {} holds {labels} labels; they must match one to one",
                 images_path.display(),
                 labels_path.display()
             ),
-            DataError::BadClass { path, index, value } => write!(
-                f,
-                "{}: item {index} is {value}, which is not a class index (0..=9)",
-                path.display()
-            ),
+            DataError::BadClass { path, index, value } => {
+                write!(f, "{}: item {index} is {value}, which is not a class index (0..=9)", path.display())
+            }
             DataError::Manifest { path, message } => write!(f, "{}: {message}", path.display()),
-            DataError::WrongShape {
-                manifest,
-                name,
-                expected,
-                found,
-            } => write!(
+            DataError::WrongShape { manifest, name, expected, found } => write!(
                 f,
                 "{}: tensor {name:?} has shape {}, but the MLP needs {}",
                 manifest.display(),
                 shape_str(found),
                 shape_str(expected)
             ),
-            DataError::Checksum {
-                path,
-                expected,
-                actual,
-            } => write!(
+            DataError::Checksum { path, expected, actual } => write!(
                 f,
                 "{}: sha256 mismatch: the manifest says {expected}, the file's bytes hash to \
                  {actual}; the file is corrupt or not the published one",
@@ -272,16 +234,9 @@ mod tests {
 
     #[test]
     fn messages_name_the_file_and_both_values() {
-        let e = DataError::BadMagic {
-            path: "x/labels".into(),
-            found: 0x801,
-            expected: 0x803,
-        };
+        let e = DataError::BadMagic { path: "x/labels".into(), found: 0x801, expected: 0x803 };
         let m = e.to_string();
-        assert!(
-            m.starts_with("x/labels: wrong magic number 0x00000801"),
-            "{m}"
-        );
+        assert!(m.starts_with("x/labels: wrong magic number 0x00000801"), "{m}");
         assert!(m.contains("expected 0x00000803 (IDX3 u8 images)"), "{m}");
 
         let e = DataError::WrongSize {
@@ -295,12 +250,7 @@ mod tests {
         assert!(m.contains("needs 1584 bytes"), "{m}");
         assert!(m.contains("only 1000 bytes (584 missing)"), "{m}");
 
-        let e = DataError::WrongSize {
-            path: "a/b".into(),
-            what: "w0 (128x784 f32)".into(),
-            expected: 10,
-            actual: 12,
-        };
+        let e = DataError::WrongSize { path: "a/b".into(), what: "w0 (128x784 f32)".into(), expected: 10, actual: 12 };
         assert!(e.to_string().contains("too long"));
         assert!(e.to_string().contains("(2 trailing)"));
 
@@ -310,25 +260,17 @@ mod tests {
             expected: vec![10, 128],
             found: vec![128, 10],
         };
-        assert_eq!(
-            e.to_string(),
-            "p.json: tensor \"w1\" has shape [128, 10], but the MLP needs [10, 128]"
-        );
+        assert_eq!(e.to_string(), "p.json: tensor \"w1\" has shape [128, 10], but the MLP needs [10, 128]");
         assert_eq!(e.path(), Path::new("p.json"));
     }
 
     #[test]
     fn io_error_keeps_its_source() {
         let e = read_file(Path::new("/nonexistent/kiln/file")).unwrap_err();
-        assert!(
-            matches!(&e, DataError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
-        );
+        assert!(matches!(&e, DataError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound));
         assert!(std::error::Error::source(&e).is_some());
         let m = e.to_string();
-        assert!(
-            m.starts_with("/nonexistent/kiln/file: cannot read the file"),
-            "{m}"
-        );
+        assert!(m.starts_with("/nonexistent/kiln/file: cannot read the file"), "{m}");
         assert!(m.contains("kernels/data/README.md"), "{m}");
     }
 }

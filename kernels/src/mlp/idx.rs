@@ -91,13 +91,7 @@ fn be_u32(bytes: &[u8], offset: usize) -> u32 {
 
 /// Checks the header length and the magic number; returns the header's
 /// dimensions (count first).
-fn parse_header(
-    path: &Path,
-    bytes: &[u8],
-    magic: u32,
-    ndims: usize,
-    what: &str,
-) -> Result<Vec<usize>, DataError> {
+fn parse_header(path: &Path, bytes: &[u8], magic: u32, ndims: usize, what: &str) -> Result<Vec<usize>, DataError> {
     let header_len = 4 + 4 * ndims;
     // A file shorter than 4 bytes cannot even hold a magic number: report it
     // as truncated. Otherwise check the magic first, so that a wrong kind of
@@ -105,11 +99,7 @@ fn parse_header(
     if bytes.len() >= 4 {
         let found = be_u32(bytes, 0);
         if found != magic {
-            return Err(DataError::BadMagic {
-                path: path.to_path_buf(),
-                found,
-                expected: magic,
-            });
+            return Err(DataError::BadMagic { path: path.to_path_buf(), found, expected: magic });
         }
     }
     if bytes.len() < header_len {
@@ -120,19 +110,12 @@ fn parse_header(
             actual: bytes.len() as u64,
         });
     }
-    Ok((0..ndims)
-        .map(|d| be_u32(bytes, 4 + 4 * d) as usize)
-        .collect())
+    Ok((0..ndims).map(|d| be_u32(bytes, 4 + 4 * d) as usize).collect())
 }
 
 fn check_len(path: &Path, bytes: &[u8], expected: u64, what: String) -> Result<(), DataError> {
     if bytes.len() as u64 != expected {
-        return Err(DataError::WrongSize {
-            path: path.to_path_buf(),
-            what,
-            expected,
-            actual: bytes.len() as u64,
-        });
+        return Err(DataError::WrongSize { path: path.to_path_buf(), what, expected, actual: bytes.len() as u64 });
     }
     Ok(())
 }
@@ -160,19 +143,9 @@ fn parse_images(path: &Path, mut bytes: Vec<u8>) -> Result<Images, DataError> {
     }
     // u32 * 784 cannot overflow u64.
     let expected = 16 + count as u64 * (rows * cols) as u64;
-    check_len(
-        path,
-        &bytes,
-        expected,
-        format!("a 16-byte header and {count} images of {rows}x{cols} pixels"),
-    )?;
+    check_len(path, &bytes, expected, format!("a 16-byte header and {count} images of {rows}x{cols} pixels"))?;
     bytes.drain(..16);
-    Ok(Images {
-        count,
-        rows,
-        cols,
-        pixels: bytes,
-    })
+    Ok(Images { count, rows, cols, pixels: bytes })
 }
 
 /// Loads an IDX1 file of `u8` labels, each a class index 0..=9.
@@ -187,12 +160,7 @@ pub fn load_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
 
 fn parse_labels(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
     let count = parse_header(path, &bytes, LABELS_MAGIC, 1, "IDX1 label")?[0];
-    check_len(
-        path,
-        &bytes,
-        8 + count as u64,
-        format!("an 8-byte header and {count} labels"),
-    )?;
+    check_len(path, &bytes, 8 + count as u64, format!("an 8-byte header and {count} labels"))?;
     bytes.drain(..8);
     check_classes(path, &bytes)?;
     Ok(bytes)
@@ -201,20 +169,13 @@ fn parse_labels(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
 /// Checks that every byte is a class index.
 pub(crate) fn check_classes(path: &Path, classes: &[u8]) -> Result<(), DataError> {
     match classes.iter().position(|&c| usize::from(c) >= NUM_CLASSES) {
-        Some(index) => Err(DataError::BadClass {
-            path: path.to_path_buf(),
-            index,
-            value: classes[index],
-        }),
+        Some(index) => Err(DataError::BadClass { path: path.to_path_buf(), index, value: classes[index] }),
         None => Ok(()),
     }
 }
 
 /// Loads images and labels and checks that they match one to one.
-pub fn load_dataset(
-    images_path: impl AsRef<Path>,
-    labels_path: impl AsRef<Path>,
-) -> Result<Dataset, DataError> {
+pub fn load_dataset(images_path: impl AsRef<Path>, labels_path: impl AsRef<Path>) -> Result<Dataset, DataError> {
     let (images_path, labels_path) = (images_path.as_ref(), labels_path.as_ref());
     let images = load_images(images_path)?;
     let labels = load_labels(labels_path)?;
@@ -256,10 +217,7 @@ mod tests {
         assert_eq!((images.count, images.rows, images.cols), (2, 28, 28));
         assert_eq!(images.image(1)[0], (784 % 251) as u8);
         assert_eq!(images.iter().count(), 2);
-        assert_eq!(
-            format!("{images:?}"),
-            "Images { count: 2, rows: 28, cols: 28, pixels: [1568 bytes] }"
-        );
+        assert_eq!(format!("{images:?}"), "Images { count: 2, rows: 28, cols: 28, pixels: [1568 bytes] }");
 
         let mut bytes = header(LABELS_MAGIC, &[3]);
         bytes.extend([9, 0, 4]);
@@ -272,49 +230,15 @@ mod tests {
     #[test]
     fn rejects_short_headers_and_bad_classes() {
         let e = parse_images(Path::new("imgs"), vec![0, 0]).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DataError::WrongSize {
-                    expected: 16,
-                    actual: 2,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, DataError::WrongSize { expected: 16, actual: 2, .. }), "{e}");
         let e = parse_images(Path::new("imgs"), header(IMAGES_MAGIC, &[1, 28])).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DataError::WrongSize {
-                    expected: 16,
-                    actual: 12,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        assert!(
-            e.to_string()
-                .contains("16-byte header of an IDX3 image file"),
-            "{e}"
-        );
+        assert!(matches!(e, DataError::WrongSize { expected: 16, actual: 12, .. }), "{e}");
+        assert!(e.to_string().contains("16-byte header of an IDX3 image file"), "{e}");
 
         let mut bytes = header(LABELS_MAGIC, &[3]);
         bytes.extend([1, 10, 2]);
         let e = parse_labels(Path::new("l"), bytes).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DataError::BadClass {
-                    index: 1,
-                    value: 10,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, DataError::BadClass { index: 1, value: 10, .. }), "{e}");
     }
 
     #[test]
@@ -330,12 +254,9 @@ mod tests {
 
     #[test]
     fn huge_count_is_truncated_not_overflow() {
-        let e =
-            parse_images(Path::new("i"), header(IMAGES_MAGIC, &[u32::MAX, 28, 28])).unwrap_err();
+        let e = parse_images(Path::new("i"), header(IMAGES_MAGIC, &[u32::MAX, 28, 28])).unwrap_err();
         match e {
-            DataError::WrongSize {
-                expected, actual, ..
-            } => {
+            DataError::WrongSize { expected, actual, .. } => {
                 assert_eq!(expected, 16 + u64::from(u32::MAX) * 784);
                 assert_eq!(actual, 16);
             }

@@ -43,15 +43,11 @@ mod params;
 mod reference;
 
 pub use error::DataError;
-pub use idx::{
-    load_dataset, load_images, load_labels, load_test_set, Dataset, Images, IMAGES_MAGIC,
-    LABELS_MAGIC,
-};
+pub use idx::{load_dataset, load_images, load_labels, load_test_set, Dataset, Images, IMAGES_MAGIC, LABELS_MAGIC};
 pub use params::{load_params, load_pretrained_params, sha256_hex, MlpParams};
 pub use reference::{
-    argmax, image_to_input, linear1_reference, linear_reference, load_numpy_reference,
-    reference_forward, reference_predict, reference_predictions, relu_reference, NumpyReference,
-    ReferenceLogits,
+    argmax, image_to_input, linear1_reference, linear_reference, load_numpy_reference, reference_forward,
+    reference_predict, reference_predictions, relu_reference, NumpyReference, ReferenceLogits,
 };
 
 /// Rows of a FashionMNIST image.
@@ -66,18 +62,8 @@ pub const HIDDEN: usize = 128;
 pub const NUM_CLASSES: usize = 10;
 
 /// FashionMNIST's class names, by class index.
-pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+pub const CLASS_NAMES: [&str; NUM_CLASSES] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// Number of committed test images (the first 6,978 of FashionMNIST's
 /// 10,000; see `kernels/data/README.md` for why).

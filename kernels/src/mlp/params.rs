@@ -61,12 +61,8 @@ struct TensorEntry {
 }
 
 /// The tensors the model needs, in the manifest's order, with their shapes.
-const TENSORS: [(&str, &[usize]); 4] = [
-    ("w0", &[HIDDEN, INPUT]),
-    ("b0", &[HIDDEN]),
-    ("w1", &[NUM_CLASSES, HIDDEN]),
-    ("b1", &[NUM_CLASSES]),
-];
+const TENSORS: [(&str, &[usize]); 4] =
+    [("w0", &[HIDDEN, INPUT]), ("b0", &[HIDDEN]), ("w1", &[NUM_CLASSES, HIDDEN]), ("b1", &[NUM_CLASSES])];
 
 /// Loads the four tensors from `dir`, as described by `dir/params.json`.
 ///
@@ -82,36 +78,21 @@ pub fn load_params(dir: impl AsRef<Path>) -> Result<MlpParams, DataError> {
     let dir = dir.as_ref();
     let manifest_path = dir.join("params.json");
     let text = read_file(&manifest_path)?;
-    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
-        DataError::manifest(&manifest_path, format!("not a valid params manifest: {e}"))
-    })?;
+    let manifest: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| DataError::manifest(&manifest_path, format!("not a valid params manifest: {e}")))?;
 
     if manifest.class_names != CLASS_NAMES {
         return Err(DataError::manifest(
             &manifest_path,
-            format!(
-                "class_names are {:?}, expected {:?}",
-                manifest.class_names, CLASS_NAMES
-            ),
+            format!("class_names are {:?}, expected {:?}", manifest.class_names, CLASS_NAMES),
         ));
     }
     for entry in &manifest.tensors {
         let known = TENSORS.iter().any(|(name, _)| *name == entry.name);
-        let copies = manifest
-            .tensors
-            .iter()
-            .filter(|t| t.name == entry.name)
-            .count();
+        let copies = manifest.tensors.iter().filter(|t| t.name == entry.name).count();
         if !known || copies > 1 {
-            let problem = if known {
-                "is listed twice"
-            } else {
-                "is not one of w0, b0, w1, b1"
-            };
-            return Err(DataError::manifest(
-                &manifest_path,
-                format!("tensor {:?} {problem}", entry.name),
-            ));
+            let problem = if known { "is listed twice" } else { "is not one of w0, b0, w1, b1" };
+            return Err(DataError::manifest(&manifest_path, format!("tensor {:?} {problem}", entry.name)));
         }
     }
 
@@ -121,19 +102,12 @@ pub fn load_params(dir: impl AsRef<Path>) -> Result<MlpParams, DataError> {
             .tensors
             .iter()
             .find(|t| t.name == name)
-            .ok_or_else(|| {
-                DataError::manifest(&manifest_path, format!("no tensor named {name:?}"))
-            })?;
+            .ok_or_else(|| DataError::manifest(&manifest_path, format!("no tensor named {name:?}")))?;
         loaded.push(load_tensor(&manifest_path, dir, entry, shape)?);
     }
     let mut loaded = loaded.into_iter();
     let mut next = || loaded.next().unwrap();
-    Ok(MlpParams {
-        w0: next(),
-        b0: next(),
-        w1: next(),
-        b1: next(),
-    })
+    Ok(MlpParams { w0: next(), b0: next(), w1: next(), b1: next() })
 }
 
 /// The committed pretrained parameters, from [`params_dir`](super::params_dir).
@@ -141,31 +115,17 @@ pub fn load_pretrained_params() -> Result<MlpParams, DataError> {
     load_params(super::params_dir())
 }
 
-fn load_tensor(
-    manifest_path: &Path,
-    dir: &Path,
-    entry: &TensorEntry,
-    shape: &[usize],
-) -> Result<Vec<f32>, DataError> {
+fn load_tensor(manifest_path: &Path, dir: &Path, entry: &TensorEntry, shape: &[usize]) -> Result<Vec<f32>, DataError> {
     let name = &entry.name;
     let bad = |what: String| DataError::manifest(manifest_path, format!("tensor {name:?}: {what}"));
     if entry.dtype != "f32" {
-        return Err(bad(format!(
-            "dtype is {:?}, only \"f32\" is supported",
-            entry.dtype
-        )));
+        return Err(bad(format!("dtype is {:?}, only \"f32\" is supported", entry.dtype)));
     }
     if entry.byte_order != "little" {
-        return Err(bad(format!(
-            "byte_order is {:?}, only \"little\" is supported",
-            entry.byte_order
-        )));
+        return Err(bad(format!("byte_order is {:?}, only \"little\" is supported", entry.byte_order)));
     }
     if !entry.layout.starts_with("row-major") {
-        return Err(bad(format!(
-            "layout is {:?}, only row-major (C order) is supported",
-            entry.layout
-        )));
+        return Err(bad(format!("layout is {:?}, only row-major (C order) is supported", entry.layout)));
     }
     if entry.shape != shape {
         return Err(DataError::WrongShape {
@@ -178,24 +138,15 @@ fn load_tensor(
     let elements: usize = shape.iter().product();
     let byte_len = elements as u64 * 4;
     if entry.num_bytes != byte_len {
-        return Err(bad(format!(
-            "num_bytes is {}, but {elements} f32 values take {byte_len} bytes",
-            entry.num_bytes
-        )));
+        return Err(bad(format!("num_bytes is {}, but {elements} f32 values take {byte_len} bytes", entry.num_bytes)));
     }
     let expected_sha = entry.sha256.to_ascii_lowercase();
     if expected_sha.len() != 64 || !expected_sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad(format!(
-            "sha256 {:?} is not 64 hex digits",
-            entry.sha256
-        )));
+        return Err(bad(format!("sha256 {:?} is not 64 hex digits", entry.sha256)));
     }
     let file = Path::new(&entry.file);
     if file.is_absolute() || file.components().count() != 1 {
-        return Err(bad(format!(
-            "file {:?} must be a plain file name beside params.json",
-            entry.file
-        )));
+        return Err(bad(format!("file {:?} must be a plain file name beside params.json", entry.file)));
     }
 
     let path: PathBuf = dir.join(file);
@@ -210,27 +161,18 @@ fn load_tensor(
     }
     let actual_sha = sha256_hex(&bytes);
     if actual_sha != expected_sha {
-        return Err(DataError::Checksum {
-            path,
-            expected: expected_sha,
-            actual: actual_sha,
-        });
+        return Err(DataError::Checksum { path, expected: expected_sha, actual: actual_sha });
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 /// The sha256 of `bytes`, as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            write!(s, "{b:02x}").unwrap();
-            s
-        })
+    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
+        write!(s, "{b:02x}").unwrap();
+        s
+    })
 }
 
 #[cfg(test)]
@@ -239,14 +181,8 @@ mod tests {
 
     #[test]
     fn sha256_of_known_strings() {
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -257,9 +193,6 @@ mod tests {
             w1: vec![0.0; NUM_CLASSES * HIDDEN],
             b1: vec![0.0; NUM_CLASSES],
         };
-        assert_eq!(
-            format!("{p:?}"),
-            "MlpParams { w0: [100352 f32], b0: [128 f32], w1: [1280 f32], b1: [10 f32] }"
-        );
+        assert_eq!(format!("{p:?}"), "MlpParams { w0: [100352 f32], b0: [128 f32], w1: [1280 f32], b1: [10 f32] }");
     }
 }

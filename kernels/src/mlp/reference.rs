@@ -21,11 +21,7 @@ use super::{HIDDEN, INPUT, NUM_CLASSES};
 /// (torchvision's `ToTensor`), row-major. Panics unless `pixels` has
 /// `INPUT` (784) values.
 pub fn image_to_input(pixels: &[u8]) -> [f32; INPUT] {
-    assert_eq!(
-        pixels.len(),
-        INPUT,
-        "an MLP input is one 28x28 image ({INPUT} pixels)"
-    );
+    assert_eq!(pixels.len(), INPUT, "an MLP input is one 28x28 image ({INPUT} pixels)");
     let mut x = [0.0f32; INPUT];
     for (xi, &p) in x.iter_mut().zip(pixels) {
         *xi = f32::from(p) / 255.0;
@@ -63,11 +59,7 @@ pub fn relu_reference(x: &[f32], out: &mut [f32]) {
 /// Panics unless `x` has 128 values, `w1` 1280, `b1` and `out` 10.
 pub fn linear1_reference(x: &[f32], w1: &[f32], b1: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), HIDDEN, "linear1: x must be 1x{HIDDEN}");
-    assert_eq!(
-        out.len(),
-        NUM_CLASSES,
-        "linear1: out must be 1x{NUM_CLASSES}"
-    );
+    assert_eq!(out.len(), NUM_CLASSES, "linear1: out must be 1x{NUM_CLASSES}");
     linear_reference(x, w1, b1, out);
 }
 
@@ -149,8 +141,7 @@ pub struct ReferenceLogits {
 pub fn load_numpy_reference(path: impl AsRef<Path>) -> Result<NumpyReference, DataError> {
     let path = path.as_ref();
     let bytes = read_file(path)?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| DataError::manifest(path, format!("not a valid numpy reference: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| DataError::manifest(path, format!("not a valid numpy reference: {e}")))
 }
 
 #[cfg(test)]

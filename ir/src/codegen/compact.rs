@@ -1,0 +1,178 @@
+//! `compact_buffers`: every temporary buffer shrinks to the region its
+//! accesses cover inside their innermost common loop, and is declared at the
+//! start of that loop's body.
+//!
+//! After `cache_write(C, "local")` and `reverse_compute_at` under the tile
+//! loops, `c_local` (128×128 in the schedule) becomes the 4×16 block of
+//! accumulators the micro-kernel keeps in registers. The region of each
+//! dimension is `base + lo .. base + hi + 1`, where `base` is the part of the
+//! index that depends only on loops outside the common loop (the same for
+//! every access) and `lo..=hi` the range of the rest over the inner loops. A
+//! dimension where that does not work keeps its full extent.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::ir::{Analyzer, Expr, Sum, Var};
+
+use super::lir::{LBlock, LBufferKind, LFunc, LStmt};
+
+struct Access {
+    /// Loop variables (with extents) around the access, outermost first.
+    loops: Vec<(Var, i64)>,
+    /// Indices with the block's iteration variables replaced by their bindings.
+    indices: Vec<Expr>,
+}
+
+fn collect(s: &[LStmt], loops: &mut Vec<(Var, i64)>, out: &mut HashMap<String, Vec<Access>>) {
+    for x in s {
+        match x {
+            LStmt::For { var, extent, body, .. } => {
+                loops.push((var.clone(), *extent));
+                collect(body, loops, out);
+                loops.pop();
+            }
+            LStmt::Alloc(_) => {}
+            LStmt::Block(b) => {
+                for (buf, idx, _) in b.accesses() {
+                    let indices = idx.iter().map(|e| substitute_lets(b, e)).collect();
+                    out.entry(buf.to_string()).or_default().push(Access { loops: loops.clone(), indices });
+                }
+            }
+        }
+    }
+}
+
+/// `e` with the block's iteration variables replaced by their bindings.
+pub fn substitute_lets(b: &LBlock, e: &Expr) -> Expr {
+    e.substitute(&|v| b.lets.iter().find(|(x, _, _)| x == v).map(|(_, bind, _)| bind.clone()))
+}
+
+/// The region of one dimension: `(min expression, extent)`.
+fn dim_region(accesses: &[&Access], depth: usize, d: usize, full: i64) -> (Expr, i64) {
+    let mut base: Option<Sum> = None;
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for a in accesses {
+        let mut outer = Analyzer::new();
+        for (v, e) in &a.loops {
+            outer.bind(v, *e);
+        }
+        let lin = outer.linear(&a.indices[d]);
+        let inner: Vec<&Var> = a.loops[depth..].iter().map(|(v, _)| v).collect();
+        let mut sym = Sum::constant(0);
+        let mut rel = Sum::constant(lin.constant);
+        for (atom, c) in &lin.terms {
+            if atom.vars().iter().any(|v| inner.contains(&v)) {
+                rel.terms.push((atom.clone(), *c));
+            } else {
+                sym.terms.push((atom.clone(), *c));
+            }
+        }
+        // The relaxed part may only mention inner loops (and constants).
+        let mut an = Analyzer::new();
+        for (v, e) in &a.loops[depth..] {
+            an.bind(v, *e);
+        }
+        let ok_vars = rel.terms.iter().all(|(atom, _)| atom.vars().iter().all(|v| inner.contains(&v)));
+        let range = if ok_vars { an.range(&rel.to_expr()) } else { None };
+        let Some((l, h)) = range else { return (Expr::Int(0), full) };
+        match &base {
+            None => base = Some(sym),
+            Some(b) if *b == sym => {}
+            Some(_) => return (Expr::Int(0), full),
+        }
+        lo = lo.min(l);
+        hi = hi.max(h);
+    }
+    let extent = hi - lo + 1;
+    let base = base.unwrap_or(Sum::constant(0));
+    if extent >= full || (base.terms.is_empty() && lo >= 0 && hi < full && extent == full) {
+        return (Expr::Int(0), full);
+    }
+    let mut min = base;
+    min.constant += lo;
+    (min.to_expr(), extent)
+}
+
+/// Shrinks temporaries and moves their declarations to their innermost common loop.
+pub fn compact_buffers(mut f: LFunc) -> LFunc {
+    let mut accesses: HashMap<String, Vec<Access>> = HashMap::new();
+    collect(&f.body, &mut Vec::new(), &mut accesses);
+    // Plan: buffer -> (loop var under which to declare it, or None for the top; new shape; index offsets).
+    let mut plans: BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)> = BTreeMap::new();
+    let temps: Vec<_> =
+        f.body.iter().filter_map(|s| if let LStmt::Alloc(b) = s { Some(b.clone()) } else { None }).collect();
+    for buf in &temps {
+        debug_assert_eq!(buf.kind, LBufferKind::Temp);
+        let Some(acc) = accesses.get(&*buf.name) else { continue };
+        let mut depth = acc[0].loops.len();
+        for a in acc {
+            let common = a.loops.iter().zip(&acc[0].loops).take_while(|(x, y)| x.0 == y.0).count();
+            depth = depth.min(common);
+        }
+        let refs: Vec<&Access> = acc.iter().collect();
+        let regions: Vec<(Expr, i64)> =
+            buf.shape.iter().enumerate().map(|(d, full)| dim_region(&refs, depth, d, *full)).collect();
+        let at = if depth == 0 { None } else { Some(acc[0].loops[depth - 1].0.clone()) };
+        plans.insert(
+            buf.name.to_string(),
+            (at, regions.iter().map(|r| r.1).collect(), regions.into_iter().map(|r| r.0).collect()),
+        );
+    }
+    // Rewrite accesses and move the declarations.
+    fn rewrite(s: &mut Vec<LStmt>, plans: &BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)>) {
+        for x in s.iter_mut() {
+            match x {
+                LStmt::For { body, .. } => rewrite(body, plans),
+                LStmt::Alloc(_) => {}
+                LStmt::Block(b) => {
+                    for (name, (_, _, mins)) in plans {
+                        b.map_accesses(name, &mut |idx| {
+                            idx.iter()
+                                .zip(mins)
+                                .map(|(e, m)| if m.as_int() == Some(0) { e.clone() } else { e.clone() - m.clone() })
+                                .collect()
+                        });
+                    }
+                }
+            }
+        }
+    }
+    rewrite(&mut f.body, &plans);
+    fn place(
+        s: &mut Vec<LStmt>,
+        plans: &BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)>,
+        temps: &[super::lir::LBuffer],
+    ) {
+        for x in s.iter_mut() {
+            if let LStmt::For { var, body, .. } = x {
+                let mut decls: Vec<LStmt> = temps
+                    .iter()
+                    .filter(|b| plans.get(&*b.name).is_some_and(|p| p.0.as_ref() == Some(var)))
+                    .map(|b| {
+                        let mut b = b.clone();
+                        b.shape = plans[&*b.name].1.clone();
+                        LStmt::Alloc(b)
+                    })
+                    .collect();
+                place(body, plans, temps);
+                if !decls.is_empty() {
+                    decls.append(body);
+                    *body = decls;
+                }
+            }
+        }
+    }
+    place(&mut f.body, &plans, &temps);
+    f.body.retain_mut(|s| match s {
+        LStmt::Alloc(b) => match plans.get(&*b.name) {
+            Some((None, shape, _)) => {
+                b.shape = shape.clone();
+                true
+            }
+            Some((Some(_), _, _)) => false,
+            None => false, // never accessed
+        },
+        _ => true,
+    });
+    f
+}

@@ -1,0 +1,145 @@
+//! AVX2 + FMA: `__m256` (8 × f32) and `__m256d` (4 × f64).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Isa, VectorOps};
+use crate::ir::{BinOp, DataType, UnOp};
+
+pub struct Avx2;
+
+fn ps(dt: DataType) -> bool {
+    dt == DataType::F32
+}
+
+macro_rules! pick {
+    ($dt:expr, $f:ident, $d:ident) => {
+        if ps($dt) {
+            quote!($f)
+        } else {
+            quote!($d)
+        }
+    };
+}
+
+impl VectorOps for Avx2 {
+    fn isa(&self) -> Isa {
+        Isa::Avx2
+    }
+
+    fn vtype(&self, dt: DataType) -> TokenStream {
+        pick!(dt, __m256, __m256d)
+    }
+
+    fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm256_set1_ps, _mm256_set1_pd);
+        quote!(#f(#x))
+    }
+
+    fn loadu(&self, dt: DataType, ptr: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm256_loadu_ps, _mm256_loadu_pd);
+        quote!(#f(#ptr))
+    }
+
+    fn storeu(&self, dt: DataType, ptr: TokenStream, v: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm256_storeu_ps, _mm256_storeu_pd);
+        quote!(#f(#ptr, #v))
+    }
+
+    fn load_partial(&self, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream {
+        if ps(dt) {
+            quote!(_mm256_maskload_ps(#ptr, ::kiln::runtime::avx2_lane_mask32(#n)))
+        } else {
+            quote!(_mm256_maskload_pd(#ptr, ::kiln::runtime::avx2_lane_mask64(#n)))
+        }
+    }
+
+    fn store_partial(&self, dt: DataType, ptr: TokenStream, v: TokenStream, n: TokenStream) -> TokenStream {
+        if ps(dt) {
+            quote!(_mm256_maskstore_ps(#ptr, ::kiln::runtime::avx2_lane_mask32(#n), #v))
+        } else {
+            quote!(_mm256_maskstore_pd(#ptr, ::kiln::runtime::avx2_lane_mask64(#n), #v))
+        }
+    }
+
+    fn from_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream {
+        let f = pick!(dt, _mm256_setr_ps, _mm256_setr_pd);
+        quote!(#f(#(#lanes),*))
+    }
+
+    fn binary(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> Option<TokenStream> {
+        let f = match op {
+            BinOp::Add => pick!(dt, _mm256_add_ps, _mm256_add_pd),
+            BinOp::Sub => pick!(dt, _mm256_sub_ps, _mm256_sub_pd),
+            BinOp::Mul => pick!(dt, _mm256_mul_ps, _mm256_mul_pd),
+            BinOp::Div => pick!(dt, _mm256_div_ps, _mm256_div_pd),
+            BinOp::Min => pick!(dt, _mm256_min_ps, _mm256_min_pd),
+            BinOp::Max => pick!(dt, _mm256_max_ps, _mm256_max_pd),
+            _ => return None,
+        };
+        Some(quote!(#f(#a, #b)))
+    }
+
+    fn fma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm256_fmadd_ps, _mm256_fmadd_pd);
+        quote!(#f(#a, #b, #c))
+    }
+
+    fn fnma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm256_fnmadd_ps, _mm256_fnmadd_pd);
+        quote!(#f(#a, #b, #c))
+    }
+
+    fn unary(&self, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream> {
+        Some(match (op, ps(dt)) {
+            (UnOp::Sqrt, true) => quote!(_mm256_sqrt_ps(#a)),
+            (UnOp::Sqrt, false) => quote!(_mm256_sqrt_pd(#a)),
+            (UnOp::Neg, true) => quote!(_mm256_xor_ps(#a, _mm256_set1_ps(-0.0))),
+            (UnOp::Neg, false) => quote!(_mm256_xor_pd(#a, _mm256_set1_pd(-0.0))),
+            (UnOp::Abs, true) => {
+                quote!(_mm256_andnot_ps(_mm256_set1_ps(-0.0), #a))
+            }
+            (UnOp::Abs, false) => {
+                quote!(_mm256_andnot_pd(_mm256_set1_pd(-0.0), #a))
+            }
+            (UnOp::Exp, true) => quote!(::kiln::simd::exp_avx2(#a)),
+            _ => return None,
+        })
+    }
+
+    fn cmp(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> TokenStream {
+        let imm = match op {
+            BinOp::Lt => quote!(_CMP_LT_OQ),
+            BinOp::Le => quote!(_CMP_LE_OQ),
+            BinOp::Gt => quote!(_CMP_GT_OQ),
+            BinOp::Ge => quote!(_CMP_GE_OQ),
+            BinOp::Eq => quote!(_CMP_EQ_OQ),
+            _ => quote!(_CMP_NEQ_UQ),
+        };
+        let f = pick!(dt, _mm256_cmp_ps, _mm256_cmp_pd);
+        quote!(#f::<{ #imm }>(#a, #b))
+    }
+
+    fn mask_and(&self, dt: DataType, a: TokenStream, b: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm256_and_ps, _mm256_and_pd);
+        quote!(#f(#a, #b))
+    }
+
+    fn mask_or(&self, dt: DataType, a: TokenStream, b: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm256_or_ps, _mm256_or_pd);
+        quote!(#f(#a, #b))
+    }
+
+    fn mask_not(&self, dt: DataType, a: TokenStream) -> TokenStream {
+        if ps(dt) {
+            quote!(_mm256_xor_ps(#a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))))
+        } else {
+            quote!(_mm256_xor_pd(#a, _mm256_castsi256_pd(_mm256_set1_epi32(-1))))
+        }
+    }
+
+    fn select(&self, dt: DataType, mask: TokenStream, t: TokenStream, f: TokenStream) -> TokenStream {
+        let b = pick!(dt, _mm256_blendv_ps, _mm256_blendv_pd);
+        quote!(#b(#f, #t, #mask))
+    }
+}

@@ -1,0 +1,138 @@
+//! AVX-512F: `__m512` (16 × f32) and `__m512d` (8 × f64); masks are `__mmask16` / `__mmask8`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Isa, VectorOps};
+use crate::ir::{BinOp, DataType, UnOp};
+
+pub struct Avx512;
+
+fn ps(dt: DataType) -> bool {
+    dt == DataType::F32
+}
+
+macro_rules! pick {
+    ($dt:expr, $f:ident, $d:ident) => {
+        if ps($dt) {
+            quote!($f)
+        } else {
+            quote!($d)
+        }
+    };
+}
+
+impl VectorOps for Avx512 {
+    fn isa(&self) -> Isa {
+        Isa::Avx512
+    }
+
+    fn vtype(&self, dt: DataType) -> TokenStream {
+        pick!(dt, __m512, __m512d)
+    }
+
+    fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm512_set1_ps, _mm512_set1_pd);
+        quote!(#f(#x))
+    }
+
+    fn loadu(&self, dt: DataType, ptr: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm512_loadu_ps, _mm512_loadu_pd);
+        quote!(#f(#ptr))
+    }
+
+    fn storeu(&self, dt: DataType, ptr: TokenStream, v: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm512_storeu_ps, _mm512_storeu_pd);
+        quote!(#f(#ptr, #v))
+    }
+
+    fn load_partial(&self, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream {
+        if ps(dt) {
+            quote!(_mm512_maskz_loadu_ps(((1u32 << (#n)) - 1) as u16, #ptr))
+        } else {
+            quote!(_mm512_maskz_loadu_pd(((1u32 << (#n)) - 1) as u8, #ptr))
+        }
+    }
+
+    fn store_partial(&self, dt: DataType, ptr: TokenStream, v: TokenStream, n: TokenStream) -> TokenStream {
+        if ps(dt) {
+            quote!(_mm512_mask_storeu_ps(#ptr, ((1u32 << (#n)) - 1) as u16, #v))
+        } else {
+            quote!(_mm512_mask_storeu_pd(#ptr, ((1u32 << (#n)) - 1) as u8, #v))
+        }
+    }
+
+    fn from_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream {
+        // _mm512_setr_ps is not in std::arch; go through memory.
+        let (t, n) = if ps(dt) { (quote!(f32), 16usize) } else { (quote!(f64), 8usize) };
+        let load = self.loadu(dt, quote!(__lanes.as_ptr()));
+        debug_assert_eq!(lanes.len(), n);
+        quote!({ let __lanes: [#t; #n] = [#(#lanes),*]; #load })
+    }
+
+    fn binary(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> Option<TokenStream> {
+        let f = match op {
+            BinOp::Add => pick!(dt, _mm512_add_ps, _mm512_add_pd),
+            BinOp::Sub => pick!(dt, _mm512_sub_ps, _mm512_sub_pd),
+            BinOp::Mul => pick!(dt, _mm512_mul_ps, _mm512_mul_pd),
+            BinOp::Div => pick!(dt, _mm512_div_ps, _mm512_div_pd),
+            BinOp::Min => pick!(dt, _mm512_min_ps, _mm512_min_pd),
+            BinOp::Max => pick!(dt, _mm512_max_ps, _mm512_max_pd),
+            _ => return None,
+        };
+        Some(quote!(#f(#a, #b)))
+    }
+
+    fn fma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm512_fmadd_ps, _mm512_fmadd_pd);
+        quote!(#f(#a, #b, #c))
+    }
+
+    fn fnma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream {
+        let f = pick!(dt, _mm512_fnmadd_ps, _mm512_fnmadd_pd);
+        quote!(#f(#a, #b, #c))
+    }
+
+    fn unary(&self, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream> {
+        Some(match (op, ps(dt)) {
+            (UnOp::Sqrt, true) => quote!(_mm512_sqrt_ps(#a)),
+            (UnOp::Sqrt, false) => quote!(_mm512_sqrt_pd(#a)),
+            (UnOp::Neg, true) => quote!(_mm512_sub_ps(_mm512_setzero_ps(), #a)),
+            (UnOp::Neg, false) => quote!(_mm512_sub_pd(_mm512_setzero_pd(), #a)),
+            (UnOp::Abs, true) => quote!(_mm512_abs_ps(#a)),
+            (UnOp::Abs, false) => quote!(_mm512_abs_pd(#a)),
+            (UnOp::Exp, true) => quote!(::kiln::simd::exp_avx512(#a)),
+            _ => return None,
+        })
+    }
+
+    fn cmp(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> TokenStream {
+        let imm = match op {
+            BinOp::Lt => quote!(_CMP_LT_OQ),
+            BinOp::Le => quote!(_CMP_LE_OQ),
+            BinOp::Gt => quote!(_CMP_GT_OQ),
+            BinOp::Ge => quote!(_CMP_GE_OQ),
+            BinOp::Eq => quote!(_CMP_EQ_OQ),
+            _ => quote!(_CMP_NEQ_UQ),
+        };
+        let f = pick!(dt, _mm512_cmp_ps_mask, _mm512_cmp_pd_mask);
+        quote!(#f::<{ #imm }>(#a, #b))
+    }
+
+    fn mask_and(&self, _dt: DataType, a: TokenStream, b: TokenStream) -> TokenStream {
+        quote!((#a & #b))
+    }
+
+    fn mask_or(&self, _dt: DataType, a: TokenStream, b: TokenStream) -> TokenStream {
+        quote!((#a | #b))
+    }
+
+    fn mask_not(&self, _dt: DataType, a: TokenStream) -> TokenStream {
+        quote!((!#a))
+    }
+
+    fn select(&self, dt: DataType, mask: TokenStream, t: TokenStream, f: TokenStream) -> TokenStream {
+        let b = pick!(dt, _mm512_mask_blend_ps, _mm512_mask_blend_pd);
+        quote!(#b(#mask, #f, #t))
+    }
+}

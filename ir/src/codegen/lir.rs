@@ -1,0 +1,137 @@
+//! The lowered IR the emitter consumes.
+//!
+//! Blocks become [`LBlock`]s: their iteration variables are `let` bindings
+//! with known domains (what the bounds proofs use), their predicate a guard and
+//! their `init` a guarded store. Buffers are flat: every access has one index.
+
+use std::sync::Arc;
+
+use crate::ir::{Annotations, DataType, Expr, ForKind, Scope, Var};
+
+/// A buffer of the lowered function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LBuffer {
+    pub name: Arc<str>,
+    pub dtype: DataType,
+    /// The (compacted) shape; accesses are row-major in it.
+    pub shape: Vec<i64>,
+    pub scope: Scope,
+    pub kind: LBufferKind,
+}
+
+impl LBuffer {
+    pub fn size(&self) -> i64 {
+        self.shape.iter().product()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LBufferKind {
+    Input,
+    Output,
+    /// Allocated by the kernel (at the top, or inside the loop given by `Alloc`).
+    Temp,
+}
+
+/// `buffer[index] = value`, indices flat (after `flatten`) or per dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LStore {
+    pub buffer: Arc<str>,
+    pub indices: Vec<Expr>,
+    pub value: Expr,
+}
+
+/// A lowered block: bind the iteration variables, and if the predicate holds,
+/// run the init (when its condition holds) and the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LBlock {
+    pub name: String,
+    /// `(iteration variable, binding, extent)`: the binding is an expression of
+    /// the loop variables and lies in `0..extent` whenever `predicate` holds.
+    pub lets: Vec<(Var, Expr, i64)>,
+    pub predicate: Expr,
+    /// `(condition over the iteration variables, store)`.
+    pub init: Option<(Expr, LStore)>,
+    pub store: LStore,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LStmt {
+    For {
+        var: Var,
+        extent: i64,
+        kind: ForKind,
+        annotations: Annotations,
+        body: Vec<LStmt>,
+    },
+    Block(Box<LBlock>),
+    /// Declares a temporary buffer for the rest of the enclosing body.
+    Alloc(LBuffer),
+}
+
+/// A lowered function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LFunc {
+    pub name: String,
+    /// Parameters, in order.
+    pub params: Vec<LBuffer>,
+    pub body: Vec<LStmt>,
+}
+
+impl LFunc {
+    /// Every buffer declared anywhere (parameters and allocations).
+    pub fn buffers(&self) -> Vec<&LBuffer> {
+        fn go<'a>(s: &'a [LStmt], out: &mut Vec<&'a LBuffer>) {
+            for x in s {
+                match x {
+                    LStmt::Alloc(b) => out.push(b),
+                    LStmt::For { body, .. } => go(body, out),
+                    LStmt::Block(_) => {}
+                }
+            }
+        }
+        let mut out: Vec<&LBuffer> = self.params.iter().collect();
+        go(&self.body, &mut out);
+        out
+    }
+
+    pub fn buffer(&self, name: &str) -> Option<&LBuffer> {
+        self.buffers().into_iter().find(|b| &*b.name == name)
+    }
+}
+
+impl LBlock {
+    /// Every access of the block: `(buffer, indices, is_store)`, loads of a
+    /// store before the store itself, init first.
+    pub fn accesses(&self) -> Vec<(Arc<str>, Vec<Expr>, bool)> {
+        let mut out = Vec::new();
+        for s in self.init.iter().map(|(_, s)| s).chain(std::iter::once(&self.store)) {
+            for idx in &s.indices {
+                out.extend(idx.loads().into_iter().map(|l| (l.buffer.clone(), l.indices.clone(), false)));
+            }
+            out.extend(s.value.loads().into_iter().map(|l| (l.buffer.clone(), l.indices.clone(), false)));
+            out.push((s.buffer.clone(), s.indices.clone(), true));
+        }
+        out
+    }
+
+    /// Rewrites every access (load and store indices) of `buffer`.
+    pub fn map_accesses(&mut self, buffer: &str, f: &mut impl FnMut(&[Expr]) -> Vec<Expr>) {
+        let mut fix_store = |s: &mut LStore| {
+            s.value = s.value.map(&mut |e| match e {
+                Expr::Load(mut l) if &*l.buffer == buffer => {
+                    l.indices = f(&l.indices);
+                    Expr::Load(l)
+                }
+                other => other,
+            });
+            if &*s.buffer == buffer {
+                s.indices = f(&s.indices);
+            }
+        };
+        if let Some((_, s)) = &mut self.init {
+            fix_store(s);
+        }
+        fix_store(&mut self.store);
+    }
+}
