@@ -1,0 +1,232 @@
+//! Trace files on disk: `kernels/traces/<kernel>.json`, one per kernel.
+//!
+//! ```json
+//! { "format": 1, "kernel": "matmul", "workload": "fnv1a64:…",
+//!   "targets": {
+//!     "x86_64-avx512": { "trace": {"format": 1, "insts": […]}, "latency_us": 36.1, "gflops": 116.2,
+//!                        "tuned": {"trials": 64, "seed": 0, "cpu": "…", "date": "…"} },
+//!     "x86_64-avx2": { … } } }
+//! ```
+//! The workload is a hash of the kernel's printed IR: when the kernel changes,
+//! its trace is stale and the build falls back to the default schedule (with
+//! a warning, or an error in strict mode). A file that does not parse, has an
+//! unknown format, or whose trace does not replay is an error naming the file
+//! and the problem — never wrong code.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::codegen::Isa;
+use crate::ir::{func_to_string, PrimFunc};
+use crate::schedule::{DecisionMode, Schedule};
+use crate::trace::Trace;
+
+/// The current trace-file format version.
+pub const TRACE_FILE_FORMAT: u32 = 1;
+
+/// How a trace was obtained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub trials: u64,
+    pub seed: u64,
+    pub cpu: String,
+    pub date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+}
+
+/// The committed schedule of one kernel for one target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetEntry {
+    pub trace: Trace,
+    pub latency_us: Option<f64>,
+    pub gflops: Option<f64>,
+    /// Absent for a hand-written trace.
+    pub tuned: Option<Provenance>,
+    /// Free text, e.g. why a hand-written trace looks the way it does.
+    pub note: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TargetJson {
+    trace: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latency_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gflops: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tuned: Option<Provenance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileJson {
+    format: u32,
+    kernel: String,
+    workload: String,
+    targets: BTreeMap<String, TargetJson>,
+}
+
+/// A kernel's trace file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceFile {
+    pub kernel: String,
+    pub workload: String,
+    /// By target key (`Isa::target_key`).
+    pub targets: BTreeMap<String, TargetEntry>,
+}
+
+/// What is wrong with a trace file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceFileError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for TraceFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trace file {}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for TraceFileError {}
+
+/// The structural hash of a kernel: FNV-1a 64 of its printed IR.
+pub fn workload_hash(func: &PrimFunc) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in func_to_string(func).bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
+}
+
+impl TraceFile {
+    pub fn new(func: &PrimFunc) -> TraceFile {
+        TraceFile { kernel: func.name.clone(), workload: workload_hash(func), targets: BTreeMap::new() }
+    }
+
+    /// Parses a trace file's text (`path` is only used in messages).
+    pub fn parse(text: &str, path: &Path) -> Result<TraceFile, TraceFileError> {
+        let err = |m: String| TraceFileError { path: path.to_path_buf(), message: m };
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        match v.get("format").and_then(|f| f.as_u64()) {
+            Some(f) if f == TRACE_FILE_FORMAT as u64 => {}
+            Some(f) => {
+                return Err(err(format!("format {f} is not supported (this kiln reads format {TRACE_FILE_FORMAT})")))
+            }
+            None => return Err(err("missing the numeric \"format\" field".into())),
+        }
+        let fj: FileJson = serde_json::from_value(v).map_err(|e| err(format!("malformed: {e}")))?;
+        let mut targets = BTreeMap::new();
+        for (key, t) in fj.targets {
+            if Isa::from_name(&key).is_none() {
+                return Err(err(format!("unknown target \"{key}\" (expected x86_64-avx512, x86_64-avx2 or generic-scalar)")));
+            }
+            let trace = Trace::from_json(&t.trace).map_err(|e| err(format!("target \"{key}\": {e}")))?;
+            targets.insert(
+                key,
+                TargetEntry { trace, latency_us: t.latency_us, gflops: t.gflops, tuned: t.tuned, note: t.note },
+            );
+        }
+        Ok(TraceFile { kernel: fj.kernel, workload: fj.workload, targets })
+    }
+
+    /// Reads `path`; `Ok(None)` if there is no such file.
+    pub fn read(path: &Path) -> Result<Option<TraceFile>, TraceFileError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => TraceFile::parse(&text, path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(TraceFileError { path: path.to_path_buf(), message: format!("cannot be read: {e}") }),
+        }
+    }
+
+    /// The file's text: pretty JSON with a stable key order and a final newline.
+    pub fn to_json_string(&self) -> String {
+        let fj = FileJson {
+            format: TRACE_FILE_FORMAT,
+            kernel: self.kernel.clone(),
+            workload: self.workload.clone(),
+            targets: self
+                .targets
+                .iter()
+                .map(|(k, t)| {
+                    (
+                        k.clone(),
+                        TargetJson {
+                            trace: t.trace.to_json(),
+                            latency_us: t.latency_us,
+                            gflops: t.gflops,
+                            tuned: t.tuned.clone(),
+                            note: t.note.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        };
+        let mut s = serde_json::to_string_pretty(&fj).expect("serializable");
+        s.push('\n');
+        s
+    }
+
+    /// Writes the file atomically (temporary file, then rename).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, self.to_json_string())?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// The entry for `isa`, if any.
+    pub fn entry(&self, isa: Isa) -> Option<&TargetEntry> {
+        self.targets.get(isa.target_key())
+    }
+}
+
+/// Where the schedule of a kernel variant came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// The committed trace for the target.
+    Trace,
+    /// No trace for this target: the default schedule.
+    Default,
+    /// The trace file is for another version of the kernel: the default schedule.
+    Stale { file_workload: String, workload: String },
+}
+
+/// Replays the committed trace for `isa`, or falls back to `default` (a
+/// stale file falls back too). A trace that does not replay is an error.
+pub fn resolve(
+    func: &PrimFunc,
+    isa: Isa,
+    file: Option<&TraceFile>,
+    path: &Path,
+    default: impl FnOnce() -> PrimFunc,
+) -> Result<(PrimFunc, Source), TraceFileError> {
+    let Some(file) = file else { return Ok((default(), Source::Default)) };
+    let workload = workload_hash(func);
+    if file.kernel != func.name {
+        return Err(TraceFileError {
+            path: path.to_path_buf(),
+            message: format!("is for kernel `{}`, not `{}`", file.kernel, func.name),
+        });
+    }
+    if file.workload != workload {
+        return Ok((default(), Source::Stale { file_workload: file.workload.clone(), workload }));
+    }
+    let Some(entry) = file.entry(isa) else { return Ok((default(), Source::Default)) };
+    match Schedule::replay(func, &entry.trace, 0, DecisionMode::Strict) {
+        Ok(sch) => Ok((sch.into_parts().0, Source::Trace)),
+        Err((n, e)) => Err(TraceFileError {
+            path: path.to_path_buf(),
+            message: format!("the {} trace fails at instruction {} ({}): {e}", isa.target_key(), n + 1, {
+                crate::trace::print_inst_for_error(&entry.trace.insts[n])
+            }),
+        }),
+    }
+}
