@@ -189,7 +189,7 @@ fn set_scope_of_a_cache() {
     sch.set_scope(copy, 0, "local").unwrap();
     insta::assert_snapshot!("set_scope_ir", sch.func().to_string());
     assert_eq!(
-        sch.trace().insts.last().map(|i| kiln_ir::trace::print_inst_for_error(i)).unwrap(),
+        kiln_ir::trace::print_inst_for_error(sch.trace().insts.last().unwrap()),
         "sch.set_scope(block=b1, buffer_index=0, storage_scope=\"local\")"
     );
     assert_eq!(sch.func().buffer("b_global").unwrap().scope, Scope::Local);

@@ -124,6 +124,21 @@ fn padding_and_transposing_maps_are_accepted() {
 }
 
 #[test]
+fn other_injective_maps_are_checked_by_enumeration() {
+    // Flattening is injective but not a split or reorder: enumeration proves it.
+    let func = matmul(8, 16, 12);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let c = sch.get_block("C").unwrap();
+    sch.cache_read(c, 1, "global").unwrap();
+    sch.transform_layout(c, (BufferSide::Read, 1), &map("lambda k, j: (k * 16 + j,)")).unwrap();
+    assert_eq!(sch.func().buffer("b_global").unwrap().shape, [192]);
+    let update = sch.func().block("C").unwrap();
+    assert!(update.block.body.value.to_string().contains("b_global[vk * 16 + vj]"), "{}", update.block.body.value);
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+#[test]
 fn large_buffers_accept_a_split_and_reorder_without_enumeration() {
     // c has 4097 * 4096 > 2^24 elements.
     let mut sch = Schedule::new(matmul(4097, 4096, 2), 0);

@@ -148,10 +148,10 @@ fn for_each_index(shape: &[i64], mut f: impl FnMut(&[i64]) -> bool) {
 /// function, not a parameter; 3. the map takes one index per dimension;
 /// 4. every result is index arithmetic of the parameters (`+ - *`, `//` and
 /// `%` by positive constants); 5. every result ranges from 0 over the old
-/// shape; 6. the map is injective on the old shape, checked by enumeration for
-/// buffers of at most 2²⁴ elements (whose image has at most 2²⁸), and
-/// otherwise only accepted when it is a reorder of dimensions each split at
-/// most once into `p // c, p % c`.
+/// shape; 6. the map is injective on the old shape: a reorder of the
+/// dimensions, each split at most once into `p // c, p % c`, is injective by
+/// construction; any other map is checked by enumerating the old shape, which
+/// must have at most 2²⁴ elements (and the new one at most 2²⁸).
 pub fn check_transform_layout(
     func: &PrimFunc,
     block: &str,
@@ -184,10 +184,11 @@ pub fn check_transform_layout(
         return Err(TransformLayoutError::BadExpression { buffer, result: index_expr_text(bad) });
     }
     let numel: i64 = shape.iter().product();
+    let structural = is_split_reorder(map, &shape);
+    let enumerate = !structural && numel <= ENUMERATION_LIMIT;
     let mut bounds = vec![(i64::MAX, i64::MIN); map.results.len()];
-    let enumerate = numel <= ENUMERATION_LIMIT;
     if enumerate {
-        let mut overflow = None;
+        let mut overflow = false;
         for_each_index(&shape, |p| match map.eval(p) {
             Some(img) => {
                 for (b, x) in bounds.iter_mut().zip(img) {
@@ -196,15 +197,16 @@ pub fn check_transform_layout(
                 true
             }
             None => {
-                overflow = Some(());
+                overflow = true;
                 false
             }
         });
-        if overflow.is_some() {
+        if overflow {
             let result = map.results.iter().map(index_expr_text).collect::<Vec<_>>().join(", ");
             return Err(TransformLayoutError::BadExpression { buffer, result });
         }
     } else {
+        // Exact for the structural forms (`p`, `p // c`, `p % c`).
         let mut an = Analyzer::new();
         for (p, n) in map.params.iter().zip(&shape) {
             an.bind(p, *n);
@@ -220,39 +222,41 @@ pub fn check_transform_layout(
     }
     let new_shape: Vec<i64> = bounds.iter().map(|(_, hi)| hi + 1).collect();
     let image_numel = new_shape.iter().try_fold(1i64, |acc, d| acc.checked_mul(*d));
-    if enumerate && image_numel.is_some_and(|n| n <= IMAGE_LIMIT) {
-        let strides = crate::ir::Buffer::new("", crate::ir::DataType::F32, new_shape.clone()).strides();
-        let mut seen = vec![0u64; (image_numel.unwrap() as usize).div_ceil(64)];
-        let mut clash: Option<(Vec<i64>, Vec<i64>)> = None;
-        for_each_index(&shape, |p| {
-            let img = map.eval(p).expect("evaluated above");
-            let flat = img.iter().zip(&strides).map(|(x, s)| x * s).sum::<i64>() as usize;
-            if seen[flat / 64] & (1 << (flat % 64)) != 0 {
-                clash = Some((p.to_vec(), img));
-                return false;
-            }
-            seen[flat / 64] |= 1 << (flat % 64);
-            true
-        });
-        if let Some((second, img)) = clash {
-            let mut first = None;
-            for_each_index(&shape, |p| {
-                if map.eval(p).as_ref() == Some(&img) {
-                    first = Some(p.to_vec());
-                    return false;
-                }
-                true
-            });
-            return Err(TransformLayoutError::NotInjective {
-                buffer,
-                first: index_list(&first.expect("the clash has a first index")),
-                second: index_list(&second),
-                image: index_list(&img),
-            });
-        }
-    } else if !is_split_reorder(map, &shape) {
+    if structural {
+        return Ok((buffer, new_shape));
+    }
+    if !enumerate || image_numel.is_none_or(|n| n > IMAGE_LIMIT) {
         let image = image_numel.map_or_else(|| "overflows".to_string(), |n| format!("has {n}"));
         return Err(TransformLayoutError::CannotProveInjective { buffer, numel, image });
+    }
+    let strides = crate::ir::Buffer::new("", crate::ir::DataType::F32, new_shape.clone()).strides();
+    let mut seen = vec![0u64; (image_numel.unwrap() as usize).div_ceil(64)];
+    let mut clash: Option<(Vec<i64>, Vec<i64>)> = None;
+    for_each_index(&shape, |p| {
+        let img = map.eval(p).expect("evaluated above");
+        let flat = img.iter().zip(&strides).map(|(x, s)| x * s).sum::<i64>() as usize;
+        if seen[flat / 64] & (1 << (flat % 64)) != 0 {
+            clash = Some((p.to_vec(), img));
+            return false;
+        }
+        seen[flat / 64] |= 1 << (flat % 64);
+        true
+    });
+    if let Some((second, img)) = clash {
+        let mut first = None;
+        for_each_index(&shape, |p| {
+            if map.eval(p).as_ref() == Some(&img) {
+                first = Some(p.to_vec());
+                return false;
+            }
+            true
+        });
+        return Err(TransformLayoutError::NotInjective {
+            buffer,
+            first: index_list(&first.expect("the clash has a first index")),
+            second: index_list(&second),
+            image: index_list(&img),
+        });
     }
     Ok((buffer, new_shape))
 }

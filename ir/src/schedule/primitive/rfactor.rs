@@ -90,7 +90,7 @@ family_error! { RFactorError, "rfactor",
         "`{buffer}` has {ndim} dimension(s), so factor_axis must lie in {lowest}..={ndim}, not {factor_axis}",
     /// A predicate conjunct over other reduction loops may skip the partial results' init.
     PredicateNotSupported { block: String, conjunct: String } =>
-        "the predicate `{conjunct}` of block \"{block}\" may be false when the other reduction loops are 0, where the partial results are initialized",
+        "the predicate `{conjunct}` of block \"{block}\" may hold for some values of the other reduction loops but not when they are 0, where the partial results are initialized",
 }
 
 /// The commutative reductions rfactor understands.
@@ -160,6 +160,8 @@ pub struct RFactorPlan {
     /// Loops feeding reduce iteration variables, other than the rfactor loop:
     /// they do not appear around the write-back block.
     pub removed: Vec<Var>,
+    /// The write-back block's predicate (over the original loop variables).
+    pub write_back_predicate: Expr,
 }
 
 fn conjuncts(e: &Expr) -> Vec<Expr> {
@@ -212,7 +214,9 @@ fn match_update(block: &Block) -> Option<(Combiner, Expr)> {
 /// rfactor nest is hoisted before that loop); 11. `factor_axis` lies in
 /// `-(ndim + 1)..=ndim`; 12. every predicate conjunct mentioning a reduction
 /// loop other than the rfactor loop holds when those loops are 0 (where the
-/// partial results are initialized).
+/// partial results are initialized) whenever it holds at all: it is always
+/// true there, or it is a bound `e < c` (`<=`, `>`, `>=`) monotone in those
+/// loops in the direction that makes 0 the easiest point.
 pub fn check_rfactor(func: &PrimFunc, loop_: &str, factor_axis: i64) -> Result<RFactorPlan, RFactorError> {
     let l = func.find_loop(loop_).expect("live loop");
     let under = blocks_with_loops(&l.body);
@@ -317,21 +321,58 @@ pub fn check_rfactor(func: &PrimFunc, loop_: &str, factor_axis: i64) -> Result<R
         });
     }
     let axis = if factor_axis < 0 { factor_axis + ndim as i64 + 1 } else { factor_axis } as usize;
+    let write_back_predicate = write_back_predicate(&br.predicate, &loops, &removed)
+        .map_err(|conjunct| RFactorError::PredicateNotSupported { block: block.clone(), conjunct })?;
+    Ok(RFactorPlan {
+        block,
+        loop_: loop_.into(),
+        combiner,
+        rhs,
+        factor_axis: axis,
+        loops,
+        removed,
+        write_back_predicate,
+    })
+}
+
+/// The write-back block's predicate: the block's predicate with the removed
+/// loops at 0, which is where each partial result is initialized. A conjunct
+/// mentioning removed loops must hold there whenever it holds at all: either
+/// it is always true there (and is dropped), or it is `e < c` / `e <= c`
+/// with `e` non-decreasing in the removed loops (`>` / `>=`: non-increasing).
+/// Returns the offending conjunct otherwise.
+fn write_back_predicate(pred: &Expr, loops: &[For], removed: &[Var]) -> Result<Expr, String> {
     let mut an = Analyzer::new();
-    for lp in &loops {
-        if !removed.contains(&lp.var) {
-            an.bind(&lp.var, lp.extent);
-        }
+    for lp in loops.iter().filter(|l| !removed.contains(&l.var)) {
+        an.bind(&lp.var, lp.extent);
     }
-    for c in conjuncts(&br.predicate) {
-        if removed.iter().any(|v| c.uses_var(v)) {
-            let at_zero = c.substitute(&|v| removed.contains(v).then_some(Expr::Int(0)));
-            if !an.can_prove(&at_zero) {
-                return Err(RFactorError::PredicateNotSupported { block, conjunct: expr_to_string(&c) });
+    let mut out = Expr::true_();
+    for c in conjuncts(pred) {
+        if !removed.iter().any(|v| c.uses_var(v)) {
+            out = out.and(c);
+            continue;
+        }
+        let at_zero = an.simplify(&c.substitute(&|v| removed.contains(v).then_some(Expr::Int(0))));
+        if at_zero.is_true() {
+            continue;
+        }
+        let monotone = match &c {
+            Expr::Binary(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), a, b) => {
+                let sign = if matches!(op, BinOp::Lt | BinOp::Le) { 1 } else { -1 };
+                let diff = an.linear(&((**a).clone() - (**b).clone()));
+                diff.terms.iter().all(|(atom, coef)| match atom {
+                    Expr::Var(v) if removed.contains(v) => coef * sign >= 0,
+                    other => !removed.iter().any(|v| other.uses_var(v)),
+                })
             }
+            _ => false,
+        };
+        if !monotone {
+            return Err(expr_to_string(&c));
         }
+        out = out.and(at_zero);
     }
-    Ok(RFactorPlan { block, loop_: loop_.into(), combiner, rhs, factor_axis: axis, loops, removed })
+    Ok(out)
 }
 
 fn loop_var_names(func: &PrimFunc) -> BTreeSet<String> {
@@ -404,10 +445,13 @@ pub fn apply_rfactor(func: &PrimFunc, plan: &RFactorPlan) -> (PrimFunc, String) 
     let b = &br.block;
     let out = func.buffer(&b.body.buffer).unwrap().clone();
     let rf_loop = plan.loops.iter().find(|l| l.var.name() == plan.loop_).unwrap().clone();
+    // Buffers and blocks have separate namespaces (`y_rf` may name both).
+    let buffers: BTreeSet<String> = func.buffers().map(|b| b.name.to_string()).collect();
+    let rf_buf_name = fresh_in(&buffers, &format!("{}_rf", out.name));
+    let blocks: BTreeSet<String> = func.blocks().iter().map(|b| b.block.name.clone()).collect();
+    let rf_block_name = fresh_in(&blocks, &format!("{}_rf", plan.block));
     let mut global = func.names();
-    let rf_buf_name = fresh_in(&global, &format!("{}_rf", out.name));
     global.insert(rf_buf_name.clone());
-    let rf_block_name = fresh_in(&global, &format!("{}_rf", plan.block));
     global.insert(rf_block_name.clone());
     let rf_buf: Arc<str> = Arc::from(rf_buf_name.as_str());
     let init = b.init.clone().unwrap();
@@ -487,13 +531,9 @@ pub fn apply_rfactor(func: &PrimFunc, plan: &RFactorPlan) -> (PrimFunc, String) 
     wb_rf_idx.insert(plan.factor_axis, Expr::var(&vr));
     let self_load =
         Expr::Load(Load { buffer: b.body.buffer.clone(), dtype: out.dtype, indices: b.body.indices.clone() });
-    let wb_pred = conjuncts(&br.predicate)
-        .into_iter()
-        .filter(|c| !plan.removed.iter().any(|v| c.uses_var(v)))
-        .fold(Expr::true_(), Expr::and);
     let wb_block = BlockRealize {
         bindings: wb_bindings,
-        predicate: wb_pred,
+        predicate: plan.write_back_predicate.clone(),
         block: Block {
             name: plan.block.clone(),
             iter_vars: wb_iters,
