@@ -189,3 +189,73 @@ pub fn simplify_predicate(an: &Analyzer, pred: &Expr) -> Expr {
     }
     out
 }
+
+// ---- Buffer accesses and top-level placement (cache_read / cache_write / transform_layout / rfactor) ----
+
+/// The statements directly in the function body (the body itself when it is not a sequence).
+pub fn top_level_stmts(func: &PrimFunc) -> Vec<&Stmt> {
+    match &func.body {
+        Stmt::Seq(v) => v.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// The index of the top-level statement that contains block `block`.
+pub fn top_level_position(func: &PrimFunc, block: &str) -> Option<usize> {
+    top_level_stmts(func).iter().position(|s| s.block_names().iter().any(|n| n == block))
+}
+
+/// The function with `stmt` inserted among the top-level statements at `pos`.
+pub fn insert_top_level(func: PrimFunc, pos: usize, stmt: Stmt) -> PrimFunc {
+    let mut stmts = match func.body {
+        Stmt::Seq(v) => v,
+        other => vec![other],
+    };
+    stmts.insert(pos, stmt);
+    PrimFunc { body: Stmt::seq(stmts), ..func }
+}
+
+/// What [`rewrite_block_accesses`] calls on each access: `(buffer, indices)`
+/// to the new buffer and indices, or `None` to keep the access.
+pub type AccessRewrite<'a> = dyn FnMut(&str, &[Expr]) -> Option<(std::sync::Arc<str>, Vec<Expr>)> + 'a;
+
+/// Rewrites every access of a block (loads in init and body, and the stores)
+/// with `f`; indices are rewritten before the access that contains them.
+pub fn rewrite_block_accesses(block: &crate::ir::Block, f: &mut AccessRewrite<'_>) -> crate::ir::Block {
+    fn expr(e: &Expr, f: &mut AccessRewrite<'_>) -> Expr {
+        e.map(&mut |x| match x {
+            Expr::Load(l) => match f(&l.buffer, &l.indices) {
+                Some((buffer, indices)) => Expr::Load(crate::ir::Load { buffer, dtype: l.dtype, indices }),
+                None => Expr::Load(l),
+            },
+            other => other,
+        })
+    }
+    fn store(s: &crate::ir::Store, f: &mut AccessRewrite<'_>) -> crate::ir::Store {
+        let indices: Vec<Expr> = s.indices.iter().map(|i| expr(i, f)).collect();
+        let value = expr(&s.value, f);
+        match f(&s.buffer, &indices) {
+            Some((buffer, indices)) => crate::ir::Store { buffer, indices, value },
+            None => crate::ir::Store { buffer: s.buffer.clone(), indices, value },
+        }
+    }
+    crate::ir::Block { init: block.init.as_ref().map(|s| store(s, f)), body: store(&block.body, f), ..block.clone() }
+}
+
+/// Whether `e` is a quasi-affine index expression: variables and constants
+/// combined by `+`, `-`, multiplication by a constant, and `//` or `%` by a
+/// positive constant.
+pub fn is_quasi_affine(e: &Expr) -> bool {
+    use crate::ir::BinOp;
+    match e {
+        Expr::Var(_) | Expr::Int(_) => true,
+        Expr::Binary(BinOp::Add | BinOp::Sub, a, b) => is_quasi_affine(a) && is_quasi_affine(b),
+        Expr::Binary(BinOp::Mul, a, b) => {
+            (a.as_int().is_some() && is_quasi_affine(b)) || (b.as_int().is_some() && is_quasi_affine(a))
+        }
+        Expr::Binary(BinOp::FloorDiv | BinOp::FloorMod, a, b) => {
+            b.as_int().is_some_and(|c| c > 0) && is_quasi_affine(a)
+        }
+        _ => false,
+    }
+}

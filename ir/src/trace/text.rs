@@ -225,6 +225,27 @@ fn split_commas(ts: TokenStream) -> Vec<Vec<TokenTree>> {
     out
 }
 
+/// Re-joins the parameters of a `lambda i, j: (...)` argument, which
+/// [`split_commas`] cut apart at the commas between them.
+fn join_lambda_params(parts: Vec<Vec<TokenTree>>) -> Vec<Vec<TokenTree>> {
+    let is_colon = |t: &TokenTree| matches!(t, TokenTree::Punct(p) if p.as_char() == ':');
+    let mut out: Vec<Vec<TokenTree>> = Vec::new();
+    let mut open = false;
+    for part in parts {
+        if open {
+            let last = out.last_mut().unwrap();
+            last.push(TokenTree::Punct(proc_macro2::Punct::new(',', proc_macro2::Spacing::Alone)));
+            open = !part.iter().any(is_colon);
+            last.extend(part);
+            continue;
+        }
+        let lambda_at = part.iter().position(|t| matches!(t, TokenTree::Ident(i) if i == "lambda"));
+        open = lambda_at.is_some_and(|k| !part[k..].iter().any(is_colon));
+        out.push(part);
+    }
+    out
+}
+
 fn parse_value(c: &mut Cursor) -> Result<Arg, TraceParseError> {
     let span = c.span();
     match c.next() {
@@ -340,7 +361,7 @@ pub fn parse_trace(ts: TokenStream) -> Result<(Trace, Vec<Span>), TraceParseErro
             _ => return err(mspan, format!("expected `(...)` after `sch.{method}`")),
         };
         let mut inst = Instruction::new(kind);
-        for part in split_commas(group.stream()) {
+        for part in join_lambda_params(split_commas(group.stream())) {
             let mut sub = Cursor::new(part.into_iter().collect(), group.span_close());
             let named = matches!(sub.peek(), Some(TokenTree::Ident(_)))
                 && matches!(sub.peek_at(1), Some(TokenTree::Punct(p)) if p.as_char() == '=');

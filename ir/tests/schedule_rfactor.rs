@@ -1,0 +1,536 @@
+//! `rfactor` (primitive/rfactor.rs): expected IR, trace round trips,
+//! unchanged results (within 1e-4 relative: sums are reassociated), and one
+//! failure per check.
+
+use kiln_ir::interp::{self, Tensor};
+use kiln_ir::ir::{
+    BinOp, Block, BlockRealize, Buffer, Const, DataType, Expr, For, IterKind, IterVar, Load, Param, ParamKind,
+    PrimFunc, Stmt, Store, Var,
+};
+use kiln_ir::schedule::analysis::{replace_block, replace_loop};
+use kiln_ir::schedule::testing::random_args;
+use kiln_ir::schedule::{DecisionMode, Schedule, ScheduleError};
+use kiln_ir::trace::{parse_trace_str, Trace};
+
+/// Replaying the printed and the JSON trace gives the same IR and trace.
+fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
+    let text = sch.trace().to_string();
+    let parsed = parse_trace_str(&text).unwrap();
+    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
+    assert_eq!(again.func(), sch.func());
+    assert_eq!(again.trace().to_string(), text);
+    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
+    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
+    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
+    assert_eq!(again.func(), sch.func());
+    assert_eq!(again.trace().to_string(), text);
+}
+
+/// The interpreter computes the same outputs before and after, within 1e-4
+/// relative (rfactor reassociates the reduction).
+fn assert_close_results(orig: &PrimFunc, new: &PrimFunc) {
+    let mut want = random_args(orig, 11);
+    interp::run(orig, &mut want).unwrap();
+    let mut got = random_args(orig, 11);
+    interp::run(new, &mut got).unwrap();
+    for (w, g) in want.iter().zip(&got) {
+        let (Tensor::F32(w), Tensor::F32(g)) = (w, g) else { panic!("f32 tensors expected") };
+        for (k, (a, b)) in w.iter().zip(g).enumerate() {
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "element {k}: {a} before, {b} after");
+        }
+    }
+}
+
+/// Runs a step that must fail, checks it changed nothing, returns the error.
+fn fails(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<(), ScheduleError>) -> ScheduleError {
+    let (func, insts) = (sch.func().clone(), sch.trace().insts.len());
+    let err = step(sch).unwrap_err();
+    assert_eq!(sch.func(), &func, "a failed step changed the IR");
+    assert_eq!(sch.trace().insts.len(), insts, "a failed step was recorded");
+    err
+}
+
+fn v(n: &str) -> Var {
+    Var::new(n)
+}
+
+fn e(n: &str) -> Expr {
+    Expr::var(&v(n))
+}
+
+fn load(buf: &str, idx: &[&str]) -> Expr {
+    Expr::Load(Load { buffer: buf.into(), dtype: DataType::F32, indices: idx.iter().map(|n| e(n)).collect() })
+}
+
+fn f32c(x: f32) -> Expr {
+    Expr::Const(Const::F32(x))
+}
+
+fn iv(name: &str, extent: i64, kind: IterKind) -> IterVar {
+    IterVar { var: v(name), extent, kind }
+}
+
+fn param(name: &str, shape: Vec<i64>, kind: ParamKind) -> Param {
+    Param { buffer: Buffer::new(name, DataType::F32, shape), kind }
+}
+
+fn nest(loops: &[(&str, i64)], body: Stmt) -> Stmt {
+    loops.iter().rev().fold(body, |s, (n, ext)| Stmt::For(Box::new(For::new(v(n), *ext, s))))
+}
+
+/// The reduction block `out[vi] = op(out[vi], rhs)` over `vi = i`, `vk = k`.
+fn reduce_block(name: &str, out: &str, (n, r): (i64, i64), init: f32, op: BinOp, rhs: Expr) -> Stmt {
+    Stmt::Block(Box::new(BlockRealize {
+        bindings: vec![e("i"), e("k")],
+        predicate: Expr::true_(),
+        block: Block {
+            name: name.into(),
+            iter_vars: vec![iv("vi", n, IterKind::Spatial), iv("vk", r, IterKind::Reduce)],
+            init: Some(Store { buffer: out.into(), indices: vec![e("vi")], value: f32c(init) }),
+            body: Store {
+                buffer: out.into(),
+                indices: vec![e("vi")],
+                value: Expr::binary(op, load(out, &["vi"]), rhs),
+            },
+            annotations: Default::default(),
+        },
+    }))
+}
+
+/// `y[j] = Σk x[k] · w[j, k]` (block "y").
+fn gemv(n: i64, k: i64) -> PrimFunc {
+    let block = Stmt::Block(Box::new(BlockRealize {
+        bindings: vec![e("j"), e("k")],
+        predicate: Expr::true_(),
+        block: Block {
+            name: "y".into(),
+            iter_vars: vec![iv("vj", n, IterKind::Spatial), iv("vk", k, IterKind::Reduce)],
+            init: Some(Store { buffer: "y".into(), indices: vec![e("vj")], value: f32c(0.0) }),
+            body: Store {
+                buffer: "y".into(),
+                indices: vec![e("vj")],
+                value: load("y", &["vj"]) + load("x", &["vk"]) * load("w", &["vj", "vk"]),
+            },
+            annotations: Default::default(),
+        },
+    }));
+    PrimFunc {
+        name: "gemv".into(),
+        params: vec![
+            param("x", vec![k], ParamKind::Input),
+            param("w", vec![n, k], ParamKind::Input),
+            param("y", vec![n], ParamKind::Output),
+        ],
+        allocs: vec![],
+        body: nest(&[("j", n), ("k", k)], block),
+    }
+}
+
+/// `m[i] = op over k of a[i, k]` starting from `init` (block "R").
+fn row_reduce(n: i64, r: i64, init: f32, op: BinOp) -> PrimFunc {
+    PrimFunc {
+        name: "row_reduce".into(),
+        params: vec![param("a", vec![n, r], ParamKind::Input), param("m", vec![n], ParamKind::Output)],
+        allocs: vec![],
+        body: nest(&[("i", n), ("k", r)], reduce_block("R", "m", (n, r), init, op, load("a", &["vi", "vk"]))),
+    }
+}
+
+fn row_sum(n: i64, r: i64) -> PrimFunc {
+    row_reduce(n, r, 0.0, BinOp::Add)
+}
+
+/// Edits block `name` in place.
+fn edit_block(func: &PrimFunc, name: &str, f: impl FnOnce(&mut BlockRealize)) -> PrimFunc {
+    replace_block(func, name, |mut br| {
+        f(&mut br);
+        Stmt::Block(Box::new(br))
+    })
+    .unwrap()
+}
+
+/// The chapter's GEMV schedule: split k by 8, rfactor the 8 lanes to the
+/// last axis, vectorize the partial sums and keep them in registers.
+fn gemv_schedule(sch: &mut Schedule) {
+    let y = sch.get_block("y").unwrap();
+    let l = sch.get_loops(y).unwrap();
+    let ks = sch.split(l[1], &[None, Some(8.into())]).unwrap();
+    let rf = sch.rfactor(ks[1], 1).unwrap();
+    sch.decompose_reduction(rf, ks[0]).unwrap();
+    sch.vectorize(ks[1]).unwrap();
+    sch.set_scope(rf, 0, "local").unwrap();
+}
+
+#[test]
+fn rfactor_a_row_sum() {
+    let func = row_sum(16, 256);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let rf = sch.rfactor(l[1], 0).unwrap();
+    assert_eq!(sch.block_name(rf).unwrap(), "R_rf");
+    assert_eq!(sch.block_name(r).unwrap(), "R", "the original handle names the write-back block");
+    insta::assert_snapshot!("row_sum_rfactor_ir", sch.func().to_string());
+    assert_eq!(sch.func().buffer("m_rf").unwrap().shape, [256, 16]);
+    assert_close_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+#[test]
+fn rfactor_gemv_for_vector_partial_sums() {
+    let func = gemv(128, 784);
+    let mut sch = Schedule::new(func.clone(), 0);
+    gemv_schedule(&mut sch);
+    insta::assert_snapshot!("gemv_rfactor_ir", sch.func().to_string());
+    insta::assert_snapshot!("gemv_rfactor_trace", sch.trace().to_string());
+    let rf = sch.func().buffer("y_rf").unwrap();
+    assert_eq!((rf.shape.clone(), rf.scope), (vec![128, 8], kiln_ir::ir::Scope::Local));
+    assert_close_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+#[test]
+fn rfactor_keeps_the_write_back_loops_usable() {
+    let func = gemv(32, 64);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let y = sch.get_block("y").unwrap();
+    let l = sch.get_loops(y).unwrap();
+    let ks = sch.split(l[1], &[None, Some(4.into())]).unwrap();
+    sch.rfactor(ks[1], -1).unwrap();
+    // The write-back loops are fresh copies of j and k_1.
+    let wb = sch.get_loops(y).unwrap();
+    let names: Vec<String> = wb.iter().map(|l| sch.loop_name(*l).unwrap()).collect();
+    assert_eq!(names, ["j_1", "k_1_1"]);
+    sch.parallel(wb[0]).unwrap();
+    sch.decompose_reduction(y, wb[1]).unwrap();
+    assert_eq!(sch.func().buffer("y_rf").unwrap().shape, [32, 4]);
+    assert_close_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+#[test]
+fn rfactor_a_row_max() {
+    let func = row_reduce(64, 96, f32::NEG_INFINITY, BinOp::Max);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let ks = sch.split(l[1], &[None, Some(16.into())]).unwrap();
+    let rf = sch.rfactor(ks[1], 0).unwrap();
+    let rl = sch.get_loops(rf).unwrap();
+    sch.reorder(&[rl[1], rl[0]]).unwrap();
+    insta::assert_snapshot!("row_max_rfactor_ir", sch.func().to_string());
+    assert_eq!(sch.func().buffer("m_rf").unwrap().shape, [16, 64]);
+    assert_close_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+#[test]
+fn rfactor_keeps_predicates_of_uneven_splits() {
+    // i: 10 = 4 x 3 - 2, k: 100 = 13 x 8 - 4.
+    let func = row_sum(10, 100);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    sch.split(l[0], &[None, Some(3.into())]).unwrap();
+    let ks = sch.split(l[1], &[None, Some(8.into())]).unwrap();
+    sch.rfactor(ks[1], 1).unwrap();
+    let wb = sch.func().block("R").unwrap();
+    assert_eq!(wb.predicate.to_string(), "i_0_1 * 3 + i_1_1 < 10");
+    let rf = sch.func().block("R_rf").unwrap();
+    assert_eq!(rf.predicate.to_string(), "i_0 * 3 + i_1 < 10 and k_0 * 8 + k_1 < 100");
+    assert_close_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+#[test]
+fn rfactor_of_a_loop_whose_split_leaves_one_lane() {
+    // k: 100 split [None, 128] gives k_0 of extent 1; the write-back keeps `k_1 < 100`.
+    let func = row_sum(4, 100);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let ks = sch.split(l[1], &[None, Some(128.into())]).unwrap();
+    sch.rfactor(ks[1], 0).unwrap();
+    assert_eq!(sch.func().block("R").unwrap().predicate.to_string(), "k_1_1 < 100");
+    assert_close_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+/// `c[b] = Σ(i, j) a[b, i, j]²` (TVM's square sum, block "C").
+fn square_sum(nb: i64, ni: i64, nj: i64) -> PrimFunc {
+    let block = Stmt::Block(Box::new(BlockRealize {
+        bindings: vec![e("b0"), e("i0"), e("j0")],
+        predicate: Expr::true_(),
+        block: Block {
+            name: "C".into(),
+            iter_vars: vec![
+                iv("b", nb, IterKind::Spatial),
+                iv("i", ni, IterKind::Reduce),
+                iv("j", nj, IterKind::Reduce),
+            ],
+            init: Some(Store { buffer: "c".into(), indices: vec![e("b")], value: f32c(0.0) }),
+            body: Store {
+                buffer: "c".into(),
+                indices: vec![e("b")],
+                value: load("c", &["b"]) + load("a", &["b", "i", "j"]) * load("a", &["b", "i", "j"]),
+            },
+            annotations: Default::default(),
+        },
+    }));
+    PrimFunc {
+        name: "square_sum".into(),
+        params: vec![param("a", vec![nb, ni, nj], ParamKind::Input), param("c", vec![nb], ParamKind::Output)],
+        allocs: vec![],
+        body: nest(&[("b0", nb), ("i0", ni), ("j0", nj)], block),
+    }
+}
+
+#[test]
+fn rfactor_a_loop_feeding_two_reduce_variables() {
+    // i0 and j0 fused then split: the inner loop feeds both `i` and `j`.
+    let func = square_sum(4, 8, 8);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let c = sch.get_block("C").unwrap();
+    let l = sch.get_loops(c).unwrap();
+    let f = sch.fuse(&l[1..]).unwrap();
+    let fs = sch.split(f, &[None, Some(4.into())]).unwrap();
+    // The outer part feeds `i = f_0 // 2` and `j = f_0 % 2 * 4 + f_1`.
+    sch.rfactor(fs[0], -1).unwrap();
+    insta::assert_snapshot!("square_sum_rfactor_ir", sch.func().to_string());
+    assert_close_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+// ---- failures: one per condition of `check_rfactor` ----
+
+fn fail_rfactor(func: PrimFunc, loop_index: usize, factor_axis: i64) -> ScheduleError {
+    let block = func.blocks().last().unwrap().block.name.clone();
+    let mut sch = Schedule::new(func, 0);
+    let b = sch.get_block(&block).unwrap();
+    let l = sch.get_loops(b).unwrap();
+    fails(&mut sch, |s| s.rfactor(l[loop_index], factor_axis).map(|_| ()))
+}
+
+/// `for i: [S: s[vi] = a[vi, 0] * 2] for k: R(m[vi] += a[vi, vk] * s[vi]) [S]`.
+fn with_sibling(first: bool) -> PrimFunc {
+    let s = Stmt::Block(Box::new(BlockRealize {
+        bindings: vec![e("i")],
+        predicate: Expr::true_(),
+        block: Block {
+            name: "S".into(),
+            iter_vars: vec![iv("vi", 8, IterKind::Spatial)],
+            init: None,
+            body: Store {
+                buffer: "s".into(),
+                indices: vec![e("vi")],
+                value: Expr::Load(Load {
+                    buffer: "a".into(),
+                    dtype: DataType::F32,
+                    indices: vec![e("vi"), Expr::Int(0)],
+                }) * f32c(2.0),
+            },
+            annotations: Default::default(),
+        },
+    }));
+    let r = nest(
+        &[("k", 16)],
+        reduce_block("R", "m", (8, 16), 0.0, BinOp::Add, load("a", &["vi", "vk"]) * load("s", &["vi"])),
+    );
+    let body = if first { vec![s, r] } else { vec![r, s] };
+    PrimFunc {
+        name: "with_sibling".into(),
+        params: vec![param("a", vec![8, 16], ParamKind::Input), param("m", vec![8], ParamKind::Output)],
+        allocs: vec![Buffer::new("s", DataType::F32, vec![8])],
+        body: nest(&[("i", 8)], Stmt::Seq(body)),
+    }
+}
+
+#[test]
+fn rejects_a_loop_with_several_blocks() {
+    let mut sch = Schedule::new(with_sibling(true), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let err = fails(&mut sch, |s| s.rfactor(l[0], 0).map(|_| ()));
+    assert_eq!(err.kind(), "NotSingleBlock");
+    assert!(err.to_string().contains("loop `i` contains 2 blocks"), "{err}");
+}
+
+#[test]
+fn rejects_a_block_without_init() {
+    let func = edit_block(&row_sum(8, 16), "R", |br| br.block.init = None);
+    assert_eq!(fail_rfactor(func, 1, 0).kind(), "NotReduction");
+}
+
+#[test]
+fn rejects_a_write_depending_on_a_reduce_variable() {
+    let func = edit_block(&row_sum(16, 16), "R", |br| {
+        let b = &mut br.block;
+        b.body.indices = vec![e("vk")];
+        b.body.value = load("m", &["vk"]) + load("a", &["vi", "vk"]);
+        b.init.as_mut().unwrap().indices = vec![e("vk")];
+    });
+    assert_eq!(fail_rfactor(func, 1, 0).kind(), "WriteNotSpatial");
+}
+
+#[test]
+fn rejects_a_second_writer_of_the_output() {
+    let mut func = row_sum(8, 16);
+    let double = Stmt::Block(Box::new(BlockRealize {
+        bindings: vec![e("i2")],
+        predicate: Expr::true_(),
+        block: Block {
+            name: "E".into(),
+            iter_vars: vec![iv("vi", 8, IterKind::Spatial)],
+            init: None,
+            body: Store { buffer: "m".into(), indices: vec![e("vi")], value: load("m", &["vi"]) * f32c(2.0) },
+            annotations: Default::default(),
+        },
+    }));
+    func.body = Stmt::Seq(vec![func.body, nest(&[("i2", 8)], double)]);
+    let mut sch = Schedule::new(func, 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let err = fails(&mut sch, |s| s.rfactor(l[1], 0).map(|_| ()));
+    assert_eq!(err.kind(), "NotSingleWriter");
+    assert!(err.to_string().contains("`m` is written by \"R\", \"E\""), "{err}");
+}
+
+#[test]
+fn rejects_a_binding_that_is_not_affine() {
+    let func = edit_block(&row_sum(8, 128), "R", |br| br.bindings[1] = (e("k") * e("k")).floordiv(128));
+    let err = fail_rfactor(func, 1, 0);
+    assert_eq!(err.kind(), "NotAffine");
+    assert!(err.to_string().contains("`k * k // 128` of `vk`"), "{err}");
+}
+
+#[test]
+fn rejects_an_update_that_is_not_a_reduction() {
+    let func = edit_block(&row_sum(8, 16), "R", |br| {
+        br.block.body.value = Expr::binary(BinOp::Sub, load("m", &["vi"]), load("a", &["vi", "vk"]))
+    });
+    assert_eq!(fail_rfactor(func, 1, 0).kind(), "UnknownCombiner");
+    let func = edit_block(&row_sum(8, 16), "R", |br| {
+        br.block.body.value = load("m", &["vi"]) + load("m", &["vi"]) * load("a", &["vi", "vk"])
+    });
+    assert_eq!(fail_rfactor(func, 1, 0).kind(), "UnknownCombiner");
+}
+
+#[test]
+fn rejects_an_init_that_is_not_the_identity() {
+    let err = fail_rfactor(row_reduce(8, 16, 1.0, BinOp::Add), 1, 0);
+    assert_eq!(err.kind(), "InitNotIdentity");
+    assert!(err.to_string().contains("`T.float32(1.0)` of block \"R\" is not the identity of its `+` reduction"));
+    assert_eq!(fail_rfactor(row_reduce(8, 16, 0.0, BinOp::Max), 1, 0).kind(), "InitNotIdentity");
+}
+
+#[test]
+fn rejects_a_loop_that_is_not_serial() {
+    let mut sch = Schedule::new(row_sum(8, 16), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    sch.unroll(l[1]).unwrap();
+    assert_eq!(fails(&mut sch, |s| s.rfactor(l[1], 0).map(|_| ())).kind(), "NotSerial");
+}
+
+#[test]
+fn rejects_a_loop_feeding_both_kinds() {
+    let mut sch = Schedule::new(row_sum(8, 16), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let f = sch.fuse(&l).unwrap();
+    let err = fails(&mut sch, |s| s.rfactor(f, 0).map(|_| ()));
+    assert_eq!(err.kind(), "MixedLoop");
+    assert!(err.to_string().contains("loop `i_k_fused` feeds both"), "{err}");
+}
+
+#[test]
+fn rejects_a_spatial_loop() {
+    assert_eq!(fail_rfactor(row_sum(8, 16), 0, 0).kind(), "SpatialLoop");
+}
+
+#[test]
+fn rejects_a_loop_feeding_nothing() {
+    let mut func = row_sum(8, 16);
+    func.body = nest(&[("t", 2)], func.body);
+    assert_eq!(fail_rfactor(func, 0, 0).kind(), "NotReduceLoop");
+}
+
+#[test]
+fn rejects_a_reduction_loop_with_other_blocks() {
+    let mut sch = Schedule::new(row_sum(8, 16), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let ks = sch.split(l[1], &[None, Some(4.into())]).unwrap();
+    let (func, _) = sch.into_parts();
+    let sibling = Stmt::Block(Box::new(BlockRealize {
+        bindings: vec![e("i")],
+        predicate: Expr::true_(),
+        block: Block {
+            name: "S".into(),
+            iter_vars: vec![iv("vi", 8, IterKind::Spatial)],
+            init: None,
+            body: Store { buffer: "s".into(), indices: vec![e("vi")], value: f32c(1.0) },
+            annotations: Default::default(),
+        },
+    }));
+    let mut func = replace_loop(&func, "k_0", |mut l| {
+        l.body = Stmt::Seq(vec![l.body, sibling]);
+        Stmt::For(Box::new(l))
+    })
+    .unwrap();
+    func.allocs.push(Buffer::new("s", DataType::F32, vec![8]));
+    let mut sch = Schedule::new(func, 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let _ = ks;
+    let err = fails(&mut sch, |s| s.rfactor(l[2], 0).map(|_| ()));
+    assert_eq!(err.kind(), "ReduceLoopHasSiblings");
+    assert!(err.to_string().contains("reduction loop `k_0`"), "{err}");
+}
+
+#[test]
+fn rejects_an_unbound_loop_under_a_reduction_loop() {
+    let func = replace_block(&row_sum(8, 16), "R", |br| nest(&[("t", 2)], Stmt::Block(Box::new(br)))).unwrap();
+    let err = fail_rfactor(func, 1, 0);
+    assert_eq!(err.kind(), "UnboundLoopUnderReduction");
+    assert!(err.to_string().contains("loop `t` feeds no iteration variable"), "{err}");
+}
+
+#[test]
+fn rejects_a_block_that_is_not_first_in_its_nest() {
+    let err = fail_rfactor(with_sibling(true), 1, 0);
+    assert_eq!(err.kind(), "NotFirstChild");
+    assert!(err.to_string().contains("block \"S\" comes before \"R\" under its outermost loop `i`"), "{err}");
+}
+
+#[test]
+fn rejects_a_producer_later_in_the_nest() {
+    let mut sch = Schedule::new(with_sibling(false), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let err = fails(&mut sch, |s| s.rfactor(l[1], 0).map(|_| ()));
+    assert_eq!(err.kind(), "ProducerInNest");
+    assert!(err.to_string().contains("block \"S\" under `i` writes `s`"), "{err}");
+}
+
+#[test]
+fn rejects_a_factor_axis_out_of_range() {
+    let err = fail_rfactor(row_sum(8, 16), 1, 2);
+    assert_eq!(err.kind(), "FactorAxisOutOfRange");
+    assert!(err.to_string().contains("factor_axis must lie in -2..=1, not 2"), "{err}");
+    assert_eq!(fail_rfactor(row_sum(8, 16), 1, -3).kind(), "FactorAxisOutOfRange");
+}
+
+#[test]
+fn rejects_a_predicate_that_can_skip_the_partial_init() {
+    let mut sch = Schedule::new(row_sum(8, 64), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    sch.split(l[1], &[None, Some(8.into())]).unwrap();
+    let func = edit_block(sch.func(), "R", |br| {
+        br.predicate = Expr::binary(BinOp::Ge, e("k_0") * 8 + e("k_1"), Expr::Int(4));
+    });
+    let err = fail_rfactor(func, 2, 0);
+    assert_eq!(err.kind(), "PredicateNotSupported");
+    assert!(err.to_string().contains("`k_0 * 8 + k_1 >= 4`"), "{err}");
+}
