@@ -5,7 +5,7 @@ use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::{token, Ident, LitStr, Token};
 
-use super::body::{kw, skip_all, skip_stmt, State};
+use super::body::{kw, recover, skip_all, End, State};
 use super::check::BlockFlow;
 use super::expr::{self, SExpr, SKind};
 use super::lower::{Axis, BufKind, Lower, Mode};
@@ -73,7 +73,11 @@ impl State {
         let mut init: Option<(Span, SStore)> = None;
         let mut store: Option<SStore> = None;
         let mut parsed = true;
+        // No syntax error among the axis declarations: the axes are all known.
+        let mut axes_parsed = true;
         while !input.is_empty() {
+            let start = input.fork();
+            let is_init = input.peek(kw::init) && input.peek2(token::Brace);
             let r = if input.peek(Token![let]) {
                 if init.is_some() || store.is_some() {
                     self.ctx.push(
@@ -100,8 +104,9 @@ impl State {
             };
             if let Err(e) = r {
                 self.ctx.push(e);
-                skip_stmt(input);
+                recover(input, start, if is_init { End::Brace } else { End::Semi });
                 parsed = false;
+                axes_parsed &= init.is_some() || store.is_some();
             }
         }
         let quoted = format!("\"{name}\"");
@@ -120,11 +125,18 @@ impl State {
         let reduce = axes.iter().any(|a| a.kind == IterKind::Reduce);
         if let Some((sp, _)) = &init {
             // (An axis without extent had an error: its kind may be unknown.)
-            if !reduce && !axes.is_empty() && axes.iter().all(|a| a.extent.is_some()) {
+            if axes_parsed && !reduce && !axes.is_empty() && axes.iter().all(|a| a.extent.is_some())
+            {
                 self.ctx
                     .err(*sp, "`init` is only allowed in a block with a reduce axis");
             }
         }
+        // With an axis declaration missing, its uses would only be more errors.
+        let (store, init) = if axes_parsed {
+            (store, init)
+        } else {
+            (None, None)
+        };
         let mut lw = Lower::new(Mode::Body, &self.loops, &axes, &self.bufs, &mut self.ctx);
         let body = store.as_ref().and_then(|s| lower_store(&mut lw, s));
         let init_store = init.as_ref().and_then(|(_, s)| lower_store(&mut lw, s));
@@ -231,14 +243,42 @@ impl State {
     /// `let pat = axis::remap("SR", (i, k));` or `let v = axis::spatial(n, e);`
     fn axis_decl(&mut self, input: ParseStream, axes: &mut Vec<Axis>) -> syn::Result<()> {
         input.parse::<Token![let]>()?;
+        // The names, and the span of the pattern if it is a tuple.
         let (pats, tuple) = if input.peek(token::Paren) {
             let content;
-            syn::parenthesized!(content in input);
+            let paren = syn::parenthesized!(content in input);
             let p = syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
-            (p.into_iter().collect::<Vec<_>>(), true)
+            let sp = Sp::new(paren.span.open(), paren.span.close());
+            (p.into_iter().collect::<Vec<_>>(), Some(sp))
         } else {
-            (vec![input.parse::<Ident>()?], false)
+            (vec![input.parse::<Ident>()?], None)
         };
+        let r = self.axis_rhs(input, &pats, tuple, axes);
+        if r.is_err() {
+            // Declare the names anyway, so that their uses are not errors too.
+            for id in &pats {
+                let var = self.declare_var(id, axes, true);
+                let (kind, extent, binding) = (IterKind::Spatial, None, None);
+                axes.push(Axis {
+                    ident: id.clone(),
+                    var,
+                    kind,
+                    extent,
+                    binding,
+                });
+            }
+        }
+        r
+    }
+
+    /// `= axis::remap(..);` or `= axis::spatial(..);` after the pattern `pats`.
+    fn axis_rhs(
+        &mut self,
+        input: ParseStream,
+        pats: &[Ident],
+        tuple: Option<Sp>,
+        axes: &mut Vec<Axis>,
+    ) -> syn::Result<()> {
         input.parse::<Token![=]>()?;
         if !(input.peek(kw::axis) && input.peek2(Token![::])) {
             if input.peek(kw::alloc) {
@@ -279,7 +319,7 @@ impl State {
                     return Err(content.error("expected `)`: `axis::remap(\"SR\", (i, k))`"));
                 }
                 input.parse::<Token![;]>()?;
-                self.remap(&pats, &kinds, &vars, args_sp, axes);
+                self.remap(pats, &kinds, &vars, args_sp, axes);
             }
             f @ ("spatial" | "reduce") => {
                 let extent = expr::parse_expr(&content)?;
@@ -292,9 +332,9 @@ impl State {
                     return Err(content.error(format!("expected `)`: `axis::{f}(extent, expr)`")));
                 }
                 input.parse::<Token![;]>()?;
-                if tuple {
+                if let Some(sp) = tuple {
                     self.ctx.err(
-                        Sp::new(pats[0].span(), func.span()),
+                        sp,
                         format!("`axis::{f}` declares one axis: `let vi = axis::{f}(128, i);`"),
                     );
                 }
@@ -314,7 +354,7 @@ impl State {
                         }
                     }
                 }
-                for id in &pats {
+                for id in pats {
                     let var = self.declare_var(id, axes, false);
                     axes.push(Axis {
                         ident: id.clone(),
@@ -329,7 +369,7 @@ impl State {
                 skip_all(&content);
                 input.parse::<Token![;]>()?;
                 self.ctx.err(&func, format!("unknown axis function `axis::{other}`; expected `axis::remap`, `axis::spatial` or `axis::reduce`"));
-                for id in &pats {
+                for id in pats {
                     let var = self.declare_var(id, axes, false);
                     axes.push(Axis {
                         ident: id.clone(),

@@ -7,9 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::discouraged::Speculative;
+use syn::parse::{ParseBuffer, ParseStream, Parser};
 use syn::{token, Ident, Token};
 
 use super::check::{self, Flow};
@@ -85,20 +86,43 @@ pub(crate) fn skip_all(input: ParseStream) {
     });
 }
 
-/// Skips to the end of the current statement: past the next `;` or `{ .. }`.
-pub(crate) fn skip_stmt(input: ParseStream) {
-    let _ = input.step(|cursor| {
+/// Where a statement ends, for skipping it after an error.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// At its `;` (`let`, a store).
+    Semi,
+    /// After its first `{ .. }`, and a `;` right after it (`for`, `block`, `init`).
+    Brace,
+    /// At whichever comes first (a statement not recognized).
+    Either,
+}
+
+/// After an error in the statement that began at `start` (a fork of `input`
+/// taken there), skips `input` to the end of that statement, unless the parser
+/// already went past it.
+pub(crate) fn recover(input: ParseStream, start: ParseBuffer, end: End) {
+    let _ = start.step(|cursor| {
         let mut c = *cursor;
         while let Some((tt, next)) = c.token_tree() {
             c = next;
             match tt {
-                TokenTree::Punct(p) if p.as_char() == ';' => break,
-                TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace => break,
+                TokenTree::Punct(p) if p.as_char() == ';' && end != End::Brace => break,
+                TokenTree::Group(g) if g.delimiter() == Delimiter::Brace && end != End::Semi => {
+                    if let Some((TokenTree::Punct(p), after)) = c.token_tree() {
+                        if p.as_char() == ';' {
+                            c = after;
+                        }
+                    }
+                    break;
+                }
                 _ => {}
             }
         }
         Ok(((), c))
     });
+    if start.cursor() > input.cursor() {
+        input.advance_to(&start);
+    }
 }
 
 impl State {
@@ -113,10 +137,10 @@ impl State {
         };
         for p in &decl.params {
             if !self.bufs.iter().any(|b| b.name == p.name) {
-                let kind = if p.output {
-                    BufKind::Output
-                } else {
-                    BufKind::Input
+                let kind = match (p.broken, p.output) {
+                    (true, _) => BufKind::Broken,
+                    (false, true) => BufKind::Output,
+                    (false, false) => BufKind::Input,
                 };
                 self.declare_buffer(&p.name, &p.tensor, kind);
             }
@@ -227,16 +251,20 @@ impl State {
                 let _ = input.parse::<Token![;]>();
                 continue;
             }
-            let r = if input.peek(Token![for]) {
-                self.for_loop(input)
+            let start = input.fork();
+            let (r, end) = if input.peek(Token![for]) {
+                (self.for_loop(input), End::Brace)
             } else if input.peek(kw::block) && input.peek2(token::Paren) {
-                self.block(input)
+                (self.block(input), End::Brace)
             } else if input.peek(Token![let]) {
-                self.alloc(input, top).map(|ok| ok.then(Vec::new))
+                (
+                    self.alloc(input, top).map(|ok| ok.then(Vec::new)),
+                    End::Semi,
+                )
             } else {
-                Err(input.error(
-                    "expected `for`, `block(\"name\") { .. }` or `let name = alloc([f32; ..]);`",
-                ))
+                let msg =
+                    "expected `for`, `block(\"name\") { .. }` or `let name = alloc([f32; ..]);`";
+                (Err(input.error(msg)), End::Either)
             };
             match r {
                 Ok(Some(stmts)) => {
@@ -248,7 +276,7 @@ impl State {
                 Err(e) => {
                     self.ctx.push(e);
                     self.flow.unknown = true;
-                    skip_stmt(input);
+                    recover(input, start, end);
                     out = None;
                 }
             }

@@ -20,6 +20,8 @@ pub(crate) enum BufKind {
     Input,
     Output,
     Alloc,
+    /// A parameter whose declaration did not parse: not checked further.
+    Broken,
 }
 
 /// A declared buffer; `None` parts had an error already reported.

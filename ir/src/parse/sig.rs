@@ -24,6 +24,8 @@ pub(crate) struct ParamDecl {
     pub name: Ident,
     pub tensor: TensorDecl,
     pub output: bool,
+    /// The declaration did not parse past the name.
+    pub broken: bool,
 }
 
 /// The signature as written; `sig` is set when it has no error.
@@ -76,23 +78,37 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     let paren = syn::parenthesized!(content in input);
     let mut params: Vec<ParamDecl> = Vec::new();
     while !content.is_empty() {
-        match param(&content, ctx) {
-            Ok(p) => {
-                if let Some(prev) = params.iter().find(|q| q.name == p.name) {
-                    ctx.err(
-                        &p.name,
-                        format!("the parameter name `{}` is used twice", prev.name),
-                    );
-                }
-                params.push(p);
-                if !content.is_empty() {
-                    if let Err(e) = content.parse::<Token![,]>() {
-                        ctx.push(e);
-                        skip_past_comma(&content);
-                    }
-                }
+        let mut name = None;
+        let p = param(&content, ctx, &mut name);
+        let ok = p.is_ok();
+        let p = match (p, name) {
+            (Ok(p), _) => Some(p),
+            (Err(e), name) => {
+                ctx.push(e);
+                skip_past_comma(&content);
+                let tensor = TensorDecl {
+                    dtype: None,
+                    shape: None,
+                };
+                name.map(|name| ParamDecl {
+                    name,
+                    tensor,
+                    output: false,
+                    broken: true,
+                })
             }
-            Err(e) => {
+        };
+        if let Some(p) = p {
+            if let Some(prev) = params.iter().find(|q| q.name == p.name) {
+                ctx.err(
+                    &p.name,
+                    format!("the parameter name `{}` is used twice", prev.name),
+                );
+            }
+            params.push(p);
+        }
+        if ok && !content.is_empty() {
+            if let Err(e) = content.parse::<Token![,]>() {
                 ctx.push(e);
                 skip_past_comma(&content);
             }
@@ -113,7 +129,7 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
             "tensor functions cannot have a `where` clause",
         );
     }
-    if !params.iter().any(|p| p.output) && ctx.count() == errors_before {
+    if !params.iter().any(|p| p.output || p.broken) && ctx.count() == errors_before {
         ctx.err(
             Sp::new(name.span(), paren.span.close()),
             "a tensor function needs an output: declare one parameter `name: &mut [f32; ..]`",
@@ -139,8 +155,13 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     Ok(SigDecl { name, params, sig })
 }
 
-/// `IDENT ':' '&' 'mut' tensor` or `IDENT ':' tensor`.
-fn param(input: ParseStream, ctx: &mut Ctx) -> syn::Result<ParamDecl> {
+/// `IDENT ':' '&' 'mut' tensor` or `IDENT ':' tensor`; `name` is set as soon
+/// as the name parsed.
+fn param(
+    input: ParseStream,
+    ctx: &mut Ctx,
+    name_out: &mut Option<Ident>,
+) -> syn::Result<ParamDecl> {
     if input.peek(Token![mut]) {
         let m = input.parse::<Token![mut]>()?;
         ctx.err(
@@ -149,6 +170,7 @@ fn param(input: ParseStream, ctx: &mut Ctx) -> syn::Result<ParamDecl> {
         );
     }
     let name: Ident = input.parse()?;
+    *name_out = Some(name.clone());
     input.parse::<Token![:]>()?;
     let mut output = false;
     if input.peek(Token![&]) {
@@ -168,6 +190,7 @@ fn param(input: ParseStream, ctx: &mut Ctx) -> syn::Result<ParamDecl> {
         name,
         tensor,
         output,
+        broken: false,
     })
 }
 
@@ -231,7 +254,7 @@ fn dim(input: ParseStream, ctx: &mut Ctx) -> Option<i64> {
     if input.peek(syn::LitInt) {
         if let Ok(lit) = input.parse::<syn::LitInt>() {
             return match lit.base10_parse::<i64>() {
-                Ok(0) => {
+                Ok(v) if v <= 0 => {
                     ctx.err(lit.span(), "dimensions must be positive");
                     None
                 }
