@@ -23,7 +23,7 @@ fn error(src: &str) -> (String, String) {
 }
 
 fn failure(src: &str) -> ParseFailure {
-    parse_kernel_str(src).err().expect("an error")
+    parse_kernel_str(src).expect_err("an error")
 }
 
 fn ok(src: &str) {
@@ -272,6 +272,25 @@ fn index_range_out_of_bounds() {
 }
 
 #[test]
+fn index_type_and_size() {
+    assert_eq!(
+        error(&store("c[vi, vj] = b[a[vi, vj]];")),
+        pair("a buffer index must be an index expression (of block axes and integer constants), found `f32`", "a[vi, vj]")
+    );
+    assert_eq!(
+        error(&store("c[vi, vj] = b[vi * 1000000000 * 1000000000];")),
+        pair(
+            "index arithmetic too large: values beyond 4503599627370496 are not supported",
+            "vi * 1000000000 * 1000000000"
+        )
+    );
+    assert_eq!(
+        error(&in_block("let vi = axis::spatial(8, i as f32);\nc[vi, 0] = 0.0;")),
+        pair("an axis binding must be an index expression (of loop variables and integer constants), found `f32`", "i as f32")
+    );
+}
+
+#[test]
 fn guarded_indices_are_accepted() {
     let conv_pad = "fn pad(a: [f32; 1, 2, 32, 32], p: &mut [f32; 1, 2, 34, 34]) {
         for (n, c, h, w) in grid(1, 2, 34, 34) {
@@ -303,7 +322,18 @@ fn guarded_indices_are_accepted() {
     ok(&store(
         "c[vi, vj] = if vi + vj < 8 { b[vi + vj] } else { 0.0 };",
     ));
-    // What the facts cannot express switches the check off rather than guess.
+    // One-axis conditions narrow that axis, in both branches.
+    ok(&store(
+        "c[vi, vj] = if vi < 4 { b[vi + 4] } else { b[vi - 4] };",
+    ));
+    assert_eq!(
+        error(&store("c[vi, vj] = if vi < 4 { b[vi + 5] } else { 0.0 };")),
+        pair(
+            "index out of bounds: it takes values 5..=8 but dimension 0 of `b` has size 8",
+            "vi + 5"
+        )
+    );
+    // What the ranges cannot express switches the check off rather than guess.
     ok(&store("c[vi, vj] = if vi != 0 { b[vi - 1] } else { 0.0 };"));
 }
 
@@ -841,6 +871,16 @@ fn literals_take_their_context_type() {
     ));
     ok(&store("c[vi, vj] = f32::max(a[vi, vj], 0.0);"));
     ok(&store("c[vi, vj] = (v[vi] * 2.0) as f32;"));
+    // Untyped literals under a cast compute in their own type, as in Rust.
+    let k = parse_kernel_str(&store(
+        "c[vi, vj] = (7 / 2) as f32 + (0.5 + 1.0) as f32 + 3 as f32;",
+    ))
+    .unwrap();
+    let text = k.func.to_string();
+    assert!(
+        text.contains("c[vi, vj] = T.Cast(\"float32\", 7 // 2) + (T.float32(0.5) + T.float32(1)) + T.float32(3)"),
+        "{text}"
+    );
     let k = parse_kernel_str(&store(
         "c[vi, vj] = a[vi, vj] * 2 - b[(vi * 3 + vj) % 8] / 4.0 + (vi / 2) as f32;",
     ))

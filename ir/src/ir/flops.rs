@@ -52,3 +52,46 @@ pub fn expr_ops(e: &Expr) -> u64 {
         Expr::Select(c, t, f) => expr_ops(c) + expr_ops(t).max(expr_ops(f)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_kernel_str;
+
+    fn count(store: &str, dtype: &str) -> u64 {
+        let src = format!(
+            "fn f(a: [{dtype}; 8, 4], c: &mut [{dtype}; 8]) {{
+                for (i, k) in grid(8, 4) {{
+                    block(\"C\") {{
+                        let (vi, vk) = axis::remap(\"SR\", (i, k));
+                        init {{ c[vi] = 0; }}
+                        {store}
+                    }}
+                }}
+            }}"
+        );
+        flops(&parse_kernel_str(&src).unwrap().func)
+    }
+
+    #[test]
+    fn counts_element_operations_per_iteration() {
+        assert_eq!(count("c[vi] += a[vi, vk] * 2.0;", "f32"), 32 * 2);
+        assert_eq!(
+            count("c[vi] = max(c[vi], a[vi, vk].abs().sqrt());", "f64"),
+            32 * 3
+        );
+        assert_eq!(count("c[vi] += a[vi, vk] * 2;", "i32"), 32 * 2);
+        // Index arithmetic, casts and negation are free; a select costs its dearer branch.
+        assert_eq!(
+            count("c[vi] = a[(vi + 1) % 8, vk] + ((vi * 2) as f32);", "f32"),
+            32
+        );
+        assert_eq!(
+            count(
+                "c[vi] = if a[vi, vk] > 0.0 { -a[vi, vk] } else { c[vi] * 2.0 + 1.0 };",
+                "f32"
+            ),
+            32 * 2
+        );
+    }
+}

@@ -78,14 +78,15 @@ impl State {
         while !input.is_empty() {
             let start = input.fork();
             let is_init = input.peek(kw::init) && input.peek2(token::Brace);
-            let r = if input.peek(Token![let]) {
+            let is_let = input.peek(Token![let]);
+            let r = if is_let {
                 if init.is_some() || store.is_some() {
                     self.ctx.push(
                         input.error("axis declarations must come before `init` and the store"),
                     );
                 }
                 self.axis_decl(input, &mut axes)
-            } else if input.peek(kw::init) && input.peek2(token::Brace) {
+            } else if is_init {
                 self.init(input, &mut init, store.is_some())
             } else if input.peek(Token![for])
                 || (input.peek(kw::block) && input.peek2(token::Paren))
@@ -106,7 +107,8 @@ impl State {
                 self.ctx.push(e);
                 recover(input, start, if is_init { End::Brace } else { End::Semi });
                 parsed = false;
-                axes_parsed &= init.is_some() || store.is_some();
+                // What fails before `init` and the store was meant as an axis.
+                axes_parsed &= !(is_let || (!is_init && init.is_none() && store.is_none()));
             }
         }
         let quoted = format!("\"{name}\"");

@@ -1,13 +1,14 @@
 //! Bounds of index expressions over a block's iteration domain.
 //!
 //! An access is an error only when it provably leaves the buffer: the
-//! analyzer's range of the index (exact when every variable occurs once) goes
-//! past the shape, and nothing known at that point rules it out. Inside the
-//! branches of `if`/`select`, the condition's comparisons of indices become
-//! facts `f >= 0` that refine the ranges, so padding written as
-//! `if vh >= 1 && vh < 33 { a[vh - 1] } else { 0.0 }` is accepted. Conditions
-//! the facts cannot express (`||`, `!=`, ...) switch the check off in their
-//! branches rather than risk a false error.
+//! analyzer's range of the index goes past the shape, and that range is exact
+//! (every variable occurs once, and the domain is a box). Inside the branches
+//! of `if`/`select`, the condition's comparisons of indices become facts
+//! `f >= 0`; a fact on one axis (`vh >= 1`, `vh < 33`) narrows that axis's
+//! range, so padding written `if vh >= 1 && vh < 33 { a[vh - 1] } else { 0.0 }`
+//! is accepted. Any other restriction of the indices (`vi + vj < 8`, `||`,
+//! `!=`, ...) leaves a domain that is not a box, and the check is off in that
+//! branch rather than risk a false error.
 
 use std::collections::HashMap;
 
@@ -74,40 +75,40 @@ impl Lower<'_> {
         }
     }
 
-    /// Runs `f` with `facts` known (and the variable ranges they bound narrowed).
+    /// Runs `f` where `facts` hold: the axis ranges they bound are narrowed.
     pub(crate) fn with_facts<R>(
         &mut self,
         (facts, complete): (Vec<Expr>, bool),
         f: impl FnOnce(&mut Self) -> R,
     ) -> R {
         let saved_an = self.an.clone();
-        let (saved_len, saved_opaque) = (self.facts.len(), self.opaque);
+        let saved_opaque = self.opaque;
         if !complete {
             self.opaque += 1;
         }
         for fact in &facts {
             let s = self.an.linear(fact);
-            if let [(Expr::Var(v), c @ (1 | -1))] = s.terms.as_slice() {
-                if let Some((lo, hi)) = self.an.var_range(v) {
+            let narrowed = match s.terms.as_slice() {
+                [(Expr::Var(v), c @ (1 | -1))] => self.an.var_range(v).map(|(lo, hi)| {
                     // v + k >= 0  gives  v >= -k;   -v + k >= 0  gives  v <= k.
                     let (lo, hi) = if *c == 1 {
                         (lo.max(-s.constant), hi)
                     } else {
                         (lo, hi.min(s.constant))
                     };
-                    if lo > hi {
-                        // The branch never runs.
-                        self.opaque += 1;
-                    } else {
-                        self.an.bind_range(v, lo, hi);
-                    }
-                }
+                    (v.clone(), lo, hi)
+                }),
+                _ => None,
+            };
+            match narrowed {
+                _ if s.terms.is_empty() && s.constant >= 0 => {}
+                Some((v, lo, hi)) if lo <= hi => self.an.bind_range(&v, lo, hi),
+                // Never true (the branch never runs), or not a box any more.
+                _ => self.opaque += 1,
             }
         }
-        self.facts.extend(facts);
         let out = f(self);
         self.an = saved_an;
-        self.facts.truncate(saved_len);
         self.opaque = saved_opaque;
         out
     }
@@ -125,15 +126,6 @@ impl Lower<'_> {
         counts.values().all(|c| *c == 1)
     }
 
-    /// Whether the facts show `x >= 0`.
-    fn implied(&self, x: &Expr) -> bool {
-        self.facts.iter().any(|f| {
-            self.an
-                .range(&(x.clone() - f.clone()))
-                .is_some_and(|(lo, _)| lo >= 0)
-        })
-    }
-
     /// Reports index `idx` of dimension `dim` (of size `size`) of `buf` if it
     /// provably leaves `0..size`.
     pub(crate) fn check_index(&mut self, buf: &str, dim: usize, size: i64, idx: &Expr, sp: Sp) {
@@ -143,9 +135,7 @@ impl Lower<'_> {
         let Some((lo, hi)) = self.an.range(idx) else {
             return;
         };
-        let low_ok = lo >= 0 || self.implied(idx);
-        let high_ok = hi < size || self.implied(&(Expr::Int(size - 1) - idx.clone()));
-        if low_ok && high_ok {
+        if lo >= 0 && hi < size {
             return;
         }
         let msg = if lo == hi {

@@ -2,7 +2,7 @@
 
 use syn::Ident;
 
-use super::expr::SExpr;
+use super::expr::{SExpr, SKind};
 use super::lower::{mismatch, Lower};
 use super::{ty_name, Sp};
 use crate::ir::{BinOp, DataType, Expr, UnOp};
@@ -161,8 +161,19 @@ impl Lower<'_> {
         Some(Expr::select(cond, x, y))
     }
 
+    /// `a as t`. As in Rust, an operand made of untyped literals computes in
+    /// their own type, not in `t`: `(7 / 2) as f32` is 3 (index division).
     pub(crate) fn cast(&mut self, a: &SExpr, t: DataType, sp: Sp) -> Option<Expr> {
-        let x = self.expr(a, self.natural(a).or(Some(t)))?;
+        let own = if has_float_literal(a) {
+            if t.is_float() {
+                t
+            } else {
+                DataType::F64
+            }
+        } else {
+            DataType::Index
+        };
+        let x = self.expr(a, self.natural(a).or(Some(own)))?;
         match x {
             _ if x.dtype() == DataType::Bool => {
                 self.ctx
@@ -172,6 +183,20 @@ impl Lower<'_> {
             _ if x.dtype() == t => Some(x),
             Expr::Int(v) => self.int(v, Some(t), sp),
             x => Some(Expr::Cast(t, Box::new(x))),
+        }
+    }
+}
+
+/// Whether `e` contains a float literal (outside of loads).
+fn has_float_literal(e: &SExpr) -> bool {
+    match &e.kind {
+        SKind::Float(..) => true,
+        SKind::Neg(a) | SKind::Not(a) | SKind::Cast(a, _) => has_float_literal(a),
+        SKind::Binary(_, _, a, b) => has_float_literal(a) || has_float_literal(b),
+        SKind::If(c, a, b) => has_float_literal(c) || has_float_literal(a) || has_float_literal(b),
+        SKind::Call { args, .. } => args.iter().any(has_float_literal),
+        SKind::Ident(_) | SKind::Index(..) | SKind::Int(..) | SKind::Bool(_) | SKind::Const(..) => {
+            false
         }
     }
 }

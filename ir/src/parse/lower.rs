@@ -69,11 +69,8 @@ pub(crate) struct Lower<'a> {
     pub ctx: &'a mut Ctx,
     /// Ranges of the variables in scope (loops in `Binding` mode, axes in `Body`).
     pub an: Analyzer,
-    /// Facts `f >= 0` known to hold where the expression being checked runs
-    /// (from the conditions of enclosing `if`/`select`).
-    pub facts: Vec<Expr>,
     /// Positive while inside a branch whose condition restricts the indices in
-    /// a way the facts do not capture: bounds are then not checked.
+    /// a way the ranges do not capture: bounds are then not checked.
     pub opaque: u32,
     /// Buffers loaded, with the span of each load, in order.
     pub reads: Vec<(String, Sp)>,
@@ -126,7 +123,6 @@ impl<'a> Lower<'a> {
             bufs,
             ctx,
             an,
-            facts: vec![],
             opaque: 0,
             reads: vec![],
         }

@@ -38,13 +38,13 @@
 //! tensor    := '[' dtype ';' INT (',' INT)* ','? ']'
 //! dtype     := 'f32' | 'f64' | 'i32'
 //!
-//! item      := alloc | loop | block               `alloc` only directly in the fn body
+//! item      := alloc | loop | block | ';'         `alloc` only directly in the fn body
 //! alloc     := 'let' IDENT '=' 'alloc' '(' tensor ')' ';'
-//! loop      := 'for' IDENT 'in' INT '..' INT '{' item+ '}'          the start must be 0
-//!            | 'for' IDENT 'in' 'range' '(' INT ')' '{' item+ '}'
+//! loop      := 'for' IDENT 'in' INT '..' INT '{' item+ '}'            the start must be 0
+//!            | 'for' IDENT 'in' 'range' '(' (INT ',')? INT ')' '{' item+ '}'   (ditto)
 //!            | 'for' pattern 'in' 'grid' '(' INT (',' INT)* ')' '{' item+ '}'
-//! pattern   := IDENT | '(' IDENT (',' IDENT)* ','? ')'
-//! block     := 'block' '(' STRING ')' '{' axis+ init? store '}'
+//! pattern   := IDENT | '(' IDENT (',' IDENT)* ','? ')'   as many names as `grid` extents
+//! block     := 'block' '(' STRING ')' '{' axis+ init? store '}'   name: [A-Za-z0-9_]+
 //! axis      := 'let' pattern '=' 'axis' '::' 'remap' '(' STRING ',' loopvars ')' ';'
 //!            | 'let' IDENT '=' 'axis' '::' ('spatial' | 'reduce') '(' INT ',' expr ')' ';'
 //! loopvars  := IDENT | '(' IDENT (',' IDENT)* ','? ')'
@@ -69,8 +69,10 @@
 //! # Meaning
 //!
 //! - Parameters are dense row-major tensors of static shape. `&mut` marks the
-//!   outputs; inputs are read-only. `alloc` declares an intermediate buffer
-//!   (`PrimFunc::allocs`, global scope).
+//!   outputs; inputs are read-only; there is at least one output. `alloc`
+//!   declares an intermediate buffer (`PrimFunc::allocs`, global scope). Every
+//!   output must be written by some block, and an intermediate must be written
+//!   by an earlier block (or by the reading block's own `init`) before it is read.
 //! - `for` loops run from 0 to a positive literal extent; `grid(e0, e1, ..)` is a
 //!   perfect nest of such loops, outermost first.
 //! - A block declares its iteration axes, each bound to an expression of the
@@ -78,14 +80,21 @@
 //!   loop variable, with the loop's extent, spatial (`S`) or reduce (`R`);
 //!   `axis::spatial(extent, expr)` / `axis::reduce(extent, expr)` bind one axis
 //!   to an index expression whose values must stay in `0..extent`. The block
-//!   body only sees its axes, never the loop variables.
+//!   body only sees its axes, never the loop variables. Bindings become
+//!   `BlockRealize::bindings`; the predicate is `true`.
 //! - `init { .. }` (only in blocks with a reduce axis) runs before the first
 //!   iteration of the reduction, i.e. when every reduce axis is 0. It must store
 //!   to the element the block stores to.
 //! - The one store `buf[..] = value` is the block's computation; `buf[..] += v`
 //!   means `buf[..] = buf[..] + v` (likewise `-=`, `*=`, `/=`). Reads and writes
-//!   are not declared: they are inferred from the loads and the store. A reduce
-//!   axis must not index the stored buffer.
+//!   are not declared: they are inferred from the loads and the store
+//!   (`ir::region`). A reduce axis must not index the stored buffer.
+//! - An access is rejected when its index provably leaves the buffer's shape
+//!   over the block's iteration domain. Inside `if`/`select` branches the
+//!   condition's comparisons of indices refine that domain (so padding written
+//!   `if vh >= 1 && vh < 33 { a[vh - 1] } else { 0.0 }` is accepted); where a
+//!   condition restricts the indices in a way that cannot be followed (`!=`, `||`
+//!   in a then-branch, products of axes), the branch is not checked.
 //! - Every name (buffer, loop variable, block axis) must differ from the names in
 //!   scope: no shadowing. Loops and axes of different blocks may reuse names; the
 //!   IR gives the later ones fresh names (`i_1`), since IR variables are
@@ -98,8 +107,17 @@
 //! of `max`/`min` and the branches of `select`/`if` have the same type; an
 //! unsuffixed literal takes the type its context asks for (the stored buffer, the
 //! other operand), and an integer literal is fine where a float is expected.
-//! On indices `/` and `%` are floor division and floor modulo. `as f32|f64|i32`
-//! converts between numeric types (`vi as f32`); nothing converts back to an index.
+//! On indices `/` and `%` are floor division and floor modulo; on elements they
+//! are division and remainder (truncating for `i32`). `as f32|f64|i32` converts
+//! between numeric types (`vi as f32`); nothing converts back to an index. As in
+//! Rust, untyped literals under a cast keep their own type: `(7 / 2) as f32` is 3.
+//!
+//! # Limits
+//!
+//! Extents (dimensions, loops, axes) are at most `i32::MAX`, a buffer holds at
+//! most 2⁴⁰ elements, index expressions stay within ±2⁵², and expressions and
+//! loops nest at most 128 deep: beyond these the input is rejected, so that the
+//! parser's own arithmetic and recursion stay bounded.
 //!
 //! # Errors
 //!
@@ -311,4 +329,87 @@ pub(crate) mod limits {
     pub const MAX_INDEX_MAGNITUDE: i128 = 1 << 52;
     /// Deepest nesting of expressions and of loops.
     pub const MAX_DEPTH: u32 = 128;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MATMUL: &str = r#"
+        /// C = A·B.
+        #[allow(clippy::needless_range_loop)]
+        pub fn mm(a: [f32; 4, 4], b: [f32; 4, 4], c: &mut [f32; 4, 4]) {
+            for (i, j, k) in grid(4, 4, 4) {
+                block("C") {
+                    let (vi, vj, vk) = axis::remap("SSR", (i, j, k));
+                    init { c[vi, vj] = 0.0; }
+                    c[vi, vj] += a[vi, vk] * b[vk, vj];
+                }
+            }
+        }
+        schedule {
+            b0 = sch.get_block(name="C", func_name="main")
+            l1, l2, l3 = sch.get_loops(block=b0)
+        }
+    "#;
+
+    #[test]
+    fn schedule_is_kept_verbatim() {
+        let k = parse_kernel_str(MATMUL).unwrap();
+        let sched = k.schedule.unwrap().to_string();
+        assert!(
+            sched.starts_with("b0 = sch . get_block (name = \"C\" , func_name = \"main\")"),
+            "{sched}"
+        );
+        assert!(sched.ends_with("sch . get_loops (block = b0)"), "{sched}");
+        let span = k.schedule_span.unwrap();
+        assert_eq!((span.start().line, span.end().line), (13, 16));
+        assert!(
+            parse_kernel_str(&MATMUL[..MATMUL.find("schedule").unwrap()])
+                .unwrap()
+                .schedule
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn signature_keeps_attributes_and_visibility() {
+        let k = parse_kernel_str(MATMUL).unwrap();
+        assert_eq!(k.sig.attrs.len(), 2);
+        assert!(matches!(k.sig.vis, syn::Visibility::Public(_)));
+        let names: Vec<String> = k.sig.params.iter().map(|p| p.name.to_string()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(k.sig.params[2].shape, vec![4, 4]);
+        assert!(k.sig.params[2].output && !k.sig.params[0].output);
+        assert_eq!(k.func.name, "mm");
+        assert!(k.func.is_input("a") && !k.func.is_input("c"));
+    }
+
+    #[test]
+    fn tokens_from_quote_parse_too() {
+        let tokens = quote::quote! {
+            fn scale(x: [f64; 3], y: &mut [f64; 3]) {
+                for i in range(3) {
+                    block("Y") {
+                        let vi = axis::remap("S", i);
+                        y[vi] = x[vi] * 0.5 + (vi as f64);
+                    }
+                }
+            }
+        };
+        let k = parse_kernel(tokens).unwrap();
+        assert_eq!(k.func.params[1].buffer.dtype, DataType::F64);
+    }
+
+    #[test]
+    fn failure_displays_one_message_per_line() {
+        let f = parse_kernel_str("fn f(c: &mut [f32; 4]) { for i in 1..4 { block(\"B\") { } } }")
+            .unwrap_err();
+        assert_eq!(
+            f.to_string(),
+            "loop ranges must start at 0\nblock \"B\" has no axes: declare them with `let vi = axis::spatial(extent, i);` or `axis::remap(..)`\nblock \"B\" has no store `buf[..] = value;`"
+        );
+        let lex = parse_kernel_str("fn f(c: &mut [f32; 4]) { \"unterminated }").unwrap_err();
+        assert!(lex.to_string().starts_with("cannot tokenize"), "{lex}");
+    }
 }
