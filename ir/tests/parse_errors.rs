@@ -172,6 +172,18 @@ fn duplicate_axes() {
 }
 
 #[test]
+fn raw_identifiers() {
+    let src = "fn r#f(r#a: [f32; 4], c: &mut [f32; 4]) {
+        for r#i in 0..4 { block(\"C\") { let vi = axis::spatial(4, r#i); c[vi] = r#a[vi]; } }
+    }";
+    let msg = "raw identifiers are not supported";
+    assert_eq!(
+        errors(src),
+        vec![pair(msg, "r#f"), pair(msg, "r#a"), pair(msg, "r#i")]
+    );
+}
+
+#[test]
 fn duplicate_block_names() {
     let src = "fn f(c: &mut [f32; 4]) {
         for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } }
@@ -870,6 +882,11 @@ fn literals_take_their_context_type() {
         "c[vi, vj] = max(a[vi, vj], -f32::INFINITY).min(f32::MAX);",
     ));
     ok(&store("c[vi, vj] = f32::max(a[vi, vj], 0.0);"));
+    ok(&store("c[vi, vj] = (i32::max(vi as i32, 2) * 2) as f32;"));
+    assert_eq!(
+        error(&store("c[vi, vj] = f32::max(v[vi], 0.0) as f32;")).0,
+        "`f32::max` applied to `f64` values"
+    );
     ok(&store("c[vi, vj] = (v[vi] * 2.0) as f32;"));
     // Untyped literals under a cast compute in their own type, as in Rust.
     let k = parse_kernel_str(&store(

@@ -317,6 +317,9 @@ impl State {
 
     fn declare_buffer(&mut self, name: &Ident, t: &TensorDecl, kind: BufKind) {
         let s = name.to_string();
+        if s.starts_with("r#") {
+            self.ctx.err(name, "raw identifiers are not supported");
+        }
         if self.bufs.iter().any(|b| b.name == *name) {
             self.ctx
                 .err(name, format!("the buffer name `{s}` is already used"));
@@ -341,22 +344,23 @@ impl State {
     /// loop or block used the name).
     pub(crate) fn declare_var(&mut self, id: &Ident, axes: &[Axis], quiet: bool) -> Var {
         let s = id.to_string();
-        if quiet {
-        } else if s.starts_with("r#") {
-            self.ctx.err(id, "raw identifiers are not supported");
+        let clash = if s.starts_with("r#") {
+            Some("raw identifiers are not supported".to_string())
         } else if self.bufs.iter().any(|b| b.name == *id) {
-            self.ctx
-                .err(id, format!("the name `{s}` is already used by a buffer"));
+            Some(format!("the name `{s}` is already used by a buffer"))
         } else if self.loops.iter().any(|l| l.ident == *id) {
-            self.ctx.err(
-                id,
-                format!("the name `{s}` is already used by an enclosing loop"),
-            );
+            Some(format!(
+                "the name `{s}` is already used by an enclosing loop"
+            ))
         } else if axes.iter().any(|a| a.ident == *id) {
-            self.ctx.err(
-                id,
-                format!("the name `{s}` is already used by an axis of this block"),
-            );
+            Some(format!(
+                "the name `{s}` is already used by an axis of this block"
+            ))
+        } else {
+            None
+        };
+        if let (false, Some(msg)) = (quiet, clash) {
+            self.ctx.err(id, msg);
         }
         let name = fresh_in(&self.names, &s);
         self.names.insert(name.clone());

@@ -429,7 +429,7 @@ fn path(input: ParseStream, first: Ident, depth: u32) -> syn::Result<SExpr> {
     let ty = dtype_of(&segs[0].to_string());
     if let (Some(ty), 2) = (ty, segs.len()) {
         let item = segs[1].to_string();
-        if input.peek(token::Paren) && ty.is_float() {
+        if input.peek(token::Paren) {
             let (args, close) = call_args(input, depth)?;
             let sp = Sp::new(segs[0].span(), close);
             let name = segs.pop().unwrap_or_else(|| Ident::new("_", sp.start));

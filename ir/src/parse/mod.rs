@@ -58,7 +58,7 @@
 //!            | IDENT                               a block axis
 //!            | IDENT '[' expr (',' expr)* ']'     a buffer element
 //!            | FUNC '(' args ')'                   FUNC: max min exp sqrt abs select
-//!            | ('f32' | 'f64') '::' FUNC '(' args ')'
+//!            | dtype '::' FUNC '(' args ')'          `f32::max(a, b)`: FUNC on that type
 //!            | ('f32' | 'f64') '::' ('INFINITY' | 'NEG_INFINITY' | 'MAX' | 'MIN' | 'EPSILON')
 //!            | 'i32' '::' ('MAX' | 'MIN')
 //!            | '(' expr ')'
@@ -185,8 +185,9 @@ pub struct Kernel {
 pub struct ParseFailure {
     /// All errors, combined (iterate it for each message).
     pub error: syn::Error,
-    /// Present when the signature parsed, every parameter has a supported
-    /// element type and the parameter names are distinct.
+    /// Present when the signature (attributes to parameter list) has no error:
+    /// every parameter parsed, with a supported element type, a valid shape and
+    /// a distinct name. Errors in the body do not affect it.
     pub sig: Option<KernelSig>,
 }
 

@@ -62,6 +62,9 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     input.parse::<Token![fn]>()?;
     let name: Ident = input.parse()?;
+    if name.to_string().starts_with("r#") {
+        ctx.err(&name, "raw identifiers are not supported");
+    }
     if input.peek(Token![<]) {
         let generics: syn::Generics = input.parse()?;
         ctx.err(
