@@ -170,6 +170,10 @@ enum Mutation {
     Insert(usize, usize, bool),
     Duplicate(usize),
     Swap(usize, usize),
+    /// Replace an identifier by another identifier of the same kernel.
+    Rename(usize, usize),
+    /// Replace a literal by a small integer or float.
+    Renumber(usize, i8, bool),
 }
 
 fn apply(flat: &mut Vec<Flat>, m: &Mutation) {
@@ -191,6 +195,32 @@ fn apply(flat: &mut Vec<Flat>, m: &Mutation) {
             flat.insert(at(p), t);
         }
         Mutation::Swap(p, q) => flat.swap(at(p), at(q)),
+        Mutation::Rename(p, q) => {
+            let idents: Vec<usize> = leaves
+                .iter()
+                .copied()
+                .filter(|i| matches!(flat[*i], Flat::Leaf(TokenTree::Ident(_))))
+                .collect();
+            if !idents.is_empty() {
+                let (p, q) = (idents[p % idents.len()], idents[q % idents.len()]);
+                flat[p] = flat[q].clone();
+            }
+        }
+        Mutation::Renumber(p, n, float) => {
+            let lits: Vec<usize> = leaves
+                .iter()
+                .copied()
+                .filter(|i| matches!(flat[*i], Flat::Leaf(TokenTree::Literal(_))))
+                .collect();
+            if !lits.is_empty() {
+                let lit = if float {
+                    Literal::f64_unsuffixed(n as f64 / 4.0)
+                } else {
+                    Literal::i64_unsuffixed(n as i64)
+                };
+                flat[lits[p % lits.len()]] = Flat::Leaf(TokenTree::Literal(lit));
+            }
+        }
     }
 }
 
@@ -203,6 +233,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(p, v, j)| Mutation::Insert(p, v, j)),
         any::<usize>().prop_map(Mutation::Duplicate),
         (any::<usize>(), any::<usize>()).prop_map(|(p, q)| Mutation::Swap(p, q)),
+        (any::<usize>(), any::<usize>()).prop_map(|(p, q)| Mutation::Rename(p, q)),
+        (any::<usize>(), any::<i8>(), any::<bool>())
+            .prop_map(|(p, n, f)| Mutation::Renumber(p, n, f)),
     ]
 }
 
