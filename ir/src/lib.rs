@@ -7,6 +7,7 @@
 pub mod codegen;
 pub mod interp;
 pub mod ir;
+pub mod parse;
 pub mod schedule;
 pub mod trace;
 pub mod tracefile;

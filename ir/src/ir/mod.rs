@@ -4,6 +4,7 @@
 pub mod arith;
 pub mod dtype;
 pub mod expr;
+pub mod flops;
 pub mod printer;
 pub mod region;
 pub mod stmt;
@@ -12,6 +13,7 @@ pub mod verify;
 pub use arith::{simplify, Analyzer, Sum};
 pub use dtype::DataType;
 pub use expr::{BinOp, Const, Expr, Load, UnOp, Var};
+pub use flops::flops;
 pub use printer::{expr_to_string, func_to_string};
 pub use region::{block_read_buffers, block_reads, block_writes, Region};
 pub use stmt::{

@@ -1,0 +1,295 @@
+//! The kernel signature: attributes, visibility, name and tensor parameters,
+//! and the `[dtype; d0, d1, ..]` tensor types shared with `alloc`.
+
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::spanned::Spanned;
+use syn::{token, Ident, Token};
+
+use super::limits::{MAX_EXTENT, MAX_NUMEL};
+use super::{Ctx, KernelSig, ParamSig, Sp};
+use crate::ir::DataType;
+
+/// A `[dtype; dims]` as written. `None` marks a part with an error (already
+/// reported); uses of such a buffer are not checked further.
+#[derive(Clone, Debug)]
+pub(crate) struct TensorDecl {
+    pub dtype: Option<DataType>,
+    pub shape: Option<Vec<i64>>,
+}
+
+/// One parameter as written.
+#[derive(Clone, Debug)]
+pub(crate) struct ParamDecl {
+    pub name: Ident,
+    pub tensor: TensorDecl,
+    pub output: bool,
+    /// The declaration did not parse past the name.
+    pub broken: bool,
+}
+
+/// The signature as written; `sig` is set when it has no error.
+pub(crate) struct SigDecl {
+    pub name: Ident,
+    pub params: Vec<ParamDecl>,
+    pub sig: Option<KernelSig>,
+}
+
+/// Skips tokens up to and including the next `,` (or to the end).
+fn skip_past_comma(input: ParseStream) {
+    let _ = input.step(|cursor| {
+        let mut c = *cursor;
+        while let Some((tt, next)) = c.token_tree() {
+            c = next;
+            if matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+        }
+        Ok(((), c))
+    });
+}
+
+/// Parses `attrs vis fn name(params)`; an `Err` means the rest of the input
+/// cannot be understood (no body can be found).
+pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDecl> {
+    let errors_before = ctx.count();
+    let attrs = input.call(syn::Attribute::parse_outer)?;
+    let vis: syn::Visibility = input.parse()?;
+    if !input.peek(Token![fn]) {
+        return Err(input.error(
+            "expected `fn`: a `tensor_func!` holds one function, `fn name(params) { .. }`",
+        ));
+    }
+    input.parse::<Token![fn]>()?;
+    let name: Ident = input.parse()?;
+    if name.to_string().starts_with("r#") {
+        ctx.err(&name, "raw identifiers are not supported");
+    }
+    if input.peek(Token![<]) {
+        let generics: syn::Generics = input.parse()?;
+        ctx.err(
+            Sp::from(generics.span()),
+            "tensor functions cannot be generic: shapes and types are static",
+        );
+    }
+    if !input.peek(token::Paren) {
+        return Err(
+            input.error("expected the parameter list `(a: [f32; 128], c: &mut [f32; 128])`")
+        );
+    }
+    let content;
+    let paren = syn::parenthesized!(content in input);
+    let mut params: Vec<ParamDecl> = Vec::new();
+    while !content.is_empty() {
+        let mut name = None;
+        let p = param(&content, ctx, &mut name);
+        let ok = p.is_ok();
+        let p = match (p, name) {
+            (Ok(p), _) => Some(p),
+            (Err(e), name) => {
+                ctx.push(e);
+                skip_past_comma(&content);
+                let tensor = TensorDecl {
+                    dtype: None,
+                    shape: None,
+                };
+                name.map(|name| ParamDecl {
+                    name,
+                    tensor,
+                    output: false,
+                    broken: true,
+                })
+            }
+        };
+        if let Some(p) = p {
+            if let Some(prev) = params.iter().find(|q| q.name == p.name) {
+                ctx.err(
+                    &p.name,
+                    format!("the parameter name `{}` is used twice", prev.name),
+                );
+            }
+            params.push(p);
+        }
+        if ok && !content.is_empty() {
+            if let Err(e) = content.parse::<Token![,]>() {
+                ctx.push(e);
+                skip_past_comma(&content);
+            }
+        }
+    }
+    if input.peek(Token![->]) {
+        let arrow = input.parse::<Token![->]>()?;
+        let ty: syn::Type = input.parse()?;
+        ctx.err(
+            Sp::new(arrow.spans[0], ty.span()),
+            "tensor functions return nothing: write results through `&mut` parameters",
+        );
+    }
+    if input.peek(Token![where]) {
+        let w: syn::WhereClause = input.parse()?;
+        ctx.err(
+            Sp::from(w.span()),
+            "tensor functions cannot have a `where` clause",
+        );
+    }
+    if !params.iter().any(|p| p.output || p.broken) && ctx.count() == errors_before {
+        ctx.err(
+            Sp::new(name.span(), paren.span.close()),
+            "a tensor function needs an output: declare one parameter `name: &mut [f32; ..]`",
+        );
+    }
+    let complete = params
+        .iter()
+        .all(|p| p.tensor.dtype.is_some() && p.tensor.shape.is_some());
+    let sig = (ctx.count() == errors_before && complete).then(|| KernelSig {
+        attrs,
+        vis,
+        name: name.clone(),
+        params: params
+            .iter()
+            .map(|p| ParamSig {
+                name: p.name.clone(),
+                dtype: p.tensor.dtype.unwrap_or(DataType::F32),
+                shape: p.tensor.shape.clone().unwrap_or_default(),
+                output: p.output,
+            })
+            .collect(),
+    });
+    Ok(SigDecl { name, params, sig })
+}
+
+/// `IDENT ':' '&' 'mut' tensor` or `IDENT ':' tensor`; `name` is set as soon
+/// as the name parsed.
+fn param(
+    input: ParseStream,
+    ctx: &mut Ctx,
+    name_out: &mut Option<Ident>,
+) -> syn::Result<ParamDecl> {
+    if input.peek(Token![mut]) {
+        let m = input.parse::<Token![mut]>()?;
+        ctx.err(
+            m.span,
+            "parameters cannot be `mut`; mark outputs with `&mut` in the type: `c: &mut [f32; ..]`",
+        );
+    }
+    let name: Ident = input.parse()?;
+    *name_out = Some(name.clone());
+    input.parse::<Token![:]>()?;
+    let mut output = false;
+    if input.peek(Token![&]) {
+        let amp = input.parse::<Token![&]>()?;
+        if input.peek(Token![mut]) {
+            input.parse::<Token![mut]>()?;
+            output = true;
+        } else {
+            ctx.err(
+                amp.span,
+                format!("inputs are written without `&`: `{name}: [f32; ..]`; outputs are `{name}: &mut [f32; ..]`"),
+            );
+        }
+    }
+    let tensor = tensor(input, ctx)?;
+    Ok(ParamDecl {
+        name,
+        tensor,
+        output,
+        broken: false,
+    })
+}
+
+/// `'[' dtype ';' INT (',' INT)* ','? ']'`
+pub(crate) fn tensor(input: ParseStream, ctx: &mut Ctx) -> syn::Result<TensorDecl> {
+    if !input.peek(token::Bracket) {
+        return Err(input.error("expected a tensor type `[f32; d0, d1, ..]`"));
+    }
+    let content;
+    let bracket = syn::bracketed!(content in input);
+    if !content.peek(Ident::peek_any) {
+        return Err(content.error("expected an element type: f32, f64 or i32"));
+    }
+    let ty = Ident::parse_any(&content)?;
+    let dtype = DataType::from_rust(&ty.to_string());
+    if dtype.is_none() {
+        ctx.err(
+            &ty,
+            format!("unsupported element type `{ty}`; expected f32, f64 or i32"),
+        );
+    }
+    if content.peek(Token![,]) {
+        return Err(content
+            .error("expected `;` between the element type and the dimensions: `[f32; 128, 64]`"));
+    }
+    content.parse::<Token![;]>()?;
+    let mut shape = Some(Vec::new());
+    let mut numel: Option<i64> = Some(1);
+    while !content.is_empty() {
+        let d = dim(&content, ctx);
+        match (d, shape.as_mut()) {
+            (Some(d), Some(s)) => {
+                s.push(d);
+                numel = numel.and_then(|n| n.checked_mul(d));
+            }
+            _ => shape = None,
+        }
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    if shape.as_ref().is_some_and(|s| s.is_empty()) {
+        ctx.err(bracket.span.join(), "a tensor needs at least one dimension");
+        shape = None;
+    }
+    if shape.is_some() && numel.is_none_or(|n| n > MAX_NUMEL) {
+        ctx.err(
+            bracket.span.join(),
+            format!("tensor too large: at most {MAX_NUMEL} elements are supported"),
+        );
+        shape = None;
+    }
+    Ok(TensorDecl { dtype, shape })
+}
+
+/// One dimension: a positive integer literal. Reports a bad one and skips its
+/// tokens up to the next `,`.
+fn dim(input: ParseStream, ctx: &mut Ctx) -> Option<i64> {
+    let start = input.span();
+    if input.peek(syn::LitInt) {
+        if let Ok(lit) = input.parse::<syn::LitInt>() {
+            return match lit.base10_parse::<i64>() {
+                Ok(v) if v <= 0 => {
+                    ctx.err(lit.span(), "dimensions must be positive");
+                    None
+                }
+                Ok(v) if v <= MAX_EXTENT => Some(v),
+                _ => {
+                    ctx.err(
+                        lit.span(),
+                        format!("dimension too large: at most {MAX_EXTENT}"),
+                    );
+                    None
+                }
+            };
+        }
+    }
+    let negative = input.peek(Token![-]);
+    let mut end = start;
+    let _ = input.step(|cursor| {
+        let mut c = *cursor;
+        while let Some((tt, next)) = c.token_tree() {
+            if matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+            end = tt.span();
+            c = next;
+        }
+        Ok(((), c))
+    });
+    let msg = if negative {
+        "dimensions must be positive"
+    } else {
+        "dimensions must be integer literals: shapes are static"
+    };
+    ctx.err(Sp::new(start, end), msg);
+    None
+}
