@@ -127,7 +127,9 @@ impl TraceFile {
         let mut targets = BTreeMap::new();
         for (key, t) in fj.targets {
             if Isa::from_name(&key).is_none() {
-                return Err(err(format!("unknown target \"{key}\" (expected x86_64-avx512, x86_64-avx2 or generic-scalar)")));
+                return Err(err(format!(
+                    "unknown target \"{key}\" (expected x86_64-avx512, x86_64-avx2 or generic-scalar)"
+                )));
             }
             let trace = Trace::from_json(&t.trace).map_err(|e| err(format!("target \"{key}\": {e}")))?;
             targets.insert(

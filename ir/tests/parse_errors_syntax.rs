@@ -16,29 +16,14 @@ fn in_loop(header: &str) -> String {
 
 #[test]
 fn loop_ranges() {
-    assert_eq!(
-        error(&in_loop("for i in 1..8")),
-        pair("loop ranges must start at 0", "1")
-    );
+    assert_eq!(error(&in_loop("for i in 1..8")), pair("loop ranges must start at 0", "1"));
     assert_eq!(
         error(&in_loop("for i in 0..n")),
-        pair(
-            "a loop extent must be an integer literal: extents are static",
-            "n"
-        )
+        pair("a loop extent must be an integer literal: extents are static", "n")
     );
-    assert_eq!(
-        error(&in_loop("for i in 0..=7")),
-        pair("inclusive ranges are not supported; write `0..n`", "..=")
-    );
-    assert_eq!(
-        error(&in_loop("for i in range(0)")),
-        pair("a loop extent must be positive", "0")
-    );
-    assert_eq!(
-        error(&in_loop("for i in range(2, 8)")),
-        pair("loop ranges must start at 0", "2")
-    );
+    assert_eq!(error(&in_loop("for i in 0..=7")), pair("inclusive ranges are not supported; write `0..n`", "..="));
+    assert_eq!(error(&in_loop("for i in range(0)")), pair("a loop extent must be positive", "0"));
+    assert_eq!(error(&in_loop("for i in range(2, 8)")), pair("loop ranges must start at 0", "2"));
     ok(&in_loop("for i in range(0, 8)"));
     ok(&in_loop("for i in range(8)"));
     ok(&in_loop("for i in grid(8)"));
@@ -48,17 +33,11 @@ fn loop_ranges() {
 fn grid_arity() {
     assert_eq!(
         error(&in_loop("for (i, j) in grid(8)")),
-        pair(
-            "`grid` has 1 extent but the pattern binds 2 variables",
-            "grid(8)"
-        )
+        pair("`grid` has 1 extent but the pattern binds 2 variables", "grid(8)")
     );
     assert_eq!(
         error(&in_loop("for (i, j) in 0..8")),
-        pair(
-            "a range binds one variable; use `grid(..)` for several",
-            "i, j"
-        )
+        pair("a range binds one variable; use `grid(..)` for several", "i, j")
     );
 }
 
@@ -66,19 +45,10 @@ fn grid_arity() {
 fn loop_and_alloc_placement() {
     assert_eq!(
         errors("fn f(c: &mut [f32; 8]) { for i in 0..8 { } }"),
-        vec![
-            pair("output `c` is never written", "c"),
-            pair("empty loop body", "{ }")
-        ]
+        vec![pair("output `c` is never written", "c"), pair("empty loop body", "{ }")]
     );
     let src = "fn f(c: &mut [f32; 8]) { for i in 0..8 { let y = alloc([f32; 8]); block(\"C\") { let vi = axis::spatial(8, i); c[vi] = 0.0; } } }";
-    assert_eq!(
-        error(src),
-        pair(
-            "`alloc` is only allowed directly in the function body, outside loops",
-            "let y"
-        )
-    );
+    assert_eq!(error(src), pair("`alloc` is only allowed directly in the function body, outside loops", "let y"));
 }
 
 // ---- signature -----------------------------------------------------------
@@ -88,25 +58,10 @@ fn dimensions() {
     // The body writes `c`, but the broken shape is not checked further.
     let with = |shape: &str| format!("fn f(c: &mut [f32; {shape}]) {WRITES_C}");
     assert_eq!(error(&with("0")), pair("dimensions must be positive", "0"));
-    assert_eq!(
-        error(&with("-4")),
-        pair("dimensions must be positive", "-4")
-    );
-    assert_eq!(
-        error(&with("4, N")),
-        pair(
-            "dimensions must be integer literals: shapes are static",
-            "N"
-        )
-    );
-    assert_eq!(
-        error(&with("")),
-        pair("a tensor needs at least one dimension", "[f32; ]")
-    );
-    assert_eq!(
-        error(&with("4294967296")),
-        pair("dimension too large: at most 2147483647", "4294967296")
-    );
+    assert_eq!(error(&with("-4")), pair("dimensions must be positive", "-4"));
+    assert_eq!(error(&with("4, N")), pair("dimensions must be integer literals: shapes are static", "N"));
+    assert_eq!(error(&with("")), pair("a tensor needs at least one dimension", "[f32; ]"));
+    assert_eq!(error(&with("4294967296")), pair("dimension too large: at most 2147483647", "4294967296"));
 }
 
 #[test]
@@ -133,15 +88,9 @@ fn signature_shape() {
     );
     assert_eq!(
         error("fn f(a: [f32; 4]) {}"),
-        pair(
-            "a tensor function needs an output: declare one parameter `name: &mut [f32; ..]`",
-            "f(a: [f32; 4])"
-        )
+        pair("a tensor function needs an output: declare one parameter `name: &mut [f32; ..]`", "f(a: [f32; 4])")
     );
-    assert_eq!(
-        error("struct S;").0,
-        "expected `fn`: a `tensor_func!` holds one function, `fn name(params) { .. }`"
-    );
+    assert_eq!(error("struct S;").0, "expected `fn`: a `tensor_func!` holds one function, `fn name(params) { .. }`");
 }
 
 #[test]
@@ -149,13 +98,13 @@ fn trailing_garbage() {
     let src = "fn f(c: &mut [f32; 4]) { for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } } fn g() {}";
     assert_eq!(
         error(src),
-        pair("unexpected tokens after the kernel: a `tensor_func!` holds one `fn` and an optional `schedule { .. }`", "fn")
+        pair(
+            "unexpected tokens after the kernel: a `tensor_func!` holds one `fn` and an optional `schedule { .. }`",
+            "fn"
+        )
     );
     let two = src.replace("fn g() {}", "schedule { } schedule { }");
-    assert_eq!(
-        error(&two),
-        pair("a kernel has at most one `schedule { .. }`", "schedule")
-    );
+    assert_eq!(error(&two), pair("a kernel has at most one `schedule { .. }`", "schedule"));
 }
 
 // ---- expressions and types -----------------------------------------------
@@ -164,17 +113,11 @@ fn trailing_garbage() {
 fn unknown_function_and_method() {
     assert_eq!(
         error(&store("c[vi, vj] = tanh(a[vi, vj]);")),
-        pair(
-            "unknown function `tanh`; the functions are max, min, exp, sqrt, abs and select",
-            "tanh"
-        )
+        pair("unknown function `tanh`; the functions are max, min, exp, sqrt, abs and select", "tanh")
     );
     assert_eq!(
         error(&store("c[vi, vj] = a[vi, vj].tanh();")),
-        pair(
-            "unknown method `tanh`; the methods are max, min, exp, sqrt and abs",
-            "tanh"
-        )
+        pair("unknown method `tanh`; the methods are max, min, exp, sqrt and abs", "tanh")
     );
     assert_eq!(
         error(&store("c[vi, vj] = max(a[vi, vj]);")),
@@ -186,10 +129,7 @@ fn unknown_function_and_method() {
     );
     assert_eq!(
         error(&store("c[vi, vj] = f32::tanh(a[vi, vj]);")),
-        pair(
-            "unknown function `f32::tanh`; the functions are max, min, exp, sqrt and abs",
-            "tanh"
-        )
+        pair("unknown function `f32::tanh`; the functions are max, min, exp, sqrt and abs", "tanh")
     );
     assert_eq!(
         error(&store("c[vi, vj] = f32::PI;")),
@@ -204,10 +144,7 @@ fn unknown_function_and_method() {
 fn dtype_mismatches() {
     assert_eq!(
         error(&store("c[vi, vj] = v[vi];")),
-        pair(
-            "mismatched types: storing a `f64` value into `c`, which holds `f32`",
-            "v[vi]"
-        )
+        pair("mismatched types: storing a `f64` value into `c`, which holds `f32`", "v[vi]")
     );
     assert_eq!(
         error(&store("c[vi, vj] = a[vi, vj] + v[vj];")),
@@ -215,36 +152,29 @@ fn dtype_mismatches() {
     );
     assert_eq!(
         error(&store("c[vi, vj] = select(a[vi, vj] < vi, 1.0, 0.0);")),
-        pair(
-            "mismatched types: `f32` and `index` operands of `<`; convert the index with `as f32`",
-            "<"
-        )
+        pair("mismatched types: `f32` and `index` operands of `<`; convert the index with `as f32`", "<")
     );
     assert_eq!(
-        error(&store(
-            "c[vi, vj] = if a[vi, vj] && vi < 4 { 1.0 } else { 0.0 };"
-        )),
+        error(&store("c[vi, vj] = if a[vi, vj] && vi < 4 { 1.0 } else { 0.0 };")),
         pair("`&&` needs bool operands, found `f32`", "a[vi, vj]")
     );
     assert_eq!(
         error(&store("c[vi, vj] = vi;")),
-        pair("mismatched types: storing a `index` value into `c`, which holds `f32`; convert the index with `as f32`", "vi")
+        pair(
+            "mismatched types: storing a `index` value into `c`, which holds `f32`; convert the index with `as f32`",
+            "vi"
+        )
     );
     assert_eq!(
         error(&store("c[vi, vj] = (vi + 1).exp();")),
-        pair(
-            "`exp` needs a `f32` or `f64` argument, found `index`; convert the index with `as f32`",
-            "(vi + 1)"
-        )
+        pair("`exp` needs a `f32` or `f64` argument, found `index`; convert the index with `as f32`", "(vi + 1)")
     );
     assert_eq!(
         error(&store("c[vi, vj] = if a[vi, vj] { 1.0 } else { 0.0 };")),
         pair("a condition must be a `bool`, found `f32`", "a[vi, vj]")
     );
     assert_eq!(
-        error(&store(
-            "c[vi, vj] = if vi < 4 { a[vi, vj] } else { v[vj] };"
-        )),
+        error(&store("c[vi, vj] = if vi < 4 { a[vi, vj] } else { v[vj] };")),
         pair(
             "mismatched types: `f32` and `f64` operands of the branches of a select",
             "if vi < 4 { a[vi, vj] } else { v[vj] }"
@@ -252,45 +182,21 @@ fn dtype_mismatches() {
     );
     assert_eq!(
         error(&store("c[vi, vj] = !a[vi, vj];")),
-        pair(
-            "`!` needs a bool operand, found `f32` (bitwise not is not supported)",
-            "!a[vi, vj]"
-        )
+        pair("`!` needs a bool operand, found `f32` (bitwise not is not supported)", "!a[vi, vj]")
     );
-    assert_eq!(
-        error(&store("c[vi, vj] = -(vi < 3);")).0,
-        "cannot negate a `bool`; use `!`"
-    );
+    assert_eq!(error(&store("c[vi, vj] = -(vi < 3);")).0, "cannot negate a `bool`; use `!`");
     assert_eq!(
         error(&store("c[vi, vj] = a[vi, vj] * 1.0f64;")),
         pair("mismatched types: `f32` and `f64` operands of `*`", "*")
     );
-    assert_eq!(
-        error(&store("c[vi, vj] = b[vi + 0.5];")),
-        pair("expected `index`, found a float literal", "0.5")
-    );
+    assert_eq!(error(&store("c[vi, vj] = b[vi + 0.5];")), pair("expected `index`, found a float literal", "0.5"));
     assert_eq!(
         error(&store("c[vi, vj] = b[vi] as usize;")),
-        pair(
-            "cannot cast to `usize`: casts convert to f32, f64 or i32",
-            "usize"
-        )
+        pair("cannot cast to `usize`: casts convert to f32, f64 or i32", "usize")
     );
-    assert_eq!(
-        error(&store("c[vi, vj] = ((vi < 2) as f32);")).0,
-        "cannot cast a `bool` to `f32`"
-    );
-    assert_eq!(
-        error(&store("c[vi, vj] = a[vi, vj] + 1e39;")),
-        pair("float literal out of range for `f32`", "1e39")
-    );
-    assert_eq!(
-        error(&store("c[vi, vj] = 1u8;")),
-        pair(
-            "unsupported literal suffix `u8`; use f32, f64 or i32",
-            "1u8"
-        )
-    );
+    assert_eq!(error(&store("c[vi, vj] = ((vi < 2) as f32);")).0, "cannot cast a `bool` to `f32`");
+    assert_eq!(error(&store("c[vi, vj] = a[vi, vj] + 1e39;")), pair("float literal out of range for `f32`", "1e39"));
+    assert_eq!(error(&store("c[vi, vj] = 1u8;")), pair("unsupported literal suffix `u8`; use f32, f64 or i32", "1u8"));
     assert_eq!(
         error(&store("c[vi, vj] = (vi < 2) < true;")).0,
         "`<` cannot compare `bool` values; combine conditions with `&&`, `||` and `!`"
@@ -302,33 +208,23 @@ fn literals_take_their_context_type() {
     ok(&store("c[vi, vj] = 1;"));
     ok(&store("c[vi, vj] = a[vi, vj] * 2 + 0.5;"));
     ok(&store("c[vi, vj] = (vi as f32) * 0.5 + b[vj] / 3.0f32;"));
-    ok(&store(
-        "c[vi, vj] = max(a[vi, vj], -f32::INFINITY).min(f32::MAX);",
-    ));
+    ok(&store("c[vi, vj] = max(a[vi, vj], -f32::INFINITY).min(f32::MAX);"));
     ok(&store("c[vi, vj] = f32::max(a[vi, vj], 0.0);"));
     ok(&store("c[vi, vj] = (i32::max(vi as i32, 2) * 2) as f32;"));
-    assert_eq!(
-        error(&store("c[vi, vj] = f32::max(v[vi], 0.0) as f32;")).0,
-        "`f32::max` applied to `f64` values"
-    );
+    assert_eq!(error(&store("c[vi, vj] = f32::max(v[vi], 0.0) as f32;")).0, "`f32::max` applied to `f64` values");
     ok(&store("c[vi, vj] = (v[vi] * 2.0) as f32;"));
     // Untyped literals under a cast compute in their own type, as in Rust.
-    let k = parse_kernel_str(&store(
-        "c[vi, vj] = (7 / 2) as f32 + (0.5 + 1.0) as f32 + 3 as f32;",
-    ))
-    .unwrap();
+    let k = parse_kernel_str(&store("c[vi, vj] = (7 / 2) as f32 + (0.5 + 1.0) as f32 + 3 as f32;")).unwrap();
     let text = k.func.to_string();
     assert!(
-        text.contains("c[vi, vj] = T.Cast(\"float32\", 7 // 2) + (T.float32(0.5) + T.float32(1)) + T.float32(3)"),
+        text.contains("c[vi, vj] = T.Cast(\"float32\", 7 // 2) + (T.float32(0.5) + T.float32(1.0)) + T.float32(3.0)"),
         "{text}"
     );
-    let k = parse_kernel_str(&store(
-        "c[vi, vj] = a[vi, vj] * 2 - b[(vi * 3 + vj) % 8] / 4.0 + (vi / 2) as f32;",
-    ))
-    .unwrap();
+    let k =
+        parse_kernel_str(&store("c[vi, vj] = a[vi, vj] * 2 - b[(vi * 3 + vj) % 8] / 4.0 + (vi / 2) as f32;")).unwrap();
     let text = k.func.to_string();
     assert!(
-        text.contains("c[vi, vj] = a[vi, vj] * T.float32(2) - b[(vi * 3 + vj) % 8] / T.float32(4) + T.Cast(\"float32\", vi // 2)"),
+        text.contains("c[vi, vj] = a[vi, vj] * T.float32(2.0) - b[(vi * 3 + vj) % 8] / T.float32(4.0) + T.Cast(\"float32\", vi // 2)"),
         "{text}"
     );
 }
@@ -339,51 +235,30 @@ fn operators() {
         error(&store("c[vi, vj] = if vi < vj < 3 { 1.0 } else { 0.0 };")),
         pair("comparison operators cannot be chained; use `&&`", "<")
     );
-    assert_eq!(
-        error(&store("c[vi, vj] = b[vi / 0];")),
-        pair("division by zero", "0")
-    );
+    assert_eq!(error(&store("c[vi, vj] = b[vi / 0];")), pair("division by zero", "0"));
     assert_eq!(
         error(&store("c[vi, vj] = if vi < 3 { 1.0 };")),
-        pair(
-            "`if` without `else` has no value; add an `else` branch",
-            "if vi < 3 { 1.0 }"
-        )
+        pair("`if` without `else` has no value; add an `else` branch", "if vi < 3 { 1.0 }")
     );
     assert_eq!(
         error(&store("c[vi, vj] = a[vi, vj] & 1.0;")).0,
         "bitwise operators are not supported; use `&&` and `||` on conditions"
     );
-    assert_eq!(
-        error(&store("c[vi, vj] = (a[vi, vj], 1.0);")).0,
-        "tuples are not supported"
-    );
-    assert_eq!(
-        error(&store("c[vi, vj] = \"x\";")).0,
-        "string literals are not expressions"
-    );
+    assert_eq!(error(&store("c[vi, vj] = (a[vi, vj], 1.0);")).0, "tuples are not supported");
+    assert_eq!(error(&store("c[vi, vj] = \"x\";")).0, "string literals are not expressions");
 }
 
 // ---- syntax errors and recovery ------------------------------------------
 
 #[test]
 fn syntax_errors() {
-    assert_eq!(
-        error(&store("c[vi, vj] = a[vi, vj] +;")),
-        pair("expected an expression", ";")
-    );
+    assert_eq!(error(&store("c[vi, vj] = a[vi, vj] +;")), pair("expected an expression", ";"));
     assert_eq!(error(&store("c[vi, vj] = a[vi, vj]")).0, "expected `;`");
     assert_eq!(
         error(&store("c = 0.0;")),
-        pair(
-            "a store writes one element: index `c` with its axes, `c[vi, ..] = ..`",
-            "c"
-        )
+        pair("a store writes one element: index `c` with its axes, `c[vi, ..] = ..`", "c")
     );
-    assert_eq!(
-        error(&store("c[vi, vj] == 0.0;")).0,
-        "expected `=`, `+=`, `-=`, `*=` or `/=`"
-    );
+    assert_eq!(error(&store("c[vi, vj] == 0.0;")).0, "expected `=`, `+=`, `-=`, `*=` or `/=`");
     assert_eq!(
         error(&in_block("let t = a[i, j];\nc[0, 0] = t;")).0,
         "a `let` in a block declares axes: `let vi = axis::spatial(128, i);` or `let (vi, vj) = axis::remap(\"SS\", (i, j));`"
@@ -443,18 +318,8 @@ fn signature_survives_body_errors() {
     assert_eq!(sig.attrs.len(), 1);
     assert!(matches!(sig.vis, syn::Visibility::Restricted(_)));
     assert_eq!(sig.params.len(), 2);
-    assert_eq!(
-        (sig.params[0].shape.clone(), sig.params[0].output),
-        (vec![4, 2], false)
-    );
-    assert_eq!(
-        (sig.params[1].dtype, sig.params[1].output),
-        (kiln_ir::ir::DataType::F64, true)
-    );
-    assert!(failure("fn k(a: [f16; 4], c: &mut [f32; 4]) {}")
-        .sig
-        .is_none());
-    assert!(failure("fn k(a [f32; 4], c: &mut [f32; 4]) {}")
-        .sig
-        .is_none());
+    assert_eq!((sig.params[0].shape.clone(), sig.params[0].output), (vec![4, 2], false));
+    assert_eq!((sig.params[1].dtype, sig.params[1].output), (kiln_ir::ir::DataType::F64, true));
+    assert!(failure("fn k(a: [f16; 4], c: &mut [f32; 4]) {}").sig.is_none());
+    assert!(failure("fn k(a [f32; 4], c: &mut [f32; 4]) {}").sig.is_none());
 }

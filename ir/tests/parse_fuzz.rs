@@ -67,9 +67,7 @@ const IDENTS: &[&str] = &[
     "r#fn",
     "_",
 ];
-const PUNCTS: &[char] = &[
-    '+', '-', '*', '/', '%', '<', '>', '=', '!', '&', '|', '.', ',', ';', ':', '#', '^',
-];
+const PUNCTS: &[char] = &['+', '-', '*', '/', '%', '<', '>', '=', '!', '&', '|', '.', ',', ';', ':', '#', '^'];
 const LITERALS: &[&str] = &[
     "0",
     "1",
@@ -110,11 +108,7 @@ fn vocab(n: usize, joint: bool) -> TokenTree {
     }
     let n = n - IDENTS.len();
     if n < PUNCTS.len() {
-        let spacing = if joint {
-            Spacing::Joint
-        } else {
-            Spacing::Alone
-        };
+        let spacing = if joint { Spacing::Joint } else { Spacing::Alone };
         return TokenTree::Punct(Punct::new(PUNCTS[n], spacing));
     }
     let n = n - PUNCTS.len();
@@ -177,9 +171,7 @@ enum Mutation {
 }
 
 fn apply(flat: &mut Vec<Flat>, m: &Mutation) {
-    let leaves: Vec<usize> = (0..flat.len())
-        .filter(|i| matches!(flat[*i], Flat::Leaf(_)))
-        .collect();
+    let leaves: Vec<usize> = (0..flat.len()).filter(|i| matches!(flat[*i], Flat::Leaf(_))).collect();
     if leaves.is_empty() {
         return;
     }
@@ -196,28 +188,19 @@ fn apply(flat: &mut Vec<Flat>, m: &Mutation) {
         }
         Mutation::Swap(p, q) => flat.swap(at(p), at(q)),
         Mutation::Rename(p, q) => {
-            let idents: Vec<usize> = leaves
-                .iter()
-                .copied()
-                .filter(|i| matches!(flat[*i], Flat::Leaf(TokenTree::Ident(_))))
-                .collect();
+            let idents: Vec<usize> =
+                leaves.iter().copied().filter(|i| matches!(flat[*i], Flat::Leaf(TokenTree::Ident(_)))).collect();
             if !idents.is_empty() {
                 let (p, q) = (idents[p % idents.len()], idents[q % idents.len()]);
                 flat[p] = flat[q].clone();
             }
         }
         Mutation::Renumber(p, n, float) => {
-            let lits: Vec<usize> = leaves
-                .iter()
-                .copied()
-                .filter(|i| matches!(flat[*i], Flat::Leaf(TokenTree::Literal(_))))
-                .collect();
+            let lits: Vec<usize> =
+                leaves.iter().copied().filter(|i| matches!(flat[*i], Flat::Leaf(TokenTree::Literal(_)))).collect();
             if !lits.is_empty() {
-                let lit = if float {
-                    Literal::f64_unsuffixed(n as f64 / 4.0)
-                } else {
-                    Literal::i64_unsuffixed(n as i64)
-                };
+                let lit =
+                    if float { Literal::f64_unsuffixed(n as f64 / 4.0) } else { Literal::i64_unsuffixed(n as i64) };
                 flat[lits[p % lits.len()]] = Flat::Leaf(TokenTree::Literal(lit));
             }
         }
@@ -227,15 +210,12 @@ fn apply(flat: &mut Vec<Flat>, m: &Mutation) {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<usize>().prop_map(Mutation::Delete),
-        (any::<usize>(), any::<usize>(), any::<bool>())
-            .prop_map(|(p, v, j)| Mutation::Replace(p, v, j)),
-        (any::<usize>(), any::<usize>(), any::<bool>())
-            .prop_map(|(p, v, j)| Mutation::Insert(p, v, j)),
+        (any::<usize>(), any::<usize>(), any::<bool>()).prop_map(|(p, v, j)| Mutation::Replace(p, v, j)),
+        (any::<usize>(), any::<usize>(), any::<bool>()).prop_map(|(p, v, j)| Mutation::Insert(p, v, j)),
         any::<usize>().prop_map(Mutation::Duplicate),
         (any::<usize>(), any::<usize>()).prop_map(|(p, q)| Mutation::Swap(p, q)),
         (any::<usize>(), any::<usize>()).prop_map(|(p, q)| Mutation::Rename(p, q)),
-        (any::<usize>(), any::<i8>(), any::<bool>())
-            .prop_map(|(p, n, f)| Mutation::Renumber(p, n, f)),
+        (any::<usize>(), any::<i8>(), any::<bool>()).prop_map(|(p, n, f)| Mutation::Renumber(p, n, f)),
     ]
 }
 
@@ -339,11 +319,7 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let negs = format!("{}a[vi]", "-".repeat(5000));
     let chain = vec!["a[vi]"; 5000].join(" + ");
     let methods = format!("a[vi]{}", ".exp()".repeat(3000));
-    let ifs = format!(
-        "{}a[vi]{}",
-        "if true { ".repeat(300),
-        " } else { 0.0 }".repeat(300)
-    );
+    let ifs = format!("{}a[vi]{}", "if true { ".repeat(300), " } else { 0.0 }".repeat(300));
     for value in [parens, negs, chain, methods, ifs] {
         let src = format!(
             "fn f(a: [f32; 4], c: &mut [f32; 4]) {{ for i in 0..4 {{ block(\"C\") {{ let vi = axis::spatial(4, i); c[vi] = {value}; }} }} }}"
@@ -353,10 +329,7 @@ fn deep_nesting_is_an_error_not_a_crash() {
     }
     let loops = format!(
         "fn f(c: &mut [f32; 4]) {{ {} }}",
-        (0..300)
-            .map(|n| format!("for l{n} in 0..1 {{"))
-            .collect::<String>()
-            + &"}".repeat(300)
+        (0..300).map(|n| format!("for l{n} in 0..1 {{")).collect::<String>() + &"}".repeat(300)
     );
     let err = parse_kernel_str(&loops).expect_err("too deep");
     assert!(err.to_string().contains("loops nested too deeply"), "{err}");

@@ -34,20 +34,14 @@ fn run(k: &Kernel) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
         .collect();
     let inputs: Vec<Vec<f32>> = args.iter().map(|t| t.as_f32().unwrap().to_vec()).collect();
     interp::run(&k.func, &mut args).expect("interpretation succeeds");
-    (
-        inputs,
-        args.iter().map(|t| t.as_f32().unwrap().to_vec()).collect(),
-    )
+    (inputs, args.iter().map(|t| t.as_f32().unwrap().to_vec()).collect())
 }
 
 fn assert_close(got: &[f32], want: &[f64]) {
     assert_eq!(got.len(), want.len());
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let tol = 1e-4 * w.abs().max(1.0);
-        assert!(
-            ((*g as f64) - w).abs() <= tol,
-            "element {i}: got {g}, expected {w}"
-        );
+        assert!(((*g as f64) - w).abs() <= tol, "element {i}: got {g}, expected {w}");
     }
 }
 
@@ -68,9 +62,7 @@ fn matmul_ref(a: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> Vec<f64> {
     let mut c = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
-            c[i * n + j] = (0..k)
-                .map(|l| a[i * k + l] as f64 * b[l * n + j] as f64)
-                .sum();
+            c[i * n + j] = (0..k).map(|l| a[i * k + l] as f64 * b[l * n + j] as f64).sum();
         }
     }
     c
@@ -81,9 +73,7 @@ fn linear_ref(x: &[f32], w: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> 
     let mut z = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
-            let dot: f64 = (0..k)
-                .map(|l| x[i * k + l] as f64 * w[j * k + l] as f64)
-                .sum();
+            let dot: f64 = (0..k).map(|l| x[i * k + l] as f64 * w[j * k + l] as f64).sum();
             z[i * n + j] = dot + b[j] as f64;
         }
     }
@@ -125,10 +115,7 @@ fn linear1() {
 fn linear() {
     let k = check("linear", include_str!("kernels/linear.rs"));
     let (inp, out) = run(&k);
-    assert_close(
-        &out[3],
-        &linear_ref(&inp[0], &inp[1], &inp[2], 64, 128, 784),
-    );
+    assert_close(&out[3], &linear_ref(&inp[0], &inp[1], &inp[2], 64, 128, 784));
 }
 
 #[test]

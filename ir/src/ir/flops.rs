@@ -15,11 +15,7 @@ pub fn flops(func: &PrimFunc) -> u64 {
     func.blocks()
         .iter()
         .map(|br| {
-            let iters = br
-                .block
-                .iter_vars
-                .iter()
-                .fold(1u64, |n, iv| n.saturating_mul(iv.extent.max(0) as u64));
+            let iters = br.block.iter_vars.iter().fold(1u64, |n, iv| n.saturating_mul(iv.extent.max(0) as u64));
             iters.saturating_mul(expr_ops(&br.block.body.value))
         })
         .fold(0u64, u64::saturating_add)
@@ -33,19 +29,12 @@ pub fn expr_ops(e: &Expr) -> u64 {
             let counted = e.dtype().is_element()
                 && matches!(
                     op,
-                    BinOp::Add
-                        | BinOp::Sub
-                        | BinOp::Mul
-                        | BinOp::Div
-                        | BinOp::Rem
-                        | BinOp::Min
-                        | BinOp::Max
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem | BinOp::Min | BinOp::Max
                 );
             u64::from(counted) + expr_ops(a) + expr_ops(b)
         }
         Expr::Unary(op, a) => {
-            let counted =
-                e.dtype().is_element() && matches!(op, UnOp::Exp | UnOp::Sqrt | UnOp::Abs);
+            let counted = e.dtype().is_element() && matches!(op, UnOp::Exp | UnOp::Sqrt | UnOp::Abs);
             u64::from(counted) + expr_ops(a)
         }
         Expr::Cast(_, a) => expr_ops(a),
@@ -76,22 +65,10 @@ mod tests {
     #[test]
     fn counts_element_operations_per_iteration() {
         assert_eq!(count("c[vi] += a[vi, vk] * 2.0;", "f32"), 32 * 2);
-        assert_eq!(
-            count("c[vi] = max(c[vi], a[vi, vk].abs().sqrt());", "f64"),
-            32 * 3
-        );
+        assert_eq!(count("c[vi] = max(c[vi], a[vi, vk].abs().sqrt());", "f64"), 32 * 3);
         assert_eq!(count("c[vi] += a[vi, vk] * 2;", "i32"), 32 * 2);
         // Index arithmetic, casts and negation are free; a select costs its dearer branch.
-        assert_eq!(
-            count("c[vi] = a[(vi + 1) % 8, vk] + ((vi * 2) as f32);", "f32"),
-            32
-        );
-        assert_eq!(
-            count(
-                "c[vi] = if a[vi, vk] > 0.0 { -a[vi, vk] } else { c[vi] * 2.0 + 1.0 };",
-                "f32"
-            ),
-            32 * 2
-        );
+        assert_eq!(count("c[vi] = a[(vi + 1) % 8, vk] + ((vi * 2) as f32);", "f32"), 32);
+        assert_eq!(count("c[vi] = if a[vi, vk] > 0.0 { -a[vi, vk] } else { c[vi] * 2.0 + 1.0 };", "f32"), 32 * 2);
     }
 }

@@ -47,10 +47,10 @@ fn op_str(op: BinOp) -> &'static str {
 /// Formats a float so that it reads back to the same value (`0.0`, `1.5`, `1e-7`).
 pub fn float_str(v: f64, is_f32: bool) -> String {
     if v.is_nan() {
-        return "T.nan".into();
+        return "\"nan\"".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "T.inf".into() } else { "-T.inf".into() };
+        return if v > 0.0 { "\"inf\"".into() } else { "\"-inf\"".into() };
     }
     if is_f32 {
         format!("{:?}", v as f32)

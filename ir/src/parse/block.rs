@@ -10,9 +10,7 @@ use super::check::BlockFlow;
 use super::expr::{self, SExpr, SKind};
 use super::lower::{Axis, BufKind, Lower, Mode};
 use super::{ty_name, Sp};
-use crate::ir::{
-    Annotations, BinOp, Block, BlockRealize, DataType, Expr, IterKind, IterVar, Load, Stmt, Store,
-};
+use crate::ir::{Annotations, BinOp, Block, BlockRealize, DataType, Expr, IterKind, IterVar, Load, Stmt, Store};
 
 /// A store as written: `target[indices] op value;`.
 struct SStore {
@@ -40,15 +38,10 @@ impl State {
         let name = name_lit.value();
         let before = self.ctx.count();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            self.ctx.err(
-                name_lit.span(),
-                "block names must be non-empty and contain only ASCII letters, digits and `_`",
-            );
+            self.ctx
+                .err(name_lit.span(), "block names must be non-empty and contain only ASCII letters, digits and `_`");
         } else if self.block_names.contains(&name) {
-            self.ctx.err(
-                name_lit.span(),
-                format!("the block name \"{name}\" is already used"),
-            );
+            self.ctx.err(name_lit.span(), format!("the block name \"{name}\" is already used"));
         }
         self.block_names.push(name.clone());
         if !input.peek(token::Brace) {
@@ -57,18 +50,10 @@ impl State {
         let body;
         syn::braced!(body in input);
         let realize = self.block_body(&body, name, name_lit.span());
-        Ok((self.ctx.count() == before)
-            .then_some(())
-            .and(realize)
-            .map(|br| vec![Stmt::Block(Box::new(br))]))
+        Ok((self.ctx.count() == before).then_some(()).and(realize).map(|br| vec![Stmt::Block(Box::new(br))]))
     }
 
-    fn block_body(
-        &mut self,
-        input: ParseStream,
-        name: String,
-        name_span: Span,
-    ) -> Option<BlockRealize> {
+    fn block_body(&mut self, input: ParseStream, name: String, name_span: Span) -> Option<BlockRealize> {
         let mut axes: Vec<Axis> = Vec::new();
         let mut init: Option<(Span, SStore)> = None;
         let mut store: Option<SStore> = None;
@@ -81,17 +66,14 @@ impl State {
             let is_let = input.peek(Token![let]);
             let r = if is_let {
                 if init.is_some() || store.is_some() {
-                    self.ctx.push(
-                        input.error("axis declarations must come before `init` and the store"),
-                    );
+                    self.ctx.push(input.error("axis declarations must come before `init` and the store"));
                 }
                 self.axis_decl(input, &mut axes)
             } else if is_init {
                 self.init(input, &mut init, store.is_some())
-            } else if input.peek(Token![for])
-                || (input.peek(kw::block) && input.peek2(token::Paren))
-            {
-                Err(input.error("a block holds axes, an optional `init` and one store; it cannot contain loops or blocks"))
+            } else if input.peek(Token![for]) || (input.peek(kw::block) && input.peek2(token::Paren)) {
+                Err(input
+                    .error("a block holds axes, an optional `init` and one store; it cannot contain loops or blocks"))
             } else if input.peek(Token![;]) {
                 input.parse::<Token![;]>().map(|_| ())
             } else {
@@ -119,51 +101,34 @@ impl State {
             );
         }
         if parsed && store.is_none() {
-            self.ctx.err(
-                name_span,
-                format!("block {quoted} has no store `buf[..] = value;`"),
-            );
+            self.ctx.err(name_span, format!("block {quoted} has no store `buf[..] = value;`"));
         }
         let reduce = axes.iter().any(|a| a.kind == IterKind::Reduce);
         if let Some((sp, _)) = &init {
             // (An axis without extent had an error: its kind may be unknown.)
-            if axes_parsed && !reduce && !axes.is_empty() && axes.iter().all(|a| a.extent.is_some())
-            {
-                self.ctx
-                    .err(*sp, "`init` is only allowed in a block with a reduce axis");
+            if axes_parsed && !reduce && !axes.is_empty() && axes.iter().all(|a| a.extent.is_some()) {
+                self.ctx.err(*sp, "`init` is only allowed in a block with a reduce axis");
             }
         }
         // With an axis declaration missing, its uses would only be more errors.
-        let (store, init) = if axes_parsed {
-            (store, init)
-        } else {
-            (None, None)
-        };
+        let (store, init) = if axes_parsed { (store, init) } else { (None, None) };
         let mut lw = Lower::new(Mode::Body, &self.loops, &axes, &self.bufs, &mut self.ctx);
         let body = store.as_ref().and_then(|s| lower_store(&mut lw, s));
         let init_store = init.as_ref().and_then(|(_, s)| lower_store(&mut lw, s));
         let reads = std::mem::take(&mut lw.reads);
         match &store {
-            Some(s) => self.flow.blocks.push(BlockFlow {
-                reads,
-                write: s.target.to_string(),
-                has_init: init.is_some(),
-            }),
+            Some(s) => {
+                self.flow.blocks.push(BlockFlow { reads, write: s.target.to_string(), has_init: init.is_some() })
+            }
             None => self.flow.unknown = true,
         }
-        for (st, lowered) in [
-            (store.as_ref(), body.as_ref()),
-            (init.as_ref().map(|i| &i.1), init_store.as_ref()),
-        ] {
+        for (st, lowered) in [(store.as_ref(), body.as_ref()), (init.as_ref().map(|i| &i.1), init_store.as_ref())] {
             let (Some(st), Some(lowered)) = (st, lowered) else {
                 continue;
             };
             for (e, idx) in st.indices.iter().zip(&lowered.indices) {
                 for v in idx.vars() {
-                    if let Some(a) = axes
-                        .iter()
-                        .find(|a| a.var == v && a.kind == IterKind::Reduce)
-                    {
+                    if let Some(a) = axes.iter().find(|a| a.var == v && a.kind == IterKind::Reduce) {
                         self.ctx.err(
                             e.sp,
                             format!(
@@ -177,50 +142,23 @@ impl State {
         }
         if let (Some(b), Some(i), Some((_, s))) = (&body, &init_store, &init) {
             if b.buffer != i.buffer || b.indices != i.indices {
-                self.ctx.err(
-                    s.target_sp,
-                    "`init` must store to the element the block stores to",
-                );
+                self.ctx.err(s.target_sp, "`init` must store to the element the block stores to");
             }
         }
         let iter_vars: Vec<IterVar> = axes
             .iter()
-            .map(|a| {
-                Some(IterVar {
-                    var: a.var.clone(),
-                    extent: a.extent?,
-                    kind: a.kind,
-                })
-            })
+            .map(|a| Some(IterVar { var: a.var.clone(), extent: a.extent?, kind: a.kind }))
             .collect::<Option<_>>()?;
-        let bindings: Vec<Expr> = axes
-            .iter()
-            .map(|a| a.binding.clone())
-            .collect::<Option<_>>()?;
+        let bindings: Vec<Expr> = axes.iter().map(|a| a.binding.clone()).collect::<Option<_>>()?;
         if init.is_some() && init_store.is_none() {
             return None;
         }
-        let block = Block {
-            name,
-            iter_vars,
-            init: init_store,
-            body: body?,
-            annotations: Annotations::new(),
-        };
-        Some(BlockRealize {
-            bindings,
-            predicate: Expr::true_(),
-            block,
-        })
+        let block = Block { name, iter_vars, init: init_store, body: body?, annotations: Annotations::new() };
+        Some(BlockRealize { bindings, predicate: Expr::true_(), block })
     }
 
     /// `init { store }`
-    fn init(
-        &mut self,
-        input: ParseStream,
-        slot: &mut Option<(Span, SStore)>,
-        after_store: bool,
-    ) -> syn::Result<()> {
+    fn init(&mut self, input: ParseStream, slot: &mut Option<(Span, SStore)>, after_store: bool) -> syn::Result<()> {
         let kw = input.parse::<kw::init>()?;
         let content;
         syn::braced!(content in input);
@@ -234,8 +172,7 @@ impl State {
         if slot.is_some() {
             self.ctx.err(kw.span, "a block has at most one `init`");
         } else if after_store {
-            self.ctx
-                .err(kw.span, "`init` must come before the block's store");
+            self.ctx.err(kw.span, "`init` must come before the block's store");
         } else {
             *slot = Some((kw.span, s));
         }
@@ -259,15 +196,9 @@ impl State {
         if r.is_err() {
             // Declare the names anyway, so that their uses are not errors too.
             for id in &pats {
-                let var = self.declare_var(id, axes, true);
+                let var = self.declare_var(id, Some(axes), true);
                 let (kind, extent, binding) = (IterKind::Spatial, None, None);
-                axes.push(Axis {
-                    ident: id.clone(),
-                    var,
-                    kind,
-                    extent,
-                    binding,
-                });
+                axes.push(Axis { ident: id.clone(), var, kind, extent, binding });
             }
         }
         r
@@ -284,7 +215,9 @@ impl State {
         input.parse::<Token![=]>()?;
         if !(input.peek(kw::axis) && input.peek2(Token![::])) {
             if input.peek(kw::alloc) {
-                return Err(input.error("`alloc` is only allowed directly in the function body, outside loops and blocks"));
+                return Err(
+                    input.error("`alloc` is only allowed directly in the function body, outside loops and blocks")
+                );
             }
             return Err(input.error(
                 "a `let` in a block declares axes: `let vi = axis::spatial(128, i);` or `let (vi, vj) = axis::remap(\"SS\", (i, j));`",
@@ -335,36 +268,25 @@ impl State {
                 }
                 input.parse::<Token![;]>()?;
                 if let Some(sp) = tuple {
-                    self.ctx.err(
-                        sp,
-                        format!("`axis::{f}` declares one axis: `let vi = axis::{f}(128, i);`"),
-                    );
+                    self.ctx.err(sp, format!("`axis::{f}` declares one axis: `let vi = axis::{f}(128, i);`"));
                 }
-                let kind = if f == "spatial" {
-                    IterKind::Spatial
-                } else {
-                    IterKind::Reduce
-                };
+                let kind = if f == "spatial" { IterKind::Spatial } else { IterKind::Reduce };
                 let extent = self.extent(&extent, "an axis extent");
-                let mut lw =
-                    Lower::new(Mode::Binding, &self.loops, axes, &self.bufs, &mut self.ctx);
+                let mut lw = Lower::new(Mode::Binding, &self.loops, axes, &self.bufs, &mut self.ctx);
                 let bound = lw.index(&binding);
                 if let (Some(ext), Some(b)) = (extent, &bound) {
                     if let Some((lo, hi)) = lw.an.range(b) {
                         if lo < 0 || hi >= ext {
-                            lw.ctx.err(binding.sp, format!("the binding takes values {lo}..={hi}, outside the axis domain 0..{ext}"));
+                            lw.ctx.err(
+                                binding.sp,
+                                format!("the binding takes values {lo}..={hi}, outside the axis domain 0..{ext}"),
+                            );
                         }
                     }
                 }
                 for id in pats {
-                    let var = self.declare_var(id, axes, false);
-                    axes.push(Axis {
-                        ident: id.clone(),
-                        var,
-                        kind,
-                        extent,
-                        binding: bound.clone(),
-                    });
+                    let var = self.declare_var(id, Some(axes), false);
+                    axes.push(Axis { ident: id.clone(), var, kind, extent, binding: bound.clone() });
                 }
             }
             other => {
@@ -372,14 +294,8 @@ impl State {
                 input.parse::<Token![;]>()?;
                 self.ctx.err(&func, format!("unknown axis function `axis::{other}`; expected `axis::remap`, `axis::spatial` or `axis::reduce`"));
                 for id in pats {
-                    let var = self.declare_var(id, axes, false);
-                    axes.push(Axis {
-                        ident: id.clone(),
-                        var,
-                        kind: IterKind::Spatial,
-                        extent: None,
-                        binding: None,
-                    });
+                    let var = self.declare_var(id, Some(axes), false);
+                    axes.push(Axis { ident: id.clone(), var, kind: IterKind::Spatial, extent: None, binding: None });
                 }
             }
         }
@@ -387,14 +303,7 @@ impl State {
     }
 
     /// The axes of `axis::remap(kinds, vars)`, one per loop variable.
-    fn remap(
-        &mut self,
-        pats: &[Ident],
-        kinds: &LitStr,
-        vars: &[SExpr],
-        args_sp: Sp,
-        axes: &mut Vec<Axis>,
-    ) {
+    fn remap(&mut self, pats: &[Ident], kinds: &LitStr, vars: &[SExpr], args_sp: Sp, axes: &mut Vec<Axis>) {
         let text = kinds.value();
         let letters: Vec<Option<IterKind>> = text
             .chars()
@@ -405,69 +314,45 @@ impl State {
             })
             .collect();
         if let Some(bad) = text.chars().find(|c| *c != 'S' && *c != 'R') {
-            self.ctx.err(
-                kinds.span(),
-                format!("axis kind `{bad}` is neither `S` (spatial) nor `R` (reduce)"),
-            );
+            self.ctx.err(kinds.span(), format!("axis kind `{bad}` is neither `S` (spatial) nor `R` (reduce)"));
         } else if letters.len() != pats.len() {
             let n = letters.len();
             self.ctx.err(
                 kinds.span(),
-                format!(
-                    "the kinds \"{text}\" declare {n} axes but the pattern binds {}",
-                    pats.len()
-                ),
+                format!("the kinds \"{text}\" declare {n} axes but the pattern binds {}", pats.len()),
             );
         }
         if vars.len() != pats.len() {
-            self.ctx.err(
-                args_sp,
-                format!(
-                    "`axis::remap` binds {} axes to {} loop variables",
-                    pats.len(),
-                    vars.len()
-                ),
-            );
+            self.ctx.err(args_sp, format!("`axis::remap` binds {} axes to {} loop variables", pats.len(), vars.len()));
         }
         let mut resolved = Vec::new();
         for v in vars {
             let SKind::Ident(id) = &v.kind else {
-                self.ctx.err(v.sp, "`axis::remap` takes loop variables; bind an expression with `axis::spatial(extent, expr)`");
+                self.ctx.err(
+                    v.sp,
+                    "`axis::remap` takes loop variables; bind an expression with `axis::spatial(extent, expr)`",
+                );
                 resolved.push(None);
                 continue;
             };
             let mut lw = Lower::new(Mode::Binding, &self.loops, axes, &self.bufs, &mut self.ctx);
             let bound = lw.index(v);
-            let extent = self
-                .loops
-                .iter()
-                .rev()
-                .find(|l| l.ident == *id)
-                .and_then(|l| l.extent);
+            let extent = self.loops.iter().rev().find(|l| l.ident == *id).and_then(|l| l.extent);
             resolved.push(bound.map(|b| (b, extent)));
         }
         for (k, id) in pats.iter().enumerate() {
             let twice = pats[..k].contains(id);
             if twice {
-                self.ctx.err(
-                    id,
-                    format!("the name `{id}` is bound twice in this pattern"),
-                );
+                self.ctx.err(id, format!("the name `{id}` is bound twice in this pattern"));
             }
-            let var = self.declare_var(id, axes, twice);
+            let var = self.declare_var(id, Some(axes), twice);
             let kind = letters.get(k).copied().flatten();
             let (binding, extent) = match resolved.get(k) {
                 Some(Some((b, e))) => (Some(b.clone()), *e),
                 _ => (None, None),
             };
             let extent = if kind.is_some() { extent } else { None };
-            axes.push(Axis {
-                ident: id.clone(),
-                var,
-                kind: kind.unwrap_or(IterKind::Spatial),
-                extent,
-                binding,
-            });
+            axes.push(Axis { ident: id.clone(), var, kind: kind.unwrap_or(IterKind::Spatial), extent, binding });
         }
     }
 }
@@ -514,13 +399,7 @@ fn parse_store(input: ParseStream) -> syn::Result<SStore> {
     };
     let value = expr::parse_expr(input)?;
     input.parse::<Token![;]>()?;
-    Ok(SStore {
-        target,
-        indices,
-        target_sp,
-        update,
-        value,
-    })
+    Ok(SStore { target, indices, target_sp, update, value })
 }
 
 /// Checks a store and lowers it; `None` after reporting an error.
@@ -528,7 +407,10 @@ fn lower_store(lw: &mut Lower, s: &SStore) -> Option<Store> {
     if let Some(info) = lw.buf(&s.target) {
         if info.kind == BufKind::Input {
             let t = &s.target;
-            lw.ctx.err(t, format!("cannot write to `{t}`: it is an input; declare it `{t}: &mut [..]` to make it an output"));
+            lw.ctx.err(
+                t,
+                format!("cannot write to `{t}`: it is an input; declare it `{t}: &mut [..]` to make it an output"),
+            );
         }
     }
     let target = lw.access(&s.target, &s.indices, s.target_sp);
@@ -555,17 +437,9 @@ fn lower_store(lw: &mut Lower, s: &SStore) -> Option<Store> {
         None => value,
         Some(op) => {
             lw.reads.push((buffer.to_string(), s.target_sp));
-            let old = Expr::Load(Load {
-                buffer: buffer.clone(),
-                dtype,
-                indices: indices.clone(),
-            });
+            let old = Expr::Load(Load { buffer: buffer.clone(), dtype, indices: indices.clone() });
             Expr::binary(op, old, value)
         }
     };
-    Some(Store {
-        buffer,
-        indices,
-        value,
-    })
+    Some(Store { buffer, indices, value })
 }

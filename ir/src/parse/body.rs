@@ -39,6 +39,9 @@ pub(crate) struct State {
     pub bufs: Vec<BufInfo>,
     /// IR names taken by buffers and variables.
     pub names: BTreeSet<String>,
+    /// Names of buffers and loop variables: an axis (scoped to its block, so
+    /// several blocks may call theirs `vi`) must differ from these.
+    pub global_names: BTreeSet<String>,
     pub block_names: Vec<String>,
     /// The enclosing loops, outermost first.
     pub loops: Vec<LoopVar>,
@@ -68,10 +71,7 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Kernel, ParseFailure> {
     match (st.ctx.finish(), kernel) {
         (None, Some(k)) => Ok(k),
         (Some(error), _) => Err(ParseFailure { error, sig }),
-        (None, None) => Err(ParseFailure {
-            error: syn::Error::new(Span::call_site(), "empty kernel"),
-            sig,
-        }),
+        (None, None) => Err(ParseFailure { error: syn::Error::new(Span::call_site(), "empty kernel"), sig }),
     }
 }
 
@@ -181,42 +181,16 @@ impl State {
             .iter()
             .filter(|b| b.kind != BufKind::Alloc)
             .filter_map(|b| {
-                let kind = if b.kind == BufKind::Output {
-                    ParamKind::Output
-                } else {
-                    ParamKind::Input
-                };
-                Some(Param {
-                    buffer: Buffer::new(&b.name.to_string(), b.dtype?, b.shape.clone()?),
-                    kind,
-                })
+                let kind = if b.kind == BufKind::Output { ParamKind::Output } else { ParamKind::Input };
+                Some(Param { buffer: Buffer::new(&b.name.to_string(), b.dtype?, b.shape.clone()?), kind })
             })
             .collect();
-        let func = PrimFunc {
-            name: decl.name.to_string(),
-            params,
-            allocs: self.allocs.clone(),
-            body,
-        };
+        let func = PrimFunc { name: decl.name.to_string(), params, allocs: self.allocs.clone(), body };
         if let Err(msgs) = crate::ir::verify::verify(&func) {
-            self.ctx.err(
-                &decl.name,
-                format!(
-                    "internal error: the parser built invalid IR: {}",
-                    msgs.join("; ")
-                ),
-            );
+            self.ctx.err(&decl.name, format!("internal error: the parser built invalid IR: {}", msgs.join("; ")));
             return (decl.sig, None);
         }
-        (
-            decl.sig,
-            Some(Kernel {
-                sig,
-                func,
-                schedule,
-                schedule_span,
-            }),
-        )
+        (decl.sig, Some(Kernel { sig, func, schedule, schedule_span }))
     }
 
     fn fn_body(&mut self, input: ParseStream) -> syn::Result<Option<Stmt>> {
@@ -257,13 +231,9 @@ impl State {
             } else if input.peek(kw::block) && input.peek2(token::Paren) {
                 (self.block(input), End::Brace)
             } else if input.peek(Token![let]) {
-                (
-                    self.alloc(input, top).map(|ok| ok.then(Vec::new)),
-                    End::Semi,
-                )
+                (self.alloc(input, top).map(|ok| ok.then(Vec::new)), End::Semi)
             } else {
-                let msg =
-                    "expected `for`, `block(\"name\") { .. }` or `let name = alloc([f32; ..]);`";
+                let msg = "expected `for`, `block(\"name\") { .. }` or `let name = alloc([f32; ..]);`";
                 (Err(input.error(msg)), End::Either)
             };
             match r {
@@ -290,7 +260,9 @@ impl State {
         let name: Ident = input.parse()?;
         input.parse::<Token![=]>()?;
         if !(input.peek(kw::alloc) && input.peek2(token::Paren)) {
-            return Err(input.error("expected `alloc([f32; ..])`: a `let` outside blocks declares an intermediate buffer"));
+            return Err(
+                input.error("expected `alloc([f32; ..])`: a `let` outside blocks declares an intermediate buffer")
+            );
         }
         input.parse::<kw::alloc>()?;
         let content;
@@ -309,8 +281,7 @@ impl State {
         }
         self.declare_buffer(&name, &tensor, BufKind::Alloc);
         if let (Some(dtype), Some(shape)) = (tensor.dtype, tensor.shape) {
-            self.allocs
-                .push(Buffer::new(&name.to_string(), dtype, shape));
+            self.allocs.push(Buffer::new(&name.to_string(), dtype, shape));
         }
         Ok(self.ctx.count() == before)
     }
@@ -321,48 +292,48 @@ impl State {
             self.ctx.err(name, "raw identifiers are not supported");
         }
         if self.bufs.iter().any(|b| b.name == *name) {
-            self.ctx
-                .err(name, format!("the buffer name `{s}` is already used"));
+            self.ctx.err(name, format!("the buffer name `{s}` is already used"));
             return;
         } else if self.names.contains(&s) {
-            self.ctx.err(
-                name,
-                format!("the name `{s}` is already used by a loop variable or an axis"),
-            );
+            self.ctx.err(name, format!("the name `{s}` is already used by a loop variable or an axis"));
         }
+        self.global_names.insert(s.clone());
         self.names.insert(s);
-        self.bufs.push(BufInfo {
-            name: name.clone(),
-            dtype: t.dtype,
-            shape: t.shape.clone(),
-            kind,
-        });
+        self.bufs.push(BufInfo { name: name.clone(), dtype: t.dtype, shape: t.shape.clone(), kind });
     }
 
     /// Declares a loop variable or an axis named `id`, rejecting a clash with
     /// the names in scope; returns its IR variable (renamed if an earlier
     /// loop or block used the name).
-    pub(crate) fn declare_var(&mut self, id: &Ident, axes: &[Axis], quiet: bool) -> Var {
+    /// Declares a loop variable (`axes` is `None`) or an axis of the block
+    /// whose axes so far are `axes`.
+    pub(crate) fn declare_var(&mut self, id: &Ident, axes: Option<&[Axis]>, quiet: bool) -> Var {
+        let is_axis = axes.is_some();
+        let axes = axes.unwrap_or(&[]);
         let s = id.to_string();
         let clash = if s.starts_with("r#") {
             Some("raw identifiers are not supported".to_string())
         } else if self.bufs.iter().any(|b| b.name == *id) {
             Some(format!("the name `{s}` is already used by a buffer"))
         } else if self.loops.iter().any(|l| l.ident == *id) {
-            Some(format!(
-                "the name `{s}` is already used by an enclosing loop"
-            ))
+            Some(format!("the name `{s}` is already used by an enclosing loop"))
         } else if axes.iter().any(|a| a.ident == *id) {
-            Some(format!(
-                "the name `{s}` is already used by an axis of this block"
-            ))
+            Some(format!("the name `{s}` is already used by an axis of this block"))
         } else {
             None
         };
         if let (false, Some(msg)) = (quiet, clash) {
             self.ctx.err(id, msg);
         }
-        let name = fresh_in(&self.names, &s);
+        let name = if is_axis {
+            let mut taken = self.global_names.clone();
+            taken.extend(axes.iter().map(|a| a.var.name().to_string()));
+            fresh_in(&taken, &s)
+        } else {
+            let n = fresh_in(&self.names, &s);
+            self.global_names.insert(n.clone());
+            n
+        };
         self.names.insert(name.clone());
         Var::new(&name)
     }
@@ -372,8 +343,7 @@ impl State {
         match (&e.kind, e.as_int()) {
             (_, Some(v)) if v > 0 && v <= MAX_EXTENT => Some(v),
             (_, Some(v)) if v > 0 => {
-                self.ctx
-                    .err(e.sp, format!("{what} too large: at most {MAX_EXTENT}"));
+                self.ctx.err(e.sp, format!("{what} too large: at most {MAX_EXTENT}"));
                 None
             }
             (SKind::Neg(_), _) | (_, Some(_)) => {
@@ -381,10 +351,7 @@ impl State {
                 None
             }
             _ => {
-                self.ctx.err(
-                    e.sp,
-                    format!("{what} must be an integer literal: extents are static"),
-                );
+                self.ctx.err(e.sp, format!("{what} must be an integer literal: extents are static"));
                 None
             }
         }
@@ -422,27 +389,17 @@ impl State {
             return Err(input.error("expected the loop body `{ .. }`"));
         }
         if self.loops.len() + pats.len() > MAX_DEPTH as usize {
-            return Err(syn::Error::new(
-                for_tok.span,
-                format!("loops nested too deeply (more than {MAX_DEPTH})"),
-            ));
+            return Err(syn::Error::new(for_tok.span, format!("loops nested too deeply (more than {MAX_DEPTH})")));
         }
         let depth = self.loops.len();
         for (k, id) in pats.iter().enumerate() {
             let twice = pats[..k].contains(id);
             if twice {
-                self.ctx.err(
-                    id,
-                    format!("the name `{id}` is bound twice in this pattern"),
-                );
+                self.ctx.err(id, format!("the name `{id}` is bound twice in this pattern"));
             }
-            let var = self.declare_var(id, &[], twice);
+            let var = self.declare_var(id, None, twice);
             let extent = extents.get(k).copied().flatten();
-            self.loops.push(LoopVar {
-                ident: id.clone(),
-                var,
-                extent,
-            });
+            self.loops.push(LoopVar { ident: id.clone(), var, extent });
         }
         let content;
         let brace = syn::braced!(content in input);
@@ -486,10 +443,7 @@ impl State {
                 if args.is_empty() {
                     self.ctx.err(sp, "`grid` needs at least one extent");
                 }
-                return Ok((
-                    args.iter().map(|a| self.extent(a, what)).collect(),
-                    Some(sp),
-                ));
+                return Ok((args.iter().map(|a| self.extent(a, what)).collect(), Some(sp)));
             }
             return match args.as_slice() {
                 [e] => Ok((vec![self.extent(e, what)], None)),
@@ -497,26 +451,17 @@ impl State {
                     self.range_start(s);
                     Ok((vec![self.extent(e, what)], None))
                 }
-                _ => Err(syn::Error::new_spanned(
-                    sp,
-                    "`range` takes an extent: `range(128)`",
-                )),
+                _ => Err(syn::Error::new_spanned(sp, "`range` takes an extent: `range(128)`")),
             };
         }
         let start = expr::parse_expr(input)?;
         if input.peek(Token![..=]) {
             let t = input.parse::<Token![..=]>()?;
-            self.ctx.err(
-                Sp::new(t.spans[0], t.spans[2]),
-                "inclusive ranges are not supported; write `0..n`",
-            );
+            self.ctx.err(Sp::new(t.spans[0], t.spans[2]), "inclusive ranges are not supported; write `0..n`");
         } else if input.peek(Token![..]) {
             input.parse::<Token![..]>()?;
         } else {
-            return Err(syn::Error::new_spanned(
-                start.sp,
-                "expected a range `0..n`, `range(n)` or `grid(n, m, ..)`",
-            ));
+            return Err(syn::Error::new_spanned(start.sp, "expected a range `0..n`, `range(n)` or `grid(n, m, ..)`"));
         }
         let end = expr::parse_expr(input)?;
         self.range_start(&start);
@@ -527,10 +472,7 @@ impl State {
         match s.as_int() {
             Some(0) => {}
             Some(_) => self.ctx.err(s.sp, "loop ranges must start at 0"),
-            None => self.ctx.err(
-                s.sp,
-                "loop bounds must be integer literals: extents are static",
-            ),
+            None => self.ctx.err(s.sp, "loop bounds must be integer literals: extents are static"),
         }
     }
 }

@@ -25,9 +25,7 @@ impl Lower<'_> {
             Expr::Var(v) => self
                 .an
                 .var_range(v)
-                .map_or(super::limits::MAX_EXTENT as i128, |(lo, hi)| {
-                    (lo as i128).abs().max((hi as i128).abs())
-                }),
+                .map_or(super::limits::MAX_EXTENT as i128, |(lo, hi)| (lo as i128).abs().max((hi as i128).abs())),
             Expr::Int(v) => (*v as i128).abs(),
             Expr::Binary(BinOp::Mul, a, b) => m(a).saturating_mul(m(b)),
             Expr::Binary(_, a, b) => m(a).saturating_add(m(b)),
@@ -44,12 +42,8 @@ impl Lower<'_> {
             return (vec![], true);
         }
         match cond {
-            Expr::Binary(BinOp::And, a, b) if positive => {
-                join(self.conditions(a, true), self.conditions(b, true))
-            }
-            Expr::Binary(BinOp::Or, a, b) if !positive => {
-                join(self.conditions(a, false), self.conditions(b, false))
-            }
+            Expr::Binary(BinOp::And, a, b) if positive => join(self.conditions(a, true), self.conditions(b, true)),
+            Expr::Binary(BinOp::Or, a, b) if !positive => join(self.conditions(a, false), self.conditions(b, false)),
             Expr::Unary(UnOp::Not, a) => self.conditions(a, !positive),
             Expr::Binary(op, a, b) if op.is_compare() && a.dtype() == DataType::Index => {
                 let op = if positive { *op } else { negate(*op) };
@@ -62,9 +56,7 @@ impl Lower<'_> {
                     BinOp::Eq => vec![a.clone() - b.clone(), b - a],
                     _ => return (vec![], false),
                 };
-                let small = facts
-                    .iter()
-                    .all(|f| self.magnitude(f) <= super::limits::MAX_INDEX_MAGNITUDE);
+                let small = facts.iter().all(|f| self.magnitude(f) <= super::limits::MAX_INDEX_MAGNITUDE);
                 if small {
                     (facts, true)
                 } else {
@@ -76,11 +68,7 @@ impl Lower<'_> {
     }
 
     /// Runs `f` where `facts` hold: the axis ranges they bound are narrowed.
-    pub(crate) fn with_facts<R>(
-        &mut self,
-        (facts, complete): (Vec<Expr>, bool),
-        f: impl FnOnce(&mut Self) -> R,
-    ) -> R {
+    pub(crate) fn with_facts<R>(&mut self, (facts, complete): (Vec<Expr>, bool), f: impl FnOnce(&mut Self) -> R) -> R {
         let saved_an = self.an.clone();
         let saved_opaque = self.opaque;
         if !complete {
@@ -91,11 +79,7 @@ impl Lower<'_> {
             let narrowed = match s.terms.as_slice() {
                 [(Expr::Var(v), c @ (1 | -1))] => self.an.var_range(v).map(|(lo, hi)| {
                     // v + k >= 0  gives  v >= -k;   -v + k >= 0  gives  v <= k.
-                    let (lo, hi) = if *c == 1 {
-                        (lo.max(-s.constant), hi)
-                    } else {
-                        (lo, hi.min(s.constant))
-                    };
+                    let (lo, hi) = if *c == 1 { (lo.max(-s.constant), hi) } else { (lo, hi.min(s.constant)) };
                     (v.clone(), lo, hi)
                 }),
                 _ => None,
@@ -169,18 +153,10 @@ fn negate(op: BinOp) -> BinOp {
 fn has_index_compare(e: &Expr) -> bool {
     match e {
         Expr::Binary(op, a, b) => {
-            (op.is_compare() && a.dtype() == DataType::Index)
-                || has_index_compare(a)
-                || has_index_compare(b)
+            (op.is_compare() && a.dtype() == DataType::Index) || has_index_compare(a) || has_index_compare(b)
         }
         Expr::Unary(_, a) | Expr::Cast(_, a) => has_index_compare(a),
-        Expr::Select(c, a, b) => {
-            has_index_compare(c) || has_index_compare(a) || has_index_compare(b)
-        }
-        Expr::Var(_)
-        | Expr::Int(_)
-        | Expr::Const(Const::Bool(_))
-        | Expr::Const(_)
-        | Expr::Load(_) => false,
+        Expr::Select(c, a, b) => has_index_compare(c) || has_index_compare(a) || has_index_compare(b),
+        Expr::Var(_) | Expr::Int(_) | Expr::Const(Const::Bool(_)) | Expr::Const(_) | Expr::Load(_) => false,
     }
 }

@@ -26,10 +26,7 @@ impl Lower<'_> {
                 let msg = if method {
                     format!("unknown method `{n}`; the methods are max, min, exp, sqrt and abs")
                 } else if let Some(t) = ty {
-                    format!(
-                        "unknown function `{}::{n}`; the functions are max, min, exp, sqrt and abs",
-                        t.rust_name()
-                    )
+                    format!("unknown function `{}::{n}`; the functions are max, min, exp, sqrt and abs", t.rust_name())
                 } else {
                     format!("unknown function `{n}`; the functions are max, min, exp, sqrt, abs and select")
                 };
@@ -47,8 +44,7 @@ impl Lower<'_> {
                 (format!("`{n}`"), args.len(), arity)
             };
             let s = if need == 1 { "" } else { "s" };
-            self.ctx
-                .err(sp, format!("{shown} takes {need} argument{s}, found {got}"));
+            self.ctx.err(sp, format!("{shown} takes {need} argument{s}, found {got}"));
             return None;
         }
         let want = ty.or(want);
@@ -57,8 +53,7 @@ impl Lower<'_> {
             "max" | "min" => {
                 let (x, y) = self.pair(&format!("`{n}`"), sp, &args[0], &args[1], want)?;
                 if x.dtype() == DataType::Bool {
-                    self.ctx
-                        .err(sp, format!("`{n}` cannot be applied to `bool` values"));
+                    self.ctx.err(sp, format!("`{n}` cannot be applied to `bool` values"));
                     return None;
                 }
                 Expr::binary(if n == "max" { BinOp::Max } else { BinOp::Min }, x, y)
@@ -66,26 +61,11 @@ impl Lower<'_> {
             _ => {
                 let x = self.expr(&args[0], self.natural(&args[0]).or(want))?;
                 let t = x.dtype();
-                let ok = if n == "abs" {
-                    t != DataType::Bool
-                } else {
-                    t.is_float()
-                };
+                let ok = if n == "abs" { t != DataType::Bool } else { t.is_float() };
                 if !ok {
-                    let need = if n == "abs" {
-                        "a number"
-                    } else {
-                        "a `f32` or `f64` argument"
-                    };
-                    let hint = if t == DataType::Index {
-                        "; convert the index with `as f32`"
-                    } else {
-                        ""
-                    };
-                    self.ctx.err(
-                        args[0].sp,
-                        format!("`{n}` needs {need}, found `{}`{hint}", ty_name(t)),
-                    );
+                    let need = if n == "abs" { "a number" } else { "a `f32` or `f64` argument" };
+                    let hint = if t == DataType::Index { "; convert the index with `as f32`" } else { "" };
+                    self.ctx.err(args[0].sp, format!("`{n}` needs {need}, found `{}`{hint}", ty_name(t)));
                     return None;
                 }
                 let op = match n.as_str() {
@@ -98,14 +78,7 @@ impl Lower<'_> {
         };
         if let Some(t) = ty {
             if out.dtype() != t {
-                self.ctx.err(
-                    sp,
-                    format!(
-                        "`{}::{n}` applied to `{}` values",
-                        t.rust_name(),
-                        ty_name(out.dtype())
-                    ),
-                );
+                self.ctx.err(sp, format!("`{}::{n}` applied to `{}` values", t.rust_name(), ty_name(out.dtype())));
                 return None;
             }
         }
@@ -114,24 +87,11 @@ impl Lower<'_> {
 
     /// `if c { t } else { f }` / `select(c, t, f)`: the branches are checked
     /// knowing what the condition says about the indices.
-    pub(crate) fn select(
-        &mut self,
-        c: &SExpr,
-        t: &SExpr,
-        f: &SExpr,
-        want: Option<DataType>,
-        sp: Sp,
-    ) -> Option<Expr> {
+    pub(crate) fn select(&mut self, c: &SExpr, t: &SExpr, f: &SExpr, want: Option<DataType>, sp: Sp) -> Option<Expr> {
         let cond = self.expr(c, Some(DataType::Bool));
         let cond = match cond {
             Some(x) if x.dtype() != DataType::Bool => {
-                self.ctx.err(
-                    c.sp,
-                    format!(
-                        "a condition must be a `bool`, found `{}`",
-                        ty_name(x.dtype())
-                    ),
-                );
+                self.ctx.err(c.sp, format!("a condition must be a `bool`, found `{}`", ty_name(x.dtype())));
                 None
             }
             other => other,
@@ -152,10 +112,7 @@ impl Lower<'_> {
         let y = self.with_facts(else_facts, |s| s.expr(f, ty));
         let (cond, x, y) = (cond?, x?, y?);
         if x.dtype() != y.dtype() {
-            self.ctx.err(
-                sp,
-                mismatch("the branches of a select", x.dtype(), y.dtype()),
-            );
+            self.ctx.err(sp, mismatch("the branches of a select", x.dtype(), y.dtype()));
             return None;
         }
         Some(Expr::select(cond, x, y))
@@ -176,8 +133,7 @@ impl Lower<'_> {
         let x = self.expr(a, self.natural(a).or(Some(own)))?;
         match x {
             _ if x.dtype() == DataType::Bool => {
-                self.ctx
-                    .err(sp, format!("cannot cast a `bool` to `{}`", t.rust_name()));
+                self.ctx.err(sp, format!("cannot cast a `bool` to `{}`", t.rust_name()));
                 None
             }
             _ if x.dtype() == t => Some(x),
@@ -195,8 +151,6 @@ fn has_float_literal(e: &SExpr) -> bool {
         SKind::Binary(_, _, a, b) => has_float_literal(a) || has_float_literal(b),
         SKind::If(c, a, b) => has_float_literal(c) || has_float_literal(a) || has_float_literal(b),
         SKind::Call { args, .. } => args.iter().any(has_float_literal),
-        SKind::Ident(_) | SKind::Index(..) | SKind::Int(..) | SKind::Bool(_) | SKind::Const(..) => {
-            false
-        }
+        SKind::Ident(_) | SKind::Index(..) | SKind::Int(..) | SKind::Bool(_) | SKind::Const(..) => false,
     }
 }

@@ -46,14 +46,10 @@ pub(crate) fn check_flow(ctx: &mut Ctx, bufs: &[BufInfo], flow: &Flow) {
             read.filter(|_| !ok).map(|(_, sp)| *sp)
         });
         match (early_read, written) {
-            (Some(sp), None) => ctx.err(
-                sp,
-                format!("intermediate buffer `{name}` is read but never written"),
-            ),
-            (Some(sp), Some(_)) => ctx.err(
-                sp,
-                format!("intermediate buffer `{name}` is read before any block writes it"),
-            ),
+            (Some(sp), None) => ctx.err(sp, format!("intermediate buffer `{name}` is read but never written")),
+            (Some(sp), Some(_)) => {
+                ctx.err(sp, format!("intermediate buffer `{name}` is read before any block writes it"))
+            }
             (None, _) => {}
         }
     }

@@ -18,9 +18,7 @@ pub fn find_kernels_in_file(src: &str) -> Result<Vec<Result<Kernel, ParseFailure
 fn collect(items: &[syn::Item], out: &mut Vec<Result<Kernel, ParseFailure>>) {
     for item in items {
         match item {
-            syn::Item::Macro(m) if is_tensor_func(&m.mac.path) => {
-                out.push(parse_kernel(m.mac.tokens.clone()))
-            }
+            syn::Item::Macro(m) if is_tensor_func(&m.mac.path) => out.push(parse_kernel(m.mac.tokens.clone())),
             syn::Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
                     collect(items, out);
@@ -32,9 +30,7 @@ fn collect(items: &[syn::Item], out: &mut Vec<Result<Kernel, ParseFailure>>) {
 }
 
 fn is_tensor_func(path: &syn::Path) -> bool {
-    path.segments
-        .last()
-        .is_some_and(|s| s.ident == "tensor_func" && s.arguments.is_none())
+    path.segments.last().is_some_and(|s| s.ident == "tensor_func" && s.arguments.is_none())
 }
 
 #[cfg(test)]

@@ -112,9 +112,7 @@ pub(crate) enum SKind {
 impl SExpr {
     fn new(kind: SKind, sp: Sp) -> syn::Result<SExpr> {
         let child = match &kind {
-            SKind::Index(_, args) | SKind::Call { args, .. } => {
-                args.iter().map(|a| a.depth).max().unwrap_or(0)
-            }
+            SKind::Index(_, args) | SKind::Call { args, .. } => args.iter().map(|a| a.depth).max().unwrap_or(0),
             SKind::Neg(a) | SKind::Not(a) | SKind::Cast(a, _) => a.depth,
             SKind::Binary(_, _, a, b) => a.depth.max(b.depth),
             SKind::If(c, t, f) => c.depth.max(t.depth).max(f.depth),
@@ -123,11 +121,7 @@ impl SExpr {
         if child >= MAX_DEPTH {
             return Err(syn::Error::new_spanned(sp, too_deep()));
         }
-        Ok(SExpr {
-            kind,
-            sp,
-            depth: child + 1,
-        })
+        Ok(SExpr { kind, sp, depth: child + 1 })
     }
 
     /// The integer literal this expression is, if it is one.
@@ -202,9 +196,7 @@ fn peek_op(input: ParseStream) -> syn::Result<Option<SBin>> {
     } else if input.peek(Token![%]) {
         SBin::Rem
     } else if input.peek(Token![&]) || input.peek(Token![|]) || input.peek(Token![^]) {
-        return Err(
-            input.error("bitwise operators are not supported; use `&&` and `||` on conditions")
-        );
+        return Err(input.error("bitwise operators are not supported; use `&&` and `||` on conditions"));
     } else {
         return Ok(None);
     };
@@ -241,10 +233,7 @@ fn binary(input: ParseStream, min_prec: u8, depth: u32) -> syn::Result<SExpr> {
         }
         let op_sp = take_op(input, op)?;
         if op.is_compare() && chained_cmp {
-            return Err(syn::Error::new_spanned(
-                op_sp,
-                "comparison operators cannot be chained; use `&&`",
-            ));
+            return Err(syn::Error::new_spanned(op_sp, "comparison operators cannot be chained; use `&&`"));
         }
         chained_cmp = op.is_compare();
         let rhs = binary(input, op.prec() + 1, depth)?;
@@ -261,10 +250,7 @@ fn cast(input: ParseStream, depth: u32) -> syn::Result<SExpr> {
         input.parse::<Token![as]>()?;
         let ty = Ident::parse_any(input)?;
         let Some(t) = dtype_of(&ty.to_string()) else {
-            return Err(syn::Error::new(
-                ty.span(),
-                format!("cannot cast to `{ty}`: casts convert to f32, f64 or i32"),
-            ));
+            return Err(syn::Error::new(ty.span(), format!("cannot cast to `{ty}`: casts convert to f32, f64 or i32")));
         };
         let sp = e.sp.to(ty.span().into());
         e = SExpr::new(SKind::Cast(Box::new(e), t), sp)?;
@@ -311,20 +297,9 @@ fn postfix(input: ParseStream, depth: u32) -> syn::Result<SExpr> {
             let (mut args, close) = call_args(input, depth)?;
             args.insert(0, e.clone());
             let sp = e.sp.to(close.into());
-            e = SExpr::new(
-                SKind::Call {
-                    name,
-                    args,
-                    method: true,
-                    ty: None,
-                },
-                sp,
-            )?;
+            e = SExpr::new(SKind::Call { name, args, method: true, ty: None }, sp)?;
         } else if input.peek(token::Bracket) {
-            return Err(syn::Error::new_spanned(
-                e.sp,
-                "only buffers can be indexed: `buf[i, j]`",
-            ));
+            return Err(syn::Error::new_spanned(e.sp, "only buffers can be indexed: `buf[i, j]`"));
         } else {
             return Ok(e);
         }
@@ -360,10 +335,7 @@ fn primary(input: ParseStream, depth: u32) -> syn::Result<SExpr> {
         let content;
         let paren = syn::parenthesized!(content in input);
         if content.is_empty() {
-            return Err(syn::Error::new(
-                paren.span.join(),
-                "expected an expression inside the parentheses",
-            ));
+            return Err(syn::Error::new(paren.span.join(), "expected an expression inside the parentheses"));
         }
         let mut e = binary(&content, 0, depth)?;
         if content.peek(Token![,]) {
@@ -379,9 +351,7 @@ fn primary(input: ParseStream, depth: u32) -> syn::Result<SExpr> {
         return if_expr(input, depth);
     }
     if input.peek(token::Brace) {
-        return Err(input.error(
-            "block expressions are not supported; use `if c { a } else { b }` or parentheses",
-        ));
+        return Err(input.error("block expressions are not supported; use `if c { a } else { b }` or parentheses"));
     }
     if !input.peek(Ident) {
         return Err(input.error("expected an expression"));
@@ -400,15 +370,7 @@ fn primary(input: ParseStream, depth: u32) -> syn::Result<SExpr> {
     if input.peek(token::Paren) {
         let (args, close) = call_args(input, depth)?;
         let sp = Sp::new(name.span(), close);
-        return SExpr::new(
-            SKind::Call {
-                name,
-                args,
-                method: false,
-                ty: None,
-            },
-            sp,
-        );
+        return SExpr::new(SKind::Call { name, args, method: false, ty: None }, sp);
     }
     SExpr::new(SKind::Ident(name.clone()), name.span().into())
 }
@@ -421,11 +383,7 @@ fn path(input: ParseStream, first: Ident, depth: u32) -> syn::Result<SExpr> {
         segs.push(Ident::parse_any(input)?);
     }
     let sp = Sp::new(segs[0].span(), segs[segs.len() - 1].span());
-    let text = segs
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
-        .join("::");
+    let text = segs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("::");
     let ty = dtype_of(&segs[0].to_string());
     if let (Some(ty), 2) = (ty, segs.len()) {
         let item = segs[1].to_string();
@@ -433,21 +391,11 @@ fn path(input: ParseStream, first: Ident, depth: u32) -> syn::Result<SExpr> {
             let (args, close) = call_args(input, depth)?;
             let sp = Sp::new(segs[0].span(), close);
             let name = segs.pop().unwrap_or_else(|| Ident::new("_", sp.start));
-            return SExpr::new(
-                SKind::Call {
-                    name,
-                    args,
-                    method: false,
-                    ty: Some(ty),
-                },
-                sp,
-            );
+            return SExpr::new(SKind::Call { name, args, method: false, ty: Some(ty) }, sp);
         }
         let value = match (ty, item.as_str()) {
             (DataType::F32, "INFINITY") | (DataType::F64, "INFINITY") => Some(f64::INFINITY),
-            (DataType::F32, "NEG_INFINITY") | (DataType::F64, "NEG_INFINITY") => {
-                Some(f64::NEG_INFINITY)
-            }
+            (DataType::F32, "NEG_INFINITY") | (DataType::F64, "NEG_INFINITY") => Some(f64::NEG_INFINITY),
             (DataType::F32, "MAX") => Some(f32::MAX as f64),
             (DataType::F32, "MIN") => Some(f32::MIN as f64),
             (DataType::F32, "EPSILON") => Some(f32::EPSILON as f64),
@@ -489,10 +437,7 @@ fn if_expr(input: ParseStream, depth: u32) -> syn::Result<SExpr> {
         braced_expr(input, depth)?
     };
     let sp = Sp::new(if_tok.span, end);
-    SExpr::new(
-        SKind::If(Box::new(cond), Box::new(then.0), Box::new(other)),
-        sp,
-    )
+    SExpr::new(SKind::If(Box::new(cond), Box::new(then.0), Box::new(other)), sp)
 }
 
 /// `'{' expr '}'`: the expression and the closing brace's span.
@@ -500,10 +445,7 @@ fn braced_expr(input: ParseStream, depth: u32) -> syn::Result<(SExpr, Span)> {
     let content;
     let brace = syn::braced!(content in input);
     if content.is_empty() {
-        return Err(syn::Error::new(
-            brace.span.join(),
-            "expected an expression inside the braces",
-        ));
+        return Err(syn::Error::new(brace.span.join(), "expected an expression inside the braces"));
     }
     let e = binary(&content, 0, depth)?;
     if !content.is_empty() {
@@ -521,10 +463,7 @@ fn literal(input: ParseStream) -> syn::Result<SExpr> {
         }
         match dtype_of(s) {
             Some(t) => Ok(Some(t)),
-            None => Err(syn::Error::new(
-                span,
-                format!("unsupported literal suffix `{s}`; use f32, f64 or i32"),
-            )),
+            None => Err(syn::Error::new(span, format!("unsupported literal suffix `{s}`; use f32, f64 or i32"))),
         }
     };
     let kind = match &lit {
@@ -533,8 +472,7 @@ fn literal(input: ParseStream) -> syn::Result<SExpr> {
             match ty {
                 Some(t) if t.is_float() => SKind::Float(l.base10_digits().to_string(), ty),
                 _ => SKind::Int(
-                    l.base10_parse::<i64>()
-                        .map_err(|_| syn::Error::new(l.span(), "integer literal is too large"))?,
+                    l.base10_parse::<i64>().map_err(|_| syn::Error::new(l.span(), "integer literal is too large"))?,
                     ty,
                 ),
             }
@@ -542,26 +480,13 @@ fn literal(input: ParseStream) -> syn::Result<SExpr> {
         syn::Lit::Float(l) => {
             let ty = suffix(l.suffix(), l.span())?;
             if ty == Some(DataType::I32) {
-                return Err(syn::Error::new(
-                    l.span(),
-                    "a float literal cannot have the suffix `i32`",
-                ));
+                return Err(syn::Error::new(l.span(), "a float literal cannot have the suffix `i32`"));
             }
             SKind::Float(l.base10_digits().to_string(), ty)
         }
         syn::Lit::Bool(b) => SKind::Bool(b.value),
-        syn::Lit::Str(_) => {
-            return Err(syn::Error::new(
-                lit.span(),
-                "string literals are not expressions",
-            ))
-        }
-        _ => {
-            return Err(syn::Error::new(
-                lit.span(),
-                "unsupported literal; expected a number or `true`/`false`",
-            ))
-        }
+        syn::Lit::Str(_) => return Err(syn::Error::new(lit.span(), "string literals are not expressions")),
+        _ => return Err(syn::Error::new(lit.span(), "unsupported literal; expected a number or `true`/`false`")),
     };
     SExpr::new(kind, sp)
 }

@@ -84,21 +84,11 @@ pub(crate) fn mismatch(what: &str, a: DataType, b: DataType) -> String {
         }
         _ => String::new(),
     };
-    format!(
-        "mismatched types: `{}` and `{}` operands of {what}{hint}",
-        ty_name(a),
-        ty_name(b)
-    )
+    format!("mismatched types: `{}` and `{}` operands of {what}{hint}", ty_name(a), ty_name(b))
 }
 
 impl<'a> Lower<'a> {
-    pub fn new(
-        mode: Mode,
-        loops: &'a [LoopVar],
-        axes: &'a [Axis],
-        bufs: &'a [BufInfo],
-        ctx: &'a mut Ctx,
-    ) -> Self {
+    pub fn new(mode: Mode, loops: &'a [LoopVar], axes: &'a [Axis], bufs: &'a [BufInfo], ctx: &'a mut Ctx) -> Self {
         let mut an = Analyzer::new();
         match mode {
             Mode::Binding => {
@@ -116,16 +106,7 @@ impl<'a> Lower<'a> {
                 }
             }
         }
-        Lower {
-            mode,
-            loops,
-            axes,
-            bufs,
-            ctx,
-            an,
-            opaque: 0,
-            reads: vec![],
-        }
+        Lower { mode, loops, axes, bufs, ctx, an, opaque: 0, reads: vec![] }
     }
 
     pub fn buf(&self, name: &Ident) -> Option<&'a BufInfo> {
@@ -161,14 +142,12 @@ impl<'a> Lower<'a> {
                     self.natural(a).or_else(|| self.natural(b))
                 }
             }
-            SKind::Call { name, args, ty, .. } => {
-                ty.or_else(|| match (name.to_string().as_str(), args.as_slice()) {
-                    ("max" | "min", [a, b]) => self.natural(a).or_else(|| self.natural(b)),
-                    ("exp" | "sqrt" | "abs", [a]) => self.natural(a),
-                    ("select", [_, t, f]) => self.natural(t).or_else(|| self.natural(f)),
-                    _ => None,
-                })
-            }
+            SKind::Call { name, args, ty, .. } => ty.or_else(|| match (name.to_string().as_str(), args.as_slice()) {
+                ("max" | "min", [a, b]) => self.natural(a).or_else(|| self.natural(b)),
+                ("exp" | "sqrt" | "abs", [a]) => self.natural(a),
+                ("select", [_, t, f]) => self.natural(t).or_else(|| self.natural(f)),
+                _ => None,
+            }),
             SKind::If(_, t, f) => self.natural(t).or_else(|| self.natural(f)),
         }
     }
@@ -179,16 +158,15 @@ impl<'a> Lower<'a> {
             SKind::Ident(id) => self.ident(id),
             SKind::Index(b, idx) => {
                 if self.mode == Mode::Binding {
-                    self.ctx.err(e.sp, "axis bindings cannot read buffers: they are expressions of the enclosing loop variables");
+                    self.ctx.err(
+                        e.sp,
+                        "axis bindings cannot read buffers: they are expressions of the enclosing loop variables",
+                    );
                     return None;
                 }
                 let (name, dtype, indices) = self.access(b, idx, e.sp)?;
                 self.reads.push((name.to_string(), e.sp));
-                Some(Expr::Load(Load {
-                    buffer: name,
-                    dtype,
-                    indices,
-                }))
+                Some(Expr::Load(Load { buffer: name, dtype, indices }))
             }
             SKind::Int(v, suffix) => self.int(*v, suffix.or(want), e.sp),
             SKind::Float(digits, suffix) => self.float(digits, suffix.or(want), e.sp),
@@ -199,23 +177,13 @@ impl<'a> Lower<'a> {
                 let x = self.expr(a, Some(DataType::Bool))?;
                 if x.dtype() != DataType::Bool {
                     let t = ty_name(x.dtype());
-                    self.ctx.err(
-                        e.sp,
-                        format!(
-                            "`!` needs a bool operand, found `{t}` (bitwise not is not supported)"
-                        ),
-                    );
+                    self.ctx.err(e.sp, format!("`!` needs a bool operand, found `{t}` (bitwise not is not supported)"));
                     return None;
                 }
                 Some(Expr::unary(UnOp::Not, x))
             }
             SKind::Binary(op, op_sp, a, b) => self.binary(*op, *op_sp, a, b, want),
-            SKind::Call {
-                name,
-                args,
-                method,
-                ty,
-            } => self.call(name, args, *method, *ty, want, e.sp),
+            SKind::Call { name, args, method, ty } => self.call(name, args, *method, *ty, want, e.sp),
             SKind::If(c, t, f) => self.select(c, t, f, want, e.sp),
             SKind::Cast(a, t) => self.cast(a, *t, e.sp),
         }
@@ -225,11 +193,7 @@ impl<'a> Lower<'a> {
     pub fn index(&mut self, e: &SExpr) -> Option<Expr> {
         let x = self.expr(e, Some(DataType::Index))?;
         if x.dtype() != DataType::Index {
-            let what = if self.mode == Mode::Binding {
-                "an axis binding"
-            } else {
-                "a buffer index"
-            };
+            let what = if self.mode == Mode::Binding { "an axis binding" } else { "a buffer index" };
             self.ctx.err(
                 e.sp,
                 format!(
@@ -241,7 +205,10 @@ impl<'a> Lower<'a> {
             return None;
         }
         if self.magnitude(&x) > MAX_INDEX_MAGNITUDE {
-            self.ctx.err(e.sp, format!("index arithmetic too large: values beyond {MAX_INDEX_MAGNITUDE} are not supported"));
+            self.ctx.err(
+                e.sp,
+                format!("index arithmetic too large: values beyond {MAX_INDEX_MAGNITUDE} are not supported"),
+            );
             return None;
         }
         Some(x)
@@ -255,12 +222,7 @@ impl<'a> Lower<'a> {
     }
 
     /// `buf[indices]`: the buffer, its type and the checked indices.
-    pub fn access(
-        &mut self,
-        b: &Ident,
-        idx: &[SExpr],
-        sp: Sp,
-    ) -> Option<(Arc<str>, DataType, Vec<Expr>)> {
+    pub fn access(&mut self, b: &Ident, idx: &[SExpr], sp: Sp) -> Option<(Arc<str>, DataType, Vec<Expr>)> {
         let Some(info) = self.buf(b) else {
             let msg = if self.axis(b).is_some() || self.loop_var(b).is_some() {
                 format!("`{b}` is a variable, not a buffer")
@@ -276,18 +238,9 @@ impl<'a> Lower<'a> {
         let indices: Vec<Option<Expr>> = idx.iter().map(|i| self.index(i)).collect();
         let shape = info.shape.as_ref()?;
         if shape.len() != idx.len() {
-            let dims = if shape.len() == 1 {
-                "1 dimension".to_string()
-            } else {
-                format!("{} dimensions", shape.len())
-            };
-            let got = if idx.len() == 1 {
-                "1 index".to_string()
-            } else {
-                format!("{} indices", idx.len())
-            };
-            self.ctx
-                .err(sp, format!("`{b}` has {dims} but is indexed with {got}"));
+            let dims = if shape.len() == 1 { "1 dimension".to_string() } else { format!("{} dimensions", shape.len()) };
+            let got = if idx.len() == 1 { "1 index".to_string() } else { format!("{} indices", idx.len()) };
+            self.ctx.err(sp, format!("`{b}` has {dims} but is indexed with {got}"));
             return None;
         }
         let indices: Vec<Expr> = indices.into_iter().collect::<Option<_>>()?;
@@ -310,38 +263,31 @@ impl<'a> Lower<'a> {
                         .filter(|a| a.binding.as_ref().and_then(Expr::as_var) == Some(&l.var))
                         .map(|a| format!("`{}`", a.ident))
                         .collect();
-                    let such = if bound.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", such as {}", bound.join(" or "))
-                    };
+                    let such =
+                        if bound.is_empty() { String::new() } else { format!(", such as {}", bound.join(" or ")) };
                     self.ctx.err(id, format!("loop variable `{id}` cannot be used in a block body; use a block axis bound to `{id}`{such}"));
                     return None;
                 }
                 if self.buf(id).is_some() {
-                    self.ctx.err(
-                        id,
-                        format!("`{id}` is a buffer; read an element with `{id}[..]`"),
-                    );
+                    self.ctx.err(id, format!("`{id}` is a buffer; read an element with `{id}[..]`"));
                     return None;
                 }
-                self.ctx.err(
-                    id,
-                    format!("unknown variable `{id}`: not an axis of this block"),
-                );
+                self.ctx.err(id, format!("unknown variable `{id}`: not an axis of this block"));
             }
             Mode::Binding => {
                 if let Some(l) = self.loop_var(id) {
                     return Some(Expr::var(&l.var));
                 }
                 if self.axis(id).is_some() {
-                    self.ctx.err(id, format!("`{id}` is an axis of this block; bindings are expressions of the enclosing loop variables"));
+                    self.ctx.err(
+                        id,
+                        format!(
+                            "`{id}` is an axis of this block; bindings are expressions of the enclosing loop variables"
+                        ),
+                    );
                     return None;
                 }
-                self.ctx.err(
-                    id,
-                    format!("unknown loop variable `{id}`: axes bind to enclosing loop variables"),
-                );
+                self.ctx.err(id, format!("unknown loop variable `{id}`: axes bind to enclosing loop variables"));
             }
         }
         None
@@ -359,8 +305,7 @@ impl<'a> Lower<'a> {
             },
             Some(t @ (DataType::F32 | DataType::F64)) => Expr::Const(Const::of(t, v as f64)),
             Some(DataType::Bool) => {
-                self.ctx
-                    .err(sp, "expected a `bool`, found an integer literal");
+                self.ctx.err(sp, "expected a `bool`, found an integer literal");
                 return None;
             }
         })
@@ -368,21 +313,10 @@ impl<'a> Lower<'a> {
 
     fn float(&mut self, digits: &str, ty: Option<DataType>, sp: Sp) -> Option<Expr> {
         let c = match ty {
-            None | Some(DataType::F32) => digits
-                .parse::<f32>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(Const::F32),
-            Some(DataType::F64) => digits
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(Const::F64),
+            None | Some(DataType::F32) => digits.parse::<f32>().ok().filter(|v| v.is_finite()).map(Const::F32),
+            Some(DataType::F64) => digits.parse::<f64>().ok().filter(|v| v.is_finite()).map(Const::F64),
             Some(t) => {
-                self.ctx.err(
-                    sp,
-                    format!("expected `{}`, found a float literal", ty_name(t)),
-                );
+                self.ctx.err(sp, format!("expected `{}`, found a float literal", ty_name(t)));
                 return None;
             }
         };
@@ -390,8 +324,7 @@ impl<'a> Lower<'a> {
             Some(c) => Some(Expr::Const(c)),
             None => {
                 let t = ty_name(ty.unwrap_or(DataType::F32));
-                self.ctx
-                    .err(sp, format!("float literal out of range for `{t}`"));
+                self.ctx.err(sp, format!("float literal out of range for `{t}`"));
                 None
             }
         }
@@ -443,14 +376,7 @@ impl<'a> Lower<'a> {
         Some((x, y))
     }
 
-    fn binary(
-        &mut self,
-        op: SBin,
-        op_sp: Sp,
-        a: &SExpr,
-        b: &SExpr,
-        want: Option<DataType>,
-    ) -> Option<Expr> {
+    fn binary(&mut self, op: SBin, op_sp: Sp, a: &SExpr, b: &SExpr, want: Option<DataType>) -> Option<Expr> {
         let what = format!("`{}`", op.symbol());
         if op.is_logic() {
             let x = self.expr(a, Some(DataType::Bool));
@@ -458,18 +384,11 @@ impl<'a> Lower<'a> {
             let (x, y) = (x?, y?);
             for (e, s) in [(&x, a), (&y, b)] {
                 if e.dtype() != DataType::Bool {
-                    self.ctx.err(
-                        s.sp,
-                        format!("{what} needs bool operands, found `{}`", ty_name(e.dtype())),
-                    );
+                    self.ctx.err(s.sp, format!("{what} needs bool operands, found `{}`", ty_name(e.dtype())));
                     return None;
                 }
             }
-            let bop = if op == SBin::And {
-                BinOp::And
-            } else {
-                BinOp::Or
-            };
+            let bop = if op == SBin::And { BinOp::And } else { BinOp::Or };
             return Some(Expr::binary(bop, x, y));
         }
         let want = if op.is_compare() { None } else { want };
@@ -485,10 +404,7 @@ impl<'a> Lower<'a> {
             return None;
         }
         let int = matches!(t, DataType::Index | DataType::I32);
-        if int
-            && matches!(op, SBin::Div | SBin::Rem)
-            && matches!(y, Expr::Int(0) | Expr::Const(Const::I32(0)))
-        {
+        if int && matches!(op, SBin::Div | SBin::Rem) && matches!(y, Expr::Int(0) | Expr::Const(Const::I32(0))) {
             self.ctx.err(b.sp, "division by zero");
             return None;
         }

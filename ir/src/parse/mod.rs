@@ -193,12 +193,7 @@ pub struct ParseFailure {
 
 impl fmt::Display for ParseFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let msgs: Vec<String> = self
-            .error
-            .clone()
-            .into_iter()
-            .map(|e| e.to_string())
-            .collect();
+        let msgs: Vec<String> = self.error.clone().into_iter().map(|e| e.to_string()).collect();
         f.write_str(&msgs.join("\n"))
     }
 }
@@ -218,10 +213,7 @@ pub fn parse_kernel(tokens: TokenStream) -> Result<Kernel, ParseFailure> {
 pub fn parse_kernel_str(src: &str) -> Result<Kernel, ParseFailure> {
     match src.parse::<TokenStream>() {
         Ok(tokens) => parse_kernel(tokens),
-        Err(e) => Err(ParseFailure {
-            error: syn::Error::new(e.span(), format!("cannot tokenize: {e}")),
-            sig: None,
-        }),
+        Err(e) => Err(ParseFailure { error: syn::Error::new(e.span(), format!("cannot tokenize: {e}")), sig: None }),
     }
 }
 
@@ -243,10 +235,7 @@ impl Sp {
 
     /// From the start of `self` to the end of `other`.
     pub fn to(self, other: Sp) -> Sp {
-        Sp {
-            start: self.start,
-            end: other.end,
-        }
+        Sp { start: self.start, end: other.end }
     }
 }
 
@@ -358,19 +347,11 @@ mod tests {
     fn schedule_is_kept_verbatim() {
         let k = parse_kernel_str(MATMUL).unwrap();
         let sched = k.schedule.unwrap().to_string();
-        assert!(
-            sched.starts_with("b0 = sch . get_block (name = \"C\" , func_name = \"main\")"),
-            "{sched}"
-        );
+        assert!(sched.starts_with("b0 = sch . get_block (name = \"C\" , func_name = \"main\")"), "{sched}");
         assert!(sched.ends_with("sch . get_loops (block = b0)"), "{sched}");
         let span = k.schedule_span.unwrap();
         assert_eq!((span.start().line, span.end().line), (13, 16));
-        assert!(
-            parse_kernel_str(&MATMUL[..MATMUL.find("schedule").unwrap()])
-                .unwrap()
-                .schedule
-                .is_none()
-        );
+        assert!(parse_kernel_str(&MATMUL[..MATMUL.find("schedule").unwrap()]).unwrap().schedule.is_none());
     }
 
     #[test]
@@ -404,8 +385,7 @@ mod tests {
 
     #[test]
     fn failure_displays_one_message_per_line() {
-        let f = parse_kernel_str("fn f(c: &mut [f32; 4]) { for i in 1..4 { block(\"B\") { } } }")
-            .unwrap_err();
+        let f = parse_kernel_str("fn f(c: &mut [f32; 4]) { for i in 1..4 { block(\"B\") { } } }").unwrap_err();
         assert_eq!(
             f.to_string(),
             "loop ranges must start at 0\nblock \"B\" has no axes: declare them with `let vi = axis::spatial(extent, i);` or `axis::remap(..)`\nblock \"B\" has no store `buf[..] = value;`"

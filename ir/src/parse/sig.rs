@@ -56,9 +56,7 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     let attrs = input.call(syn::Attribute::parse_outer)?;
     let vis: syn::Visibility = input.parse()?;
     if !input.peek(Token![fn]) {
-        return Err(input.error(
-            "expected `fn`: a `tensor_func!` holds one function, `fn name(params) { .. }`",
-        ));
+        return Err(input.error("expected `fn`: a `tensor_func!` holds one function, `fn name(params) { .. }`"));
     }
     input.parse::<Token![fn]>()?;
     let name: Ident = input.parse()?;
@@ -67,15 +65,10 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     if input.peek(Token![<]) {
         let generics: syn::Generics = input.parse()?;
-        ctx.err(
-            Sp::from(generics.span()),
-            "tensor functions cannot be generic: shapes and types are static",
-        );
+        ctx.err(Sp::from(generics.span()), "tensor functions cannot be generic: shapes and types are static");
     }
     if !input.peek(token::Paren) {
-        return Err(
-            input.error("expected the parameter list `(a: [f32; 128], c: &mut [f32; 128])`")
-        );
+        return Err(input.error("expected the parameter list `(a: [f32; 128], c: &mut [f32; 128])`"));
     }
     let content;
     let paren = syn::parenthesized!(content in input);
@@ -89,24 +82,13 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
             (Err(e), name) => {
                 ctx.push(e);
                 skip_past_comma(&content);
-                let tensor = TensorDecl {
-                    dtype: None,
-                    shape: None,
-                };
-                name.map(|name| ParamDecl {
-                    name,
-                    tensor,
-                    output: false,
-                    broken: true,
-                })
+                let tensor = TensorDecl { dtype: None, shape: None };
+                name.map(|name| ParamDecl { name, tensor, output: false, broken: true })
             }
         };
         if let Some(p) = p {
             if let Some(prev) = params.iter().find(|q| q.name == p.name) {
-                ctx.err(
-                    &p.name,
-                    format!("the parameter name `{}` is used twice", prev.name),
-                );
+                ctx.err(&p.name, format!("the parameter name `{}` is used twice", prev.name));
             }
             params.push(p);
         }
@@ -127,10 +109,7 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     if input.peek(Token![where]) {
         let w: syn::WhereClause = input.parse()?;
-        ctx.err(
-            Sp::from(w.span()),
-            "tensor functions cannot have a `where` clause",
-        );
+        ctx.err(Sp::from(w.span()), "tensor functions cannot have a `where` clause");
     }
     if !params.iter().any(|p| p.output || p.broken) && ctx.count() == errors_before {
         ctx.err(
@@ -138,9 +117,7 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
             "a tensor function needs an output: declare one parameter `name: &mut [f32; ..]`",
         );
     }
-    let complete = params
-        .iter()
-        .all(|p| p.tensor.dtype.is_some() && p.tensor.shape.is_some());
+    let complete = params.iter().all(|p| p.tensor.dtype.is_some() && p.tensor.shape.is_some());
     let sig = (ctx.count() == errors_before && complete).then(|| KernelSig {
         attrs,
         vis,
@@ -160,17 +137,10 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
 
 /// `IDENT ':' '&' 'mut' tensor` or `IDENT ':' tensor`; `name` is set as soon
 /// as the name parsed.
-fn param(
-    input: ParseStream,
-    ctx: &mut Ctx,
-    name_out: &mut Option<Ident>,
-) -> syn::Result<ParamDecl> {
+fn param(input: ParseStream, ctx: &mut Ctx, name_out: &mut Option<Ident>) -> syn::Result<ParamDecl> {
     if input.peek(Token![mut]) {
         let m = input.parse::<Token![mut]>()?;
-        ctx.err(
-            m.span,
-            "parameters cannot be `mut`; mark outputs with `&mut` in the type: `c: &mut [f32; ..]`",
-        );
+        ctx.err(m.span, "parameters cannot be `mut`; mark outputs with `&mut` in the type: `c: &mut [f32; ..]`");
     }
     let name: Ident = input.parse()?;
     *name_out = Some(name.clone());
@@ -189,12 +159,7 @@ fn param(
         }
     }
     let tensor = tensor(input, ctx)?;
-    Ok(ParamDecl {
-        name,
-        tensor,
-        output,
-        broken: false,
-    })
+    Ok(ParamDecl { name, tensor, output, broken: false })
 }
 
 /// `'[' dtype ';' INT (',' INT)* ','? ']'`
@@ -210,14 +175,10 @@ pub(crate) fn tensor(input: ParseStream, ctx: &mut Ctx) -> syn::Result<TensorDec
     let ty = Ident::parse_any(&content)?;
     let dtype = DataType::from_rust(&ty.to_string());
     if dtype.is_none() {
-        ctx.err(
-            &ty,
-            format!("unsupported element type `{ty}`; expected f32, f64 or i32"),
-        );
+        ctx.err(&ty, format!("unsupported element type `{ty}`; expected f32, f64 or i32"));
     }
     if content.peek(Token![,]) {
-        return Err(content
-            .error("expected `;` between the element type and the dimensions: `[f32; 128, 64]`"));
+        return Err(content.error("expected `;` between the element type and the dimensions: `[f32; 128, 64]`"));
     }
     content.parse::<Token![;]>()?;
     let mut shape = Some(Vec::new());
@@ -241,10 +202,7 @@ pub(crate) fn tensor(input: ParseStream, ctx: &mut Ctx) -> syn::Result<TensorDec
         shape = None;
     }
     if shape.is_some() && numel.is_none_or(|n| n > MAX_NUMEL) {
-        ctx.err(
-            bracket.span.join(),
-            format!("tensor too large: at most {MAX_NUMEL} elements are supported"),
-        );
+        ctx.err(bracket.span.join(), format!("tensor too large: at most {MAX_NUMEL} elements are supported"));
         shape = None;
     }
     Ok(TensorDecl { dtype, shape })
@@ -263,10 +221,7 @@ fn dim(input: ParseStream, ctx: &mut Ctx) -> Option<i64> {
                 }
                 Ok(v) if v <= MAX_EXTENT => Some(v),
                 _ => {
-                    ctx.err(
-                        lit.span(),
-                        format!("dimension too large: at most {MAX_EXTENT}"),
-                    );
+                    ctx.err(lit.span(), format!("dimension too large: at most {MAX_EXTENT}"));
                     None
                 }
             };
@@ -285,11 +240,8 @@ fn dim(input: ParseStream, ctx: &mut Ctx) -> Option<i64> {
         }
         Ok(((), c))
     });
-    let msg = if negative {
-        "dimensions must be positive"
-    } else {
-        "dimensions must be integer literals: shapes are static"
-    };
+    let msg =
+        if negative { "dimensions must be positive" } else { "dimensions must be integer literals: shapes are static" };
     ctx.err(Sp::new(start, end), msg);
     None
 }

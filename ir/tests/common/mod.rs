@@ -8,11 +8,7 @@ use kiln_ir::parse::{parse_kernel_str, ParseFailure};
 pub fn errors(src: &str) -> Vec<(String, String)> {
     match parse_kernel_str(src) {
         Ok(k) => panic!("expected errors, parsed:\n{}", k.func),
-        Err(f) => f
-            .error
-            .into_iter()
-            .map(|e| (e.to_string(), e.span().source_text().unwrap_or_default()))
-            .collect(),
+        Err(f) => f.error.into_iter().map(|e| (e.to_string(), e.span().source_text().unwrap_or_default())).collect(),
     }
 }
 
@@ -53,8 +49,7 @@ pub fn store(s: &str) -> String {
 }
 
 /// A body writing `c: [f32; 4]`.
-pub const WRITES_C: &str =
-    "{ for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }";
+pub const WRITES_C: &str = "{ for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }";
 
 pub fn pair(msg: &str, text: &str) -> (String, String) {
     (msg.to_string(), text.to_string())

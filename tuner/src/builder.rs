@@ -1,0 +1,243 @@
+//! The builder: compiles candidates into runner executables.
+//!
+//! kiln's runtime is built once per work directory (a small cargo project,
+//! `harness/`, that depends on the `kiln` crate with the workspace's release
+//! settings). Each batch of candidates of one kernel becomes one Rust file —
+//! a module per candidate with the exact code the macro would emit, plus a
+//! runner `main` — compiled by one `rustc -C opt-level=3 -C codegen-units=1`
+//! invocation linked against that prebuilt runtime, i.e. with the flags of
+//! shipped code. Batches compile in parallel. A candidate whose code does not
+//! compile is identified from the compiler's messages, rejected and reported;
+//! the rest of its batch is rebuilt without it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use kiln_ir::codegen::{emit_impl, Isa};
+use kiln_ir::ir::{DataType, ParamKind, PrimFunc};
+
+/// One thing to compile: a scheduled function for an ISA.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub func: PrimFunc,
+    pub isa: Isa,
+}
+
+/// The prebuilt runtime candidates link against.
+#[derive(Clone, Debug)]
+pub struct Toolchain {
+    pub kiln_rlib: PathBuf,
+    pub deps_dir: PathBuf,
+    pub work_dir: PathBuf,
+}
+
+/// A compiled batch.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub exe: PathBuf,
+    /// Indices (into the batch) of the candidates in the executable.
+    pub included: Vec<usize>,
+    /// Candidates that did not compile, with the compiler's message.
+    pub failed: Vec<(usize, String)>,
+}
+
+fn workspace_root() -> PathBuf {
+    // tuner/ is a member of the workspace whose root is the kiln package.
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Builds (or reuses) the runtime in `work_dir/harness`.
+pub fn prepare(work_dir: &Path) -> Result<Toolchain, String> {
+    let h = work_dir.join("harness");
+    std::fs::create_dir_all(h.join("src")).map_err(|e| format!("cannot create {}: {e}", h.display()))?;
+    let manifest = format!(
+        "[package]\nname = \"kiln-harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\nkiln = {{ path = {:?} }}\n\n[workspace]\n\n\
+         [profile.release]\nopt-level = 3\ncodegen-units = 1\ndebug = false\n",
+        workspace_root().to_string_lossy()
+    );
+    write_if_changed(&h.join("Cargo.toml"), &manifest)?;
+    write_if_changed(&h.join("src/lib.rs"), "pub use kiln;\n")?;
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--message-format=json"])
+        .current_dir(&h)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("building kiln's runtime failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let mut kiln_rlib = None;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "kiln" {
+            for f in v["filenames"].as_array().into_iter().flatten() {
+                if let Some(s) = f.as_str().filter(|s| s.ends_with(".rlib")) {
+                    kiln_rlib = Some(PathBuf::from(s));
+                }
+            }
+        }
+    }
+    let kiln_rlib = kiln_rlib.ok_or("cargo did not report kiln's rlib")?;
+    let deps_dir = kiln_rlib.parent().unwrap().to_path_buf();
+    let work = work_dir.join("build");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    Ok(Toolchain { kiln_rlib, deps_dir, work_dir: work })
+}
+
+fn write_if_changed(p: &Path, text: &str) -> Result<(), String> {
+    if std::fs::read_to_string(p).ok().as_deref() != Some(text) {
+        std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn rust_type(dt: DataType) -> TokenStream {
+    match dt {
+        DataType::F32 => quote!(f32),
+        DataType::F64 => quote!(f64),
+        _ => quote!(i32),
+    }
+}
+
+/// The Rust source of a batch: one module per candidate and the runner's main.
+pub fn batch_source(kernel: &PrimFunc, cands: &[Candidate]) -> (String, Vec<(usize, usize)>) {
+    let mut text = String::from("#![allow(warnings)]\n");
+    let mut lines = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        let m = format_ident!("c{}", i);
+        let body = emit_impl(&c.func, c.isa, &format_ident!("run"));
+        let src = kiln_ir::codegen::pretty(&quote!(pub mod #m { #body }));
+        let start = text.lines().count() + 1;
+        text.push_str(&src);
+        lines.push((start, text.lines().count()));
+    }
+    // The table of candidates and the runner.
+    let params: Vec<TokenStream> = kernel
+        .params
+        .iter()
+        .map(|p| {
+            let t = rust_type(p.buffer.dtype);
+            if p.kind == ParamKind::Output {
+                quote!(&mut [#t])
+            } else {
+                quote!(&[#t])
+            }
+        })
+        .collect();
+    let entries: Vec<TokenStream> = cands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let m = format_ident!("c{}", i);
+            let isa = c.isa.name();
+            quote!((#isa, #m::run as unsafe fn(#(#params),*)))
+        })
+        .collect();
+    let n = kernel.params.len();
+    let args: Vec<TokenStream> = kernel
+        .params
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let getter = match (p.buffer.dtype, p.kind) {
+                (DataType::F32, ParamKind::Input) => quote!(bufs[#k].f32()),
+                (DataType::F32, ParamKind::Output) => quote!(outs.f32_mut(#k)),
+                (DataType::F64, ParamKind::Input) => quote!(bufs[#k].f64()),
+                (DataType::F64, ParamKind::Output) => quote!(outs.f64_mut(#k)),
+                (_, ParamKind::Input) => quote!(bufs[#k].i32()),
+                (_, ParamKind::Output) => quote!(outs.i32_mut(#k)),
+            };
+            getter
+        })
+        .collect();
+    let main = quote! {
+        static CANDIDATES: &[(&str, unsafe fn(#(#params),*))] = &[#(#entries),*];
+        const NPARAMS: usize = #n;
+        fn call(i: usize, bufs: &[runner::Buf], outs: &mut runner::Outs) {
+            unsafe { (CANDIDATES[i].1)(#(#args),*) }
+        }
+        fn main() {
+            runner::main(CANDIDATES.len(), NPARAMS, |i| CANDIDATES[i].0, call);
+        }
+    };
+    text.push_str(&kiln_ir::codegen::pretty(&main));
+    text.push_str(crate::runner::RUNNER_SOURCE);
+    (text, lines)
+}
+
+/// Compiles `cands` (all of `kernel`) into one executable named `name`.
+pub fn build_batch(tc: &Toolchain, kernel: &PrimFunc, cands: &[Candidate], name: &str) -> Built {
+    let mut included: Vec<usize> = (0..cands.len()).collect();
+    let mut failed: Vec<(usize, String)> = Vec::new();
+    for _round in 0..4 {
+        let subset: Vec<Candidate> = included.iter().map(|i| cands[*i].clone()).collect();
+        let (src, ranges) = batch_source(kernel, &subset);
+        let src_path = tc.work_dir.join(format!("{name}.rs"));
+        let exe = tc.work_dir.join(name);
+        if let Err(e) = std::fs::write(&src_path, &src) {
+            return Built {
+                exe,
+                included: vec![],
+                failed: cands.iter().enumerate().map(|(i, _)| (i, e.to_string())).collect(),
+            };
+        }
+        let out = Command::new("rustc")
+            .args(["--edition", "2021", "--crate-type", "bin", "-C", "opt-level=3", "-C", "codegen-units=1"])
+            .args(["-C", "debuginfo=0", "--error-format=short", "--cap-lints", "allow"])
+            .arg("-L")
+            .arg(format!("dependency={}", tc.deps_dir.display()))
+            .arg("--extern")
+            .arg(format!("kiln={}", tc.kiln_rlib.display()))
+            .arg(&src_path)
+            .arg("-o")
+            .arg(&exe)
+            .env_remove("RUSTFLAGS")
+            .output();
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                return Built {
+                    exe,
+                    included: vec![],
+                    failed: included.iter().map(|i| (*i, format!("cannot run rustc: {e}"))).collect(),
+                }
+            }
+        };
+        if out.status.success() {
+            return Built { exe, included, failed };
+        }
+        // Find the candidates the errors point into.
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let mut bad: Vec<usize> = Vec::new();
+        for line in stderr.lines().filter(|l| l.contains(": error")) {
+            let Some(rest) = line.split(&format!("{name}.rs:")).nth(1) else { continue };
+            let Some(ln) = rest.split(':').next().and_then(|s| s.parse::<usize>().ok()) else { continue };
+            if let Some(k) = ranges.iter().position(|(a, b)| ln >= *a && ln <= *b) {
+                if !bad.contains(&k) {
+                    bad.push(k);
+                }
+            }
+        }
+        if bad.is_empty() {
+            // Not attributable to a candidate: the whole batch fails.
+            failed.extend(included.iter().map(|i| (*i, format!("the batch did not compile:\n{stderr}"))));
+            return Built { exe, included: vec![], failed };
+        }
+        bad.sort_unstable_by(|a, b| b.cmp(a));
+        for k in bad {
+            let i = included.remove(k);
+            failed.push((i, format!("generated code did not compile:\n{stderr}")));
+        }
+        if included.is_empty() {
+            return Built { exe, included, failed };
+        }
+    }
+    let exe = tc.work_dir.join(name);
+    failed.extend(included.drain(..).map(|i| (i, "gave up after repeated compile errors".to_string())));
+    Built { exe, included, failed }
+}

@@ -1,0 +1,206 @@
+// The runner, compiled into every batch executable (see runner.rs).
+// Protocol on stdout: `BEGIN <id>` before a candidate runs, then
+// `RESULT <json>` with {"id", "ok", "median_us" | "error"}.
+mod runner {
+    use std::io::Write;
+
+    pub enum Buf {
+        F32(Vec<f32>),
+        F64(Vec<f64>),
+        I32(Vec<i32>),
+    }
+
+    impl Buf {
+        pub fn f32(&self) -> &[f32] {
+            match self {
+                Buf::F32(v) => v,
+                _ => panic!("parameter is not f32"),
+            }
+        }
+        pub fn f64(&self) -> &[f64] {
+            match self {
+                Buf::F64(v) => v,
+                _ => panic!("parameter is not f64"),
+            }
+        }
+        pub fn i32(&self) -> &[i32] {
+            match self {
+                Buf::I32(v) => v,
+                _ => panic!("parameter is not i32"),
+            }
+        }
+        fn reset(&mut self) {
+            match self {
+                Buf::F32(v) => v.iter_mut().for_each(|x| *x = f32::NAN),
+                Buf::F64(v) => v.iter_mut().for_each(|x| *x = f64::NAN),
+                Buf::I32(v) => v.iter_mut().for_each(|x| *x = i32::MIN),
+            }
+        }
+        fn get(&self, i: usize) -> f64 {
+            match self {
+                Buf::F32(v) => v[i] as f64,
+                Buf::F64(v) => v[i],
+                Buf::I32(v) => v[i] as f64,
+            }
+        }
+        fn len(&self) -> usize {
+            match self {
+                Buf::F32(v) => v.len(),
+                Buf::F64(v) => v.len(),
+                Buf::I32(v) => v.len(),
+            }
+        }
+    }
+
+    pub struct Outs {
+        bufs: Vec<Option<Buf>>,
+    }
+
+    impl Outs {
+        pub fn f32_mut(&mut self, k: usize) -> &mut [f32] {
+            match self.bufs[k].as_mut() {
+                Some(Buf::F32(v)) => v,
+                _ => panic!("output is not f32"),
+            }
+        }
+        pub fn f64_mut(&mut self, k: usize) -> &mut [f64] {
+            match self.bufs[k].as_mut() {
+                Some(Buf::F64(v)) => v,
+                _ => panic!("output is not f64"),
+            }
+        }
+        pub fn i32_mut(&mut self, k: usize) -> &mut [i32] {
+            match self.bufs[k].as_mut() {
+                Some(Buf::I32(v)) => v,
+                _ => panic!("output is not i32"),
+            }
+        }
+    }
+
+    fn read(path: &str, dtype: &str) -> Buf {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        match dtype {
+            "f32" => Buf::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()),
+            "f64" => Buf::F64(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()),
+            _ => Buf::I32(bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect()),
+        }
+    }
+
+    fn supported(isa: &str) -> bool {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            "avx2" => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            "avx512" => {
+                is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+            }
+            "scalar" => true,
+            _ => false,
+        }
+    }
+
+    fn flush_caches(scratch: &mut [u8]) {
+        for (i, b) in scratch.iter_mut().enumerate().step_by(64) {
+            *b = b.wrapping_add(i as u8);
+        }
+        std::hint::black_box(&scratch);
+    }
+
+    pub fn main(
+        n: usize,
+        nparams: usize,
+        isa_of: impl Fn(usize) -> &'static str,
+        call: fn(usize, &[Buf], &mut Outs),
+    ) {
+        let a: Vec<String> = std::env::args().collect();
+        let dir = &a[1];
+        let rtol: f64 = a[2].parse().unwrap();
+        let atol_rel: f64 = a[3].parse().unwrap();
+        let min_sample_us: f64 = a[4].parse().unwrap();
+        let repeats: usize = a[5].parse().unwrap();
+        let flush = a[6] == "1";
+        let ids: Vec<usize> = a[7..].iter().map(|s| s.parse().unwrap()).collect();
+        let meta = std::fs::read_to_string(format!("{dir}/meta.txt")).expect("meta.txt");
+        let mut bufs = Vec::new();
+        let mut wants = Vec::new();
+        let mut outs = Outs { bufs: Vec::new() };
+        for (k, line) in meta.lines().enumerate().take(nparams) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (dtype, kind) = (f[0], f[2]);
+            if kind == "out" {
+                let want = read(&format!("{dir}/want{k}.bin"), dtype);
+                let mut out = read(&format!("{dir}/want{k}.bin"), dtype);
+                out.reset();
+                outs.bufs.push(Some(out));
+                bufs.push(Buf::I32(vec![]));
+                wants.push(Some(want));
+            } else {
+                bufs.push(read(&format!("{dir}/p{k}.bin"), dtype));
+                outs.bufs.push(None);
+                wants.push(None);
+            }
+        }
+        let mut scratch = if flush { vec![0u8; 64 << 20] } else { vec![] };
+        let stdout = std::io::stdout();
+        for id in ids {
+            if id >= n {
+                continue;
+            }
+            {
+                let mut o = stdout.lock();
+                writeln!(o, "BEGIN {id}").unwrap();
+                o.flush().unwrap();
+            }
+            let result = (|| -> Result<f64, String> {
+                if !supported(isa_of(id)) {
+                    return Err(format!("unsupported: this CPU cannot run {} code", isa_of(id)));
+                }
+                for b in outs.bufs.iter_mut().flatten() {
+                    b.reset();
+                }
+                call(id, &bufs, &mut outs);
+                for (k, w) in wants.iter().enumerate() {
+                    let Some(w) = w else { continue };
+                    let g = outs.bufs[k].as_ref().unwrap();
+                    let scale = (0..w.len()).map(|i| w.get(i).abs()).filter(|x| x.is_finite()).fold(0.0, f64::max);
+                    let atol = atol_rel * scale.max(1e-30);
+                    for i in 0..w.len() {
+                        let (gv, wv) = (g.get(i), w.get(i));
+                        let ok = if wv.is_nan() { gv.is_nan() } else { (gv - wv).abs() <= atol + rtol * wv.abs() };
+                        if !ok {
+                            return Err(format!("wrong result: output {k} element {i} is {gv}, expected {wv}"));
+                        }
+                    }
+                }
+                // Time: samples of `inner` calls each, at least `min_sample_us` long.
+                let t = std::time::Instant::now();
+                call(id, &bufs, &mut outs);
+                let once = t.elapsed().as_secs_f64().max(1e-9);
+                let inner = ((min_sample_us * 1e-6 / once).ceil() as usize).clamp(1, 1_000_000);
+                for _ in 0..inner.min(3) {
+                    call(id, &bufs, &mut outs);
+                }
+                let mut samples = Vec::with_capacity(repeats);
+                for _ in 0..repeats.max(1) {
+                    if flush {
+                        flush_caches(&mut scratch);
+                    }
+                    let t = std::time::Instant::now();
+                    for _ in 0..inner {
+                        call(id, &bufs, &mut outs);
+                    }
+                    samples.push(t.elapsed().as_secs_f64() / inner as f64);
+                }
+                samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                Ok(samples[samples.len() / 2] * 1e6)
+            })();
+            let line = match result {
+                Ok(us) => format!("{{\"id\":{id},\"ok\":true,\"median_us\":{us}}}"),
+                Err(e) => format!("{{\"id\":{id},\"ok\":false,\"error\":{:?}}}", e),
+            };
+            let mut o = stdout.lock();
+            writeln!(o, "RESULT {line}").unwrap();
+            o.flush().unwrap();
+        }
+    }
+}
