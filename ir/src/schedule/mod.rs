@@ -14,7 +14,7 @@
 //! let mut sch = Schedule::new(func, 0);
 //! let c = sch.get_block("C").unwrap();
 //! let loops = sch.get_loops(c).unwrap();
-//! let split = sch.split(loops[1], &[None, Some(4)]).unwrap();
+//! let split = sch.split(loops[1], &[None, Some(4.into())]).unwrap();
 //! sch.reorder(&[loops[0], split[0], loops[2], split[1]]).unwrap();
 //! sch.decompose_reduction(c, loops[2]).unwrap();
 //! assert_eq!(sch.trace().insts.len(), 5);
