@@ -161,6 +161,7 @@ struct Env {
 
 type ExprFn = Box<dyn Fn(&Env) -> Val>;
 type StmtFn = Box<dyn Fn(&mut Env)>;
+type OffsetFn = Box<dyn Fn(&Env) -> usize>;
 
 struct BufInfo {
     name: String,
@@ -278,7 +279,7 @@ impl Compiler {
 
     /// Compiles the flat offset of `buffer[indices]`; out-of-bounds accesses
     /// record a fault and use offset 0.
-    fn offset(&mut self, buffer: &str, indices: &[Expr]) -> Result<(usize, Box<dyn Fn(&Env) -> usize>), InterpError> {
+    fn offset(&mut self, buffer: &str, indices: &[Expr]) -> Result<(usize, OffsetFn), InterpError> {
         let b = *self
             .buf_index
             .get(buffer)
