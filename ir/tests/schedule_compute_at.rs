@@ -1094,3 +1094,88 @@ fn interpreter_sees_a_missing_region() {
     assert!(matches!(out, Tensor::F32(_)));
     assert!((0..out.len()).any(|i| out.get(i).is_nan()));
 }
+
+// ---- sweeps: every loop, several split factors ----
+
+#[test]
+fn compute_at_every_loop_keeps_results() {
+    let two_consumers = func(
+        "two_consumers",
+        vec![input("a", &[8]), output("z1", &[7]), output("z2", &[7])],
+        vec![alloc("y", &[8])],
+        vec![
+            ew("y", "i", 8, "y", ld("a", vec![v("vi")]) * f32c(2.0)),
+            Stmt::For(Box::new(For::new(
+                Var::new("i_1"),
+                7,
+                Stmt::seq(vec![
+                    nest_with(
+                        "z1",
+                        &[],
+                        &[("vi", 7, 'S')],
+                        vec![v("i_1")],
+                        None,
+                        st("z1", vec![v("vi")], ld("y", vec![v("vi")]) + f32c(1.0)),
+                    ),
+                    nest_with(
+                        "z2",
+                        &[],
+                        &[("vi", 7, 'S')],
+                        vec![v("i_1")],
+                        None,
+                        st("z2", vec![v("vi")], ld("y", vec![v("vi") + 1]) * f32c(2.0)),
+                    ),
+                ]),
+            ))),
+        ],
+    );
+    let cases = [
+        (padded_conv1d(10), "pad", "conv"),
+        (stencil2d(7), "y", "z"),
+        (two_block(6, 8), "y", "z"),
+        (two_consumers, "y", "z1"),
+    ];
+    let mut moved = 0;
+    for (f, producer, consumer) in &cases {
+        for factor in [2, 3, 4] {
+            let mut base = Schedule::new(f.clone(), 0);
+            let c = base.get_block(consumer).unwrap();
+            let l = base.get_loops(c).unwrap();
+            base.split(l[0], &[None, Some(factor.into())]).unwrap();
+            let n = base.func().loops_of_block(consumer).unwrap().len();
+            for depth in 0..n {
+                for preserve in [true, false] {
+                    let mut sch = base.clone();
+                    let p = sch.get_block(producer).unwrap();
+                    let loops = sch.get_loops(c).unwrap();
+                    sch.compute_at(p, loops[depth], preserve, -1).unwrap();
+                    same_results(f, sch.func());
+                    moved += 1;
+                }
+            }
+        }
+    }
+    assert!(moved > 40);
+}
+
+#[test]
+fn reverse_compute_at_every_loop_keeps_results() {
+    for (m, n) in [(8, 8), (10, 7)] {
+        for factor in [2, 3, 4] {
+            let f = matmul_write_back(m, n, 5);
+            let mut base = Schedule::new(f.clone(), 0);
+            let c = base.get_block("C").unwrap();
+            let wb = base.get_block("C_local").unwrap();
+            let l = base.get_loops(c).unwrap();
+            let is = base.split(l[0], &[None, Some(factor.into())]).unwrap();
+            let js = base.split(l[1], &[None, Some(factor.into())]).unwrap();
+            base.reorder(&[is[0], js[0], l[2], is[1], js[1]]).unwrap();
+            let loops = [is[0], js[0], l[2], is[1], js[1]];
+            for (depth, lp) in loops.iter().enumerate() {
+                let mut sch = base.clone();
+                sch.reverse_compute_at(wb, *lp, depth % 2 == 0, -1).unwrap();
+                same_results(&f, sch.func());
+            }
+        }
+    }
+}
