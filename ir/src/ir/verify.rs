@@ -86,12 +86,15 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
     }
     // Every binding stays inside its iteration domain, or the predicate bounds it.
     let bounds = predicate_bounds(&an, &br.predicate);
+    let lower = predicate_lower_bounds(&br.predicate);
     for (iv, bind) in b.iter_vars.iter().zip(&br.bindings) {
+        // A conjunct bounds the binding when the two differ by a constant `k`
+        // (`i * 4 + ax0 < 17` bounds `i * 4 + ax0 - 1` by 16).
+        let offset = |e: &Expr| an.linear(&(bind.clone() - e.clone())).as_const();
         let ok = match an.range(bind) {
             Some((lo, hi)) => {
-                lo >= 0
-                    && (hi < iv.extent
-                        || bounds.iter().any(|(e, c)| an.linear(e) == an.linear(bind) && *c <= iv.extent))
+                (lo >= 0 || lower.iter().any(|(e, c)| offset(e).is_some_and(|k| c + k >= 0)))
+                    && (hi < iv.extent || bounds.iter().any(|(e, c)| offset(e).is_some_and(|k| c + k <= iv.extent)))
             }
             None => true,
         };
@@ -173,5 +176,32 @@ pub fn predicate_bounds(an: &Analyzer, pred: &Expr) -> Vec<(Expr, i64)> {
         let _ = an;
     }
     go(an, pred, &mut out);
+    out
+}
+
+/// The conjuncts `c <= e`, `c < e`, `e >= c` and `e > c` of a predicate, as
+/// `(e, least value of e)`.
+pub fn predicate_lower_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
+    fn go(e: &Expr, out: &mut Vec<(Expr, i64)>) {
+        match e {
+            Expr::Binary(BinOp::And, a, b) => {
+                go(a, out);
+                go(b, out);
+            }
+            Expr::Binary(op @ (BinOp::Le | BinOp::Lt), a, b) => {
+                if let Some(c) = a.as_int() {
+                    out.push(((**b).clone(), if *op == BinOp::Le { c } else { c + 1 }));
+                }
+            }
+            Expr::Binary(op @ (BinOp::Ge | BinOp::Gt), a, b) => {
+                if let Some(c) = b.as_int() {
+                    out.push(((**a).clone(), if *op == BinOp::Ge { c } else { c + 1 }));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    go(pred, &mut out);
     out
 }

@@ -259,3 +259,36 @@ pub fn is_quasi_affine(e: &Expr) -> bool {
         _ => false,
     }
 }
+
+// ---- Program order and buffer use (compute_at, compute_inline) ----
+
+/// The position of block `name` in program order (an index into `func.blocks()`).
+pub fn block_position(func: &PrimFunc, name: &str) -> Option<usize> {
+    func.blocks().iter().position(|b| b.block.name == name)
+}
+
+/// The loop `var` and the loops enclosing it, outermost first (`var` last).
+pub fn loop_chain(func: &PrimFunc, var: &str) -> Option<Vec<String>> {
+    let mut chain: Vec<String> = func.loops_above(var)?.iter().map(|l| l.var.name().to_string()).collect();
+    chain.push(var.to_string());
+    Some(chain)
+}
+
+/// The program-order positions of the first and the last block under loop `var`.
+pub fn loop_block_span(func: &PrimFunc, var: &str) -> Option<(usize, usize)> {
+    let names = func.find_loop(var)?.body.block_names();
+    let first = block_position(func, names.first()?)?;
+    Some((first, first + names.len() - 1))
+}
+
+/// The outermost loop of `chain` (outermost first) that does not enclose block `block`.
+pub fn outermost_loop_apart(func: &PrimFunc, block: &str, chain: &[String]) -> Option<String> {
+    chain.iter().find(|l| !loop_encloses(func, l, block)).cloned()
+}
+
+/// Whether any block reads or writes `buffer`.
+pub fn buffer_in_use(func: &PrimFunc, buffer: &str) -> bool {
+    func.blocks()
+        .iter()
+        .any(|b| &*b.block.body.buffer == buffer || block_read_buffers(&b.block).iter().any(|r| &**r == buffer))
+}

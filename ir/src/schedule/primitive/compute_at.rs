@@ -1,14 +1,795 @@
-//! (being written)
+//! `compute_at`, `reverse_compute_at` and `sample_compute_location`: move a
+//! block under a loop of the blocks it feeds, or of the blocks that feed it.
+//!
+//! ```text
+//! for i, j in T.grid(8, 8):                 sch.compute_at(block=y, loop=j_1_0, preserve_unit_loops=True, index=-1)
+//!     y[vi, vj] = a[vi, vj] * 2.0     ==>   for i_1, j_1_0 in T.grid(8, 2):
+//! for i_1, j_1_0, j_1_1 in T.grid(8, 2, 4):     for ax0, ax1 in T.grid(1, 4):
+//!     z[vi, vj] = y[vi, vj] + 1.0                   y[vi = i_1 + ax0, vj = j_1_0 * 4 + ax1] = ...
+//!                                               for j_1_1 in range(4):
+//!                                                   z[...] = y[...] + 1.0
+//! ```
+//!
+//! `compute_at(block, loop)` moves a producer under `loop`, which must enclose
+//! all of its consumers. For one iteration of `loop` (the loops at and above it
+//! fixed), the region of the producer's buffer that the consumers under `loop`
+//! read is computed by relaxing the loops below `loop` over their ranges: every
+//! index is made affine in the loop variables (`base + Σ cᵢ·xᵢ`), and a relaxed
+//! `xᵢ ∈ 0..eᵢ` widens it to `min = base + Σ min(0, cᵢ·(eᵢ-1))`,
+//! `extent = Σ |cᵢ|·(eᵢ-1) + 1`. Accesses of several consumers are united per
+//! dimension (exactly when they differ by constants, otherwise by a constant
+//! hull). The block writes its buffer at `v + c` with distinct spatial
+//! iteration variables `v`, so the region gives each such `v` a range
+//! `min .. min + extent`; the block's other iteration variables (reduce ones,
+//! and spatial ones its store does not index) keep their whole domain.
+//!
+//! A new loop `axK` (a fresh name) is created per iteration variable with the
+//! binding `min + axK`; `preserve_unit_loops=False` drops the loops of extent
+//! 1 (the binding is then `min`). A range as large as the domain becomes the
+//! whole domain, a constant range is clipped to it, and where a range that
+//! moves with the outer loops can leave the domain (a stencil at the border),
+//! the predicate `lo <= binding` / `binding < extent` keeps the block inside it.
+//!
+//! The nest is inserted among the statements of `loop`'s body at `index`:
+//! `-1` is the last legal position (right before the first statement holding
+//! a consumer of the moved block; the end of the body when there is none),
+//! `-2` the first legal one (right after the last statement holding a producer
+//! of it; the start when there is none), and `k >= 0` the `k`-th statement
+//! (it must lie between the two). The old nest is removed and loops it leaves
+//! empty are pruned.
+//!
+//! `reverse_compute_at(block, loop)` is the mirror image for a consumer: it is
+//! moved under the loop of its producers and computes, per iteration, the
+//! region of its input that the producers under `loop` write (the write-back
+//! of a `cache_write` placed under the tile loops of the block it caches). By
+//! default (`-1`) it goes to the end of the body, right after its producers.
+//!
+//! Both keep results exact, which the checks below guard: instances of the
+//! moved block may run more than once (the regions of consecutive iterations
+//! overlap in a stencil), so it must be complete or a reduction with its init,
+//! and a reduction is never split across iterations; no block between its old
+//! and its new place may change what it reads or see what it writes. The new
+//! loops' names are fresh after the old nest is removed (so `ax0` can come
+//! back); handles to the removed loops go stale all the same.
+//!
+//! `sample_compute_location(block)` draws one of the places `block` may be
+//! computed at: `-2` (inline it, when `compute_inline` is legal), `-1` (leave
+//! it where it is) or `k`, the `k`-th loop (outermost first) around the first
+//! consumer, as in TVM: loops are candidates down to the innermost loop common
+//! to all consumers, unit loops are skipped, the walk stops at the first
+//! data-parallel loop after a loop that is not data-parallel and at the
+//! trailing loops that are not, and a candidate must pass `check_compute_at`.
+//! The handle it returns is a loop, the root mark or the inline mark; given to
+//! `compute_at`, the root mark is a no-op and the inline mark inlines the
+//! block (both still recorded as `compute_at`, as TVM does).
 
+use rand::Rng;
+
+use super::compute_inline::{
+    apply_compute_inline, apply_reverse_compute_inline, check_compute_inline, check_reverse_compute_inline,
+};
 use super::{DecisionMode, RvMap};
-use crate::schedule::{Schedule, ScheduleError};
-use crate::trace::{Instruction, Rv};
+use crate::family_error;
+use crate::ir::region::block_loads;
+use crate::ir::{
+    block_read_buffers, fresh_in, Analyzer, BinOp, Block, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Sum, Var,
+};
+use crate::schedule::analysis::{
+    analyzer_for, block_position, blocks_with_loops, consumers, iter_kinds_bound_to, loop_block_span, loop_chain,
+    loop_encloses, normalize, outermost_loop_apart, producers, prune_empty, replace_block, replace_loop, writers,
+};
+use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
+use crate::trace::{Arg, Decision, InstKind, Instruction, Rv};
+
+family_error! { ComputeAtError, "compute_at",
+    /// The loop already encloses the block.
+    BlockUnderLoop { block: String, loop_: String } =>
+        "block \"{block}\" is already under loop `{loop_}`; compute_at moves a block under a loop that does not enclose it",
+    /// The block writes a function parameter.
+    OutputBlock { block: String, buffer: String } =>
+        "block \"{block}\" writes the function parameter `{buffer}`; only a block writing an intermediate buffer can be computed at a loop, where it computes only what its consumers read",
+    /// A reduction block without init (an `_update` block).
+    NotCompleteOrReduction { block: String } =>
+        "block \"{block}\" has reduce iteration variables but no init (a decomposed reduction), so computing parts of it again would accumulate twice",
+    /// Another block writes the same buffer.
+    NotSoleWriter { block: String, buffer: String, other: String } =>
+        "block \"{other}\" also writes `{buffer}`, the buffer of block \"{block}\"; compute_at needs a single writer",
+    /// The store indices are not `v + c` with distinct spatial variables.
+    StoreNotPlain { block: String, buffer: String } =>
+        "block \"{block}\" writes `{buffer}` at indices that are not distinct spatial iteration variables plus constants, so the region its consumers read cannot be mapped back to its iteration domain",
+    /// Nobody reads the block's buffer.
+    NoConsumer { block: String } => "no block reads `{block}`'s output, so there is no loop to compute it at",
+    /// A consumer lies outside the loop.
+    ConsumerNotUnderLoop { block: String, loop_: String, consumer: String } =>
+        "consumer \"{consumer}\" of block \"{block}\" is not under loop `{loop_}`; every consumer must be",
+    /// A consumer runs before the block.
+    ConsumerBeforeBlock { block: String, consumer: String } =>
+        "consumer \"{consumer}\" runs before block \"{block}\"; moving the block under it would change what it reads",
+    /// A block between the old and the new place writes one of the block's inputs.
+    InputOverwritten { block: String, buffer: String, writer: String } =>
+        "block \"{writer}\" writes `{buffer}`, which block \"{block}\" reads, between the block's place and the end of its new place; the moved block would read other values",
+    /// The insertion position is outside the legal range.
+    BadIndex { block: String, loop_: String, index: i64, lo: i64, hi: i64 } =>
+        "index {index} is not a legal position for block \"{block}\" in the body of `{loop_}`: use -1, -2 or a position in {lo}..={hi}",
+    /// A consumer access is not affine in the loops below the target loop.
+    RegionNotAffine { block: String, consumer: String, loop_: String } =>
+        "the region of \"{block}\"'s output that \"{consumer}\" reads in one iteration of `{loop_}` cannot be bounded: an index is not affine in the loops",
+}
+
+family_error! { ReverseComputeAtError, "reverse_compute_at",
+    /// The loop already encloses the block.
+    BlockUnderLoop { block: String, loop_: String } =>
+        "block \"{block}\" is already under loop `{loop_}`; reverse_compute_at moves a block under a loop that does not enclose it",
+    /// A reduction block without init (an `_update` block).
+    NotCompleteOrReduction { block: String } =>
+        "block \"{block}\" has reduce iteration variables but no init (a decomposed reduction), so computing parts of it again would accumulate twice",
+    /// No input of the block is written under the loop.
+    NoProducerUnderLoop { block: String, loop_: String } =>
+        "no block under loop `{loop_}` writes a buffer that block \"{block}\" reads",
+    /// Several inputs of the block are written under the loop.
+    SeveralProducedInputs { block: String, loop_: String, buffers: String } =>
+        "block \"{block}\" reads several buffers written under loop `{loop_}` ({buffers}); reverse_compute_at follows a single one",
+    /// A writer of the followed input lies outside the loop.
+    ProducerNotUnderLoop { block: String, loop_: String, producer: String } =>
+        "producer \"{producer}\" of block \"{block}\" is not under loop `{loop_}`; every writer of the buffer it follows must be",
+    /// A producer runs after the block.
+    ProducerAfterBlock { block: String, producer: String } =>
+        "producer \"{producer}\" runs after block \"{block}\"; moving the block under it would change what it reads",
+    /// The block reads the followed input other than at `v + c` with distinct variables.
+    LoadNotPlain { block: String, buffer: String } =>
+        "block \"{block}\" reads `{buffer}` other than through one index tuple of distinct iteration variables plus constants, so the region its producers write cannot be mapped to its iteration domain",
+    /// A block between the new and the old place reads or writes the block's output.
+    OutputAccessed { block: String, buffer: String, other: String } =>
+        "block \"{other}\" accesses `{buffer}`, the output of block \"{block}\", between the block's new place and its old one; it would see the block's writes early",
+    /// A block between the new and the old place writes another input of the block.
+    InputOverwritten { block: String, buffer: String, writer: String } =>
+        "block \"{writer}\" writes `{buffer}`, which block \"{block}\" reads, between the block's new place and its old one; the moved block would read it too early",
+    /// The insertion position is outside the legal range.
+    BadIndex { block: String, loop_: String, index: i64, lo: i64, hi: i64 } =>
+        "index {index} is not a legal position for block \"{block}\" in the body of `{loop_}`: use -1, -2 or a position in {lo}..={hi}",
+    /// One iteration of the loop produces only part of what a reduce variable ranges over.
+    ReductionSplit { block: String, loop_: String, var: String, buffer: String } =>
+        "one iteration of `{loop_}` writes only part of the `{buffer}` elements that reduce variable `{var}` of block \"{block}\" ranges over; the reduction would be split across iterations",
+    /// A producer's write is not affine in the loops below the target loop.
+    RegionNotAffine { block: String, producer: String, loop_: String } =>
+        "the region that producer \"{producer}\" of block \"{block}\" writes in one iteration of `{loop_}` cannot be bounded: an index is not affine in the loops",
+}
+
+/// One iteration variable of the moved block in its new nest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AxisPlan {
+    /// The first value, linear in the loops at and above the target loop.
+    pub min: Sum,
+    pub extent: i64,
+    /// Whether the predicate must keep `min + axK` at or above 0.
+    pub guard_low: bool,
+    /// Whether the predicate must keep `min + axK` below the variable's extent.
+    pub guard_high: bool,
+}
+
+/// A checked `compute_at` or `reverse_compute_at`: where the block goes and
+/// the range of each of its iteration variables.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocationPlan {
+    pub block: String,
+    pub loop_: String,
+    /// The position among the statements of the loop's body.
+    pub position: usize,
+    /// One per iteration variable of the block, in order.
+    pub axes: Vec<AxisPlan>,
+}
+
+/// `min .. min + extent` of one buffer dimension during one iteration of the target loop.
+#[derive(Clone, Debug, PartialEq)]
+struct DimRange {
+    min: Sum,
+    extent: i64,
+}
+
+/// Per buffer dimension, the iteration variable (position) and offset of an
+/// index `v + c`, or `None` for a constant index.
+type Pins = Vec<Option<(usize, i64)>>;
+
+/// Reads `indices` of an access in `block` as `v + c` with distinct
+/// iteration variables `v` (spatial ones unless `reduce_too`), or constants.
+fn plain_pins(block: &Block, indices: &[Expr], reduce_too: bool) -> Option<Pins> {
+    let an = Analyzer::new();
+    let mut pins: Pins = Vec::with_capacity(indices.len());
+    for e in indices {
+        let s = an.linear(&an.simplify(e));
+        match s.terms.as_slice() {
+            [] => pins.push(None),
+            [(Expr::Var(v), 1)] => {
+                let k = block
+                    .iter_vars
+                    .iter()
+                    .position(|iv| &iv.var == v && (reduce_too || iv.kind == IterKind::Spatial))?;
+                if pins.iter().flatten().any(|(j, _)| *j == k) {
+                    return None;
+                }
+                pins.push(Some((k, s.constant)));
+            }
+            _ => return None,
+        }
+    }
+    Some(pins)
+}
+
+/// The region `indices` (an access of block `br`) covers during one iteration
+/// of loop `at`, which encloses the block; `None` if an index is not affine in
+/// the relaxed loops or reads memory.
+fn relax_access(func: &PrimFunc, br: &BlockRealize, at: &str, indices: &[Expr]) -> Option<Vec<DimRange>> {
+    let loops = func.loops_of_block(&br.block.name)?;
+    let pos = loops.iter().position(|l| l.var.name() == at)?;
+    let an = analyzer_for(&loops);
+    let relaxed: Vec<(&Var, i64)> = loops[pos + 1..].iter().map(|l| (&l.var, l.extent)).collect();
+    let sub = |v: &Var| br.block.iter_vars.iter().position(|iv| &iv.var == v).map(|k| br.bindings[k].clone());
+    let mut out = Vec::with_capacity(indices.len());
+    for idx in indices {
+        let s = an.linear(&an.simplify(&idx.substitute(&sub)));
+        let mut min = Sum::constant(s.constant);
+        let (mut lo, mut hi) = (0i64, 0i64);
+        for (atom, c) in &s.terms {
+            if !atom.loads().is_empty() {
+                return None;
+            }
+            let vars = atom.vars();
+            if !vars.iter().any(|v| relaxed.iter().any(|(r, _)| *r == v)) {
+                min.terms.push((atom.clone(), *c));
+                continue;
+            }
+            let (a, b) = match atom {
+                Expr::Var(v) => relaxed.iter().find(|(r, _)| *r == v).map(|(_, e)| (0, e - 1))?,
+                _ => an.range(atom)?,
+            };
+            let (x, y) = (a.checked_mul(*c)?, b.checked_mul(*c)?);
+            lo += x.min(y);
+            hi += x.max(y);
+        }
+        min.constant += lo;
+        out.push(DimRange { min, extent: hi - lo + 1 });
+    }
+    Some(out)
+}
+
+fn same_terms(a: &Sum, b: &Sum) -> bool {
+    a.terms.len() == b.terms.len() && a.terms.iter().all(|t| b.terms.contains(t))
+}
+
+/// The union of the ranges of one dimension: exact when they differ by
+/// constants, else the constant hull over the loops `an` knows.
+fn union(an: &Analyzer, ranges: &[DimRange]) -> Option<DimRange> {
+    let first = &ranges[0];
+    if ranges.iter().all(|r| same_terms(&r.min, &first.min)) {
+        let lo = ranges.iter().map(|r| r.min.constant).min()?;
+        let hi = ranges.iter().map(|r| r.min.constant + r.extent - 1).max()?;
+        let mut min = first.min.clone();
+        min.constant = lo;
+        return Some(DimRange { min, extent: hi - lo + 1 });
+    }
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for r in ranges {
+        let (a, b) = an.range(&r.min.to_expr())?;
+        lo = lo.min(a);
+        hi = hi.max(b + r.extent - 1);
+    }
+    Some(DimRange { min: Sum::constant(lo), extent: hi - lo + 1 })
+}
+
+/// The ranges of `block`'s iteration variables that cover `region` of the
+/// buffer it accesses at `pins`; `an` knows the loops at and above the target.
+fn plan_axes(block: &Block, pins: &Pins, region: &[DimRange], an: &Analyzer) -> Vec<AxisPlan> {
+    let plans = block.iter_vars.iter().enumerate().map(|(k, iv)| {
+        let full = AxisPlan { min: Sum::constant(0), extent: iv.extent, guard_low: false, guard_high: false };
+        let Some((d, off)) = pins.iter().enumerate().find_map(|(d, p)| p.filter(|(j, _)| *j == k).map(|(_, o)| (d, o)))
+        else {
+            return full;
+        };
+        let mut min = region[d].min.clone();
+        min.constant -= off;
+        let extent = region[d].extent;
+        if extent >= iv.extent {
+            return full;
+        }
+        if let Some(c) = min.as_const() {
+            let (lo, hi) = (c.max(0), (c + extent - 1).min(iv.extent - 1));
+            if lo <= hi {
+                return AxisPlan { min: Sum::constant(lo), extent: hi - lo + 1, guard_low: false, guard_high: false };
+            }
+        }
+        let (lo, hi) = an.range(&min.to_expr()).unwrap_or((-1, iv.extent));
+        AxisPlan { min, extent, guard_low: lo < 0, guard_high: hi + extent > iv.extent }
+    });
+    plans.collect()
+}
+
+/// The statements directly in a loop body.
+fn body_stmts(s: &Stmt) -> Vec<&Stmt> {
+    match s {
+        Stmt::Seq(v) => v.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// The legal insertion range in the body of `loop_`: after the last statement
+/// holding one of `after`, up to the first holding one of `before`; then the
+/// position `index` selects, or `Err((lo, hi))`.
+fn insertion_point(
+    func: &PrimFunc,
+    loop_: &str,
+    after: &[String],
+    before: &[String],
+    index: i64,
+) -> Result<usize, (i64, i64)> {
+    let l = func.find_loop(loop_).expect("live loop");
+    let stmts = body_stmts(&l.body);
+    let holds = |s: &Stmt, set: &[String]| s.block_names().iter().any(|n| set.contains(n));
+    let lo = stmts.iter().rposition(|s| holds(s, after)).map_or(0, |p| p as i64 + 1);
+    let hi = stmts.iter().position(|s| holds(s, before)).unwrap_or(stmts.len()) as i64;
+    match index {
+        -1 if lo <= hi => Ok(hi as usize),
+        -2 if lo <= hi => Ok(lo as usize),
+        i if i >= lo && i <= hi => Ok(i as usize),
+        _ => Err((lo, hi)),
+    }
+}
+
+/// An analyzer knowing loop `loop_` and the loops around it (fixed during one
+/// iteration of `loop_`).
+fn fixed_analyzer(func: &PrimFunc, loop_: &str) -> Analyzer {
+    let mut loops = func.loops_above(loop_).expect("live loop");
+    loops.push(func.find_loop(loop_).expect("live loop"));
+    analyzer_for(&loops)
+}
+
+/// The per-dimension union of several regions of one buffer.
+fn unite(an: &Analyzer, ranges: &[Vec<DimRange>]) -> Option<Vec<DimRange>> {
+    (0..ranges[0].len()).map(|d| union(an, &ranges.iter().map(|r| r[d].clone()).collect::<Vec<_>>())).collect()
+}
+
+/// Checks `compute_at(block, loop_, index)` and plans the new nest.
+///
+/// Conditions, in order: 1. `loop_` does not enclose the block; 2. the block
+/// writes an intermediate buffer, not a parameter; 3. it is complete or a
+/// reduction with init; 4. it is the only writer of its buffer; 5. it stores at
+/// `v + c` with distinct spatial iteration variables (or constants); 6. it has
+/// a consumer; 7. every consumer is under `loop_`; 8. no consumer runs before
+/// the block; 9. no block from the block's place to the end of the outermost
+/// loop around `loop_` that does not enclose the block writes a buffer the
+/// block reads; 10. `index` is -1, -2 or a legal position; 11. every access of
+/// the consumers to the buffer is affine in the loops below `loop_`.
+pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -> Result<LocationPlan, ComputeAtError> {
+    let br = func.block(block).expect("live block");
+    let b = || block.to_string();
+    if loop_encloses(func, loop_, block) {
+        return Err(ComputeAtError::BlockUnderLoop { block: b(), loop_: loop_.into() });
+    }
+    let buffer = br.block.body.buffer.clone();
+    if func.param(&buffer).is_some() {
+        return Err(ComputeAtError::OutputBlock { block: b(), buffer: buffer.to_string() });
+    }
+    if br.block.is_reduction() && br.block.init.is_none() {
+        return Err(ComputeAtError::NotCompleteOrReduction { block: b() });
+    }
+    if let Some(other) = writers(func, &buffer).into_iter().find(|w| w != block) {
+        return Err(ComputeAtError::NotSoleWriter { block: b(), buffer: buffer.to_string(), other });
+    }
+    let pins = plain_pins(&br.block, &br.block.body.indices, false)
+        .ok_or_else(|| ComputeAtError::StoreNotPlain { block: b(), buffer: buffer.to_string() })?;
+    let cons = consumers(func, block);
+    if cons.is_empty() {
+        return Err(ComputeAtError::NoConsumer { block: b() });
+    }
+    if let Some(c) = cons.iter().find(|c| !loop_encloses(func, loop_, c)) {
+        return Err(ComputeAtError::ConsumerNotUnderLoop { block: b(), loop_: loop_.into(), consumer: c.clone() });
+    }
+    let pos = block_position(func, block).unwrap();
+    if let Some(c) = cons.iter().find(|c| block_position(func, c).unwrap() < pos) {
+        return Err(ComputeAtError::ConsumerBeforeBlock { block: b(), consumer: c.clone() });
+    }
+    let chain = loop_chain(func, loop_).expect("live loop");
+    let apart = outermost_loop_apart(func, block, &chain).expect("the loop does not enclose the block");
+    let (_, end) = loop_block_span(func, &apart).expect("the loop holds the consumers");
+    let reads = block_read_buffers(&br.block);
+    let blocks = func.blocks();
+    for w in &blocks[pos + 1..=end] {
+        if reads.contains(&w.block.body.buffer) {
+            return Err(ComputeAtError::InputOverwritten {
+                block: b(),
+                buffer: w.block.body.buffer.to_string(),
+                writer: w.block.name.clone(),
+            });
+        }
+    }
+    let position = insertion_point(func, loop_, &producers(func, block), &cons, index)
+        .map_err(|(lo, hi)| ComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
+    let mut ranges: Vec<Vec<DimRange>> = Vec::new();
+    for c in &cons {
+        let cbr = func.block(c).unwrap();
+        for l in block_loads(&cbr.block).into_iter().filter(|l| l.buffer == buffer) {
+            let r = relax_access(func, cbr, loop_, &l.indices).ok_or_else(|| ComputeAtError::RegionNotAffine {
+                block: b(),
+                consumer: c.clone(),
+                loop_: loop_.into(),
+            })?;
+            ranges.push(r);
+        }
+    }
+    let an = fixed_analyzer(func, loop_);
+    let region = unite(&an, &ranges).ok_or_else(|| ComputeAtError::RegionNotAffine {
+        block: b(),
+        consumer: cons[0].clone(),
+        loop_: loop_.into(),
+    })?;
+    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes: plan_axes(&br.block, &pins, &region, &an) })
+}
+
+/// Checks `reverse_compute_at(block, loop_, index)` and plans the new nest.
+///
+/// Conditions, in order: 1. `loop_` does not enclose the block; 2. it is
+/// complete or a reduction with init; 3. exactly one buffer it reads (besides
+/// its own output) is written under `loop_`; 4. every writer of that buffer is
+/// under `loop_`; 5. none runs after the block; 6. the block reads the buffer
+/// through one index tuple of distinct iteration variables plus constants;
+/// 7. no block from the start of the outermost loop around `loop_`
+/// that does not enclose the block up to the block reads or writes its output,
+/// or writes another buffer it reads; 8. `index` is -1, -2 or a legal
+/// position; 9. every producer's write is affine in the loops below `loop_`;
+/// 10. one iteration of `loop_` produces the whole range of every reduce
+/// variable that indexes the buffer.
+pub fn check_reverse_compute_at(
+    func: &PrimFunc,
+    block: &str,
+    loop_: &str,
+    index: i64,
+) -> Result<LocationPlan, ReverseComputeAtError> {
+    let br = func.block(block).expect("live block");
+    let b = || block.to_string();
+    if loop_encloses(func, loop_, block) {
+        return Err(ReverseComputeAtError::BlockUnderLoop { block: b(), loop_: loop_.into() });
+    }
+    if br.block.is_reduction() && br.block.init.is_none() {
+        return Err(ReverseComputeAtError::NotCompleteOrReduction { block: b() });
+    }
+    let out = br.block.body.buffer.clone();
+    let reads = block_read_buffers(&br.block);
+    let produced: Vec<_> = reads
+        .iter()
+        .filter(|r| **r != out && writers(func, r).iter().any(|w| loop_encloses(func, loop_, w)))
+        .cloned()
+        .collect();
+    let buffer = match produced.as_slice() {
+        [] => return Err(ReverseComputeAtError::NoProducerUnderLoop { block: b(), loop_: loop_.into() }),
+        [one] => one.clone(),
+        many => {
+            let buffers = many.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+            return Err(ReverseComputeAtError::SeveralProducedInputs { block: b(), loop_: loop_.into(), buffers });
+        }
+    };
+    let prods = writers(func, &buffer);
+    if let Some(p) = prods.iter().find(|p| !loop_encloses(func, loop_, p)) {
+        return Err(ReverseComputeAtError::ProducerNotUnderLoop {
+            block: b(),
+            loop_: loop_.into(),
+            producer: p.clone(),
+        });
+    }
+    let pos = block_position(func, block).unwrap();
+    if let Some(p) = prods.iter().find(|p| block_position(func, p).unwrap() > pos) {
+        return Err(ReverseComputeAtError::ProducerAfterBlock { block: b(), producer: p.clone() });
+    }
+    let loads: Vec<_> = block_loads(&br.block).into_iter().filter(|l| l.buffer == buffer).collect();
+    let pins = plain_pins(&br.block, &loads[0].indices, true)
+        .filter(|_| loads.iter().all(|l| l.indices == loads[0].indices))
+        .ok_or_else(|| ReverseComputeAtError::LoadNotPlain { block: b(), buffer: buffer.to_string() })?;
+    let chain = loop_chain(func, loop_).expect("live loop");
+    let apart = outermost_loop_apart(func, block, &chain).expect("the loop does not enclose the block");
+    let (start, _) = loop_block_span(func, &apart).expect("the loop holds the producers");
+    let blocks = func.blocks();
+    for w in &blocks[start..pos] {
+        if w.block.body.buffer == out || block_read_buffers(&w.block).contains(&out) {
+            return Err(ReverseComputeAtError::OutputAccessed {
+                block: b(),
+                buffer: out.to_string(),
+                other: w.block.name.clone(),
+            });
+        }
+        if w.block.body.buffer != buffer && reads.contains(&w.block.body.buffer) {
+            return Err(ReverseComputeAtError::InputOverwritten {
+                block: b(),
+                buffer: w.block.body.buffer.to_string(),
+                writer: w.block.name.clone(),
+            });
+        }
+    }
+    let position = insertion_point(func, loop_, &prods, &consumers(func, block), index)
+        .map_err(|(lo, hi)| ReverseComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
+    let mut ranges: Vec<Vec<DimRange>> = Vec::new();
+    for p in &prods {
+        let pbr = func.block(p).unwrap();
+        let r = relax_access(func, pbr, loop_, &pbr.block.body.indices).ok_or_else(|| {
+            ReverseComputeAtError::RegionNotAffine { block: b(), producer: p.clone(), loop_: loop_.into() }
+        })?;
+        ranges.push(r);
+    }
+    let an = fixed_analyzer(func, loop_);
+    let region = unite(&an, &ranges).ok_or_else(|| ReverseComputeAtError::RegionNotAffine {
+        block: b(),
+        producer: prods[0].clone(),
+        loop_: loop_.into(),
+    })?;
+    let axes = plan_axes(&br.block, &pins, &region, &an);
+    for (iv, ax) in br.block.iter_vars.iter().zip(&axes) {
+        if iv.kind == IterKind::Reduce && (ax.min.as_const() != Some(0) || ax.extent != iv.extent) {
+            return Err(ReverseComputeAtError::ReductionSplit {
+                block: b(),
+                loop_: loop_.into(),
+                var: iv.var.to_string(),
+                buffer: buffer.to_string(),
+            });
+        }
+    }
+    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes })
+}
+
+/// Whether loop `l` only drives spatial iteration variables of the blocks under it.
+fn is_data_parallel(l: &For) -> bool {
+    blocks_with_loops(&l.body).iter().all(|(br, _)| !iter_kinds_bound_to(br, &l.var).contains(&IterKind::Reduce))
+}
+
+/// The places `block` may be computed at, in TVM's order: `-2` (inline) when
+/// legal, `-1` (root), then the legal loops around the first consumer, each
+/// with its depth.
+pub(crate) fn compute_locations(func: &PrimFunc, block: &str) -> Vec<(i64, RvValue)> {
+    let mut out = Vec::new();
+    if check_compute_inline(func, block).is_ok() {
+        out.push((-2, RvValue::Inline));
+    }
+    out.push((-1, RvValue::Root));
+    let cons = consumers(func, block);
+    if cons.is_empty() {
+        return out;
+    }
+    let chains: Vec<Vec<&For>> = cons.iter().map(|c| func.loops_of_block(c).unwrap()).collect();
+    let first = &chains[0];
+    let common = (0..first.len())
+        .take_while(|&i| chains.iter().all(|c| c.get(i).is_some_and(|l| l.var == first[i].var)))
+        .count();
+    let datapar: Vec<bool> = first[..common].iter().map(|l| is_data_parallel(l)).collect();
+    let last_datapar = datapar.iter().rposition(|d| *d);
+    let mut visited_reduce = false;
+    for (i, l) in first[..common].iter().enumerate() {
+        if l.extent == 1 {
+            continue;
+        }
+        if datapar[i] {
+            if visited_reduce {
+                break;
+            }
+        } else {
+            visited_reduce = true;
+            if last_datapar.is_none_or(|d| i > d) {
+                break;
+            }
+        }
+        if check_compute_at(func, block, l.var.name(), -1).is_ok() {
+            out.push((i as i64, RvValue::Loop(l.var.to_string())));
+        }
+    }
+    out
+}
+
+/// Builds the moved block's new nest: loops `axK`, bindings `min + axK`, and
+/// the guards the plan asks for.
+fn build_nest(func: &PrimFunc, br: &BlockRealize, axes: &[AxisPlan], preserve_unit_loops: bool) -> Stmt {
+    let mut names = func.names();
+    let mut loops: Vec<(Var, i64)> = Vec::new();
+    let mut bindings = Vec::with_capacity(axes.len());
+    let mut predicate = Expr::true_();
+    for (iv, ax) in br.block.iter_vars.iter().zip(axes) {
+        let mut bind = ax.min.clone();
+        if preserve_unit_loops || ax.extent != 1 {
+            let name = fresh_in(&names, &format!("ax{}", loops.len()));
+            names.insert(name.clone());
+            let v = Var::new(&name);
+            bind.terms.push((Expr::var(&v), 1));
+            loops.push((v, ax.extent));
+        }
+        let mut moving = bind.clone();
+        moving.constant = 0;
+        if ax.guard_low {
+            predicate = predicate.and(Expr::binary(BinOp::Le, Expr::Int(-bind.constant), moving.to_expr()));
+        }
+        if ax.guard_high {
+            predicate = predicate.and(moving.to_expr().lt(iv.extent - bind.constant));
+        }
+        bindings.push(bind.to_expr());
+    }
+    let realize = BlockRealize { bindings, predicate, block: br.block.clone() };
+    let mut nest = Stmt::Block(Box::new(realize));
+    for (v, e) in loops.into_iter().rev() {
+        nest = Stmt::For(Box::new(For::new(v, e, nest)));
+    }
+    nest
+}
+
+/// Moves the planned block: removes it (pruning loops left empty) and
+/// inserts its new nest into the loop's body.
+pub fn apply_location(func: &PrimFunc, plan: &LocationPlan, preserve_unit_loops: bool) -> PrimFunc {
+    let br = func.block(&plan.block).expect("live block").clone();
+    let removed = replace_block(func, &plan.block, |_| Stmt::Seq(vec![])).expect("live block");
+    let removed = PrimFunc { body: prune_empty(removed.body.clone()), ..removed };
+    // Fresh names are taken after the removal, so `ax0` can be reused.
+    let nest = build_nest(&removed, &br, &plan.axes, preserve_unit_loops);
+    let mut nest = Some(nest);
+    let out = replace_loop(&removed, &plan.loop_, |mut l: For| {
+        let mut stmts: Vec<Stmt> = match std::mem::replace(&mut l.body, Stmt::Seq(vec![])) {
+            Stmt::Seq(v) => v,
+            other => vec![other],
+        };
+        stmts.insert(plan.position, nest.take().unwrap());
+        l.body = Stmt::seq(stmts);
+        Stmt::For(Box::new(l))
+    })
+    .expect("the target loop survives the removal");
+    normalize(out)
+}
+
+/// The loops around `block` that hold nothing else, which moving it removes.
+fn loops_left_empty(func: &PrimFunc, block: &str) -> Vec<String> {
+    let loops = func.loops_of_block(block).expect("live block");
+    loops.iter().filter(|l| l.body.block_names() == [block]).map(|l| l.var.to_string()).collect()
+}
+
+impl Schedule {
+    /// Moves producer `block` under `loop_`, computing there the part of its
+    /// output that the consumers under `loop_` read. `index` is the position in
+    /// `loop_`'s body (-1: last legal, -2: first legal). A root-mark handle
+    /// (from `sample_compute_location`) leaves the block in place; an inline
+    /// mark inlines it.
+    pub fn compute_at(
+        &mut self,
+        block: BlockRV,
+        loop_: LoopRV,
+        preserve_unit_loops: bool,
+        index: i64,
+    ) -> Result<(), ScheduleError> {
+        let name = self.block_name(block)?;
+        match self.loop_value(loop_)?.clone() {
+            RvValue::Root => {}
+            RvValue::Inline => {
+                check_compute_inline(self.func(), &name)?;
+                let func = apply_compute_inline(self.func(), &name);
+                self.commit(func, "compute_at");
+            }
+            RvValue::Loop(var) => {
+                let plan = check_compute_at(self.func(), &name, &var, index)?;
+                let func = apply_location(self.func(), &plan, preserve_unit_loops);
+                let gone = loops_left_empty(self.func(), &name);
+                self.commit(func, "compute_at");
+                self.forget_loops(&gone);
+            }
+            _ => unreachable!("loop_value returns loops and marks"),
+        }
+        self.record(location_inst(InstKind::ComputeAt, block, loop_, preserve_unit_loops, index));
+        Ok(())
+    }
+
+    /// Moves consumer `block` under `loop_`, computing there the part of its
+    /// output that depends on what the producers under `loop_` write. `index`
+    /// as in [`Schedule::compute_at`]; a root mark is a no-op, an inline mark
+    /// reverse-inlines the block.
+    pub fn reverse_compute_at(
+        &mut self,
+        block: BlockRV,
+        loop_: LoopRV,
+        preserve_unit_loops: bool,
+        index: i64,
+    ) -> Result<(), ScheduleError> {
+        let name = self.block_name(block)?;
+        match self.loop_value(loop_)?.clone() {
+            RvValue::Root => {}
+            RvValue::Inline => {
+                let producer = check_reverse_compute_inline(self.func(), &name)?;
+                let func = apply_reverse_compute_inline(self.func(), &name, &producer);
+                self.commit(func, "reverse_compute_at");
+            }
+            RvValue::Loop(var) => {
+                let plan = check_reverse_compute_at(self.func(), &name, &var, index)?;
+                let func = apply_location(self.func(), &plan, preserve_unit_loops);
+                let gone = loops_left_empty(self.func(), &name);
+                self.commit(func, "reverse_compute_at");
+                self.forget_loops(&gone);
+            }
+            _ => unreachable!("loop_value returns loops and marks"),
+        }
+        self.record(location_inst(InstKind::ReverseComputeAt, block, loop_, preserve_unit_loops, index));
+        Ok(())
+    }
+
+    /// Samples where `block` is computed (see the module doc), or takes
+    /// `decision`: -2 inline, -1 root, `k` the `k`-th loop around its first consumer.
+    pub fn sample_compute_location(&mut self, block: BlockRV, decision: Option<i64>) -> Result<LoopRV, ScheduleError> {
+        self.sample_compute_location_mode(block, decision, DecisionMode::Strict)
+    }
+
+    /// Marks the handles of removed loops stale even when a new loop reuses
+    /// the name (the new nest's `ax0` after the old nest's `ax0`).
+    fn forget_loops(&mut self, names: &[String]) {
+        for v in self.values_mut() {
+            if matches!(v, RvValue::Loop(n) if names.contains(n)) {
+                let RvValue::Loop(n) = std::mem::replace(v, RvValue::Root) else { unreachable!() };
+                *v = RvValue::Removed(format!("loop `{n}`"));
+            }
+        }
+    }
+
+    pub(crate) fn sample_compute_location_mode(
+        &mut self,
+        block: BlockRV,
+        decision: Option<i64>,
+        mode: DecisionMode,
+    ) -> Result<LoopRV, ScheduleError> {
+        let name = self.block_name(block)?;
+        let candidates = compute_locations(self.func(), &name);
+        let mut inst = Instruction::new(InstKind::SampleComputeLocation).arg("block", Arg::Rv(block.rv()));
+        let found = |d: i64| candidates.iter().position(|(k, _)| *k == d);
+        let pick = match decision.filter(|_| mode != DecisionMode::Resample) {
+            Some(d) => match found(d) {
+                Some(p) => p,
+                None if mode == DecisionMode::Strict => {
+                    let legal: Vec<String> = candidates.iter().map(|(k, _)| k.to_string()).collect();
+                    return Err(ScheduleError::BadDecision {
+                        instruction: crate::trace::print_inst_for_error(&inst),
+                        what: format!(
+                            "{d} is not a compute location of block \"{name}\" (the candidates are {})",
+                            legal.join(", ")
+                        ),
+                    });
+                }
+                None => self.rng().gen_range(0..candidates.len()),
+            },
+            None => self.rng().gen_range(0..candidates.len()),
+        };
+        let (d, value) = candidates[pick].clone();
+        let l = self.new_loop_rv(value);
+        inst.outputs = vec![l.rv()];
+        inst.decision = Some(Decision::Int(d));
+        self.record(inst);
+        Ok(l)
+    }
+}
+
+fn location_inst(kind: InstKind, block: BlockRV, loop_: LoopRV, preserve_unit_loops: bool, index: i64) -> Instruction {
+    Instruction::new(kind)
+        .arg("block", Arg::Rv(block.rv()))
+        .arg("loop", Arg::Rv(loop_.rv()))
+        .arg("preserve_unit_loops", Arg::Bool(preserve_unit_loops))
+        .arg("index", Arg::Int(index))
+}
 
 pub(super) fn replay(
-    _sch: &mut Schedule,
+    sch: &mut Schedule,
     inst: &Instruction,
     map: &RvMap,
-    _mode: DecisionMode,
+    mode: DecisionMode,
 ) -> Result<Vec<Rv>, ScheduleError> {
-    Err(map.err(format!("`{}` is not implemented yet", inst.kind.name())))
+    let b = map.block(map.arg(inst, "block")?)?;
+    if inst.kind == InstKind::SampleComputeLocation {
+        let decision = match &inst.decision {
+            None => None,
+            Some(Decision::Int(v)) => Some(*v),
+            Some(Decision::Ints(_)) => return Err(map.err("the decision of sample_compute_location is an integer")),
+        };
+        return Ok(vec![sch.sample_compute_location_mode(b, decision, mode)?.rv()]);
+    }
+    let l = map.loop_(map.arg(inst, "loop")?)?;
+    let preserve = map.bool_(inst, "preserve_unit_loops", true)?;
+    let index = if inst.get("index").is_some() { map.int(inst, "index")? } else { -1 };
+    if inst.kind == InstKind::ComputeAt {
+        sch.compute_at(b, l, preserve, index)?;
+    } else {
+        sch.reverse_compute_at(b, l, preserve, index)?;
+    }
+    Ok(vec![])
 }

@@ -113,6 +113,7 @@ impl RvMap {
         }
     }
 
+    #[allow(dead_code)] // for list-of-blocks arguments (cache_read's `consumer_blocks`)
     pub fn blocks(&self, a: &Arg) -> Result<Vec<BlockRV>, ScheduleError> {
         let items = a.as_list().ok_or_else(|| self.err("expected a list of block handles"))?;
         items.iter().map(|x| self.block(x)).collect()
