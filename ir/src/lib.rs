@@ -9,5 +9,6 @@ pub mod interp;
 pub mod ir;
 pub mod parse;
 pub mod schedule;
+pub mod space;
 pub mod trace;
 pub mod tracefile;

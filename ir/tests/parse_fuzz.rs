@@ -11,12 +11,12 @@ use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenS
 use proptest::prelude::*;
 
 const FIXTURES: &[&str] = &[
-    include_str!("kernels/matmul.rs"),
-    include_str!("kernels/matmul_odd.rs"),
-    include_str!("kernels/linear0.rs"),
-    include_str!("kernels/relu.rs"),
-    include_str!("kernels/softmax.rs"),
-    include_str!("kernels/conv2d.rs"),
+    include_str!("../../kernels/src/matmul.rs"),
+    include_str!("../../kernels/src/matmul_odd.rs"),
+    include_str!("../../kernels/src/linear0.rs"),
+    include_str!("../../kernels/src/relu.rs"),
+    include_str!("../../kernels/src/softmax.rs"),
+    include_str!("../../kernels/src/conv2d.rs"),
 ];
 
 const IDENTS: &[&str] = &[

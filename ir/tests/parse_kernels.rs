@@ -1,4 +1,4 @@
-//! The bundled kernels (fixtures in `tests/kernels/`): each parses, prints as
+//! The bundled kernels (the sources in `kernels/src/`): each parses, prints as
 //! expected (insta snapshots), verifies, and computes what a hand-written Rust
 //! reference computes when run by the interpreter.
 
@@ -82,7 +82,7 @@ fn linear_ref(x: &[f32], w: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> 
 
 #[test]
 fn matmul() {
-    let k = check("matmul", include_str!("kernels/matmul.rs"));
+    let k = check("matmul", include_str!("../../kernels/src/matmul.rs"));
     assert_eq!(flops(&k.func), 2 * 128 * 128 * 128);
     let (inp, out) = run(&k);
     assert_close(&out[2], &matmul_ref(&inp[0], &inp[1], 128, 128, 128));
@@ -90,7 +90,7 @@ fn matmul() {
 
 #[test]
 fn matmul_odd() {
-    let k = check("matmul_odd", include_str!("kernels/matmul_odd.rs"));
+    let k = check("matmul_odd", include_str!("../../kernels/src/matmul_odd.rs"));
     assert_eq!(flops(&k.func), 2 * 100 * 37 * 300);
     let (inp, out) = run(&k);
     assert_close(&out[2], &matmul_ref(&inp[0], &inp[1], 100, 37, 300));
@@ -98,7 +98,7 @@ fn matmul_odd() {
 
 #[test]
 fn linear0() {
-    let k = check("linear0", include_str!("kernels/linear0.rs"));
+    let k = check("linear0", include_str!("../../kernels/src/linear0.rs"));
     assert_eq!(flops(&k.func), 2 * 128 * 784 + 128);
     let (inp, out) = run(&k);
     assert_close(&out[3], &linear_ref(&inp[0], &inp[1], &inp[2], 1, 128, 784));
@@ -106,21 +106,21 @@ fn linear0() {
 
 #[test]
 fn linear1() {
-    let k = check("linear1", include_str!("kernels/linear1.rs"));
+    let k = check("linear1", include_str!("../../kernels/src/linear1.rs"));
     let (inp, out) = run(&k);
     assert_close(&out[3], &linear_ref(&inp[0], &inp[1], &inp[2], 1, 10, 128));
 }
 
 #[test]
 fn linear() {
-    let k = check("linear", include_str!("kernels/linear.rs"));
+    let k = check("linear", include_str!("../../kernels/src/linear.rs"));
     let (inp, out) = run(&k);
     assert_close(&out[3], &linear_ref(&inp[0], &inp[1], &inp[2], 64, 128, 784));
 }
 
 #[test]
 fn relu() {
-    let k = check("relu", include_str!("kernels/relu.rs"));
+    let k = check("relu", include_str!("../../kernels/src/relu.rs"));
     assert_eq!(flops(&k.func), 128);
     let (inp, out) = run(&k);
     let want: Vec<f64> = inp[0].iter().map(|v| (*v as f64).max(0.0)).collect();
@@ -129,7 +129,7 @@ fn relu() {
 
 #[test]
 fn softmax() {
-    let k = check("softmax", include_str!("kernels/softmax.rs"));
+    let k = check("softmax", include_str!("../../kernels/src/softmax.rs"));
     let (inp, out) = run(&k);
     let (rows, cols) = (64, 1000);
     let mut want = vec![0.0; rows * cols];
@@ -146,7 +146,7 @@ fn softmax() {
 
 #[test]
 fn conv2d() {
-    let k = check("conv2d", include_str!("kernels/conv2d.rs"));
+    let k = check("conv2d", include_str!("../../kernels/src/conv2d.rs"));
     assert_eq!(flops(&k.func), 2 * 32 * 32 * 32 * 16 * 3 * 3);
     let (inp, out) = run(&k);
     let (data, weight) = (&inp[0], &inp[1]);

@@ -22,8 +22,24 @@ use kiln_ir::ir::{DataType, ParamKind, PrimFunc};
 /// One thing to compile: a scheduled function for an ISA.
 #[derive(Clone, Debug)]
 pub struct Candidate {
-    pub func: PrimFunc,
     pub isa: Isa,
+    pub code: Code,
+}
+
+/// A candidate's code.
+#[derive(Clone, Debug)]
+pub enum Code {
+    /// A scheduled function, emitted by `kiln_ir::codegen` (what tuning builds).
+    Func(PrimFunc),
+    /// Hand-written items defining `pub unsafe fn run(..)` with the kernel's
+    /// signature (for tests that inject crashing, hanging or wrong candidates).
+    Raw(TokenStream),
+}
+
+impl Candidate {
+    pub fn new(func: PrimFunc, isa: Isa) -> Candidate {
+        Candidate { isa, code: Code::Func(func) }
+    }
 }
 
 /// The prebuilt runtime candidates link against.
@@ -110,7 +126,10 @@ pub fn batch_source(kernel: &PrimFunc, cands: &[Candidate]) -> (String, Vec<(usi
     let mut lines = Vec::new();
     for (i, c) in cands.iter().enumerate() {
         let m = format_ident!("c{}", i);
-        let body = emit_impl(&c.func, c.isa, &format_ident!("run"));
+        let body = match &c.code {
+            Code::Func(f) => emit_impl(f, c.isa, &format_ident!("run")),
+            Code::Raw(ts) => ts.clone(),
+        };
         let src = kiln_ir::codegen::pretty(&quote!(pub mod #m { #body }));
         let start = text.lines().count() + 1;
         text.push_str(&src);

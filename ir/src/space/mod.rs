@@ -1,0 +1,129 @@
+//! Design spaces: the schedules the tuner searches, and the default schedule.
+//!
+//! [`apply_rules`] walks the blocks of a fresh schedule and applies the rules
+//! of `rules.rs`. In [`Mode::Sample`] every choice is drawn by a sampling
+//! instruction (so the trace records the point in the space and mutators can
+//! change it); in [`Mode::Default`] the same instructions take fixed,
+//! reasonable decisions — that is the schedule a kernel gets when it has no
+//! committed trace.
+
+mod roles;
+mod rules;
+
+pub use roles::exclusive_loops;
+
+use crate::codegen::Isa;
+use crate::ir::PrimFunc;
+use crate::schedule::{DecisionMode, Schedule, ScheduleError};
+use crate::trace::Trace;
+
+/// How the rules take their decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Draw every decision from the schedule's RNG.
+    Sample,
+    /// Take the default decisions.
+    Default,
+}
+
+/// What the space is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpaceOptions {
+    pub isa: Isa,
+    /// Threads the kernel may use (1: no parallel loops).
+    pub threads: usize,
+}
+
+impl SpaceOptions {
+    pub fn new(isa: Isa) -> SpaceOptions {
+        SpaceOptions { isa, threads: 1 }
+    }
+}
+
+/// Why a point of the space was not produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SpaceError {
+    /// A primitive refused a step (the rules built an invalid sequence).
+    Schedule(ScheduleError),
+    /// The sample is valid but pointless (e.g. it would spill registers).
+    Rejected(String),
+}
+
+impl From<ScheduleError> for SpaceError {
+    fn from(e: ScheduleError) -> SpaceError {
+        SpaceError::Schedule(e)
+    }
+}
+
+impl std::fmt::Display for SpaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpaceError::Schedule(e) => write!(f, "{e}"),
+            SpaceError::Rejected(why) => write!(f, "rejected: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SpaceError {}
+
+/// Applies the rules to every block of `sch` (in reverse program order, so
+/// that consumers are tiled before their producers are placed).
+pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mode: Mode) -> Result<(), SpaceError> {
+    let names: Vec<String> = sch.func().blocks().iter().map(|b| b.block.name.clone()).collect();
+    for name in names.iter().rev() {
+        let Some(br) = sch.func().block(name).cloned() else { continue };
+        if br.block.is_reduction() {
+            match rules::reduction_rule(sch, name) {
+                Some(true) => rules::tile_rule(sch, name, opts, mode)?,
+                Some(false) => rules::rfactor_rule(sch, name, opts, mode)?,
+                None => {}
+            }
+        } else if !blocks_done(sch, name) {
+            rules::elementwise_rule(sch, name, opts)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a block was already placed inside another block's nest (a fused
+/// consumer), so that no rule should touch it again.
+fn blocks_done(sch: &Schedule, name: &str) -> bool {
+    let f = sch.func();
+    let Some(loops) = f.loops_of_block(name) else { return true };
+    loops.iter().any(|l| l.body.block_names().len() > 1 && l.body.block_names().iter().any(|b| b != name))
+}
+
+/// Samples one point of the default design space of `func` for `opts`, with
+/// `seed`; retries rejected samples a few times.
+pub fn sample(func: &PrimFunc, opts: &SpaceOptions, seed: u64) -> Result<Schedule, SpaceError> {
+    let mut last = SpaceError::Rejected("no attempt".into());
+    for attempt in 0..16u64 {
+        let mut sch = Schedule::new(func.clone(), seed.wrapping_mul(0x9E37_79B9).wrapping_add(attempt));
+        match apply_rules(&mut sch, opts, Mode::Sample) {
+            Ok(()) => return Ok(sch),
+            Err(e @ SpaceError::Rejected(_)) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// Samples a point of a custom space (a trace whose sampling instructions
+/// carry no decisions, e.g. from a kernel's `schedule { }` section).
+pub fn sample_trace(func: &PrimFunc, space: &Trace, seed: u64) -> Result<Schedule, SpaceError> {
+    Schedule::replay(func, space, seed, DecisionMode::Resample).map_err(|(_, e)| SpaceError::Schedule(e))
+}
+
+/// The default schedule of `func` for `isa`: the rules with default decisions.
+/// Falls back to the unscheduled function if the rules cannot apply (which
+/// the tests treat as a bug).
+pub fn default_schedule(func: &PrimFunc, isa: Isa) -> PrimFunc {
+    default_trace(func, isa).map(|s| s.into_parts().0).unwrap_or_else(|_| func.clone())
+}
+
+/// The default schedule with its trace.
+pub fn default_trace(func: &PrimFunc, isa: Isa) -> Result<Schedule, SpaceError> {
+    let mut sch = Schedule::new(func.clone(), 0);
+    apply_rules(&mut sch, &SpaceOptions::new(isa), Mode::Default)?;
+    Ok(sch)
+}

@@ -1,0 +1,91 @@
+//! What the rules need to know about a block: its exclusive loops and the
+//! role of each (spatial or reduce, contiguous in memory or not).
+
+use crate::ir::{Analyzer, BlockRealize, Expr, IterKind, PrimFunc, Stmt, Var};
+
+/// One loop of a block, as the rules see it.
+#[derive(Clone, Debug)]
+pub struct LoopRole {
+    pub var: String,
+    pub extent: i64,
+    pub kind: IterKind,
+    /// The iteration variable the loop drives (with coefficient 1).
+    pub iter: usize,
+}
+
+/// The loops that enclose only `block` (the innermost suffix of its loops),
+/// each driving exactly one iteration variable with coefficient 1.
+pub fn exclusive_loops(func: &PrimFunc, block: &str) -> Option<Vec<LoopRole>> {
+    let br = func.block(block)?;
+    let loops = func.loops_of_block(block)?;
+    let mut out = Vec::new();
+    for l in loops.iter().rev() {
+        let mut only_me = true;
+        l.body.walk(&mut |s, _| {
+            if let Stmt::Block(b) = s {
+                only_me &= b.block.name == block;
+            }
+        });
+        if !only_me {
+            break;
+        }
+        let role = loop_role(br, &l.var, l.extent)?;
+        out.push(role);
+    }
+    out.reverse();
+    Some(out)
+}
+
+fn loop_role(br: &BlockRealize, v: &Var, extent: i64) -> Option<LoopRole> {
+    let an = Analyzer::new();
+    let users: Vec<usize> = (0..br.bindings.len()).filter(|i| br.bindings[*i].uses_var(v)).collect();
+    if users.len() != 1 {
+        return None;
+    }
+    let i = users[0];
+    if an.linear(&br.bindings[i]).coef(v) != 1 {
+        return None;
+    }
+    Some(LoopRole { var: v.to_string(), extent, kind: br.block.iter_vars[i].kind, iter: i })
+}
+
+/// The iteration variable indexing the last dimension of the stored buffer
+/// with coefficient 1, if it is spatial: the lane axis for vector stores.
+pub fn store_lane_iter(br: &BlockRealize) -> Option<usize> {
+    let last = br.block.body.indices.last()?;
+    let an = Analyzer::new();
+    let lin = an.linear(last);
+    br.block.iter_vars.iter().position(|iv| iv.kind == IterKind::Spatial && lin.coef(&iv.var) == 1)
+}
+
+/// The loads of the block's body value, with the number of elements of their buffer.
+pub fn operand_loads<'a>(func: &PrimFunc, br: &'a BlockRealize) -> Vec<(&'a crate::ir::Load, i64)> {
+    br.block
+        .body
+        .value
+        .loads()
+        .into_iter()
+        .filter(|l| l.buffer != br.block.body.buffer)
+        .map(|l| (l, func.buffer(&l.buffer).map_or(0, |b| b.numel())))
+        .collect()
+}
+
+/// The iteration variable with coefficient 1 in the last index of a load.
+pub fn contiguous_iter(br: &BlockRealize, indices: &[Expr]) -> Option<usize> {
+    let last = indices.last()?;
+    let an = Analyzer::new();
+    let lin = an.linear(last);
+    br.block.iter_vars.iter().position(|iv| lin.coef(&iv.var) == 1)
+}
+
+/// Whether the block's value uses the iteration variable `i` in an operand
+/// that does not use `j` (so `i` gives reuse of a broadcast operand when `j`
+/// is the lane axis).
+pub fn broadcast_row(br: &BlockRealize, i: usize, lane: usize) -> bool {
+    let vi = &br.block.iter_vars[i].var;
+    let vl = &br.block.iter_vars[lane].var;
+    br.block.body.value.loads().into_iter().filter(|l| l.buffer != br.block.body.buffer).any(|l| {
+        let uses = |v: &Var| l.indices.iter().any(|e| e.uses_var(v));
+        uses(vi) && !uses(vl)
+    })
+}

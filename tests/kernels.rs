@@ -1,0 +1,116 @@
+//! Every bundled kernel, as the macro emits it, computes what the reference
+//! interpreter computes from the kernel's IR — for every ISA this machine
+//! runs (the others are skipped) — and the layers also match the plain-Rust
+//! references of `kernels::mlp`.
+//!
+//! Tolerance: |got − want| ≤ 1e-4·max|want| + 1e-3·|want| (FMA contraction and
+//! vector partial sums reassociate floating-point arithmetic).
+
+use kiln::Isa;
+use kiln_ir::interp::{self, Tensor};
+use kiln_ir::ir::{ParamKind, PrimFunc};
+use kiln_ir::schedule::testing::random_args;
+
+fn ir_of(src: &str) -> PrimFunc {
+    kiln_ir::parse::find_kernels_in_file(src).unwrap().remove(0).unwrap().func
+}
+
+fn check_close(name: &str, isa: Isa, got: &[f32], want: &[f32]) {
+    let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-30);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-4 * scale + 1e-3 * w.abs(),
+            "{name} on {isa}: element {i} is {g}, the interpreter says {w}"
+        );
+    }
+}
+
+fn isas() -> Vec<Isa> {
+    [Isa::Scalar, Isa::Avx2, Isa::Avx512].into_iter().filter(|i| kiln::runtime::supported(*i)).collect()
+}
+
+type Run = fn(Isa, &mut [Vec<f32>]) -> Result<(), kiln::Error>;
+
+fn check_kernel(src: &str, run: Run) {
+    let func = ir_of(src);
+    let mut want = random_args(&func, 11);
+    let inputs: Vec<Vec<f32>> = want.iter().map(|t| t.as_f32().unwrap().to_vec()).collect();
+    interp::run(&func, &mut want).unwrap();
+    for isa in isas() {
+        let mut args = inputs.clone();
+        run(isa, &mut args).unwrap_or_else(|e| panic!("{}: {e}", func.name));
+        for (k, p) in func.params.iter().enumerate() {
+            if p.kind == ParamKind::Output {
+                let Tensor::F32(w) = &want[k] else { unreachable!() };
+                check_close(&func.name, isa, &args[k], w);
+            }
+        }
+    }
+}
+
+macro_rules! kernel_test {
+    ($name:ident, $file:literal, |$isa:ident, $a:ident| $call:expr) => {
+        #[test]
+        fn $name() {
+            check_kernel(include_str!($file), |$isa, $a| $call);
+        }
+    };
+}
+
+kernel_test!(matmul, "../kernels/src/matmul.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(2);
+    kernels::try_matmul_on(isa, &x[0], &x[1], &mut y[0])
+});
+kernel_test!(matmul_odd, "../kernels/src/matmul_odd.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(2);
+    kernels::try_matmul_odd_on(isa, &x[0], &x[1], &mut y[0])
+});
+kernel_test!(linear0, "../kernels/src/linear0.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(3);
+    kernels::try_linear0_on(isa, &x[0], &x[1], &x[2], &mut y[0])
+});
+kernel_test!(linear1, "../kernels/src/linear1.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(3);
+    kernels::try_linear1_on(isa, &x[0], &x[1], &x[2], &mut y[0])
+});
+kernel_test!(linear, "../kernels/src/linear.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(3);
+    kernels::try_linear_on(isa, &x[0], &x[1], &x[2], &mut y[0])
+});
+kernel_test!(relu, "../kernels/src/relu.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(1);
+    kernels::try_relu_on(isa, &x[0], &mut y[0])
+});
+kernel_test!(softmax, "../kernels/src/softmax.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(1);
+    kernels::try_softmax_on(isa, &x[0], &mut y[0])
+});
+kernel_test!(conv2d, "../kernels/src/conv2d.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(2);
+    kernels::try_conv2d_on(isa, &x[0], &x[1], &mut y[0])
+});
+
+#[test]
+fn linear0_matches_the_plain_rust_reference() {
+    let x: Vec<f32> = (0..784).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
+    let w: Vec<f32> = (0..128 * 784).map(|i| ((i * 53) % 97) as f32 / 97.0 - 0.5).collect();
+    let b: Vec<f32> = (0..128).map(|i| i as f32 / 128.0).collect();
+    let mut want = vec![0f32; 128];
+    kernels::mlp::linear_reference(&x, &w, &b, &mut want);
+    for isa in isas() {
+        let mut z = vec![0f32; 128];
+        kernels::try_linear0_on(isa, &x, &w, &b, &mut z).unwrap();
+        check_close("linear0", isa, &z, &want);
+    }
+}
+
+#[test]
+fn wrong_lengths_are_reported_not_read() {
+    let a = vec![0f32; 100];
+    let b = vec![0f32; 128 * 128];
+    let mut c = vec![0f32; 128 * 128];
+    let e = kernels::try_matmul(&a, &b, &mut c).unwrap_err();
+    assert_eq!(e.to_string(), "matmul: `a` has 100 elements but is declared [f32; 128, 128], which needs 16384");
+    let r = std::panic::catch_unwind(move || kernels::matmul(&a, &b, &mut c));
+    assert!(r.is_err());
+}
