@@ -1,1 +1,58 @@
-fn main() {}
+//! Build script of the `kiln` package (for its benches, examples and tests;
+//! the library itself needs nothing from it):
+//!
+//! 1. compiles the naive C reference loops (`benches/c/kernels.c`) with
+//!    `-O3 -march=native`, the C baseline of the benchmarks;
+//! 2. generates `$OUT_DIR/variants.rs`: every bundled kernel of
+//!    `kernels/src/` again, as `naive::<kernel>` (the unscheduled loop nest)
+//!    and `default::<kernel>` (the default schedule, per ISA), with the same
+//!    safe API as the macro's (`try_<kernel>_on`, ...), so that benchmarks and
+//!    the MLP example can compare them with the committed traces.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use kiln_ir::codegen::{emit_kernel, Isa, Variant};
+use kiln_ir::space::default_schedule;
+
+fn main() {
+    println!("cargo:rerun-if-changed=benches/c/kernels.c");
+    println!("cargo:rerun-if-changed=kernels/src");
+    cc::Build::new()
+        .file("benches/c/kernels.c")
+        .opt_level(3)
+        .flag_if_supported("-march=native")
+        .flag_if_supported("-ffp-contract=fast")
+        .warnings(false)
+        .compile("kiln_c_reference");
+
+    let mut naive = String::new();
+    let mut default = String::new();
+    let mut files: Vec<_> = std::fs::read_dir("kernels/src")
+        .expect("kernels/src")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs") && p.file_stem().is_some_and(|s| s != "lib"))
+        .collect();
+    files.sort();
+    for path in files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let src = std::fs::read_to_string(&path).unwrap();
+        for k in kiln_ir::parse::find_kernels_in_file(&src).unwrap_or_default().into_iter().flatten() {
+            let f = &k.func;
+            let scalar = Variant { isa: Isa::Scalar, func: f.clone() };
+            let vis = quote::quote!(pub);
+            let none = proc_macro2::TokenStream::new();
+            writeln!(naive, "{}", emit_kernel(f, &[scalar], &vis, &none)).unwrap();
+            let variants: Vec<Variant> =
+                Isa::ALL.iter().map(|isa| Variant { isa: *isa, func: default_schedule(f, *isa) }).collect();
+            writeln!(default, "{}", emit_kernel(f, &variants, &vis, &none)).unwrap();
+        }
+    }
+    let out = format!(
+        "/// The bundled kernels without any schedule.\n#[allow(clippy::all, unused)]\npub mod naive {{ {naive} }}\n\
+         /// The bundled kernels with the default schedule (what a kernel gets without a trace).\n\
+         #[allow(clippy::all, unused)]\npub mod default {{ {default} }}\n"
+    );
+    let dir = std::env::var("OUT_DIR").unwrap();
+    std::fs::write(Path::new(&dir).join("variants.rs"), out).unwrap();
+}
