@@ -110,6 +110,32 @@ fn const_tokens(c: Const) -> TokenStream {
     }
 }
 
+/// The conjuncts `e < c` (or `e <= c - 1`) of a predicate, as `(e, c)`.
+fn predicate_upper_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![pred];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Binary(BinOp::And, a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Binary(BinOp::Lt, a, b) => {
+                if let Some(c) = b.as_int() {
+                    out.push(((**a).clone(), c));
+                }
+            }
+            Expr::Binary(BinOp::Le, a, b) => {
+                if let Some(c) = b.as_int() {
+                    out.push(((**a).clone(), c + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The emitter.
 pub(crate) struct Emitter {
     pub isa: Isa,
@@ -252,12 +278,44 @@ impl Emitter {
             return true;
         }
         // B: over the iteration domains (valid under the block's predicate).
-        let mut an = env.analyzer();
+        let mut an_b = env.analyzer();
         for (v, _, ext) in &b.lets {
-            an.bind(v, *ext);
+            an_b.bind(v, *ext);
         }
         let e = env.fold(index);
-        ok(an.range(&an.simplify(&e)))
+        if ok(an_b.range(&an_b.simplify(&e))) {
+            return true;
+        }
+        // C: over the loop ranges, with the predicate's upper bounds.
+        let idx = an.linear(&self.resolve(b, index, env));
+        let Some((lo, mut hi)) = an.range(&idx.to_expr()) else { return false };
+        for (bound, c) in predicate_upper_bounds(&self.resolve(b, &b.predicate, env)) {
+            let lb = an.linear(&bound);
+            // idx = alpha * bound + rest, alpha > 0  =>  idx <= alpha * (c - 1) + max(rest)
+            let Some((atom, k)) = lb.terms.first() else { continue };
+            let ki = idx.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, x)| *x);
+            if *k <= 0 || ki <= 0 || ki % k != 0 {
+                continue;
+            }
+            let alpha = ki / k;
+            let mut rest = idx.clone();
+            let mut fits = true;
+            for (a, x) in &lb.terms {
+                match rest.terms.iter_mut().find(|(b, _)| b == a) {
+                    Some(t) if t.1 == alpha * x => t.1 = 0,
+                    _ => fits = false,
+                }
+            }
+            if !fits {
+                continue;
+            }
+            rest.terms.retain(|(_, x)| *x != 0);
+            rest.constant -= alpha * lb.constant;
+            if let Some((_, rhi)) = an.range(&rest.to_expr()) {
+                hi = hi.min(alpha * (c - 1) + rhi);
+            }
+        }
+        ok(Some((lo, hi)))
     }
 
     fn block(&mut self, b: &LBlock, env: &mut Env) -> TokenStream {

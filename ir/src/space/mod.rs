@@ -78,7 +78,7 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mode: Mode) -> Resul
                 Some(false) => rules::rfactor_rule(sch, name, opts, mode)?,
                 None => {}
             }
-        } else if !blocks_done(sch, name) {
+        } else if !blocks_done(sch, name) && !rules::absorbed_by_producer(sch, name) {
             rules::elementwise_rule(sch, name, opts)?;
         }
     }

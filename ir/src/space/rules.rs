@@ -125,13 +125,34 @@ fn fusable_consumer(sch: &Schedule, block: &str) -> Option<String> {
         .then(|| cons[0].clone())
 }
 
+/// Whether `block` is an elementwise consumer that the tile of its (reduction)
+/// producer will absorb, so that no rule should schedule it on its own.
+pub fn absorbed_by_producer(sch: &Schedule, block: &str) -> bool {
+    let f = sch.func();
+    crate::schedule::analysis::producers(f, block).iter().any(|p| {
+        f.block(p).is_some_and(|b| b.block.is_reduction())
+            && reduction_rule(sch, p).is_some()
+            && fusable_consumer(sch, p).as_deref() == Some(block)
+    })
+}
+
 /// Which rule fits a reduction block: `Some(true)` tile, `Some(false)` rfactor.
+///
+/// Tile when the store's innermost axis is also contiguous in an operand (the
+/// vector loads and the vector stores then run along the same axis: matmul,
+/// conv2d); otherwise rfactor when the biggest operand is contiguous along a
+/// reduce axis (GEMV, row reductions).
 pub fn reduction_rule(sch: &Schedule, block: &str) -> Option<bool> {
     let f = sch.func();
     let br = f.block(block)?;
     let lane = store_lane_iter(br);
-    // The biggest operand decides: contiguous along a reduce variable → rfactor.
-    let (big, _) = operand_loads(f, br).into_iter().max_by_key(|(_, n)| *n)?;
+    let loads = operand_loads(f, br);
+    if let Some(l) = lane {
+        if loads.iter().any(|(ld, _)| contiguous_iter(br, &ld.indices) == Some(l)) {
+            return Some(true);
+        }
+    }
+    let (big, _) = loads.into_iter().max_by_key(|(_, n)| *n)?;
     match contiguous_iter(br, &big.indices) {
         Some(i) if br.block.iter_vars[i].kind == IterKind::Reduce => Some(false),
         _ => lane.map(|_| true),
@@ -288,8 +309,10 @@ pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
             rr[0].push(parts[0]);
             rr[1].push(parts[1]);
         } else {
+            // Default register tile: 4 × 2 accumulators on AVX2 (16 registers), 4 × 4 on AVX-512.
+            let second = if opts.isa == Isa::Avx512 { 4 } else { 2 };
             let (max_inner, def) =
-                if tiled.contains(&role.var) { (8, if tiled[0] == role.var { 4 } else { 1 }) } else { (1, 1) };
+                if tiled.contains(&role.var) { (8, if tiled[0] == role.var { 4 } else { second }) } else { (1, 1) };
             let t = tile(sch, l, role.extent, 3, max_inner, def, mode)?;
             acc *= sch.get(t[2])?;
             let parts = split_by(sch, l, &t)?;
