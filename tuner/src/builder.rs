@@ -40,7 +40,23 @@ impl Candidate {
     pub fn new(func: PrimFunc, isa: Isa) -> Candidate {
         Candidate { isa, code: Code::Func(func) }
     }
+
+    /// The AVX-512 code of `func`, running on a portable emulation of the
+    /// intrinsics (`emu512.rs`): checks the AVX-512 code generator on any
+    /// machine. Only for correctness; its timings mean nothing.
+    pub fn emulated_avx512(func: &PrimFunc) -> Candidate {
+        let text = kiln_ir::codegen::pretty(&emit_impl(func, Isa::Avx512, &format_ident!("run")))
+            .replace("use ::core::arch::x86_64::*;", "use crate::emu512::*;")
+            .replace("#[cfg(target_arch = \"x86_64\")]", "")
+            .replace("#[target_feature(enable = \"avx512f,avx2,fma\")]", "")
+            .replace("::kiln::simd::exp_avx512", "crate::emu512::exp_avx512");
+        let code = text.parse().expect("generated code re-parses");
+        Candidate { isa: Isa::Scalar, code: Code::Raw(code) }
+    }
 }
+
+/// The AVX-512 emulation compiled into every batch.
+pub const EMU512_SOURCE: &str = include_str!("emu512.rs");
 
 /// The prebuilt runtime candidates link against.
 #[derive(Clone, Debug)]
@@ -186,6 +202,7 @@ pub fn batch_source(kernel: &PrimFunc, cands: &[Candidate]) -> (String, Vec<(usi
     };
     text.push_str(&kiln_ir::codegen::pretty(&main));
     text.push_str(crate::runner::RUNNER_SOURCE);
+    text.push_str(EMU512_SOURCE);
     (text, lines)
 }
 

@@ -117,7 +117,7 @@ pub fn write_data(func: &PrimFunc, dir: &Path, seed: u64) -> Result<(), String> 
 
 enum Event {
     Line(String),
-    Exited(String),
+    Exited,
 }
 
 /// Runs candidates `ids` of executable `exe` against the data in `data_dir`.
@@ -153,13 +153,15 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        let tx2 = tx.clone();
+        // stdout: events, then `Exited` at end of stream (so no line is lost);
+        // stderr: collected for the crash message.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(Event::Line(line)).is_err() {
-                    break;
+                    return;
                 }
             }
+            let _ = tx.send(Event::Exited);
         });
         let err_thread = std::thread::spawn(move || {
             let mut s = String::new();
@@ -167,8 +169,10 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                 s.push_str(&line);
                 s.push('\n');
             }
-            let _ = tx2.send(Event::Exited(s));
+            s
         });
+        let mut err_thread = Some(err_thread);
+        let mut err_text = String::new();
         let mut current: Option<usize> = None;
         loop {
             match rx.recv_timeout(opts.timeout) {
@@ -183,8 +187,14 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                         }
                     }
                 }
-                Ok(Event::Exited(stderr)) => {
+                Ok(Event::Exited) => {
                     let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                    let stderr = std::mem::take(&mut err_text);
+                    let stderr = if stderr.is_empty() {
+                        err_thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+                    } else {
+                        stderr
+                    };
                     if let Some(id) = current {
                         let msg = format!("{status}; {}", stderr.lines().last().unwrap_or("").trim());
                         pending.retain(|p| *p != id);
@@ -209,7 +219,9 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                 }
             }
         }
-        let _ = err_thread.join();
+        if let Some(t) = err_thread.take() {
+            let _ = t.join();
+        }
         let _ = child.wait();
     }
     let order = |id: &usize| ids.iter().position(|x| x == id).unwrap_or(usize::MAX);

@@ -14,16 +14,15 @@ use quote::{format_ident, quote};
 use crate::ir::{Analyzer, BinOp, Const, DataType, Expr, ForKind, UnOp, Var};
 
 use super::isa::Isa;
-use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt};
+use super::lir::{LBlock, LBuffer, LFunc, LStmt};
 
 /// Elements above which a temporary lives on the heap instead of the stack.
 const STACK_ELEMS: i64 = 16 * 1024;
 
+/// A buffer in scope: its number of elements (for the bounds proofs).
 #[derive(Clone, Debug)]
 pub(crate) struct BufInfo {
-    pub dtype: DataType,
     pub size: i64,
-    pub mutable: bool,
 }
 
 /// What is known where code is being emitted.
@@ -153,10 +152,7 @@ impl Emitter {
     pub fn func_body(&mut self, f: &LFunc) -> TokenStream {
         let mut env = Env::default();
         for p in &f.params {
-            env.bufs.insert(
-                p.name.to_string(),
-                BufInfo { dtype: p.dtype, size: p.size(), mutable: p.kind == LBufferKind::Output },
-            );
+            env.bufs.insert(p.name.to_string(), BufInfo { size: p.size() });
         }
         self.stmts(&f.body, &mut env)
     }
@@ -180,7 +176,7 @@ impl Emitter {
     }
 
     fn alloc(&mut self, b: &LBuffer, env: &mut Env) -> TokenStream {
-        env.bufs.insert(b.name.to_string(), BufInfo { dtype: b.dtype, size: b.size(), mutable: true });
+        env.bufs.insert(b.name.to_string(), BufInfo { size: b.size() });
         let name = ident(&b.name);
         let store = format_ident!("__{}_storage", &*b.name);
         let t = elem_type(b.dtype);

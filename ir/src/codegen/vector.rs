@@ -4,8 +4,9 @@
 //! blocks of one float element type. Stores must be contiguous in the lane
 //! variable; loads may be contiguous (`loadu`), uniform (a scalar, broadcast)
 //! or strided (assembled from scalars). `a + b * c` becomes an FMA. The loop
-//! runs in full vectors (unrolled when there are at most four), then a scalar
-//! tail. A predicate that depends on the lane is checked at both ends of each
+//! runs in full vectors (unrolled when there are at most four), then a tail:
+//! one masked vector (masked loads and stores never touch the missing lanes)
+//! when every access is contiguous or uniform, scalar lanes otherwise. A predicate that depends on the lane is checked at both ends of each
 //! vector (it is linear, so that decides every lane); a vector where it does
 //! not hold everywhere runs lane by lane. Anything else — inner serial loops,
 //! lane-crossing dependences between statements, accesses not proven in
@@ -87,6 +88,8 @@ struct Ctx<'a> {
     x: Var,
     /// The first lane's value of `x` in the vector being emitted.
     xbase: Expr,
+    /// A partial vector (the tail): only the first `n` lanes exist.
+    partial: Option<i64>,
 }
 
 /// Emits a vectorized loop, or `None` to fall back to the scalar loop.
@@ -121,7 +124,7 @@ pub(crate) fn vector_loop(
     if nvec > 0 {
         if nvec <= 4 {
             for c in 0..nvec {
-                let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::Int(c * lanes as i64) };
+                let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::Int(c * lanes as i64), partial: None };
                 env.loops.push((x.clone(), extent));
                 let code = emit_vector(em, &blocks, &ctx, env)?;
                 env.loops.pop();
@@ -129,7 +132,7 @@ pub(crate) fn vector_loop(
             }
         } else {
             let cv = Var::new(&format!("{}_v", x.name()));
-            let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::var(&cv) * lanes as i64 };
+            let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::var(&cv) * lanes as i64, partial: None };
             env.loops.push((cv.clone(), nvec));
             env.loops.push((x.clone(), extent));
             let code = emit_vector(em, &blocks, &ctx, env)?;
@@ -141,7 +144,16 @@ pub(crate) fn vector_loop(
         }
     }
     if tail > 0 {
-        out.extend(scalar_lanes(em, &blocks, x, extent, Expr::Int(nvec * lanes as i64), tail, env));
+        // A masked vector when every access allows it, else scalar lanes.
+        let start = Expr::Int(nvec * lanes as i64);
+        let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(tail) };
+        env.loops.push((x.clone(), extent));
+        let masked = emit_vector(em, &blocks, &ctx, env);
+        env.loops.pop();
+        match masked {
+            Some(code) => out.extend(code),
+            None => out.extend(scalar_lanes(em, &blocks, x, extent, start, tail, env)),
+        }
     }
     Some(out)
 }
@@ -259,6 +271,8 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
         vec_code.extend(vstore(em, b, &b.store, ctx, env)?);
         let code = if varying.is_empty() {
             vec_code
+        } else if ctx.partial.is_some() {
+            return None;
         } else {
             // Linear conditions hold on every lane iff they hold on the first and the last.
             let first = and_all(&varying).substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone()));
@@ -302,7 +316,13 @@ fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env) -> Option
     let v = vexpr(em, b, &st.value, ctx, env)?;
     let v = to_vec(ctx, v);
     let p = ident(&st.buffer);
-    let s = ctx.ops.storeu(ctx.dt, quote!(#p.offset(#off)), v);
+    let s = match ctx.partial {
+        None => ctx.ops.storeu(ctx.dt, quote!(#p.offset(#off)), v),
+        Some(n) => {
+            let n = proc_macro2::Literal::usize_unsuffixed(n as usize);
+            ctx.ops.store_partial(ctx.dt, quote!(#p.offset(#off)), v, quote!(#n))
+        }
+    };
     Some(quote!(#s;))
 }
 
@@ -341,7 +361,15 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Option<V> 
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             let p = ident(&l.buffer);
             if stride == 1 {
-                V::Vec(ctx.ops.loadu(dt, quote!(#p.offset(#off))))
+                match ctx.partial {
+                    None => V::Vec(ctx.ops.loadu(dt, quote!(#p.offset(#off)))),
+                    Some(n) => {
+                        let n = proc_macro2::Literal::usize_unsuffixed(n as usize);
+                        V::Vec(ctx.ops.load_partial(dt, quote!(#p.offset(#off)), quote!(#n)))
+                    }
+                }
+            } else if ctx.partial.is_some() {
+                return None;
             } else {
                 let an = env.analyzer();
                 let lanes = (0..ctx.lanes as i64)

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use crate::codegen::Isa;
-use crate::ir::{DataType, IterKind, ParamKind};
+use crate::ir::{DataType, IterKind};
 use crate::schedule::analysis::consumers;
 use crate::schedule::{BlockRV, ExprRV, Factor, LoopRV, Schedule, ScheduleError};
 
@@ -90,26 +90,40 @@ fn loops_below(sch: &mut Schedule, b: BlockRV, after: Option<LoopRV>) -> Result<
 /// (used for the init and write-back nests of a register tile).
 fn tidy_nest(sch: &mut Schedule, loops: &[LoopRV], lanes: i64, vectorize_last: bool) -> Result<(), ScheduleError> {
     let Some((last, rest)) = loops.split_last() else { return Ok(()) };
+    let extent = |sch: &Schedule, l: LoopRV| -> Result<i64, ScheduleError> {
+        Ok(sch.func().find_loop(&sch.loop_name(l)?).unwrap().extent)
+    };
+    // Unroll small loops only: a register tile, not a whole row.
+    let unroll = |sch: &mut Schedule, l: LoopRV| -> Result<(), ScheduleError> {
+        if extent(sch, l)? <= MAX_UNROLL {
+            sch.unroll(l)?;
+        }
+        Ok(())
+    };
     for l in rest {
-        sch.unroll(*l)?;
+        unroll(sch, *l)?;
     }
     if !vectorize_last || lanes <= 1 {
-        return sch.unroll(*last);
+        return unroll(sch, *last);
     }
-    let ext = sch.func().find_loop(&sch.loop_name(*last)?).unwrap().extent;
+    let ext = extent(sch, *last)?;
     if ext <= lanes {
         if ext == lanes {
             return sch.vectorize(*last);
         }
-        return sch.unroll(*last);
+        return unroll(sch, *last);
     }
     let parts = sch.split(*last, &[None, Some(Factor::Int(lanes))])?;
-    sch.unroll(parts[0])?;
+    unroll(sch, parts[0])?;
     sch.vectorize(parts[1])
 }
 
+/// Loops longer than this are not unrolled by the rules.
+const MAX_UNROLL: i64 = 16;
+
 /// The elementwise consumer the tile can absorb, if `block` writes an
-/// intermediate read by exactly one spatial-only block.
+/// intermediate read by exactly one spatial-only block that iterates over
+/// exactly the intermediate's shape (a bias add, an activation).
 fn fusable_consumer(sch: &Schedule, block: &str) -> Option<String> {
     let f = sch.func();
     let br = f.block(block)?;
@@ -121,8 +135,12 @@ fn fusable_consumer(sch: &Schedule, block: &str) -> Option<String> {
         return None;
     }
     let c = f.block(&cons[0])?;
-    (!c.block.is_reduction() && exclusive_loops(f, &cons[0]).is_some_and(|l| l.len() == c.block.iter_vars.len()))
-        .then(|| cons[0].clone())
+    let shape = &f.buffer(&br.block.body.buffer)?.shape;
+    let domain: Vec<i64> = c.block.iter_vars.iter().map(|iv| iv.extent).collect();
+    (!c.block.is_reduction()
+        && &domain == shape
+        && exclusive_loops(f, &cons[0]).is_some_and(|l| l.len() == c.block.iter_vars.len()))
+    .then(|| cons[0].clone())
 }
 
 /// Whether `block` is an elementwise consumer that the tile of its (reduction)
@@ -391,9 +409,4 @@ fn parallelize(sch: &mut Schedule, outer: &[LoopRV], opts: &SpaceOptions) -> Res
     }
     let l = if outer.len() > 1 { sch.fuse(outer)? } else { outer[0] };
     sch.parallel(l)
-}
-
-/// Whether every output parameter is written by a block that the rules can touch.
-pub fn is_output(f: &crate::ir::PrimFunc, block: &str) -> bool {
-    f.block(block).is_some_and(|b| f.param(&b.block.body.buffer).is_some_and(|p| p.kind == ParamKind::Output))
 }

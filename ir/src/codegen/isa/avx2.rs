@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Isa, VectorOps};
+use super::VectorOps;
 use crate::ir::{BinOp, DataType, UnOp};
 
 pub struct Avx2;
@@ -23,14 +23,6 @@ macro_rules! pick {
 }
 
 impl VectorOps for Avx2 {
-    fn isa(&self) -> Isa {
-        Isa::Avx2
-    }
-
-    fn vtype(&self, dt: DataType) -> TokenStream {
-        pick!(dt, __m256, __m256d)
-    }
-
     fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream {
         let f = pick!(dt, _mm256_set1_ps, _mm256_set1_pd);
         quote!(#f(#x))

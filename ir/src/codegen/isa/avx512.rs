@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Isa, VectorOps};
+use super::VectorOps;
 use crate::ir::{BinOp, DataType, UnOp};
 
 pub struct Avx512;
@@ -23,14 +23,6 @@ macro_rules! pick {
 }
 
 impl VectorOps for Avx512 {
-    fn isa(&self) -> Isa {
-        Isa::Avx512
-    }
-
-    fn vtype(&self, dt: DataType) -> TokenStream {
-        pick!(dt, __m512, __m512d)
-    }
-
     fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream {
         let f = pick!(dt, _mm512_set1_ps, _mm512_set1_pd);
         quote!(#f(#x))

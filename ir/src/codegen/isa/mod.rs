@@ -98,12 +98,10 @@ impl std::fmt::Display for Isa {
 /// The vector operations of one ISA, as token builders. `dt` is `F32` or
 /// `F64`; masks are whatever the ISA's comparisons produce.
 pub(crate) trait VectorOps: Sync {
-    fn isa(&self) -> Isa;
     /// Whether vectors of `dt` are supported.
     fn supports(&self, dt: DataType) -> bool {
         dt.is_float()
     }
-    fn vtype(&self, dt: DataType) -> TokenStream;
     fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream;
     fn loadu(&self, dt: DataType, ptr: TokenStream) -> TokenStream;
     fn storeu(&self, dt: DataType, ptr: TokenStream, v: TokenStream) -> TokenStream;

@@ -1,0 +1,184 @@
+//! Criterion benchmarks of the bundled kernels, side by side in one run:
+//! the unscheduled loop nest (`naive`), the default schedule (`default`), the
+//! committed traces (`tuned`, what `kernels::*` runs), the naive C loop
+//! compiled with `-O3 -march=native` (`c_o3`), and — where the kernel is a
+//! matrix product — the Rust BLAS crates `matrixmultiply` and `faer`.
+//!
+//! `cargo bench --bench kernels` (add `-- matmul` to run one group). Compare
+//! medians within one run: the machine is shared and noisy.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+
+include!(concat!(env!("OUT_DIR"), "/variants.rs"));
+
+extern "C" {
+    fn c_matmul(a: *const f32, b: *const f32, c: *mut f32, m: i32, n: i32, k: i32);
+    fn c_linear(x: *const f32, w: *const f32, b: *const f32, z: *mut f32, m: i32, n: i32, k: i32);
+    fn c_softmax(x: *const f32, y: *mut f32, rows: i32, cols: i32);
+    fn c_conv2d(data: *const f32, weight: *const f32, out: *mut f32, cin: i32, cout: i32, h: i32, w: i32);
+}
+
+fn data(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+/// C[m×n] = A[m×k]·B[k×n] with matrixmultiply.
+fn mm_matrixmultiply(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            n as isize,
+            1,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
+}
+
+/// C[m×n] = A[m×k]·B[k×n] with faer (row-major views, one thread).
+fn mm_faer(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    let a = faer::MatRef::from_row_major_slice(a, m, k);
+    let b = faer::MatRef::from_row_major_slice(b, k, n);
+    let c = faer::MatMut::from_row_major_slice_mut(c, m, n);
+    faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, faer::Par::Seq);
+}
+
+/// Z[m×n] = X[m×k]·W[n×k]ᵀ + b with faer.
+fn linear_faer(x: &[f32], w: &[f32], bias: &[f32], z: &mut [f32], m: usize, n: usize, k: usize) {
+    let xm = faer::MatRef::from_row_major_slice(x, m, k);
+    let wm = faer::MatRef::from_row_major_slice(w, n, k);
+    for i in 0..m {
+        z[i * n..(i + 1) * n].copy_from_slice(bias);
+    }
+    let zm = faer::MatMut::from_row_major_slice_mut(z, m, n);
+    faer::linalg::matmul::matmul(zm, faer::Accum::Add, xm, wm.transpose(), 1.0f32, faer::Par::Seq);
+}
+
+/// Z[m×n] = X[m×k]·W[n×k]ᵀ + b with matrixmultiply (Wᵀ as strides).
+fn linear_matrixmultiply(x: &[f32], w: &[f32], bias: &[f32], z: &mut [f32], m: usize, n: usize, k: usize) {
+    for i in 0..m {
+        z[i * n..(i + 1) * n].copy_from_slice(bias);
+    }
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            x.as_ptr(),
+            k as isize,
+            1,
+            w.as_ptr(),
+            1,
+            k as isize,
+            1.0,
+            z.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
+}
+
+fn matmul_group(c: &mut Criterion, name: &str, m: usize, n: usize, k: usize, tuned: fn(&[f32], &[f32], &mut [f32])) {
+    let (a, b) = (data(m * k, 1), data(k * n, 2));
+    let mut out = vec![0f32; m * n];
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements((2 * m * n * k) as u64));
+    type F = fn(&[f32], &[f32], &mut [f32]);
+    let (naive_f, default_f): (F, F) = match name {
+        "matmul" => (|a, b, c| naive::matmul(a, b, c), |a, b, c| default::matmul(a, b, c)),
+        _ => (|a, b, c| naive::matmul_odd(a, b, c), |a, b, c| default::matmul_odd(a, b, c)),
+    };
+    g.bench_function("naive", |bch| bch.iter(|| naive_f(black_box(&a), black_box(&b), &mut out)));
+    g.bench_function("default", |bch| bch.iter(|| default_f(black_box(&a), black_box(&b), &mut out)));
+    g.bench_function("tuned", |bch| bch.iter(|| tuned(black_box(&a), black_box(&b), &mut out)));
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe { c_matmul(a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), m as i32, n as i32, k as i32) })
+    });
+    g.bench_function("matrixmultiply", |bch| bch.iter(|| mm_matrixmultiply(&a, &b, &mut out, m, n, k)));
+    g.bench_function("faer", |bch| bch.iter(|| mm_faer(&a, &b, &mut out, m, n, k)));
+    g.finish();
+}
+
+fn matmuls(c: &mut Criterion) {
+    matmul_group(c, "matmul", 128, 128, 128, kernels::matmul);
+    matmul_group(c, "matmul_odd", 100, 37, 300, kernels::matmul_odd);
+}
+
+type Linear = fn(&[f32], &[f32], &[f32], &mut [f32]);
+
+fn linear_group(c: &mut Criterion, name: &str, m: usize, n: usize, k: usize, fs: [Linear; 3]) {
+    let (x, w, bias) = (data(m * k, 3), data(n * k, 4), data(n, 5));
+    let mut z = vec![0f32; m * n];
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements((2 * m * n * k) as u64));
+    for (label, f) in ["naive", "default", "tuned"].into_iter().zip(fs) {
+        g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), black_box(&w), black_box(&bias), &mut z)));
+    }
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe {
+            c_linear(x.as_ptr(), w.as_ptr(), bias.as_ptr(), z.as_mut_ptr(), m as i32, n as i32, k as i32)
+        })
+    });
+    g.bench_function("matrixmultiply", |bch| bch.iter(|| linear_matrixmultiply(&x, &w, &bias, &mut z, m, n, k)));
+    g.bench_function("faer", |bch| bch.iter(|| linear_faer(&x, &w, &bias, &mut z, m, n, k)));
+    g.finish();
+}
+
+fn linears(c: &mut Criterion) {
+    linear_group(c, "linear0", 1, 128, 784, [naive::linear0, default::linear0, kernels::linear0]);
+    linear_group(c, "linear", 64, 128, 784, [naive::linear, default::linear, kernels::linear]);
+}
+
+fn others(c: &mut Criterion) {
+    let x = data(64 * 1000, 6);
+    let mut y = vec![0f32; 64 * 1000];
+    let mut g = c.benchmark_group("softmax");
+    g.throughput(Throughput::Elements(64 * 1000));
+    type Soft = fn(&[f32], &mut [f32]);
+    for (label, f) in [("naive", naive::softmax as Soft), ("default", default::softmax), ("tuned", kernels::softmax)] {
+        g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), &mut y)));
+    }
+    g.bench_function("c_o3", |bch| bch.iter(|| unsafe { c_softmax(x.as_ptr(), y.as_mut_ptr(), 64, 1000) }));
+    g.finish();
+
+    let (d, wt) = (data(16 * 32 * 32, 7), data(32 * 16 * 9, 8));
+    let mut out = vec![0f32; 32 * 32 * 32];
+    let mut g = c.benchmark_group("conv2d");
+    g.throughput(Throughput::Elements(2 * 32 * 32 * 32 * 16 * 9));
+    type Conv = fn(&[f32], &[f32], &mut [f32]);
+    for (label, f) in [("naive", naive::conv2d as Conv), ("default", default::conv2d), ("tuned", kernels::conv2d)] {
+        g.bench_with_input(BenchmarkId::from_parameter(label), &label, |bch, _| {
+            bch.iter(|| f(black_box(&d), black_box(&wt), &mut out))
+        });
+    }
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe { c_conv2d(d.as_ptr(), wt.as_ptr(), out.as_mut_ptr(), 16, 32, 32, 32) })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_secs(2));
+    targets = matmuls, linears, others
+}
+criterion_main!(benches);

@@ -1,0 +1,157 @@
+// A portable emulation of the AVX-512F intrinsics kiln's code generator
+// emits, compiled into test batches (see `builder::emulated_avx512`) so that
+// the AVX-512 code paths can be checked against the interpreter on machines
+// without AVX-512. Semantics follow Intel's intrinsics guide, lane by lane:
+// MIN/MAX return the second operand when either is NaN, comparisons are the
+// ordered/unordered predicates of `_CMP_*`, masked loads and stores touch only
+// active lanes, FMAs are fused.
+#[allow(non_camel_case_types, non_upper_case_globals, clippy::all, dead_code)]
+pub mod emu512 {
+    #[derive(Clone, Copy, Debug)]
+    pub struct __m512(pub [f32; 16]);
+    #[derive(Clone, Copy, Debug)]
+    pub struct __m512d(pub [f64; 8]);
+    pub type __mmask16 = u16;
+    pub type __mmask8 = u8;
+
+    pub const _CMP_EQ_OQ: i32 = 0x00;
+    pub const _CMP_NEQ_UQ: i32 = 0x04;
+    pub const _CMP_LT_OQ: i32 = 0x11;
+    pub const _CMP_LE_OQ: i32 = 0x12;
+    pub const _CMP_GE_OQ: i32 = 0x1d;
+    pub const _CMP_GT_OQ: i32 = 0x1e;
+
+    fn cmp64(imm: i32, a: f64, b: f64) -> bool {
+        match imm {
+            _CMP_EQ_OQ => a == b,
+            _CMP_NEQ_UQ => !(a == b),
+            _CMP_LT_OQ => a < b,
+            _CMP_LE_OQ => a <= b,
+            _CMP_GE_OQ => a >= b,
+            _CMP_GT_OQ => a > b,
+            _ => panic!("emu512: comparison predicate {imm} not emulated"),
+        }
+    }
+
+    macro_rules! family {
+        ($v:ident, $t:ty, $n:literal, $m:ty,
+         $set1:ident, $setzero:ident, $loadu:ident, $storeu:ident, $maskz_loadu:ident, $mask_storeu:ident,
+         $add:ident, $sub:ident, $mul:ident, $div:ident, $min:ident, $max:ident, $fmadd:ident, $fnmadd:ident,
+         $sqrt:ident, $abs:ident, $cmp:ident, $blend:ident) => {
+            #[inline]
+            pub unsafe fn $set1(x: $t) -> $v {
+                $v([x; $n])
+            }
+            #[inline]
+            pub unsafe fn $setzero() -> $v {
+                $v([0.0; $n])
+            }
+            #[inline]
+            pub unsafe fn $loadu(p: *const $t) -> $v {
+                let mut r = [0.0; $n];
+                for i in 0..$n {
+                    r[i] = *p.add(i);
+                }
+                $v(r)
+            }
+            #[inline]
+            pub unsafe fn $storeu(p: *mut $t, a: $v) {
+                for i in 0..$n {
+                    *p.add(i) = a.0[i];
+                }
+            }
+            #[inline]
+            pub unsafe fn $maskz_loadu(k: $m, p: *const $t) -> $v {
+                let mut r = [0.0; $n];
+                for i in 0..$n {
+                    if (k >> i) & 1 == 1 {
+                        r[i] = *p.add(i);
+                    }
+                }
+                $v(r)
+            }
+            #[inline]
+            pub unsafe fn $mask_storeu(p: *mut $t, k: $m, a: $v) {
+                for i in 0..$n {
+                    if (k >> i) & 1 == 1 {
+                        *p.add(i) = a.0[i];
+                    }
+                }
+            }
+            #[inline]
+            pub unsafe fn $add(a: $v, b: $v) -> $v {
+                $v(std::array::from_fn(|i| a.0[i] + b.0[i]))
+            }
+            #[inline]
+            pub unsafe fn $sub(a: $v, b: $v) -> $v {
+                $v(std::array::from_fn(|i| a.0[i] - b.0[i]))
+            }
+            #[inline]
+            pub unsafe fn $mul(a: $v, b: $v) -> $v {
+                $v(std::array::from_fn(|i| a.0[i] * b.0[i]))
+            }
+            #[inline]
+            pub unsafe fn $div(a: $v, b: $v) -> $v {
+                $v(std::array::from_fn(|i| a.0[i] / b.0[i]))
+            }
+            #[inline]
+            pub unsafe fn $min(a: $v, b: $v) -> $v {
+                $v(std::array::from_fn(|i| if a.0[i] < b.0[i] { a.0[i] } else { b.0[i] }))
+            }
+            #[inline]
+            pub unsafe fn $max(a: $v, b: $v) -> $v {
+                $v(std::array::from_fn(|i| if a.0[i] > b.0[i] { a.0[i] } else { b.0[i] }))
+            }
+            #[inline]
+            pub unsafe fn $fmadd(a: $v, b: $v, c: $v) -> $v {
+                $v(std::array::from_fn(|i| a.0[i].mul_add(b.0[i], c.0[i])))
+            }
+            #[inline]
+            pub unsafe fn $fnmadd(a: $v, b: $v, c: $v) -> $v {
+                $v(std::array::from_fn(|i| (-a.0[i]).mul_add(b.0[i], c.0[i])))
+            }
+            #[inline]
+            pub unsafe fn $sqrt(a: $v) -> $v {
+                $v(std::array::from_fn(|i| a.0[i].sqrt()))
+            }
+            #[inline]
+            pub unsafe fn $abs(a: $v) -> $v {
+                $v(std::array::from_fn(|i| a.0[i].abs()))
+            }
+            #[inline]
+            pub unsafe fn $cmp<const IMM: i32>(a: $v, b: $v) -> $m {
+                let mut k: $m = 0;
+                for i in 0..$n {
+                    if cmp64(IMM, a.0[i] as f64, b.0[i] as f64) {
+                        k |= 1 << i;
+                    }
+                }
+                k
+            }
+            #[inline]
+            pub unsafe fn $blend(k: $m, a: $v, b: $v) -> $v {
+                $v(std::array::from_fn(|i| if (k >> i) & 1 == 1 { b.0[i] } else { a.0[i] }))
+            }
+        };
+    }
+
+    family!(
+        __m512, f32, 16, __mmask16, _mm512_set1_ps, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+        _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps, _mm512_div_ps,
+        _mm512_min_ps, _mm512_max_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_sqrt_ps, _mm512_abs_ps,
+        _mm512_cmp_ps_mask, _mm512_mask_blend_ps
+    );
+    family!(
+        __m512d, f64, 8, __mmask8, _mm512_set1_pd, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
+        _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_add_pd, _mm512_sub_pd, _mm512_mul_pd, _mm512_div_pd,
+        _mm512_min_pd, _mm512_max_pd, _mm512_fmadd_pd, _mm512_fnmadd_pd, _mm512_sqrt_pd, _mm512_abs_pd,
+        _mm512_cmp_pd_mask, _mm512_mask_blend_pd
+    );
+
+    /// `kiln::simd::exp_avx512`, lane by lane (its polynomial is shared with
+    /// the AVX2 version, which is tested on hardware).
+    #[inline]
+    pub unsafe fn exp_avx512(a: __m512) -> __m512 {
+        __m512(std::array::from_fn(|i| a.0[i].exp()))
+    }
+}
