@@ -3,10 +3,15 @@
 //! ```json
 //! { "format": 1, "kernel": "matmul", "workload": "fnv1a64:…",
 //!   "targets": {
-//!     "x86_64-avx512": { "trace": {"format": 1, "insts": […]}, "latency_us": 36.1, "gflops": 116.2,
+//!     "x86_64-avx512": { "trace": ["b0 = sch.get_block(name=\"C\", func_name=\"main\")", …],
+//!                        "latency_us": 36.1, "gflops": 116.2,
 //!                        "tuned": {"trials": 64, "seed": 0, "cpu": "…", "date": "…"} },
 //!     "x86_64-avx2": { … } } }
 //! ```
+//! A trace is stored as the lines of its text form (what `print(sch.trace)`
+//! shows, so that a committed trace reads and diffs like the chapter's), or,
+//! equivalently, as the versioned JSON form of `Trace::to_json`.
+//!
 //! The workload is a hash of the kernel's printed IR: when the kernel changes,
 //! its trace is stale and the build falls back to the default schedule (with
 //! a warning, or an error in strict mode). A file that does not parse, has an
@@ -131,7 +136,15 @@ impl TraceFile {
                     "unknown target \"{key}\" (expected x86_64-avx512, x86_64-avx2 or generic-scalar)"
                 )));
             }
-            let trace = Trace::from_json(&t.trace).map_err(|e| err(format!("target \"{key}\": {e}")))?;
+            let trace = match &t.trace {
+                serde_json::Value::Array(lines) => {
+                    let text: Option<Vec<&str>> = lines.iter().map(|l| l.as_str()).collect();
+                    let text = text.ok_or_else(|| err(format!("target \"{key}\": trace lines must be strings")))?;
+                    crate::trace::parse_trace_str(&text.join("\n"))
+                        .map_err(|e| err(format!("target \"{key}\": {e}")))?
+                }
+                other => Trace::from_json(other).map_err(|e| err(format!("target \"{key}\": {e}")))?,
+            };
             targets.insert(
                 key,
                 TargetEntry { trace, latency_us: t.latency_us, gflops: t.gflops, tuned: t.tuned, note: t.note },
@@ -162,7 +175,9 @@ impl TraceFile {
                     (
                         k.clone(),
                         TargetJson {
-                            trace: t.trace.to_json(),
+                            trace: serde_json::Value::Array(
+                                t.trace.to_string().lines().map(|l| serde_json::Value::String(l.into())).collect(),
+                            ),
                             latency_us: t.latency_us,
                             gflops: t.gflops,
                             tuned: t.tuned.clone(),

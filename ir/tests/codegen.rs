@@ -1,0 +1,57 @@
+//! The code generator's output: the expected intrinsics per ISA, and golden
+//! snapshots of readable generated code.
+
+use kiln_ir::codegen::{emit_impl, pretty, Isa};
+use kiln_ir::ir::PrimFunc;
+use kiln_ir::space::default_schedule;
+use quote::format_ident;
+
+fn kernel(src: &str) -> PrimFunc {
+    kiln_ir::parse::find_kernels_in_file(src).unwrap().remove(0).unwrap().func
+}
+
+fn code(func: &PrimFunc, isa: Isa) -> String {
+    pretty(&emit_impl(&default_schedule(func, isa), isa, &format_ident!("kernel")))
+}
+
+#[test]
+fn matmul_uses_the_isa_fma() {
+    let f = kernel(include_str!("../../kernels/src/matmul.rs"));
+    let avx512 = code(&f, Isa::Avx512);
+    assert!(avx512.contains("_mm512_fmadd_ps"), "{avx512}");
+    assert!(avx512.contains("#[target_feature(enable = \"avx512f,avx2,fma\")]"));
+    let avx2 = code(&f, Isa::Avx2);
+    assert!(avx2.contains("_mm256_fmadd_ps"), "{avx2}");
+    assert!(avx2.contains("_mm256_broadcast_ss") || avx2.contains("_mm256_set1_ps"));
+    assert!(!avx2.contains("_mm512"));
+    let scalar = code(&f, Isa::Scalar);
+    assert!(!scalar.contains("_mm"), "{scalar}");
+}
+
+#[test]
+fn softmax_uses_the_vector_exp() {
+    let f = kernel(include_str!("../../kernels/src/softmax.rs"));
+    assert!(code(&f, Isa::Avx2).contains("::kiln::simd::exp_avx2"));
+    assert!(code(&f, Isa::Avx512).contains("::kiln::simd::exp_avx512"));
+}
+
+#[test]
+fn non_dividing_extents_get_masked_tails() {
+    // 37 columns: four full vectors and a masked one of 5 lanes.
+    let f = kernel(include_str!("../../kernels/src/matmul_odd.rs"));
+    let avx2 = code(&f, Isa::Avx2);
+    assert!(avx2.contains("_mm256_maskstore_ps") || avx2.contains("for j_1 in"), "{avx2}");
+    let avx512 = code(&f, Isa::Avx512);
+    assert!(avx512.contains("_mm512_mask_storeu_ps") || avx512.contains("for j_1 in"), "{avx512}");
+}
+
+#[test]
+fn generated_code_snapshots() {
+    let relu = kernel(include_str!("../../kernels/src/relu.rs"));
+    insta::assert_snapshot!("relu_avx2", code(&relu, Isa::Avx2));
+    insta::assert_snapshot!("relu_scalar", code(&relu, Isa::Scalar));
+    let mm = kernel(include_str!("../../kernels/src/matmul.rs"));
+    insta::assert_snapshot!("matmul_avx2", code(&mm, Isa::Avx2));
+    let l0 = kernel(include_str!("../../kernels/src/linear0.rs"));
+    insta::assert_snapshot!("linear0_avx512", code(&l0, Isa::Avx512));
+}
