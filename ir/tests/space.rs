@@ -29,7 +29,8 @@ fn close(a: &[Tensor], b: &[Tensor]) -> Result<(), String> {
         let scale = (0..y.len()).map(|i| y.get(i).abs()).fold(0.0, f64::max).max(1e-6);
         for i in 0..x.len() {
             let (p, q) = (x.get(i), y.get(i));
-            if !((p - q).abs() <= 1e-4 * scale + 1e-3 * q.abs()) {
+            let ok = (p - q).abs() <= 1e-4 * scale + 1e-3 * q.abs();
+            if !ok {
                 return Err(format!("element {i}: {p} vs {q}"));
             }
         }

@@ -93,12 +93,16 @@ fn dim_region(accesses: &[&Access], depth: usize, d: usize, full: i64) -> (Expr,
     (min.to_expr(), extent)
 }
 
+/// Per buffer: the loop under which to declare it (`None`: the top), its new
+/// shape, and the offset subtracted from each index.
+type Plans = BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)>;
+
 /// Shrinks temporaries and moves their declarations to their innermost common loop.
 pub fn compact_buffers(mut f: LFunc) -> LFunc {
     let mut accesses: HashMap<String, Vec<Access>> = HashMap::new();
     collect(&f.body, &mut Vec::new(), &mut accesses);
     // Plan: buffer -> (loop var under which to declare it, or None for the top; new shape; index offsets).
-    let mut plans: BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)> = BTreeMap::new();
+    let mut plans: Plans = BTreeMap::new();
     let temps: Vec<_> =
         f.body.iter().filter_map(|s| if let LStmt::Alloc(b) = s { Some(b.clone()) } else { None }).collect();
     for buf in &temps {
@@ -119,7 +123,7 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
         );
     }
     // Rewrite accesses and move the declarations.
-    fn rewrite(s: &mut Vec<LStmt>, plans: &BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)>) {
+    fn rewrite(s: &mut [LStmt], plans: &Plans) {
         for x in s.iter_mut() {
             match x {
                 LStmt::For { body, .. } => rewrite(body, plans),
@@ -138,11 +142,7 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
         }
     }
     rewrite(&mut f.body, &plans);
-    fn place(
-        s: &mut Vec<LStmt>,
-        plans: &BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)>,
-        temps: &[super::lir::LBuffer],
-    ) {
+    fn place(s: &mut [LStmt], plans: &Plans, temps: &[super::lir::LBuffer]) {
         for x in s.iter_mut() {
             if let LStmt::For { var, body, .. } = x {
                 let mut decls: Vec<LStmt> = temps

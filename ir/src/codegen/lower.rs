@@ -15,7 +15,8 @@ use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt, LStore};
 
 /// Lowers a scheduled function.
 pub fn lower(func: &PrimFunc) -> LFunc {
-    let passes: [(&str, fn(LFunc) -> LFunc); 2] = [("compact_buffers", compact_buffers), ("flatten", flatten)];
+    type Pass = fn(LFunc) -> LFunc;
+    let passes: [(&str, Pass); 2] = [("compact_buffers", compact_buffers), ("flatten", flatten)];
     let mut f = lower_blocks(func);
     dump("lower_blocks", &f);
     for (name, pass) in passes {

@@ -378,7 +378,7 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Option<V> 
                         quote!(*#p.offset(#o))
                     })
                     .collect();
-                V::Vec(ctx.ops.from_lanes(dt, lanes))
+                V::Vec(ctx.ops.gather_lanes(dt, lanes))
             }
         }
         Expr::Binary(BinOp::Add, x, y) if dt.is_float() => {

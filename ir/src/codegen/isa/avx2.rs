@@ -54,7 +54,7 @@ impl VectorOps for Avx2 {
         }
     }
 
-    fn from_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream {
+    fn gather_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream {
         let f = pick!(dt, _mm256_setr_ps, _mm256_setr_pd);
         quote!(#f(#(#lanes),*))
     }

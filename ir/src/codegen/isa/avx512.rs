@@ -54,7 +54,7 @@ impl VectorOps for Avx512 {
         }
     }
 
-    fn from_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream {
+    fn gather_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream {
         // _mm512_setr_ps is not in std::arch; go through memory.
         let (t, n) = if ps(dt) { (quote!(f32), 16usize) } else { (quote!(f64), 8usize) };
         let load = self.loadu(dt, quote!(__lanes.as_ptr()));

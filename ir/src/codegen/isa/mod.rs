@@ -109,7 +109,7 @@ pub(crate) trait VectorOps: Sync {
     fn load_partial(&self, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream;
     fn store_partial(&self, dt: DataType, ptr: TokenStream, v: TokenStream, n: TokenStream) -> TokenStream;
     /// A vector from scalars, lane 0 first.
-    fn from_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream;
+    fn gather_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream;
     /// `+ - * / min max`; `None` for other operators.
     fn binary(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> Option<TokenStream>;
     /// `a * b + c`.
