@@ -89,9 +89,7 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
     for (iv, bind) in b.iter_vars.iter().zip(&br.bindings) {
         let ok = match an.range(bind) {
             Some((lo, hi)) => {
-                lo >= 0
-                    && (hi < iv.extent
-                        || bounds.iter().any(|(e, c)| an.linear(e) == an.linear(bind) && *c <= iv.extent))
+                lo >= 0 && (hi < iv.extent || bounds.iter().any(|(e, c)| bounded_by(&an, bind, e, *c, iv.extent)))
             }
             None => true,
         };
@@ -147,6 +145,23 @@ fn check_access(func: &PrimFunc, block: &str, buffer: &str, n: usize, errs: &mut
             .push(format!("block `{block}` indexes `{buffer}` with {n} indices, it has {} dimensions", b.shape.len())),
         _ => {}
     }
+}
+
+/// Whether `bind` stays below `extent` where the predicate conjunct `e < c`
+/// holds: every part of `bind` equal to `e` is bounded by `c - 1` (so both
+/// `i_0 * 8 + i_1` and `(f_0 * 16 + f_1) // 37` under `f_0 * 16 + f_1 < 370`
+/// are bounded).
+fn bounded_by(an: &Analyzer, bind: &Expr, e: &Expr, c: i64, extent: i64) -> bool {
+    let Some((lo, hi)) = an.range(e) else { return false };
+    if lo > c - 1 {
+        return false;
+    }
+    let target = an.linear(e);
+    let t = Var::new("<predicate-bounded>");
+    let mut inner = an.clone();
+    inner.bind_range(&t, lo, hi.min(c - 1));
+    let bounded = bind.map(&mut |x| if an.linear(&x) == target { Expr::var(&t) } else { x });
+    inner.range(&bounded).is_some_and(|(_, h)| h < extent)
 }
 
 /// The conjuncts `e < c` (and `e <= c - 1`) of a predicate.
