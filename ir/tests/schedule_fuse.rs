@@ -106,6 +106,38 @@ fn fuse_then_split_again() {
     insta::assert_snapshot!("fuse_then_split_ir", sch.func().to_string());
     assert_same_results(&func, sch.func());
     assert_round_trips(&func, &sch);
+
+    // Into three, unevenly: 370 = 4 x 5 x 20 - 30.
+    let (mut sch, l) = matmul_loops(func.clone());
+    let f = sch.fuse(&[l[0], l[1]]).unwrap();
+    sch.split(f, &[lit(4), None, lit(20)]).unwrap();
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+
+    // The same where the loops have too many points to enumerate: 512 x 384 = 196608 = 197 x 1000 - 392.
+    let (mut sch, l) = matmul_loops(matmul(512, 384, 1));
+    let f = sch.fuse(&[l[0], l[1]]).unwrap();
+    sch.split(f, &[None, lit(1000)]).unwrap();
+    let c = sch.func().block("C").unwrap();
+    assert_eq!(c.bindings[0].to_string(), "(i_j_fused_0 * 1000 + i_j_fused_1) // 384");
+    assert_eq!(c.predicate.to_string(), "i_j_fused_0 * 1000 + i_j_fused_1 < 196608");
+}
+
+#[test]
+fn split_a_loop_fusing_spatial_and_reduce_loops_unevenly() {
+    // j, k fused (7 x 2 = 14) and split in three (4 x 4 x 5 = 80 > 14): vj
+    // mixes a multiple of a loop and a quotient, bounded only where the
+    // predicate holds.
+    let func = matmul(1, 7, 2);
+    let (mut sch, l) = matmul_loops(func.clone());
+    let f = sch.fuse(&[l[1], l[2]]).unwrap();
+    sch.split(f, &[lit(4), lit(4), lit(5)]).unwrap();
+    assert_eq!(
+        sch.func().block("C").unwrap().bindings[1].to_string(),
+        "j_k_fused_0 * 10 + (j_k_fused_1 * 5 + j_k_fused_2) // 2"
+    );
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
 }
 
 #[test]

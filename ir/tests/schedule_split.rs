@@ -129,6 +129,28 @@ fn split_twice_keeps_both_predicates() {
 }
 
 #[test]
+fn split_an_evenly_split_loop_unevenly() {
+    // i: 10 = 5 x 2, then i_0: 5 = 3 x 2 - 1. The predicate bounds i_0's part
+    // of vi only: vi = i_0_0 * 4 + i_0_1 * 2 + i_1 where i_0_0 * 2 + i_0_1 < 5.
+    let func = matmul(10, 6, 3);
+    let (mut sch, l) = matmul_loops(func.clone());
+    let is = sch.split(l[0], &[None, lit(2)]).unwrap();
+    sch.split(is[0], &[None, lit(2)]).unwrap();
+    let c = sch.func().block("C").unwrap();
+    assert_eq!(c.bindings[0].to_string(), "i_0_0 * 4 + i_0_1 * 2 + i_1");
+    assert_eq!(c.predicate.to_string(), "i_0_0 * 2 + i_0_1 < 5");
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+
+    // The same where the loops have too many points to enumerate:
+    // i: 196608 = 24576 x 8, then i_0: 24576 = 4916 x 5 - 4.
+    let (mut sch, l) = matmul_loops(matmul(196608, 1, 1));
+    let is = sch.split(l[0], &[None, lit(8)]).unwrap();
+    sch.split(is[0], &[None, lit(5)]).unwrap();
+    assert_eq!(sch.func().block("C").unwrap().predicate.to_string(), "i_0_0 * 5 + i_0_1 < 24576");
+}
+
+#[test]
 fn split_keeps_unit_loops() {
     // preserve_unit_iters=True: a factor of 1 gives a loop of extent 1, and a
     // factor larger than the extent gives an outer loop of extent 1.

@@ -89,7 +89,10 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
     for (iv, bind) in b.iter_vars.iter().zip(&br.bindings) {
         let ok = match an.range(bind) {
             Some((lo, hi)) => {
-                lo >= 0 && (hi < iv.extent || bounds.iter().any(|(e, c)| bounded_by(&an, bind, e, *c, iv.extent)))
+                lo >= 0
+                    && (hi < iv.extent
+                        || bounds.iter().any(|(e, c)| bounded_by(&an, bind, e, *c, iv.extent))
+                        || in_domain_where_predicate_holds(loops, br, bind, iv.extent))
             }
             None => true,
         };
@@ -148,20 +151,90 @@ fn check_access(func: &PrimFunc, block: &str, buffer: &str, n: usize, errs: &mut
 }
 
 /// Whether `bind` stays below `extent` where the predicate conjunct `e < c`
-/// holds: every part of `bind` equal to `e` is bounded by `c - 1` (so both
-/// `i_0 * 8 + i_1` and `(f_0 * 16 + f_1) // 37` under `f_0 * 16 + f_1 < 370`
-/// are bounded).
+/// holds. Two sound bounds are tried: `e` as a part of `bind` (`(f_0 * 16 +
+/// f_1) // 37` under `f_0 * 16 + f_1 < 370`), and `q·bind = p·e + rest` for
+/// the ratio `p/q` of the coefficients of one variable in `bind` and `e`
+/// (`i_0_0 * 4 + i_0_1 * 2 + i_1` under `i_0_0 * 2 + i_0_1 < 5`, and
+/// `f_0 * 5 + f_1` under `f_0 * 10 + f_1 * 2 + f_2 < 14`: what splitting
+/// an evenly split or a fused loop unevenly gives).
 fn bounded_by(an: &Analyzer, bind: &Expr, e: &Expr, c: i64, extent: i64) -> bool {
     let Some((lo, hi)) = an.range(e) else { return false };
     if lo > c - 1 {
         return false;
     }
+    let e_hi = hi.min(c - 1);
     let target = an.linear(e);
     let t = Var::new("<predicate-bounded>");
     let mut inner = an.clone();
-    inner.bind_range(&t, lo, hi.min(c - 1));
-    let bounded = bind.map(&mut |x| if an.linear(&x) == target { Expr::var(&t) } else { x });
-    inner.range(&bounded).is_some_and(|(_, h)| h < extent)
+    inner.bind_range(&t, lo, e_hi);
+    let part = bind.map(&mut |x| if an.linear(&x) == target { Expr::var(&t) } else { x });
+    if inner.range(&part).is_some_and(|(_, h)| h < extent) {
+        return true;
+    }
+    let sum = an.linear(bind);
+    let Some((a0, k0)) = target.terms.first() else { return false };
+    let Some(s0) = sum.terms.iter().find(|(a, _)| a == a0).map(|(_, k)| *k) else { return false };
+    if s0.signum() != k0.signum() {
+        return false;
+    }
+    let g = gcd(s0, *k0);
+    let (p, q) = ((s0 / g).abs(), (k0 / g).abs());
+    let rest = bind.clone() * q - e.clone() * p;
+    an.range(&rest).is_some_and(|(_, rest_hi)| (p * e_hi + rest_hi).div_euclid(q) < extent)
+}
+
+/// Whether `bind` is in `0..extent` at every point of the loops where the
+/// block's predicate holds, by enumeration when the loops it depends on have
+/// at most 2^16 points (the bound of last resort for small nests).
+fn in_domain_where_predicate_holds(loops: &[&For], br: &BlockRealize, bind: &Expr, extent: i64) -> bool {
+    let mut vars = bind.vars();
+    vars.extend(br.predicate.vars().into_iter().filter(|v| !bind.uses_var(v)));
+    let Some(dims) = vars
+        .iter()
+        .map(|v| loops.iter().find(|l| &l.var == v).map(|l| (v, l.extent)))
+        .collect::<Option<Vec<(&Var, i64)>>>()
+    else {
+        return false;
+    };
+    if dims.iter().try_fold(1i64, |n, (_, e)| n.checked_mul(*e).filter(|n| *n <= 1 << 16)).is_none() {
+        return false;
+    }
+    let mut point = vec![0; dims.len()];
+    loop {
+        let mut an = Analyzer::new();
+        for ((v, _), x) in dims.iter().zip(&point) {
+            an.bind_range(v, *x, *x);
+        }
+        match an.simplify(&br.predicate) {
+            Expr::Const(super::expr::Const::Bool(false)) => {}
+            Expr::Const(super::expr::Const::Bool(true)) => match an.range(bind) {
+                Some((x, y)) if x == y && (0..extent).contains(&x) => {}
+                _ => return false,
+            },
+            _ => return false,
+        }
+        // The next point, last dimension fastest.
+        let mut d = dims.len();
+        loop {
+            if d == 0 {
+                return true;
+            }
+            d -= 1;
+            point[d] += 1;
+            if point[d] < dims[d].1 {
+                break;
+            }
+            point[d] = 0;
+        }
+    }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// The conjuncts `e < c` (and `e <= c - 1`) of a predicate.
