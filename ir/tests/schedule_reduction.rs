@@ -125,6 +125,31 @@ fn decompose_drops_the_predicate_of_the_reduce_loops() {
 }
 
 #[test]
+fn decompose_keeps_the_spatial_part_of_a_predicate_on_both_kinds_of_loops() {
+    // j, k fused (37 x 3 = 111) and split unevenly (10 x 4 x 3 = 120): vj =
+    // f_0 * 4 + f_1 and vk = f_2, and one conjunct bounds them together. The
+    // init runs where the update ran its init: at f_2 = 0, so it keeps
+    // `f_0 * 12 + f_1 * 3 < 111` (dropping the conjunct would write c[_, 37..40]).
+    let func = matmul(10, 37, 3);
+    let (mut sch, c, l) = matmul_loops(func.clone());
+    let f = sch.fuse(&[l[1], l[2]]).unwrap();
+    let fs = sch.split(f, &[lit(10), lit(4), lit(3)]).unwrap();
+    let mut at_i = sch.clone();
+    at_i.decompose_reduction(c, l[0]).unwrap();
+    assert_eq!(
+        at_i.func().block("C_init").unwrap().predicate.to_string(),
+        "j_k_fused_0_init * 12 + j_k_fused_1_init * 3 < 111"
+    );
+    assert_same_results(&func, at_i.func());
+    assert_round_trips(&func, &at_i);
+    // At the reduce loop itself: nothing to copy, the spatial loops are outside.
+    sch.decompose_reduction(c, fs[2]).unwrap();
+    assert_eq!(sch.func().block("C_init").unwrap().predicate.to_string(), "j_k_fused_0 * 12 + j_k_fused_1 * 3 < 111");
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
+#[test]
 fn decompose_copies_the_kinds_of_the_spatial_loops() {
     let func = matmul(8, 16, 4);
     let (mut sch, c, l) = matmul_loops(func.clone());

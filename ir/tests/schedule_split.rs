@@ -151,6 +151,30 @@ fn split_an_evenly_split_loop_unevenly() {
 }
 
 #[test]
+fn split_both_parts_of_an_even_split_unevenly() {
+    // i: 100 = 10 x 10, then i_0: 10 = 4 x 3 - 2 and i_1: 10 = 3 x 4 - 2;
+    // vi is bounded by the two predicates together.
+    let func = matmul(100, 3, 2);
+    let (mut sch, l) = matmul_loops(func.clone());
+    let is = sch.split(l[0], &[None, lit(10)]).unwrap();
+    sch.split(is[0], &[None, lit(3)]).unwrap();
+    sch.split(is[1], &[None, lit(4)]).unwrap();
+    let c = sch.func().block("C").unwrap();
+    assert_eq!(c.bindings[0].to_string(), "i_0_0 * 30 + i_0_1 * 10 + i_1_0 * 4 + i_1_1");
+    assert_eq!(c.predicate.to_string(), "i_0_0 * 3 + i_0_1 < 10 and i_1_0 * 4 + i_1_1 < 10");
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+
+    // The same where the loops have too many points to enumerate.
+    let (mut sch, l) = matmul_loops(matmul(1_000_000, 1, 1));
+    let is = sch.split(l[0], &[None, lit(1000)]).unwrap();
+    sch.split(is[0], &[None, lit(7)]).unwrap();
+    sch.split(is[1], &[None, lit(9)]).unwrap();
+    let c = sch.func().block("C").unwrap();
+    assert_eq!(c.predicate.to_string(), "i_0_0 * 7 + i_0_1 < 1000 and i_1_0 * 9 + i_1_1 < 1000");
+}
+
+#[test]
 fn split_keeps_unit_loops() {
     // preserve_unit_iters=True: a factor of 1 gives a loop of extent 1, and a
     // factor larger than the extent gives an outer loop of extent 1.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::arith::Analyzer;
+use super::arith::{Analyzer, Sum};
 use super::expr::{BinOp, Expr, Var};
 use super::stmt::{BlockRealize, For, PrimFunc, Stmt, Store};
 
@@ -91,7 +91,7 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
             Some((lo, hi)) => {
                 lo >= 0
                     && (hi < iv.extent
-                        || bounds.iter().any(|(e, c)| bounded_by(&an, bind, e, *c, iv.extent))
+                        || bounded_by_predicate(&an, bind, &bounds, iv.extent)
                         || in_domain_where_predicate_holds(loops, br, bind, iv.extent))
             }
             None => true,
@@ -150,37 +150,56 @@ fn check_access(func: &PrimFunc, block: &str, buffer: &str, n: usize, errs: &mut
     }
 }
 
-/// Whether `bind` stays below `extent` where the predicate conjunct `e < c`
-/// holds. Two sound bounds are tried: `e` as a part of `bind` (`(f_0 * 16 +
-/// f_1) // 37` under `f_0 * 16 + f_1 < 370`), and `q·bind = p·e + rest` for
-/// the ratio `p/q` of the coefficients of one variable in `bind` and `e`
-/// (`i_0_0 * 4 + i_0_1 * 2 + i_1` under `i_0_0 * 2 + i_0_1 < 5`, and
-/// `f_0 * 5 + f_1` under `f_0 * 10 + f_1 * 2 + f_2 < 14`: what splitting
-/// an evenly split or a fused loop unevenly gives).
-fn bounded_by(an: &Analyzer, bind: &Expr, e: &Expr, c: i64, extent: i64) -> bool {
-    let Some((lo, hi)) = an.range(e) else { return false };
-    if lo > c - 1 {
-        return false;
-    }
-    let e_hi = hi.min(c - 1);
-    let target = an.linear(e);
-    let t = Var::new("<predicate-bounded>");
+/// Whether `bind` stays below `extent` where the predicate's conjuncts
+/// `e < c` hold. Each bounded `e` becomes a variable in `lo..c` wherever it
+/// occurs in `bind`: as a part (`(f_0 * 16 + f_1) // 37` under
+/// `f_0 * 16 + f_1 < 370`) or as a multiple spread over the terms
+/// (`i_0_0 * 4 + i_0_1 * 2 + i_1` under `i_0_0 * 2 + i_0_1 < 5`: splitting an
+/// evenly split loop unevenly), every conjunct at once. Failing that, for one
+/// conjunct, `q·bind = p·e + rest` with the ratio `p/q` of the coefficients of
+/// one variable (`f_0 * 5 + f_1` under `f_0 * 10 + f_1 * 2 + f_2 < 14`).
+fn bounded_by_predicate(an: &Analyzer, bind: &Expr, bounds: &[(Expr, i64)], extent: i64) -> bool {
     let mut inner = an.clone();
-    inner.bind_range(&t, lo, e_hi);
-    let part = bind.map(&mut |x| if an.linear(&x) == target { Expr::var(&t) } else { x });
-    if inner.range(&part).is_some_and(|(_, h)| h < extent) {
+    let mut bounded = Vec::new();
+    for (k, (e, c)) in bounds.iter().enumerate() {
+        let Some((lo, hi)) = an.range(e) else { continue };
+        if lo > c - 1 {
+            continue;
+        }
+        let t = Var::new(&format!("<bounded {k}>"));
+        inner.bind_range(&t, lo, hi.min(c - 1));
+        bounded.push((an.linear(e), e, t, hi.min(c - 1)));
+    }
+    let part = bind.map(&mut |x| {
+        let lx = an.linear(&x);
+        bounded.iter().find(|(l, ..)| *l == lx).map_or(x, |(_, _, t, _)| Expr::var(t))
+    });
+    let mut sum = an.linear(&part);
+    let coef = |s: &Sum, atom: &Expr| s.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, k)| *k);
+    for (target, _, t, _) in &bounded {
+        let Some((a0, k0)) = target.terms.first() else { continue };
+        let p = coef(&sum, a0) / k0;
+        if p > 0 && target.terms.iter().all(|(a, k)| coef(&sum, a) == p * k) {
+            sum.terms.retain(|(a, _)| target.terms.iter().all(|(b, _)| a != b));
+            sum.terms.push((Expr::var(t), p));
+            sum.constant -= p * target.constant;
+        }
+    }
+    if inner.range(&sum.to_expr()).is_some_and(|(_, h)| h < extent) {
         return true;
     }
-    let sum = an.linear(bind);
-    let Some((a0, k0)) = target.terms.first() else { return false };
-    let Some(s0) = sum.terms.iter().find(|(a, _)| a == a0).map(|(_, k)| *k) else { return false };
-    if s0.signum() != k0.signum() {
-        return false;
-    }
-    let g = gcd(s0, *k0);
-    let (p, q) = ((s0 / g).abs(), (k0 / g).abs());
-    let rest = bind.clone() * q - e.clone() * p;
-    an.range(&rest).is_some_and(|(_, rest_hi)| (p * e_hi + rest_hi).div_euclid(q) < extent)
+    let whole = an.linear(bind);
+    bounded.iter().any(|(target, e, _, e_hi)| {
+        let Some((a0, k0)) = target.terms.first() else { return false };
+        let s0 = coef(&whole, a0);
+        if s0 == 0 || s0.signum() != k0.signum() {
+            return false;
+        }
+        let g = gcd(s0, *k0);
+        let (p, q) = ((s0 / g).abs(), (k0 / g).abs());
+        let rest = bind.clone() * q - (*e).clone() * p;
+        an.range(&rest).is_some_and(|(_, rest_hi)| (p * e_hi + rest_hi).div_euclid(q) < extent)
+    })
 }
 
 /// Whether `bind` is in `0..extent` at every point of the loops where the
