@@ -186,8 +186,8 @@ impl Analyzer {
     pub fn linear(&self, e: &Expr) -> Sum {
         match e {
             Expr::Int(c) => Sum::constant(*c),
-            Expr::Binary(BinOp::Add, a, b) => self.linear(a).add(&self.linear(b), 1),
-            Expr::Binary(BinOp::Sub, a, b) => self.linear(a).add(&self.linear(b), -1),
+            Expr::Binary(BinOp::Add, a, b) => self.merge_div_mod(self.linear(a).add(&self.linear(b), 1)),
+            Expr::Binary(BinOp::Sub, a, b) => self.merge_div_mod(self.linear(a).add(&self.linear(b), -1)),
             Expr::Binary(BinOp::Mul, a, b) => {
                 let (la, lb) = (self.linear(a), self.linear(b));
                 match (la.as_const(), lb.as_const()) {
@@ -205,6 +205,23 @@ impl Analyzer {
                 _ => Sum::atom(e.clone()),
             },
             _ => Sum::atom(e.clone()),
+        }
+    }
+
+    /// Folds `k·c·(x // c) + k·(x % c)` into `k·x` (what fusing the loops of a
+    /// split gives: `f // 8 * 8 + f % 8` is `f`).
+    fn merge_div_mod(&self, mut s: Sum) -> Sum {
+        loop {
+            let pair = s.terms.iter().enumerate().find_map(|(m, (atom, k))| {
+                let Expr::Binary(BinOp::FloorMod, x, c) = atom else { return None };
+                let div = Expr::binary(BinOp::FloorDiv, (**x).clone(), (**c).clone());
+                let d = s.terms.iter().position(|(a, kd)| *a == div && Some(*kd) == c.as_int().map(|c| c * k))?;
+                Some((m, d, (**x).clone(), *k))
+            });
+            let Some((m, d, x, k)) = pair else { return s };
+            s.terms.remove(m.max(d));
+            s.terms.remove(m.min(d));
+            s = s.add(&self.linear(&x).scale(k), 1);
         }
     }
 
@@ -448,6 +465,20 @@ mod tests {
         assert!(an.can_prove(&e.clone().lt(128)));
         assert!(!an.can_prove(&e.clone().lt(100)));
         assert_eq!(an.range(&e), Some((0, 127)));
+    }
+
+    #[test]
+    fn split_of_fused_div_mod_folds() {
+        let mut an = Analyzer::new();
+        an.bind(&v("f"), 40);
+        an.bind(&v("g"), 3);
+        let f = Expr::var(&v("f"));
+        assert_eq!(show(&an.simplify(&(f.clone().floordiv(8) * 8 + f.clone().floormod(8)))), "f");
+        let e = (f.clone().floordiv(8) * 8 + f.clone().floormod(8)) * 2 + Expr::var(&v("g"));
+        assert_eq!(show(&an.simplify(&e)), "f * 2 + g");
+        // Different divisors, or coefficients that do not match, stay.
+        assert_eq!(show(&an.simplify(&(f.clone().floordiv(8) * 4 + f.clone().floormod(8)))), "f // 8 * 4 + f % 8");
+        assert_eq!(show(&an.simplify(&(f.clone().floordiv(4) * 8 + f.floormod(8)))), "f // 4 * 8 + f % 8");
     }
 
     #[test]

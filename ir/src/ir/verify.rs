@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::arith::Analyzer;
+use super::arith::{Analyzer, Sum};
 use super::expr::{BinOp, Expr, Var};
 use super::stmt::{BlockRealize, For, PrimFunc, Stmt, Store};
 
@@ -93,8 +93,12 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
         let offset = |e: &Expr| an.linear(&(bind.clone() - e.clone())).as_const();
         let ok = match an.range(bind) {
             Some((lo, hi)) => {
-                (lo >= 0 || lower.iter().any(|(e, c)| offset(e).is_some_and(|k| c + k >= 0)))
-                    && (hi < iv.extent || bounds.iter().any(|(e, c)| offset(e).is_some_and(|k| c + k <= iv.extent)))
+                let enumerated = || in_domain_where_predicate_holds(loops, br, bind, iv.extent);
+                (lo >= 0 || lower.iter().any(|(e, c)| offset(e).is_some_and(|k| c + k >= 0)) || enumerated())
+                    && (hi < iv.extent
+                        || bounds.iter().any(|(e, c)| offset(e).is_some_and(|k| c + k <= iv.extent))
+                        || bounded_by_predicate(&an, bind, &bounds, iv.extent)
+                        || enumerated())
             }
             None => true,
         };
@@ -150,6 +154,112 @@ fn check_access(func: &PrimFunc, block: &str, buffer: &str, n: usize, errs: &mut
             .push(format!("block `{block}` indexes `{buffer}` with {n} indices, it has {} dimensions", b.shape.len())),
         _ => {}
     }
+}
+
+/// Whether `bind` stays below `extent` where the predicate's conjuncts
+/// `e < c` hold. Each bounded `e` becomes a variable in `lo..c` wherever it
+/// occurs in `bind`: as a part (`(f_0 * 16 + f_1) // 37` under
+/// `f_0 * 16 + f_1 < 370`) or as a multiple spread over the terms
+/// (`i_0_0 * 4 + i_0_1 * 2 + i_1` under `i_0_0 * 2 + i_0_1 < 5`: splitting an
+/// evenly split loop unevenly), every conjunct at once. Failing that, for one
+/// conjunct, `q·bind = p·e + rest` with the ratio `p/q` of the coefficients of
+/// one variable (`f_0 * 5 + f_1` under `f_0 * 10 + f_1 * 2 + f_2 < 14`).
+fn bounded_by_predicate(an: &Analyzer, bind: &Expr, bounds: &[(Expr, i64)], extent: i64) -> bool {
+    let mut inner = an.clone();
+    let mut bounded = Vec::new();
+    for (k, (e, c)) in bounds.iter().enumerate() {
+        let Some((lo, hi)) = an.range(e) else { continue };
+        if lo > c - 1 {
+            continue;
+        }
+        let t = Var::new(&format!("<bounded {k}>"));
+        inner.bind_range(&t, lo, hi.min(c - 1));
+        bounded.push((an.linear(e), e, t, hi.min(c - 1)));
+    }
+    let part = bind.map(&mut |x| {
+        let lx = an.linear(&x);
+        bounded.iter().find(|(l, ..)| *l == lx).map_or(x, |(_, _, t, _)| Expr::var(t))
+    });
+    let mut sum = an.linear(&part);
+    let coef = |s: &Sum, atom: &Expr| s.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, k)| *k);
+    for (target, _, t, _) in &bounded {
+        let Some((a0, k0)) = target.terms.first() else { continue };
+        let p = coef(&sum, a0) / k0;
+        if p > 0 && target.terms.iter().all(|(a, k)| coef(&sum, a) == p * k) {
+            sum.terms.retain(|(a, _)| target.terms.iter().all(|(b, _)| a != b));
+            sum.terms.push((Expr::var(t), p));
+            sum.constant -= p * target.constant;
+        }
+    }
+    if inner.range(&sum.to_expr()).is_some_and(|(_, h)| h < extent) {
+        return true;
+    }
+    let whole = an.linear(bind);
+    bounded.iter().any(|(target, e, _, e_hi)| {
+        let Some((a0, k0)) = target.terms.first() else { return false };
+        let s0 = coef(&whole, a0);
+        if s0 == 0 || s0.signum() != k0.signum() {
+            return false;
+        }
+        let g = gcd(s0, *k0);
+        let (p, q) = ((s0 / g).abs(), (k0 / g).abs());
+        let rest = bind.clone() * q - (*e).clone() * p;
+        an.range(&rest).is_some_and(|(_, rest_hi)| (p * e_hi + rest_hi).div_euclid(q) < extent)
+    })
+}
+
+/// Whether `bind` is in `0..extent` at every point of the loops where the
+/// block's predicate holds, by enumeration when the loops it depends on have
+/// at most 2^16 points (the bound of last resort for small nests).
+fn in_domain_where_predicate_holds(loops: &[&For], br: &BlockRealize, bind: &Expr, extent: i64) -> bool {
+    let mut vars = bind.vars();
+    vars.extend(br.predicate.vars().into_iter().filter(|v| !bind.uses_var(v)));
+    let Some(dims) = vars
+        .iter()
+        .map(|v| loops.iter().find(|l| &l.var == v).map(|l| (v, l.extent)))
+        .collect::<Option<Vec<(&Var, i64)>>>()
+    else {
+        return false;
+    };
+    if dims.iter().try_fold(1i64, |n, (_, e)| n.checked_mul(*e).filter(|n| *n <= 1 << 16)).is_none() {
+        return false;
+    }
+    let mut point = vec![0; dims.len()];
+    loop {
+        let mut an = Analyzer::new();
+        for ((v, _), x) in dims.iter().zip(&point) {
+            an.bind_range(v, *x, *x);
+        }
+        match an.simplify(&br.predicate) {
+            Expr::Const(super::expr::Const::Bool(false)) => {}
+            Expr::Const(super::expr::Const::Bool(true)) => match an.range(bind) {
+                Some((x, y)) if x == y && (0..extent).contains(&x) => {}
+                _ => return false,
+            },
+            _ => return false,
+        }
+        // The next point, last dimension fastest.
+        let mut d = dims.len();
+        loop {
+            if d == 0 {
+                return true;
+            }
+            d -= 1;
+            point[d] += 1;
+            if point[d] < dims[d].1 {
+                break;
+            }
+            point[d] = 0;
+        }
+    }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// The conjuncts `e < c` (and `e <= c - 1`) of a predicate.

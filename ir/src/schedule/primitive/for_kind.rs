@@ -37,7 +37,8 @@ fn verb(kind: ForKind) -> &'static str {
 /// Conditions for `parallel` and `vectorize`: 1. in every block under the
 /// loop, the loop variable only feeds spatial iteration variables; 2. every
 /// block under the loop depends on it (else its iterations all write the same
-/// elements); 3. the loop is not inside a vectorized loop. `unroll` has no
+/// elements); 3. the loop is not inside a vectorized loop, and a loop to
+/// vectorize has no parallel or vectorized loop inside it. `unroll` has no
 /// conditions.
 pub fn check_for_kind(func: &PrimFunc, var: &str, kind: ForKind) -> Result<(), ForKindError> {
     if kind == ForKind::Unrolled || kind == ForKind::Serial {
@@ -48,6 +49,18 @@ pub fn check_for_kind(func: &PrimFunc, var: &str, kind: ForKind) -> Result<(), F
         return Err(ForKindError::NestedInVectorized { loop_: var.into(), outer: outer.var.to_string() });
     }
     let l = func.find_loop(var).unwrap();
+    if kind == ForKind::Vectorized {
+        let mut inner = None;
+        l.body.walk(&mut |s, _| match s {
+            crate::ir::Stmt::For(f) if inner.is_none() && matches!(f.kind, ForKind::Parallel | ForKind::Vectorized) => {
+                inner = Some(f.var.to_string())
+            }
+            _ => {}
+        });
+        if let Some(inner) = inner {
+            return Err(ForKindError::NestedInVectorized { loop_: inner, outer: var.into() });
+        }
+    }
     for (br, _) in blocks_with_loops(&l.body) {
         let kinds = iter_kinds_bound_to(br, &l.var);
         if kinds.contains(&IterKind::Reduce) {

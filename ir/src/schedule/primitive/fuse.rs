@@ -24,12 +24,16 @@ family_error! { FuseError, "fuse",
         "`{outer}` and `{inner}` are of different kinds (serial, parallel, vectorized, unrolled)",
     /// The same loop twice.
     Duplicate { loop_: String } => "loop `{loop_}` is given twice",
+    /// The product of the extents does not fit in an `i64`.
+    ExtentTooLarge { outer: String } =>
+        "the loops fused from `{outer}` down have more than i64::MAX iterations in all",
 }
 
 /// Checks that `vars` (outermost first) can be fused and returns their extents.
 ///
 /// Conditions: 1. at least two loops, no repeats; 2. each loop is the single
-/// statement directly inside the previous one; 3. all loops have the same kind.
+/// statement directly inside the previous one; 3. all loops have the same kind;
+/// 4. the fused extent fits in an `i64`.
 pub fn check_fuse(func: &PrimFunc, vars: &[String]) -> Result<Vec<i64>, FuseError> {
     if vars.len() < 2 {
         return Err(FuseError::TooFewLoops { count: vars.len() });
@@ -53,6 +57,9 @@ pub fn check_fuse(func: &PrimFunc, vars: &[String]) -> Result<Vec<i64>, FuseErro
             }
             _ => return Err(FuseError::NotPerfectlyNested { outer: cur.var.to_string(), inner: v.clone() }),
         }
+    }
+    if extents.iter().try_fold(1i64, |p, e| p.checked_mul(*e)).is_none() {
+        return Err(FuseError::ExtentTooLarge { outer: vars[0].clone() });
     }
     Ok(extents)
 }

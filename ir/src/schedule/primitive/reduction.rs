@@ -108,13 +108,15 @@ pub fn apply_decompose_reduction(
     let chain_vars: Vec<&Var> = chain.iter().map(|l| &l.var).collect();
     let iv_spatial: Vec<usize> =
         (0..br.block.iter_vars.len()).filter(|i| br.block.iter_vars[*i].kind == IterKind::Spatial).collect();
-    // Predicate conjuncts that only mention outer loops or copied loops carry over.
+    // The init runs where the block ran its init: at the first iteration of
+    // the loops it does not copy (where the reduce variables are 0). So the
+    // predicate carries over with copied loops renamed and the others at 0;
+    // conjuncts on those alone fold away (`k_0 * 4 + k_1 < 37`), and the rest
+    // keeps bounding the spatial part (`f_0 * 12 + f_1 * 3 + f_2 < 111`).
+    let first = |v: &Var| sub(v).or_else(|| chain_vars.contains(&v).then_some(Expr::Int(0)));
     let mut pred = Expr::true_();
     for c in conjuncts(&br.predicate) {
-        let ok = c.vars().iter().all(|v| !chain_vars.contains(&v) || copies.iter().any(|(o, _, _)| o == v));
-        if ok {
-            pred = pred.and(c.substitute(&sub));
-        }
+        pred = pred.and(c.substitute(&first));
     }
     let init_block = BlockRealize {
         bindings: iv_spatial.iter().map(|i| br.bindings[*i].substitute(&sub)).collect(),

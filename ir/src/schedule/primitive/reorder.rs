@@ -30,8 +30,12 @@ family_error! { ReorderError, "reorder",
 ///
 /// Conditions: 1. no loop repeats; 2. all loops lie on one path from the root;
 /// 3. from the outermost to the innermost given loop, every loop's body is
-/// exactly one loop.
+/// exactly one loop. With fewer than two loops there is nothing to reorder and
+/// the chain is the given loops.
 pub fn check_reorder(func: &PrimFunc, vars: &[String]) -> Result<(Vec<String>, Vec<String>), ReorderError> {
+    if vars.len() <= 1 {
+        return Ok((vars.to_vec(), vars.to_vec()));
+    }
     for (i, v) in vars.iter().enumerate() {
         if vars[..i].contains(v) {
             return Err(ReorderError::Duplicate { loop_: v.clone() });
@@ -103,11 +107,14 @@ pub fn apply_reorder(func: &PrimFunc, chain: &[String], order: &[String]) -> Pri
 
 impl Schedule {
     /// Reorders loops of one perfectly nested chain into the given order.
+    /// Fewer than two loops leave the IR as it is (as in TVM).
     pub fn reorder(&mut self, loops: &[LoopRV]) -> Result<(), ScheduleError> {
         let vars: Vec<String> = loops.iter().map(|l| self.loop_name(*l)).collect::<Result<_, _>>()?;
-        let (chain, order) = check_reorder(self.func(), &vars)?;
-        let func = apply_reorder(self.func(), &chain, &order);
-        self.commit(func, "reorder");
+        if vars.len() > 1 {
+            let (chain, order) = check_reorder(self.func(), &vars)?;
+            let func = apply_reorder(self.func(), &chain, &order);
+            self.commit(func, "reorder");
+        }
         let mut inst = Instruction::new(InstKind::Reorder);
         for l in loops {
             inst = inst.arg("", Arg::Rv(l.rv()));

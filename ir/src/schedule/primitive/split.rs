@@ -29,13 +29,17 @@ family_error! { SplitError, "split",
     /// Fewer than two factors.
     TooFewFactors { loop_: String } =>
         "splitting `{loop_}` needs at least two factors",
+    /// The factors' product does not fit in an `i64`.
+    ProductTooLarge { loop_: String } =>
+        "the factors of the split of `{loop_}` multiply to more than i64::MAX",
 }
 
 /// Checks the factors of a split of loop `var` with extent `extent` and
 /// returns them with the inferred one filled in.
 ///
 /// Conditions: 1. at least two factors; 2. at most one `None`; 3. every given
-/// factor is positive; 4. the product covers the extent.
+/// factor is positive; 4. the product covers the extent; 5. the product fits
+/// in an `i64`.
 pub fn check_split(var: &str, extent: i64, factors: &[Option<i64>]) -> Result<Vec<i64>, SplitError> {
     let loop_ = var.to_string();
     if factors.len() < 2 {
@@ -47,13 +51,22 @@ pub fn check_split(var: &str, extent: i64, factors: &[Option<i64>]) -> Result<Ve
     if let Some(bad) = factors.iter().flatten().find(|f| **f <= 0) {
         return Err(SplitError::NonPositiveFactor { loop_, factor: *bad });
     }
-    let known: i64 = factors.iter().flatten().product();
-    let filled: Vec<i64> = factors.iter().map(|f| f.unwrap_or((extent + known - 1) / known)).collect();
-    let product: i64 = filled.iter().product();
+    let Some(known) = checked_product(factors.iter().flatten()) else {
+        return Err(SplitError::ProductTooLarge { loop_ });
+    };
+    // The ceiling of extent / known (extent >= 1), without overflowing.
+    let filled: Vec<i64> = factors.iter().map(|f| f.unwrap_or((extent - 1) / known + 1)).collect();
+    let Some(product) = checked_product(filled.iter()) else {
+        return Err(SplitError::ProductTooLarge { loop_ });
+    };
     if product < extent {
         return Err(SplitError::ProductTooSmall { loop_, product, extent });
     }
     Ok(filled)
+}
+
+fn checked_product<'a>(mut fs: impl Iterator<Item = &'a i64>) -> Option<i64> {
+    fs.try_fold(1i64, |p, f| p.checked_mul(*f))
 }
 
 /// Splits loop `var` by `factors` (already checked); returns the new function
