@@ -101,9 +101,13 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     if input.peek(Token![->]) {
         let arrow = input.parse::<Token![->]>()?;
-        let ty: syn::Type = input.parse()?;
+        // Whatever is written up to the body is the return type.
+        let mut end = arrow.spans[1];
+        while !input.is_empty() && !input.peek(token::Brace) && !input.peek(Token![where]) {
+            end = input.parse::<proc_macro2::TokenTree>()?.span();
+        }
         ctx.err(
-            Sp::new(arrow.spans[0], ty.span()),
+            Sp::new(arrow.spans[0], end),
             "tensor functions return nothing: write results through `&mut` parameters",
         );
     }
@@ -177,7 +181,7 @@ pub(crate) fn tensor(input: ParseStream, ctx: &mut Ctx) -> syn::Result<TensorDec
     if dtype.is_none() {
         ctx.err(&ty, format!("unsupported element type `{ty}`; expected f32, f64 or i32"));
     }
-    if content.peek(Token![,]) {
+    if !content.peek(Token![;]) {
         return Err(content.error("expected `;` between the element type and the dimensions: `[f32; 128, 64]`"));
     }
     content.parse::<Token![;]>()?;
