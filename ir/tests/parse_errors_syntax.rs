@@ -75,8 +75,16 @@ fn unsupported_dtype() {
 #[test]
 fn signature_shape() {
     assert_eq!(
-        error("fn f<T>(c: &mut [f32; 4]) { for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }").0,
-        "tensor functions cannot be generic: shapes and types are static"
+        error(&format!("fn f<T: Copy>(c: &mut [f32; 4]) {WRITES_C}")),
+        pair("tensor functions cannot be generic: shapes and types are static", "<T: Copy>")
+    );
+    assert_eq!(
+        error(&format!("fn f(c: &mut [f32; 4]) where f32: Copy {WRITES_C}")),
+        pair("tensor functions cannot have a `where` clause", "where f32: Copy")
+    );
+    assert_eq!(
+        error(&format!("fn f(c: &mut [f32; 4]) where {WRITES_C}")),
+        pair("tensor functions cannot have a `where` clause", "where")
     );
     assert_eq!(
         error("fn f(c: &mut [f32; 4]) -> f32 { for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }"),

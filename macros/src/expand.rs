@@ -161,8 +161,8 @@ fn choose(k: &Kernel, path: Option<&Path>) -> Result<(Vec<Chosen>, Option<String
         if let Source::Stale { file_workload, workload } = &source {
             let msg = format!(
                 "kiln: the trace file {shown} was tuned for another version of `{}` (workload {file_workload}, now {workload}); \
-                 it is ignored. Re-run `cargo run -p tuner -- tune --kernel {}`, or delete the file.",
-                func.name, func.name
+                 it is ignored. Tune the kernel again (`cargo run -p tuner`), or delete the file.",
+                func.name
             );
             if strict() {
                 return Err(syn::Error::new(name_span, format!("{msg} (KILN_STRICT_TRACES is set)")));
@@ -217,4 +217,83 @@ fn generate(k: &Kernel) -> Result<TokenStream, syn::Error> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+    use proc_macro2::TokenStream;
+
+    const KERNEL: &str = r#"
+        /// C = A·B.
+        pub fn mm(a: [f32; 8, 12], b: [f32; 12, 16], c: &mut [f32; 8, 16]) {
+            for (i, j, k) in grid(8, 16, 12) {
+                block("C") {
+                    let (vi, vj, vk) = axis::remap("SSR", (i, j, k));
+                    init { c[vi, vj] = 0.0; }
+                    c[vi, vj] += a[vi, vk] * b[vk, vj];
+                }
+            }
+        }
+        schedule {
+            b0 = sch.get_block(name="C", func_name="main")
+            l1, l2, l3 = sch.get_loops(block=b0)
+            v4, v5 = sch.sample_perfect_tile(loop=l2, n=2, max_innermost_factor=8)
+            l6, l7 = sch.split(loop=l2, factors=[v4, v5], preserve_unit_iters=True)
+            sch.reorder(l1, l6, l3, l7)
+            b8 = sch.decompose_reduction(block=b0, loop=l3)
+            sch.vectorize(loop=l7)
+        }
+    "#;
+
+    /// Expands `src`; checks that it did not panic and that the output is Rust items.
+    fn expand_str(src: &str) -> Option<String> {
+        let tokens: TokenStream = src.parse().ok()?;
+        let out = expand(tokens);
+        let text = out.to_string();
+        assert!(!text.contains("kiln internal error"), "the macro panicked on:\n{src}\n{text}");
+        if let Err(e) = syn::parse2::<syn::File>(out) {
+            panic!("the expansion of\n{src}\nis not Rust items ({e}):\n{text}");
+        }
+        Some(text)
+    }
+
+    #[test]
+    fn valid_kernel_expands_deterministically() {
+        let first = expand_str(KERNEL).unwrap();
+        assert!(!first.contains("compile_error"), "{first}");
+        assert!(first.contains("fn try_mm_on"), "{first}");
+        assert_eq!(expand_str(KERNEL).unwrap(), first);
+    }
+
+    /// Every truncation of a kernel, and every version with one word removed,
+    /// expands to Rust items (errors and stubs), never to a panic.
+    #[test]
+    fn garbage_never_panics() {
+        let words: Vec<&str> = KERNEL.split_whitespace().collect();
+        let mut expanded = 0;
+        for n in 0..words.len() {
+            let truncated = words[..n].join(" ");
+            let without = words.iter().enumerate().filter(|(k, _)| *k != n).map(|(_, w)| *w).collect::<Vec<_>>();
+            for src in [truncated, without.join(" ")] {
+                expanded += usize::from(expand_str(&src).is_some());
+            }
+        }
+        for src in [
+            "",
+            ";",
+            "fn",
+            "fn fn",
+            "pub fn x",
+            "fn x(",
+            "fn x() {}",
+            "fn match() {}",
+            "@ # $ 1e999 'a",
+            "pub unsafe extern \"C\" fn x(a: [f16; 2]) {}",
+            "pub(crate) async fn y(, ,) {}",
+        ] {
+            expand_str(src);
+        }
+        assert!(expanded > words.len(), "most variants tokenize ({expanded})");
+    }
 }

@@ -41,10 +41,17 @@ pub fn loose_stub(input: TokenStream) -> Option<TokenStream> {
     if syn::parse2::<syn::Ident>(TokenTree::Ident(name.clone()).into()).is_err() || name.to_string().starts_with("r#") {
         return None;
     }
-    // The visibility is what precedes `fn` after the attributes: `pub`, `pub(..)` or nothing.
+    // The visibility, `pub` or `pub(..)` before `fn`; any other qualifier is
+    // left out (the stubs are plain functions).
     let head = &toks[..fn_at];
     let vis_at = head.iter().position(|t| matches!(t, TokenTree::Ident(i) if i == "pub"));
-    let vis: TokenStream = vis_at.map(|k| head[k..].iter().cloned().collect()).unwrap_or_default();
+    let vis: TokenStream = match vis_at {
+        Some(k) => {
+            let group = matches!(head.get(k + 1), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis);
+            head[k..k + 1 + usize::from(group)].iter().cloned().collect()
+        }
+        None => TokenStream::new(),
+    };
     // The parameter list is the first parenthesized group after the name.
     let params = toks[fn_at + 2..].iter().find_map(|t| match t {
         TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis => Some(g.stream()),

@@ -35,6 +35,14 @@ pub(crate) struct SigDecl {
     pub sig: Option<KernelSig>,
 }
 
+/// From the first to the last token of `t` (`Spanned::span` is only the first
+/// token's span on stable compilers).
+fn tokens_sp(t: &impl quote::ToTokens) -> Option<Sp> {
+    let mut spans = t.to_token_stream().into_iter().map(|tt| tt.span());
+    let first = spans.next()?;
+    Some(Sp::new(first, spans.last().unwrap_or(first)))
+}
+
 /// Skips tokens up to and including the next `,` (or to the end).
 fn skip_past_comma(input: ParseStream) {
     let _ = input.step(|cursor| {
@@ -65,7 +73,8 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     if input.peek(Token![<]) {
         let generics: syn::Generics = input.parse()?;
-        ctx.err(Sp::from(generics.span()), "tensor functions cannot be generic: shapes and types are static");
+        let at = tokens_sp(&generics).unwrap_or_else(|| generics.span().into());
+        ctx.err(at, "tensor functions cannot be generic: shapes and types are static");
     }
     if !input.peek(token::Paren) {
         return Err(input.error("expected the parameter list `(a: [f32; 128], c: &mut [f32; 128])`"));
@@ -113,7 +122,9 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     if input.peek(Token![where]) {
         let w: syn::WhereClause = input.parse()?;
-        ctx.err(Sp::from(w.span()), "tensor functions cannot have a `where` clause");
+        // (An empty `where` prints no tokens.)
+        let at = tokens_sp(&w).unwrap_or_else(|| w.where_token.span.into());
+        ctx.err(at, "tensor functions cannot have a `where` clause");
     }
     if !params.iter().any(|p| p.output || p.broken) && ctx.count() == errors_before {
         ctx.err(
