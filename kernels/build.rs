@@ -11,7 +11,8 @@
 //!
 //! 1. makes cargo rebuild the crate when a trace file is added, changed or
 //!    removed (`rerun-if-changed` on the `traces/` directory and on each file),
-//!    and when a source file changes (which may make a trace stale);
+//!    when a source file changes (which may make a trace stale), and when
+//!    `KILN_STRICT_TRACES` changes (stale traces are then errors);
 //! 2. warns (`cargo:warning=`) about trace files that are
 //!    - **stale**: the kernel changed since it was tuned (the build uses the
 //!      default schedule; re-run the tuner),
@@ -34,6 +35,9 @@ fn main() {
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src");
+    // Read by the macro, which cargo cannot see: rerunning this script
+    // recompiles the crate, so switching strict mode re-expands the kernels.
+    println!("cargo:rerun-if-env-changed=KILN_STRICT_TRACES");
     let traces = root.join("traces");
     if traces.is_dir() {
         println!("cargo:rerun-if-changed=traces");
