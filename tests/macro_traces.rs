@@ -187,7 +187,7 @@ fn assert_contains(step: &str, text: &str, parts: &[&str]) {
 
 #[test]
 fn trace_files_end_to_end() {
-    let mut probe = Probe::new();
+    let probe = Probe::new();
     let shown = probe.trace_path("mm").display().to_string();
 
     // 1. No trace file: the default schedule, quietly.
