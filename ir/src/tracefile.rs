@@ -241,7 +241,7 @@ pub fn resolve(
         Ok(sch) => Ok((sch.into_parts().0, Source::Trace)),
         Err((n, e)) => Err(TraceFileError {
             path: path.to_path_buf(),
-            message: format!("the {} trace fails at instruction {} ({}): {e}", isa.target_key(), n + 1, {
+            message: format!("the {} trace fails at instruction {}, `{}`: {e}", isa.target_key(), n + 1, {
                 crate::trace::print_inst_for_error(&entry.trace.insts[n])
             }),
         }),

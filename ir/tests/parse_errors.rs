@@ -40,6 +40,11 @@ fn buffer_used_as_a_value() {
 #[test]
 fn duplicate_buffers() {
     assert_eq!(error("fn f(a: [f32; 4], a: &mut [f32; 4]) {}"), pair("the parameter name `a` is used twice", "a"));
+    // Uses of the name are not checked: which declaration they mean is unknown.
+    let used = "fn f(a: [f32; 4], a: &mut [f32; 4]) {
+        for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); a[vi] = 1.0; } }
+    }";
+    assert_eq!(error(used), pair("the parameter name `a` is used twice", "a"));
     let src = "fn f(a: [f32; 4], c: &mut [f32; 4]) {
         let a = alloc([f32; 4]);
         for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = a[vi]; } }
@@ -238,6 +243,11 @@ fn writing_an_input() {
 
 #[test]
 fn reduce_axis_indexing_the_output() {
+    // One error, at the store, even though `init` repeats the indices.
+    let body = "let (vi, vk) = axis::remap(\"SR\", (i, j));\ninit { c[vi, vk] = 0.0; }\nc[vi, vk] += a[vi, vk];";
+    let (msg, at) = error(&in_block(body));
+    assert!(msg.starts_with("reduce axis `vk` cannot index the stored buffer `c`"), "{msg}");
+    assert_eq!(at, "vk");
     assert_eq!(
         error(&in_block("let (vi, vk) = axis::remap(\"SR\", (i, j));\nc[vi, vk] += a[vi, vk];")),
         pair(
@@ -277,6 +287,14 @@ fn block_structure() {
     assert_eq!(
         error(&store("c[vi, vj] = 0.0;\nc[vi, vj] = 1.0;")),
         pair("a block holds exactly one store; split the computation into several blocks", "c[vi, vj] = 1.0")
+    );
+    // The second store's buffer is not then reported as never written.
+    let two = "fn f(c: &mut [f32; 4], d: &mut [f32; 4]) {
+        for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; d[vi] = 1.0; } }
+    }";
+    assert_eq!(
+        error(two),
+        pair("a block holds exactly one store; split the computation into several blocks", "d[vi] = 1.0")
     );
     assert_eq!(
         error(&store("c[vi, vj] = 0.0;\nlet vk = axis::spatial(8, j);")),
@@ -363,7 +381,7 @@ fn axis_extent_exceeded_by_binding() {
 fn remap_kinds() {
     assert_eq!(
         error(&in_block("let (vi, vj) = axis::remap(\"S\", (i, j));\nc[vi, vj] = 0.0;")),
-        pair("the kinds \"S\" declare 1 axes but the pattern binds 2", "\"S\"")
+        pair("the kinds \"S\" declare 1 axis but the pattern binds 2", "\"S\"")
     );
     assert_eq!(
         error(&in_block("let (vi, vj) = axis::remap(\"SX\", (i, j));\nc[vi, vj] = 0.0;")),
@@ -371,7 +389,7 @@ fn remap_kinds() {
     );
     assert_eq!(
         error(&in_block("let (vi, vj) = axis::remap(\"SS\", (i));\nc[vi, vj] = 0.0;")),
-        pair("`axis::remap` binds 2 axes to 1 loop variables", "(\"SS\", (i))")
+        pair("`axis::remap` binds 2 axes to 1 loop variable", "(\"SS\", (i))")
     );
     assert_eq!(
         error(&in_block("let vi = axis::remap(\"S\", i + 1);\nc[vi, 0] = 0.0;")),

@@ -75,12 +75,29 @@ fn unsupported_dtype() {
 #[test]
 fn signature_shape() {
     assert_eq!(
-        error("fn f<T>(c: &mut [f32; 4]) { for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }").0,
-        "tensor functions cannot be generic: shapes and types are static"
+        error(&format!("fn f<T: Copy>(c: &mut [f32; 4]) {WRITES_C}")),
+        pair("tensor functions cannot be generic: shapes and types are static", "<T: Copy>")
+    );
+    assert_eq!(
+        error(&format!("fn f(c: &mut [f32; 4]) where f32: Copy {WRITES_C}")),
+        pair("tensor functions cannot have a `where` clause", "where f32: Copy")
+    );
+    assert_eq!(
+        error(&format!("fn f(c: &mut [f32; 4]) where {WRITES_C}")),
+        pair("tensor functions cannot have a `where` clause", "where")
     );
     assert_eq!(
         error("fn f(c: &mut [f32; 4]) -> f32 { for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }"),
         pair("tensor functions return nothing: write results through `&mut` parameters", "-> f32")
+    );
+    // Whatever follows `->` up to the body is the return type, even if it is no type.
+    assert_eq!(
+        error(&format!("fn f(c: &mut [f32; 4]) -> -> Vec<f32> {WRITES_C}")),
+        pair("tensor functions return nothing: write results through `&mut` parameters", "-> -> Vec<f32>")
+    );
+    assert_eq!(
+        error(&format!("fn f(c: &mut [f32 4]) {WRITES_C}")),
+        pair("expected `;` between the element type and the dimensions: `[f32; 128, 64]`", "4")
     );
     assert_eq!(
         error("fn f(a: &[f32; 4], c: &mut [f32; 4]) { for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }").0,

@@ -1,22 +1,43 @@
-//! Expansion: parse → trace lookup → replay → generate, with spanned errors
-//! and, on failure, a stub with the declared signature so that callers do not
-//! report errors of their own.
+//! Expansion: parse → choose each ISA's schedule → generate, with spanned
+//! errors and, on failure, stubs with the declared signature (`fallback.rs`).
+//!
+//! The schedule of each ISA variant comes from, in order:
+//! 1. the kernel's trace file `$CARGO_MANIFEST_DIR/traces/<kernel>.json`, if it
+//!    has an entry for the ISA and was tuned for this version of the kernel;
+//! 2. the kernel's `schedule { .. }` section, replayed (recorded decisions are
+//!    used; sampling steps without one draw from a fixed seed, so the result
+//!    is deterministic);
+//! 3. the default schedule (`kiln_ir::space`).
+//!
+//! A trace file for another version of the kernel (stale) is a warning, or an
+//! error with `KILN_STRICT_TRACES=1`; a trace file that cannot be read, parsed
+//! or replayed is an error naming the file and the problem.
+//!
+//! Besides the kernel's functions, the expansion holds a hidden constant
+//! `__kiln_schedule_of_<kernel>`: for each ISA (best first) the source of its
+//! schedule, the trace and the scheduled IR, as text. Tests use it to check
+//! what the macro did; it costs nothing unless referenced.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 
 use kiln_ir::codegen::{emit_kernel, Isa, Variant};
-use kiln_ir::parse::{parse_kernel, Kernel, KernelSig, ParseFailure};
+use kiln_ir::ir::{func_to_string, PrimFunc};
+use kiln_ir::parse::{parse_kernel, Kernel, ParseFailure};
 use kiln_ir::schedule::{DecisionMode, Schedule};
-use kiln_ir::space::default_schedule;
-use kiln_ir::trace::parse_trace;
+use kiln_ir::space::default_trace;
+use kiln_ir::trace::{parse_trace, Trace};
 use kiln_ir::tracefile::{resolve, Source, TraceFile};
 
+use crate::fallback::{loose_stub, stub};
+
+/// The macro's whole output for `input`. Never panics: a bug in the compiler
+/// becomes a compile error.
 pub fn expand(input: TokenStream) -> TokenStream {
-    // The macro must never panic, whatever the input: a bug becomes a compile error.
-    match std::panic::catch_unwind(|| expand_inner(input)) {
+    let copy = input.clone();
+    match std::panic::catch_unwind(move || expand_inner(input)) {
         Ok(ts) => ts,
         Err(p) => {
             let msg = p
@@ -25,18 +46,22 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
             let msg = format!("kiln internal error (please report): {msg}");
-            quote!(::core::compile_error!(#msg);)
+            let mut out = quote!(::core::compile_error!(#msg););
+            out.extend(loose_stub(copy));
+            out
         }
     }
 }
 
 fn expand_inner(input: TokenStream) -> TokenStream {
+    let copy = input.clone();
     match parse_kernel(input) {
         Err(ParseFailure { error, sig }) => {
             let mut out = error.to_compile_error();
-            if let Some(sig) = sig {
-                out.extend(stub(&sig));
-            }
+            out.extend(match sig {
+                Some(sig) => Some(stub(&sig)),
+                None => loose_stub(copy),
+            });
             out
         }
         Ok(kernel) => match generate(&kernel) {
@@ -50,74 +75,137 @@ fn expand_inner(input: TokenStream) -> TokenStream {
     }
 }
 
-/// The directory of the calling crate's traces: `$CARGO_MANIFEST_DIR/traces`.
-fn traces_dir() -> Option<PathBuf> {
-    std::env::var_os("CARGO_MANIFEST_DIR").map(|d| PathBuf::from(d).join("traces"))
+/// The trace file of `kernel`: `$CARGO_MANIFEST_DIR/traces/<kernel>.json`.
+fn trace_path(kernel: &str) -> Option<PathBuf> {
+    std::env::var_os("CARGO_MANIFEST_DIR").map(|d| PathBuf::from(d).join("traces").join(format!("{kernel}.json")))
 }
 
 fn strict() -> bool {
     std::env::var("KILN_STRICT_TRACES").is_ok_and(|v| v != "0" && !v.is_empty())
 }
 
-fn generate(k: &Kernel) -> Result<TokenStream, syn::Error> {
-    let name_span = k.sig.name.span();
-    let func = &k.func;
-    // A `schedule { ... }` section replaces the default schedule.
-    let hand = match &k.schedule {
-        None => None,
-        Some(ts) => {
-            let (trace, spans) =
-                parse_trace(ts.clone()).map_err(|e| syn::Error::new(e.span, format!("schedule: {}", e.message)))?;
-            match Schedule::replay(func, &trace, 0, DecisionMode::Resample) {
-                Ok(sch) => Some(sch.into_parts().0),
-                Err((n, e)) => {
-                    let span = spans.get(n).copied().unwrap_or(name_span);
-                    return Err(syn::Error::new(span, format!("schedule step {} fails: {e}", n + 1)));
-                }
-            }
+/// An error spanning the tokens from `start` to `end`.
+fn error_between(start: Span, end: Span, msg: impl std::fmt::Display) -> syn::Error {
+    let mut a = proc_macro2::Punct::new('#', proc_macro2::Spacing::Alone);
+    a.set_span(start);
+    let mut b = proc_macro2::Punct::new('#', proc_macro2::Spacing::Alone);
+    b.set_span(end);
+    syn::Error::new_spanned(quote!(#a #b), msg)
+}
+
+/// Replays the `schedule { .. }` section, if any: its errors point at the
+/// offending step.
+fn hand_schedule(k: &Kernel) -> Result<Option<Schedule>, syn::Error> {
+    let Some(ts) = &k.schedule else { return Ok(None) };
+    let (trace, spans) =
+        parse_trace(ts.clone()).map_err(|e| syn::Error::new(e.span, format!("schedule: {}", e.message)))?;
+    match Schedule::replay(&k.func, &trace, 0, DecisionMode::Strict) {
+        Ok(sch) => Ok(Some(sch)),
+        Err((n, e)) => {
+            let (start, end) = spans.get(n).copied().unwrap_or((k.sig.name.span(), k.sig.name.span()));
+            Err(error_between(start, end, format!("schedule step {} fails: {e}", n + 1)))
         }
-    };
-    let path = traces_dir().map(|d| d.join(format!("{}.json", func.name)));
-    let file = match &path {
+    }
+}
+
+/// One ISA's schedule and where it came from.
+struct Chosen {
+    isa: Isa,
+    func: PrimFunc,
+    source: String,
+    trace: String,
+}
+
+/// The schedule of each ISA (best first), and the stale-trace warning, if any.
+fn choose(k: &Kernel, path: Option<&Path>) -> Result<(Vec<Chosen>, Option<String>), syn::Error> {
+    let func = &k.func;
+    let name_span = k.sig.name.span();
+    let hand = hand_schedule(k)?;
+    let file = match path {
         Some(p) => TraceFile::read(p).map_err(|e| syn::Error::new(name_span, e.to_string()))?,
         None => None,
     };
-    let mut variants = Vec::new();
-    let mut warnings = Vec::new();
-    for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
-        let default = || hand.clone().unwrap_or_else(|| default_schedule(func, isa));
-        let p = path.clone().unwrap_or_default();
-        let (scheduled, source) =
-            resolve(func, isa, file.as_ref(), &p, default).map_err(|e| syn::Error::new(name_span, e.to_string()))?;
+    let shown = path.map_or_else(|| format!("traces/{}.json", func.name), |p| p.display().to_string());
+    let mut warning = None;
+    let mut chosen = Vec::new();
+    for isa in Isa::ALL {
+        let mut fallback: Option<(Trace, &str)> = None;
+        let default = || match &hand {
+            Some(sch) => {
+                fallback = Some((sch.trace().clone(), "schedule section"));
+                sch.func().clone()
+            }
+            None => match default_trace(func, isa) {
+                Ok(sch) => {
+                    let (f, t) = sch.into_parts();
+                    fallback = Some((t, "default"));
+                    f
+                }
+                Err(_) => {
+                    fallback = Some((Trace::default(), "default (unscheduled: the rules do not apply)"));
+                    func.clone()
+                }
+            },
+        };
+        let (scheduled, source) = resolve(func, isa, file.as_ref(), path.unwrap_or(Path::new(&shown)), default)
+            .map_err(|e| syn::Error::new(name_span, e.to_string()))?;
+        let (label, trace) = match (&source, fallback) {
+            (Source::Trace, _) => {
+                let entry = file.as_ref().and_then(|f| f.entry(isa));
+                (format!("trace file {shown}"), entry.map(|e| e.trace.to_string()).unwrap_or_default())
+            }
+            (Source::Stale { .. }, Some((t, from))) => (format!("{from} (stale trace file {shown})"), t.to_string()),
+            (_, Some((t, from))) => (from.to_string(), t.to_string()),
+            (_, None) => ("unknown".to_string(), String::new()),
+        };
         if let Source::Stale { file_workload, workload } = &source {
             let msg = format!(
-                "kiln: the trace file {} was tuned for another version of `{}` (workload {} != {}); using the default schedule. Re-run `cargo run -p tuner -- tune --kernel {}`.",
-                p.display(),
-                func.name,
-                file_workload,
-                workload,
+                "kiln: the trace file {shown} was tuned for another version of `{}` (workload {file_workload}, now {workload}); \
+                 it is ignored. Tune the kernel again (`cargo run -p tuner`), or delete the file.",
                 func.name
             );
             if strict() {
                 return Err(syn::Error::new(name_span, format!("{msg} (KILN_STRICT_TRACES is set)")));
             }
-            if warnings.is_empty() {
-                warnings.push(msg);
-            }
+            warning = Some(msg);
         }
-        variants.push(Variant { isa, func: scheduled });
+        chosen.push(Chosen { isa, func: scheduled, source: label, trace });
     }
+    Ok((chosen, warning))
+}
+
+fn generate(k: &Kernel) -> Result<TokenStream, syn::Error> {
+    let func = &k.func;
+    let path = trace_path(&func.name);
+    let (chosen, warning) = choose(k, path.as_deref())?;
+    let variants: Vec<Variant> = chosen.iter().map(|c| Variant { isa: c.isa, func: c.func.clone() }).collect();
     let attrs = &k.sig.attrs;
     let vis = &k.sig.vis;
     let mut out = emit_kernel(func, &variants, &quote!(#vis), &quote!(#(#attrs)*));
-    // Rebuild when the trace file changes.
-    if let Some(p) = path.filter(|p| p.exists()) {
-        let p = p.to_string_lossy().to_string();
+
+    // What each variant was built from (see the module doc).
+    let rows = chosen.iter().map(|c| {
+        let (isa, source, trace, ir) = (c.isa.target_key(), &c.source, &c.trace, func_to_string(&c.func));
+        quote!((#isa, #source, #trace, #ir))
+    });
+    let n = chosen.len();
+    let info = format_ident!("__kiln_schedule_of_{}", func.name);
+    out.extend(quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, dead_code)]
+        #vis const #info: [(&str, &str, &str, &str); #n] = [#(#rows),*];
+    });
+
+    // Rebuild when the trace file changes (or disappears). A path that is not
+    // UTF-8 cannot be written in `include_bytes!`; the kernel crate's
+    // `build.rs` still tracks the directory.
+    if let Some(p) = path.as_ref().filter(|p| p.is_file()).and_then(|p| p.to_str()) {
         out.extend(quote!(
             const _: &[u8] = ::core::include_bytes!(#p);
         ));
     }
-    for w in warnings {
+    // A warning from a proc macro on stable Rust: the use of a deprecated item.
+    if let Some(w) = warning {
         let id = format_ident!("__kiln_stale_trace_{}", func.name);
         out.extend(quote! {
             const _: () = {
@@ -131,38 +219,81 @@ fn generate(k: &Kernel) -> Result<TokenStream, syn::Error> {
     Ok(out)
 }
 
-/// The declared functions with bodies that only panic, emitted next to a
-/// compile error so that callers type-check.
-fn stub(sig: &KernelSig) -> TokenStream {
-    let vis = &sig.vis;
-    let attrs = &sig.attrs;
-    let name = &sig.name;
-    let try_name = format_ident!("try_{}", name);
-    let on_name = format_ident!("try_{}_on", name);
-    let params: Vec<TokenStream> = sig
-        .params
-        .iter()
-        .map(|p| {
-            let n = &p.name;
-            let t = format_ident!("{}", p.dtype.rust_name(), span = Span::call_site());
-            if p.output {
-                quote!(#n: &mut [#t])
-            } else {
-                quote!(#n: &[#t])
+#[cfg(test)]
+mod tests {
+    use super::expand;
+    use proc_macro2::TokenStream;
+
+    const KERNEL: &str = r#"
+        /// C = A·B.
+        pub fn mm(a: [f32; 8, 12], b: [f32; 12, 16], c: &mut [f32; 8, 16]) {
+            for (i, j, k) in grid(8, 16, 12) {
+                block("C") {
+                    let (vi, vj, vk) = axis::remap("SSR", (i, j, k));
+                    init { c[vi, vj] = 0.0; }
+                    c[vi, vj] += a[vi, vk] * b[vk, vj];
+                }
             }
-        })
-        .collect();
-    quote! {
-        #(#attrs)*
-        #[allow(unused_variables)]
-        #vis fn #name(#(#params),*) { ::core::unreachable!("kernel failed to compile") }
-        #[allow(unused_variables)]
-        #vis fn #try_name(#(#params),*) -> ::core::result::Result<(), ::kiln::Error> {
-            ::core::unreachable!("kernel failed to compile")
         }
-        #[allow(unused_variables)]
-        #vis fn #on_name(isa: ::kiln::Isa, #(#params),*) -> ::core::result::Result<(), ::kiln::Error> {
-            ::core::unreachable!("kernel failed to compile")
+        schedule {
+            b0 = sch.get_block(name="C", func_name="main")
+            l1, l2, l3 = sch.get_loops(block=b0)
+            v4, v5 = sch.sample_perfect_tile(loop=l2, n=2, max_innermost_factor=8)
+            l6, l7 = sch.split(loop=l2, factors=[v4, v5], preserve_unit_iters=True)
+            sch.reorder(l1, l6, l3, l7)
+            b8 = sch.decompose_reduction(block=b0, loop=l3)
+            sch.vectorize(loop=l7)
         }
+    "#;
+
+    /// Expands `src`; checks that it did not panic and that the output is Rust items.
+    fn expand_str(src: &str) -> Option<String> {
+        let tokens: TokenStream = src.parse().ok()?;
+        let out = expand(tokens);
+        let text = out.to_string();
+        assert!(!text.contains("kiln internal error"), "the macro panicked on:\n{src}\n{text}");
+        if let Err(e) = syn::parse2::<syn::File>(out) {
+            panic!("the expansion of\n{src}\nis not Rust items ({e}):\n{text}");
+        }
+        Some(text)
+    }
+
+    #[test]
+    fn valid_kernel_expands_deterministically() {
+        let first = expand_str(KERNEL).unwrap();
+        assert!(!first.contains("compile_error"), "{first}");
+        assert!(first.contains("fn try_mm_on"), "{first}");
+        assert_eq!(expand_str(KERNEL).unwrap(), first);
+    }
+
+    /// Every truncation of a kernel, and every version with one word removed,
+    /// expands to Rust items (errors and stubs), never to a panic.
+    #[test]
+    fn garbage_never_panics() {
+        let words: Vec<&str> = KERNEL.split_whitespace().collect();
+        let mut expanded = 0;
+        for n in 0..words.len() {
+            let truncated = words[..n].join(" ");
+            let without = words.iter().enumerate().filter(|(k, _)| *k != n).map(|(_, w)| *w).collect::<Vec<_>>();
+            for src in [truncated, without.join(" ")] {
+                expanded += usize::from(expand_str(&src).is_some());
+            }
+        }
+        for src in [
+            "",
+            ";",
+            "fn",
+            "fn fn",
+            "pub fn x",
+            "fn x(",
+            "fn x() {}",
+            "fn match() {}",
+            "@ # $ 1e999 'a",
+            "pub unsafe extern \"C\" fn x(a: [f16; 2]) {}",
+            "pub(crate) async fn y(, ,) {}",
+        ] {
+            expand_str(src);
+        }
+        assert!(expanded > words.len(), "most variants tokenize ({expanded})");
     }
 }

@@ -8,6 +8,7 @@
 extern crate proc_macro;
 
 mod expand;
+mod fallback;
 
 /// Defines a tensor kernel; see the `kiln` crate documentation.
 #[proc_macro]

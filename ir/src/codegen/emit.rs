@@ -245,13 +245,27 @@ impl Emitter {
         let mut names: Vec<&String> = env.bufs.keys().collect();
         names.sort();
         let ptrs: Vec<Ident> = names.iter().map(|n| ident(n)).collect();
+        // The pointers' types: `get` is generic over them, and scalar code
+        // (`*a.offset(..)`) does not pin them down.
+        let tys: Vec<TokenStream> = names
+            .iter()
+            .map(|n| {
+                let info = &env.bufs[*n];
+                let t = elem_type(info.dtype);
+                if info.mutable {
+                    quote!(*mut #t)
+                } else {
+                    quote!(*const #t)
+                }
+            })
+            .collect();
         let sync = self.fresh("sync");
         let idx: Vec<syn::Index> = (0..ptrs.len()).map(syn::Index::from).collect();
         quote! {
             let #sync = (#(::kiln::runtime::SyncPtr::new(#ptrs),)*);
             ::kiln::runtime::parallel_for(#n, move |#v: usize| {
                 let #v = #v as isize;
-                #(let #ptrs = #sync.#idx.get();)*
+                #(let #ptrs: #tys = #sync.#idx.get();)*
                 #b
             });
         }

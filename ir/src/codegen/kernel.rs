@@ -155,6 +155,12 @@ pub fn emit_kernel(func: &PrimFunc, variants: &[Variant], vis: &TokenStream, att
             }
         })
         .collect();
+    // The ISA parameter of `try_NAME_on`: `isa`, unless a buffer has that name.
+    let mut isa = String::from("isa");
+    while func.params.iter().any(|p| *p.buffer.name == *isa) {
+        isa.push('_');
+    }
+    let isa = ident(&isa);
     let doc_try =
         format!("Like [`{}`], but returns an error instead of panicking when a slice has the wrong length.", func.name);
     let doc_on = format!(
@@ -187,17 +193,17 @@ pub fn emit_kernel(func: &PrimFunc, variants: &[Variant], vis: &TokenStream, att
 
         #[doc = #doc_on]
         #[allow(unreachable_code)]
-        #vis fn #on_name(isa: ::kiln::Isa, #(#safe_params),*) -> ::core::result::Result<(), ::kiln::Error> {
+        #vis fn #on_name(#isa: ::kiln::Isa, #(#safe_params),*) -> ::core::result::Result<(), ::kiln::Error> {
             #(#checks)*
-            if !::kiln::runtime::supported(isa) {
-                return Err(::kiln::Error::UnsupportedIsa { kernel: #kname, isa });
+            if !::kiln::runtime::supported(#isa) {
+                return Err(::kiln::Error::UnsupportedIsa { kernel: #kname, isa: #isa });
             }
-            match isa {
+            match #isa {
                 ::kiln::Isa::Scalar => { unsafe { #scalar_call }; return Ok(()); }
                 #(#on_arms)*
                 _ => {}
             }
-            Err(::kiln::Error::NoImplementation { kernel: #kname, isa })
+            Err(::kiln::Error::NoImplementation { kernel: #kname, isa: #isa })
         }
     }
 }

@@ -58,6 +58,8 @@ impl State {
         let mut init: Option<(Span, SStore)> = None;
         let mut store: Option<SStore> = None;
         let mut parsed = true;
+        // A second store (an error): the writes of the function are not known.
+        let mut extra_store = false;
         // No syntax error among the axis declarations: the axes are all known.
         let mut axes_parsed = true;
         while !input.is_empty() {
@@ -78,10 +80,13 @@ impl State {
                 input.parse::<Token![;]>().map(|_| ())
             } else {
                 parse_store(input).map(|s| match &store {
-                    Some(_) => self.ctx.err(
-                        s.target_sp.to(s.value.sp),
-                        "a block holds exactly one store; split the computation into several blocks",
-                    ),
+                    Some(_) => {
+                        extra_store = true;
+                        self.ctx.err(
+                            s.target_sp.to(s.value.sp),
+                            "a block holds exactly one store; split the computation into several blocks",
+                        )
+                    }
                     None => store = Some(s),
                 })
             };
@@ -92,6 +97,9 @@ impl State {
                 // What fails before `init` and the store was meant as an axis.
                 axes_parsed &= !(is_let || (!is_init && init.is_none() && store.is_none()));
             }
+        }
+        if extra_store {
+            self.flow.unknown = true;
         }
         let quoted = format!("\"{name}\"");
         if parsed && axes.is_empty() {
@@ -122,13 +130,20 @@ impl State {
             }
             None => self.flow.unknown = true,
         }
+        // The store first; `init` (which must store to the same element) only
+        // when the store is fine, so that one mistake is one error.
+        let mut reported = false;
         for (st, lowered) in [(store.as_ref(), body.as_ref()), (init.as_ref().map(|i| &i.1), init_store.as_ref())] {
             let (Some(st), Some(lowered)) = (st, lowered) else {
                 continue;
             };
+            if reported {
+                break;
+            }
             for (e, idx) in st.indices.iter().zip(&lowered.indices) {
                 for v in idx.vars() {
                     if let Some(a) = axes.iter().find(|a| a.var == v && a.kind == IterKind::Reduce) {
+                        reported = true;
                         self.ctx.err(
                             e.sp,
                             format!(
@@ -319,11 +334,13 @@ impl State {
             let n = letters.len();
             self.ctx.err(
                 kinds.span(),
-                format!("the kinds \"{text}\" declare {n} axes but the pattern binds {}", pats.len()),
+                format!("the kinds \"{text}\" declare {} but the pattern binds {}", axes_n(n), pats.len()),
             );
         }
         if vars.len() != pats.len() {
-            self.ctx.err(args_sp, format!("`axis::remap` binds {} axes to {} loop variables", pats.len(), vars.len()));
+            let vars_n =
+                if vars.len() == 1 { "1 loop variable".to_string() } else { format!("{} loop variables", vars.len()) };
+            self.ctx.err(args_sp, format!("`axis::remap` binds {} to {vars_n}", axes_n(pats.len())));
         }
         let mut resolved = Vec::new();
         for v in vars {
@@ -442,4 +459,13 @@ fn lower_store(lw: &mut Lower, s: &SStore) -> Option<Store> {
         }
     };
     Some(Store { buffer, indices, value })
+}
+
+/// `1 axis`, `2 axes`.
+fn axes_n(n: usize) -> String {
+    if n == 1 {
+        "1 axis".to_string()
+    } else {
+        format!("{n} axes")
+    }
 }

@@ -137,12 +137,16 @@ impl State {
         };
         for p in &decl.params {
             if !self.bufs.iter().any(|b| b.name == p.name) {
-                let kind = match (p.broken, p.output) {
+                // A name declared twice (an error already) is not checked
+                // further: which declaration a use means is unknown.
+                let twice = decl.params.iter().filter(|q| q.name == p.name).count() > 1;
+                let kind = match (p.broken || twice, p.output) {
                     (true, _) => BufKind::Broken,
                     (false, true) => BufKind::Output,
                     (false, false) => BufKind::Input,
                 };
-                self.declare_buffer(&p.name, &p.tensor, kind);
+                let unknown = TensorDecl { dtype: None, shape: None };
+                self.declare_buffer(&p.name, if twice { &unknown } else { &p.tensor }, kind);
             }
         }
         let body = match self.fn_body(input) {

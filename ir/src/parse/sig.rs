@@ -35,6 +35,14 @@ pub(crate) struct SigDecl {
     pub sig: Option<KernelSig>,
 }
 
+/// From the first to the last token of `t` (`Spanned::span` is only the first
+/// token's span on stable compilers).
+fn tokens_sp(t: &impl quote::ToTokens) -> Option<Sp> {
+    let mut spans = t.to_token_stream().into_iter().map(|tt| tt.span());
+    let first = spans.next()?;
+    Some(Sp::new(first, spans.last().unwrap_or(first)))
+}
+
 /// Skips tokens up to and including the next `,` (or to the end).
 fn skip_past_comma(input: ParseStream) {
     let _ = input.step(|cursor| {
@@ -65,7 +73,8 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     if input.peek(Token![<]) {
         let generics: syn::Generics = input.parse()?;
-        ctx.err(Sp::from(generics.span()), "tensor functions cannot be generic: shapes and types are static");
+        let at = tokens_sp(&generics).unwrap_or_else(|| generics.span().into());
+        ctx.err(at, "tensor functions cannot be generic: shapes and types are static");
     }
     if !input.peek(token::Paren) {
         return Err(input.error("expected the parameter list `(a: [f32; 128], c: &mut [f32; 128])`"));
@@ -101,15 +110,21 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
     }
     if input.peek(Token![->]) {
         let arrow = input.parse::<Token![->]>()?;
-        let ty: syn::Type = input.parse()?;
+        // Whatever is written up to the body is the return type.
+        let mut end = arrow.spans[1];
+        while !input.is_empty() && !input.peek(token::Brace) && !input.peek(Token![where]) {
+            end = input.parse::<proc_macro2::TokenTree>()?.span();
+        }
         ctx.err(
-            Sp::new(arrow.spans[0], ty.span()),
+            Sp::new(arrow.spans[0], end),
             "tensor functions return nothing: write results through `&mut` parameters",
         );
     }
     if input.peek(Token![where]) {
         let w: syn::WhereClause = input.parse()?;
-        ctx.err(Sp::from(w.span()), "tensor functions cannot have a `where` clause");
+        // (An empty `where` prints no tokens.)
+        let at = tokens_sp(&w).unwrap_or_else(|| w.where_token.span.into());
+        ctx.err(at, "tensor functions cannot have a `where` clause");
     }
     if !params.iter().any(|p| p.output || p.broken) && ctx.count() == errors_before {
         ctx.err(
@@ -177,7 +192,7 @@ pub(crate) fn tensor(input: ParseStream, ctx: &mut Ctx) -> syn::Result<TensorDec
     if dtype.is_none() {
         ctx.err(&ty, format!("unsupported element type `{ty}`; expected f32, f64 or i32"));
     }
-    if content.peek(Token![,]) {
+    if !content.peek(Token![;]) {
         return Err(content.error("expected `;` between the element type and the dimensions: `[f32; 128, 64]`"));
     }
     content.parse::<Token![;]>()?;

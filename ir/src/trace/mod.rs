@@ -343,6 +343,15 @@ impl std::fmt::Display for Trace {
     }
 }
 
+/// An argument as the trace text writes it (`l3`, `[None, 4]`, `"C"`).
+impl std::fmt::Display for Arg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = String::new();
+        text::print_arg(&mut out, self);
+        f.write_str(&out)
+    }
+}
+
 /// One instruction's text, for error messages.
 pub fn print_inst_for_error(inst: &Instruction) -> String {
     text::print_inst(inst)

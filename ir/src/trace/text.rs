@@ -20,7 +20,7 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 
 use super::{Arg, Decision, IndexMapArg, InstKind, Instruction, Rv, RvKind, Trace};
 
-fn print_arg(out: &mut String, a: &Arg) {
+pub(super) fn print_arg(out: &mut String, a: &Arg) {
     match a {
         Arg::Rv(r) => write!(out, "{r}").unwrap(),
         Arg::Int(v) => write!(out, "{v}").unwrap(),
@@ -324,8 +324,10 @@ fn parse_decision(a: Arg, span: Span) -> Result<Decision, TraceParseError> {
     }
 }
 
-/// Parses a trace from Rust tokens; returns the trace and each instruction's span.
-pub fn parse_trace(ts: TokenStream) -> Result<(Trace, Vec<Span>), TraceParseError> {
+/// Parses a trace from Rust tokens; returns the trace and, for each
+/// instruction, the spans of its first and last tokens (what an error about
+/// the instruction points at).
+pub fn parse_trace(ts: TokenStream) -> Result<(Trace, Vec<(Span, Span)>), TraceParseError> {
     let mut c = Cursor::new(ts, Span::call_site());
     let mut trace = Trace::default();
     let mut spans = Vec::new();
@@ -372,7 +374,7 @@ pub fn parse_trace(ts: TokenStream) -> Result<(Trace, Vec<Span>), TraceParseErro
             let vspan = sub.span();
             let value = parse_value(&mut sub)?;
             if !sub.at_end() {
-                return err(sub.span(), "unexpected tokens after an argument");
+                return err(sub.span(), "unexpected tokens after an argument: separate arguments with `,`");
             }
             if name == "decision" {
                 inst.decision = Some(parse_decision(value, vspan)?);
@@ -387,7 +389,7 @@ pub fn parse_trace(ts: TokenStream) -> Result<(Trace, Vec<Span>), TraceParseErro
         }
         inst.outputs = outputs;
         trace.insts.push(inst);
-        spans.push(start);
+        spans.push((start, group.span_close()));
     }
     Ok((trace, spans))
 }

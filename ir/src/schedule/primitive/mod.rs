@@ -65,6 +65,15 @@ pub(crate) struct RvMap {
     inst: String,
 }
 
+/// How a handle kind is named in messages.
+fn rv_kind_name(kind: RvKind) -> &'static str {
+    match kind {
+        RvKind::Block => "block",
+        RvKind::Loop => "loop",
+        RvKind::Expr => "value",
+    }
+}
+
 impl RvMap {
     fn err(&self, what: impl Into<String>) -> ScheduleError {
         ScheduleError::BadInstruction { instruction: self.inst.clone(), what: what.into() }
@@ -77,7 +86,12 @@ impl RvMap {
                 .get(r)
                 .map(|n| n.id)
                 .ok_or_else(|| self.err(format!("handle `{r}` is used before it is defined"))),
-            other => Err(self.err(format!("expected a {kind:?} handle, found {other:?}"))),
+            Arg::Rv(r) => Err(self.err(format!(
+                "`{r}` is a {} handle, but a {} handle is expected here",
+                rv_kind_name(r.kind),
+                rv_kind_name(kind)
+            ))),
+            other => Err(self.err(format!("expected a {} handle, found `{other}`", rv_kind_name(kind)))),
         }
     }
 

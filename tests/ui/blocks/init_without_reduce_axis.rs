@@ -1,0 +1,15 @@
+use kiln::tensor_func;
+
+tensor_func! {
+    pub fn copy(a: [f32; 8], c: &mut [f32; 8]) {
+        for i in 0..8 {
+            block("C") {
+                let vi = axis::spatial(8, i);
+                init { c[vi] = 0.0; }
+                c[vi] = a[vi];
+            }
+        }
+    }
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+use kiln::tensor_func;
+
+tensor_func! {}
+
+fn main() {}
