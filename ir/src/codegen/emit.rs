@@ -14,15 +14,19 @@ use quote::{format_ident, quote};
 use crate::ir::{Analyzer, BinOp, Const, DataType, Expr, ForKind, UnOp, Var};
 
 use super::isa::Isa;
-use super::lir::{LBlock, LBuffer, LFunc, LStmt};
+use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt};
 
 /// Elements above which a temporary lives on the heap instead of the stack.
 const STACK_ELEMS: i64 = 16 * 1024;
 
-/// A buffer in scope: its number of elements (for the bounds proofs).
+/// A buffer in scope: its element type and mutability (for the pointer types
+/// re-declared inside parallel loops) and its number of elements (for the
+/// bounds proofs).
 #[derive(Clone, Debug)]
 pub(crate) struct BufInfo {
+    pub dtype: DataType,
     pub size: i64,
+    pub mutable: bool,
 }
 
 /// What is known where code is being emitted.
@@ -152,7 +156,10 @@ impl Emitter {
     pub fn func_body(&mut self, f: &LFunc) -> TokenStream {
         let mut env = Env::default();
         for p in &f.params {
-            env.bufs.insert(p.name.to_string(), BufInfo { size: p.size() });
+            env.bufs.insert(
+                p.name.to_string(),
+                BufInfo { dtype: p.dtype, size: p.size(), mutable: p.kind == LBufferKind::Output },
+            );
         }
         self.stmts(&f.body, &mut env)
     }
@@ -176,7 +183,7 @@ impl Emitter {
     }
 
     fn alloc(&mut self, b: &LBuffer, env: &mut Env) -> TokenStream {
-        env.bufs.insert(b.name.to_string(), BufInfo { size: b.size() });
+        env.bufs.insert(b.name.to_string(), BufInfo { dtype: b.dtype, size: b.size(), mutable: true });
         let name = ident(&b.name);
         let store = format_ident!("__{}_storage", &*b.name);
         let t = elem_type(b.dtype);
