@@ -123,6 +123,18 @@ enum Event {
 /// Runs candidates `ids` of executable `exe` against the data in `data_dir`.
 /// Returns one outcome per id (in the order of `ids`).
 pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) -> Vec<(usize, Outcome)> {
+    run_batch_each(exe, data_dir, ids, opts, &mut |_, _| {})
+}
+
+/// [`run_batch`], calling `each` with every outcome as soon as it is known
+/// (so that the caller can record it before the next candidate runs).
+pub fn run_batch_each(
+    exe: &Path,
+    data_dir: &Path,
+    ids: &[usize],
+    opts: &RunOptions,
+    each: &mut dyn FnMut(usize, &Outcome),
+) -> Vec<(usize, Outcome)> {
     let mut pending: Vec<usize> = ids.to_vec();
     let mut results: Vec<(usize, Outcome)> = Vec::new();
     while !pending.is_empty() {
@@ -178,6 +190,7 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                     } else if let Some(json) = l.strip_prefix("RESULT ") {
                         if let Some((id, o)) = parse_result(json) {
                             pending.retain(|p| *p != id);
+                            each(id, &o);
                             results.push((id, o));
                             current = None;
                         }
@@ -188,6 +201,7 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                     if let Some(id) = current {
                         let msg = format!("{status}; {}", stderr.lines().last().unwrap_or("").trim());
                         pending.retain(|p| *p != id);
+                        each(id, &Outcome::Crashed(msg.clone()));
                         results.push((id, Outcome::Crashed(msg)));
                     } else if !pending.is_empty() {
                         // Died before starting anything: give up on the rest.
@@ -201,6 +215,7 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                     let _ = child.wait();
                     if let Some(id) = current {
                         pending.retain(|p| *p != id);
+                        each(id, &Outcome::Timeout);
                         results.push((id, Outcome::Timeout));
                     } else {
                         results.extend(pending.drain(..).map(|i| (i, Outcome::Timeout)));
