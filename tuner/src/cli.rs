@@ -50,6 +50,12 @@ pub enum Command {
     },
     /// Time every kernel's naive, default and committed variants side by side.
     Bench(BenchArgs),
+    /// Print the database's measured programs as CSV (group, GFLOP/s, features), for cost-model studies.
+    #[command(hide = true)]
+    DumpFeatures {
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -161,7 +167,25 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Show { kernel, isa } => show(&ws, &kernel, isa.as_deref()),
         Command::Bench(b) => crate::bench::bench(&ws, &b),
         Command::Tune(t) => run_tune(&ws, &t),
+        Command::DumpFeatures { work_dir } => {
+            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
+            dump_features(&ws, &self::work_dir(&ws, &c))
+        }
     }
+}
+
+fn dump_features(ws: &Workspace, dir: &std::path::Path) -> Result<(), String> {
+    let db = crate::database::Database::open(dir)?;
+    let tasks = tasks(ws, None)?;
+    for r in db.all() {
+        let Some(task) = tasks.iter().find(|t| t.workload == r.workload) else { continue };
+        let Some(isa) = Isa::from_name(&r.target) else { continue };
+        let Some(p) = r.trace().and_then(|t| task.replay(&t, isa, r.threads).ok()) else { continue };
+        let g = r.median_us.filter(|_| r.is_ok()).map_or(0.0, |us| task.flops as f64 / us / 1e3);
+        let f: Vec<String> = crate::features::extract(&p.func, isa).iter().map(|x| format!("{x}")).collect();
+        println!("{}/{},{g},{}", task.name, r.target, f.join(","));
+    }
+    Ok(())
 }
 
 fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<(), String> {

@@ -120,8 +120,8 @@ fn lanes_of(loops: &[&For]) -> i64 {
 }
 
 /// The accumulator vectors the largest register tile keeps live: the
-/// elements of a local buffer written inside the innermost unrolled /
-/// vectorized loops, divided by the vector width.
+/// elements of a local buffer updated (read and written) inside the
+/// innermost unrolled / vectorized loops, divided by the vector width.
 pub fn accumulator_vectors(func: &PrimFunc, isa: Isa) -> i64 {
     sites(func).iter().map(|s| accumulator_vectors_site(func, s, isa)).max().unwrap_or(0)
 }
@@ -209,7 +209,9 @@ fn site_features(func: &PrimFunc, s: &Site, isa: Isa) -> (Vec<f32>, f64) {
 
 fn accumulator_vectors_site(func: &PrimFunc, s: &Site, isa: Isa) -> i64 {
     let body = &s.br.block.body;
-    if func.buffer(&body.buffer).is_none_or(|b| b.scope != Scope::Local) {
+    // Accumulators: a local buffer that the block reads back (an update, not an init).
+    let accumulates = body.value.loads().iter().any(|l| l.buffer == body.buffer);
+    if !accumulates || func.buffer(&body.buffer).is_none_or(|b| b.scope != Scope::Local) {
         return 0;
     }
     let run = register_run(&s.loops);

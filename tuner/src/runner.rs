@@ -117,6 +117,9 @@ pub fn write_data(func: &PrimFunc, dir: &Path, seed: u64) -> Result<(), String> 
 
 enum Event {
     Line(String),
+    /// The runner's stdout reached its end.
+    StdoutClosed,
+    /// Its stderr reached its end (the process exited), with what it said.
     Exited(String),
 }
 
@@ -169,9 +172,10 @@ pub fn run_batch_each(
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(Event::Line(line)).is_err() {
-                    break;
+                    return;
                 }
             }
+            let _ = tx.send(Event::StdoutClosed);
         });
         let err_thread = std::thread::spawn(move || {
             let mut s = String::new();
@@ -182,8 +186,27 @@ pub fn run_batch_each(
             let _ = tx2.send(Event::Exited(s));
         });
         let mut current: Option<usize> = None;
+        // The process has exited once both streams are closed; only then is
+        // every result line read (the two arrive from separate threads).
+        let mut stdout_open = true;
+        let mut exited: Option<String> = None;
         loop {
-            match rx.recv_timeout(opts.timeout) {
+            let event = match (stdout_open, exited.take()) {
+                (false, Some(stderr)) => Ok(Event::Exited(stderr)),
+                (_, e) => {
+                    exited = e;
+                    rx.recv_timeout(opts.timeout)
+                }
+            };
+            let event = match event {
+                Ok(Event::Exited(stderr)) if stdout_open => {
+                    exited = Some(stderr);
+                    continue;
+                }
+                other => other,
+            };
+            match event {
+                Ok(Event::StdoutClosed) => stdout_open = false,
                 Ok(Event::Line(l)) => {
                     if let Some(id) = l.strip_prefix("BEGIN ").and_then(|s| s.trim().parse().ok()) {
                         current = Some(id);

@@ -108,6 +108,10 @@ struct Pending {
     role: Role,
 }
 
+fn verbose() -> bool {
+    std::env::var("KILN_TUNE_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 fn gflops(flops: u64, us: f64) -> f64 {
     flops as f64 / us / 1e3
 }
@@ -235,6 +239,7 @@ fn tune_one(
     let mut iter = 0;
     let mut unsupported = None;
     while report.trials < budget || !baselines.is_empty() {
+        let t_gen = Instant::now();
         let n = opts.per_iter.min(budget.saturating_sub(report.trials));
         let cands = if n > 0 {
             let ctx = Context { task, isa, threads, measured: &measured, best: &best, model };
@@ -252,7 +257,11 @@ fn tune_one(
         bar.set_message(format!("{} {} iteration {}", task.name, isa.name(), iter + 1));
         let cs: Vec<Candidate> = batch.iter().map(|p| Candidate::new(p.prog.func.clone(), isa)).collect();
         let name = format!("{}-{}", task.name, isa.name());
+        let gen_s = t_gen.elapsed().as_secs_f64();
+        let t_build = Instant::now();
         let built = build_parallel(tc, &task.func, &cs, &name, opts.jobs);
+        let build_s = t_build.elapsed().as_secs_f64();
+        let t_run = Instant::now();
         let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
         for b in &built {
             for (i, msg) in &b.failed {
@@ -269,6 +278,16 @@ fn tune_one(
             outcomes.extend(got);
         }
         outcomes.sort_by_key(|(i, _)| *i);
+        if verbose() {
+            eprintln!(
+                "[{} {}] iteration {}: {} candidates, generate {gen_s:.2} s, build {build_s:.2} s, run {:.2} s",
+                task.name,
+                isa.name(),
+                iter + 1,
+                batch.len(),
+                t_run.elapsed().as_secs_f64()
+            );
+        }
         for (i, o) in outcomes {
             let p = &batch[i];
             if let Outcome::Unsupported(m) = &o {
