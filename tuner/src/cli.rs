@@ -56,6 +56,12 @@ pub enum Command {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// Held-out rank correlation of the cost model on the database's measurements.
+    #[command(hide = true)]
+    EvalCostModel {
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -169,23 +175,37 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Tune(t) => run_tune(&ws, &t),
         Command::DumpFeatures { work_dir } => {
             let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
-            dump_features(&ws, &self::work_dir(&ws, &c))
+            for (g, gf, f) in measured_features(&ws, &self::work_dir(&ws, &c))? {
+                let f: Vec<String> = f.iter().map(|x| format!("{x}")).collect();
+                println!("{g},{gf},{}", f.join(","));
+            }
+            Ok(())
+        }
+        Command::EvalCostModel { work_dir } => {
+            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
+            let rows = measured_features(&ws, &self::work_dir(&ws, &c))?;
+            println!("{} measured programs; Spearman on held-out 30% (5 splits):", rows.len());
+            for (g, s) in crate::cost_model::evaluate(&rows, 5, 0) {
+                println!("  {g:<28} {s:.3}");
+            }
+            Ok(())
         }
     }
 }
 
-fn dump_features(ws: &Workspace, dir: &std::path::Path) -> Result<(), String> {
+/// `(kernel/target, GFLOP/s, features)` of every record of the database.
+fn measured_features(ws: &Workspace, dir: &std::path::Path) -> Result<Vec<(String, f64, Vec<f32>)>, String> {
     let db = crate::database::Database::open(dir)?;
     let tasks = tasks(ws, None)?;
+    let mut out = Vec::new();
     for r in db.all() {
         let Some(task) = tasks.iter().find(|t| t.workload == r.workload) else { continue };
         let Some(isa) = Isa::from_name(&r.target) else { continue };
         let Some(p) = r.trace().and_then(|t| task.replay(&t, isa, r.threads).ok()) else { continue };
         let g = r.median_us.filter(|_| r.is_ok()).map_or(0.0, |us| task.flops as f64 / us / 1e3);
-        let f: Vec<String> = crate::features::extract(&p.func, isa).iter().map(|x| format!("{x}")).collect();
-        println!("{}/{},{g},{}", task.name, r.target, f.join(","));
+        out.push((format!("{}/{}", task.name, r.target), g, crate::features::extract(&p.func, isa)));
     }
-    Ok(())
+    Ok(out)
 }
 
 fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<(), String> {

@@ -94,6 +94,42 @@ impl CostModel {
     }
 }
 
+/// Held-out evaluation of the model on measured programs `(group, GFLOP/s,
+/// features)`: `splits` random 70/30 splits (seeded); for every group, the
+/// mean Spearman correlation between predicted and measured throughput on
+/// the held-out programs.
+pub fn evaluate(rows: &[(String, f64, Vec<f32>)], splits: usize, seed: u64) -> Vec<(String, f64)> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for _ in 0..splits {
+        let held: Vec<bool> = rows.iter().map(|_| rng.gen_bool(0.3)).collect();
+        let mut model = CostModel::new(1);
+        for (r, h) in rows.iter().zip(&held) {
+            if !h {
+                model.add(&r.0, r.2.clone(), r.1);
+            }
+        }
+        model.train();
+        let test: Vec<&(String, f64, Vec<f32>)> = rows.iter().zip(&held).filter(|(_, h)| **h).map(|(r, _)| r).collect();
+        let feats: Vec<Vec<f32>> = test.iter().map(|r| r.2.clone()).collect();
+        let Some(pred) = model.predict(&feats) else { continue };
+        let groups: std::collections::BTreeSet<&str> = test.iter().map(|r| r.0.as_str()).collect();
+        for g in groups {
+            let idx: Vec<usize> = (0..test.len()).filter(|i| test[*i].0 == g).collect();
+            if idx.len() < 5 {
+                continue;
+            }
+            let a: Vec<f64> = idx.iter().map(|i| test[*i].1).collect();
+            let b: Vec<f64> = idx.iter().map(|i| pred[*i]).collect();
+            let e = sums.entry(g.to_string()).or_insert((0.0, 0));
+            e.0 += spearman(&a, &b);
+            e.1 += 1;
+        }
+    }
+    sums.into_iter().map(|(g, (s, n))| (g, s / n as f64)).collect()
+}
+
 /// Spearman's rank correlation of two equally long series.
 pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     fn ranks(v: &[f64]) -> Vec<f64> {
