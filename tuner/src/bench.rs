@@ -25,12 +25,17 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> Result<(), String> {
     let mut opts = run_options(&args.common);
     opts.min_sample_us = 200.0;
     opts.repeats = 15;
-    let isas = if opts.runner_cmd.is_empty() { crate::machine::supported_isas() } else { vec![Isa::Avx512, Isa::Avx2, Isa::Scalar] };
+    let isas = if opts.runner_cmd.is_empty() {
+        crate::machine::supported_isas()
+    } else {
+        vec![Isa::Avx512, Isa::Avx2, Isa::Scalar]
+    };
     if !args.json {
         println!("{:<12} {:<10} {:<7} {:>12} {:>10}", "kernel", "variant", "isa", "median µs", "GFLOP/s");
     }
     for task in &tasks {
-        let mut vars = vec![Variant { name: "naive", isa: Isa::Scalar, cand: Candidate::new(task.func.clone(), Isa::Scalar) }];
+        let mut vars =
+            vec![Variant { name: "naive", isa: Isa::Scalar, cand: Candidate::new(task.func.clone(), Isa::Scalar) }];
         for isa in isas.iter().copied().filter(|i| *i != Isa::Scalar) {
             let d = task.default_program(isa, args.common.threads)?;
             vars.push(Variant { name: "default", isa, cand: Candidate::new(d.func, isa) });

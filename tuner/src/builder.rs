@@ -197,8 +197,11 @@ impl BatchText {
             text.push_str(&format!("pub mod c{k} {{\n{}\n}}\n", self.modules[*i]));
             lines.push((start, text.lines().count()));
         }
-        let entries: Vec<String> =
-            subset.iter().enumerate().map(|(k, i)| format!("({:?}, c{k}::run as {})", self.isas[*i], self.fn_type)).collect();
+        let entries: Vec<String> = subset
+            .iter()
+            .enumerate()
+            .map(|(k, i)| format!("({:?}, c{k}::run as {})", self.isas[*i], self.fn_type))
+            .collect();
         text.push_str(&format!(
             "static CANDIDATES: &[(&str, {ty})] = &[{entries}];\nconst NPARAMS: usize = {n};\n\
              fn call(i: usize, bufs: &[runner::Buf], outs: &mut runner::Outs) {{\n    unsafe {{ (CANDIDATES[i].1)({args}) }}\n}}\n\
@@ -299,11 +302,7 @@ fn build_uncached(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
         let src_path = tc.work_dir.join(format!("{name}.rs"));
         let exe = tc.work_dir.join(name);
         if let Err(e) = std::fs::write(&src_path, &src) {
-            return Built {
-                exe,
-                included: vec![],
-                failed: (0..bt.len()).map(|i| (i, e.to_string())).collect(),
-            };
+            return Built { exe, included: vec![], failed: (0..bt.len()).map(|i| (i, e.to_string())).collect() };
         }
         let out = Command::new("rustc")
             .args(["--edition", "2021", "--crate-type", "bin", "-C", "opt-level=3", "-C", "codegen-units=1"])

@@ -126,7 +126,9 @@ pub fn parse_isas(s: Option<&str>) -> Result<Vec<Isa>, String> {
     match s {
         None => Ok(vec![crate::machine::best_isa()]),
         Some("all") => Ok(vec![Isa::Avx512, Isa::Avx2]),
-        Some(s) => Isa::from_name(s).map(|i| vec![i]).ok_or_else(|| format!("unknown ISA `{s}` (avx512, avx2, scalar, all)")),
+        Some(s) => {
+            Isa::from_name(s).map(|i| vec![i]).ok_or_else(|| format!("unknown ISA `{s}` (avx512, avx2, scalar, all)"))
+        }
     }
 }
 
@@ -157,7 +159,8 @@ pub fn work_dir(ws: &Workspace, c: &Common) -> PathBuf {
 }
 
 pub fn run_options(c: &Common) -> RunOptions {
-    let runner_cmd = c.runner_cmd.as_deref().map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
+    let runner_cmd =
+        c.runner_cmd.as_deref().map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
     RunOptions { runner_cmd, min_sample_us: 100.0, repeats: 9, ..RunOptions::default() }
 }
 

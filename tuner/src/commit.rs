@@ -76,7 +76,9 @@ pub fn commit_best(
     let path = task.trace_path.clone();
     let (mut file, mut note) = match TraceFile::read(&path) {
         Ok(Some(f)) if f.workload == task.workload && f.kernel == task.name => (f, None),
-        Ok(Some(_)) => (TraceFile::new(&task.func), Some("replaced a trace file of another kernel version".to_string())),
+        Ok(Some(_)) => {
+            (TraceFile::new(&task.func), Some("replaced a trace file of another kernel version".to_string()))
+        }
         Ok(None) => (TraceFile::new(&task.func), None),
         Err(e) => (TraceFile::new(&task.func), Some(format!("replaced an unreadable file: {}", e.message))),
     };
@@ -91,7 +93,10 @@ pub fn commit_best(
             return Ok(Committed::Kept(format!("{what}, {us:.2} µs, not slower than the best found, {latency:.2} µs")));
         }
         if file.entry(isa).is_some_and(|e| e.tuned.is_none()) {
-            note = Some(format!("replaced a hand-written entry that measured {}", old_us.map_or("—".into(), |u| format!("{u:.2} µs"))));
+            note = Some(format!(
+                "replaced a hand-written entry that measured {}",
+                old_us.map_or("—".into(), |u| format!("{u:.2} µs"))
+            ));
         }
     }
     let gflops = task.flops as f64 / latency / 1e3;

@@ -40,7 +40,8 @@ pub struct Problem {
 pub fn workspace() -> Workspace {
     metadata(None).unwrap_or_else(|_| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-        metadata(Some(&root)).unwrap_or(Workspace { root: root.clone(), members: vec![("kernels".into(), root.join("kernels"))] })
+        metadata(Some(&root))
+            .unwrap_or(Workspace { root: root.clone(), members: vec![("kernels".into(), root.join("kernels"))] })
     })
 }
 

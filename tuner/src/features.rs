@@ -62,9 +62,7 @@ fn sites(func: &PrimFunc) -> Vec<Site<'_>> {
 }
 
 fn accesses(func: &PrimFunc, br: &BlockRealize) -> Vec<Access> {
-    let bind = |v: &Var| {
-        br.block.iter_vars.iter().position(|iv| &iv.var == v).map(|i| br.bindings[i].clone())
-    };
+    let bind = |v: &Var| br.block.iter_vars.iter().position(|iv| &iv.var == v).map(|i| br.bindings[i].clone());
     let mk = |buffer: &str, idx: &[Expr], store: bool| {
         let b = func.buffer(buffer)?;
         Some(Access {
@@ -149,9 +147,8 @@ fn site_features(func: &PrimFunc, s: &Site, isa: Isa) -> (Vec<f32>, f64) {
     }
     let run_ops = run_iters * expr_ops(&s.br.block.body.value).max(1) as f64 / vec_lanes as f64;
     // Working sets per loop level and traffic from L2 / memory.
-    let level_bytes = |k: usize| -> f64 {
-        acc.iter().map(|a| footprint(a, &loops[..k], &loops[k..]) * a.bytes as f64).sum()
-    };
+    let level_bytes =
+        |k: usize| -> f64 { acc.iter().map(|a| footprint(a, &loops[..k], &loops[k..]) * a.bytes as f64).sum() };
     let traffic = |cap: f64| -> f64 {
         let k = (0..=loops.len()).find(|k| level_bytes(*k) <= cap).unwrap_or(loops.len());
         let outer: f64 = loops[..k].iter().map(|l| l.extent as f64).product();

@@ -64,9 +64,10 @@ pub fn sites(trace: &Trace) -> Vec<(usize, MutatorKind)> {
             let kind = MutatorKind::of(inst.kind)?;
             let changeable = match (kind, &inst.decision) {
                 (MutatorKind::TileSize, Some(Decision::Ints(d))) => d.len() > 1 && d.iter().any(|f| *f > 1),
-                (MutatorKind::Categorical, _) => {
-                    inst.get("probs").and_then(Arg::as_list).is_some_and(|p| p.iter().filter(|x| nonzero(x)).count() > 1)
-                }
+                (MutatorKind::Categorical, _) => inst
+                    .get("probs")
+                    .and_then(Arg::as_list)
+                    .is_some_and(|p| p.iter().filter(|x| nonzero(x)).count() > 1),
                 (MutatorKind::ComputeLocation, _) => true,
                 _ => false,
             };

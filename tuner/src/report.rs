@@ -34,7 +34,11 @@ pub fn table(reports: &[TaskReport]) -> String {
                 fmt_us(r.default_us),
                 fmt_us(r.best_us),
                 r.gflops().map_or("—".into(), |g| format!("{g:.1}")),
-                if r.new_trials == r.trials { r.trials.to_string() } else { format!("{} ({} new)", r.trials, r.new_trials) },
+                if r.new_trials == r.trials {
+                    r.trials.to_string()
+                } else {
+                    format!("{} ({} new)", r.trials, r.new_trials)
+                },
                 r.failed.to_string(),
                 r.speedup().map_or("—".into(), |s| format!("{s:.2}×")),
                 format!("{:.1}", r.wall_seconds),

@@ -273,20 +273,24 @@ fn tune_one(
             let mut got = Vec::new();
             run_batch_each(&b.exe, &data, &ids, &opts.run, &mut |id, o| got.push((b.included[id], o.clone())));
             if got.len() < ids.len() {
-                report.notes.push(format!("the runner failed on {} candidate(s) (not recorded)", ids.len() - got.len()));
+                report
+                    .notes
+                    .push(format!("the runner failed on {} candidate(s) (not recorded)", ids.len() - got.len()));
             }
             outcomes.extend(got);
         }
         outcomes.sort_by_key(|(i, _)| *i);
         if verbose() {
-            eprintln!(
-                "[{} {}] iteration {}: {} candidates, generate {gen_s:.2} s, build {build_s:.2} s, run {:.2} s",
-                task.name,
-                isa.name(),
-                iter + 1,
-                batch.len(),
-                t_run.elapsed().as_secs_f64()
-            );
+            bar.suspend(|| {
+                eprintln!(
+                    "[{} {}] iteration {}: {} candidates, generate {gen_s:.2} s, build {build_s:.2} s, run {:.2} s",
+                    task.name,
+                    isa.name(),
+                    iter + 1,
+                    batch.len(),
+                    t_run.elapsed().as_secs_f64()
+                )
+            });
         }
         for (i, o) in outcomes {
             let p = &batch[i];

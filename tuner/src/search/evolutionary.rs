@@ -41,7 +41,13 @@ pub struct EvolutionaryConfig {
 
 impl Default for EvolutionaryConfig {
     fn default() -> EvolutionaryConfig {
-        EvolutionaryConfig { population: 96, init_measured_ratio: 0.2, generations: 3, mutation_prob: 0.85, epsilon: 0.05 }
+        EvolutionaryConfig {
+            population: 96,
+            init_measured_ratio: 0.2,
+            generations: 3,
+            mutation_prob: 0.85,
+            epsilon: 0.05,
+        }
     }
 }
 
