@@ -155,8 +155,12 @@ pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>, Strin
     let mut model = CostModel::default();
     let mut reports = Vec::new();
     for (k, (task, isa)) in jobs.iter().enumerate() {
-        let r = tune_one(task, *isa, share(k), opts, &tc, &mut db, &mut model, &bar)?;
-        reports.push(r);
+        // A task that cannot be tuned (its kernel's rules fail, its data
+        // cannot be written...) is reported and the others go on.
+        match tune_one(task, *isa, share(k), opts, &tc, &mut db, &mut model, &bar) {
+            Ok(r) => reports.push(r),
+            Err(e) => bar.suspend(|| eprintln!("error: tuning `{}` for {}: {e}", task.name, isa.name())),
+        }
     }
     bar.finish_and_clear();
     Ok(reports)

@@ -36,11 +36,15 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
         "generic-scalar".into(),
         TargetEntry { trace: other, latency_us: None, gflops: None, tuned: None, note: Some("hand".into()) },
     );
+    // A hand-written entry for the tuned ISA: the naive loop nest (an empty
+    // trace), far slower than anything tuned, so it is replaced.
+    let isa = tuner::machine::best_isa();
+    let naive = TargetEntry { trace: Default::default(), latency_us: None, gflops: None, tuned: None, note: None };
+    file.targets.insert(isa.target_key().into(), naive);
     std::fs::create_dir_all(trace_path.parent().unwrap()).unwrap();
     file.write(&trace_path).unwrap();
 
     let task = Task::new(&func, None, "test", trace_path.clone()).unwrap();
-    let isa = tuner::machine::best_isa();
     let mut opts = TuneOptions::new(work.join("db"));
     opts.trials = 16;
     opts.per_iter = 8;
@@ -54,7 +58,10 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     assert_eq!(r.trials, 16, "{r:?}");
     assert!(r.best_us.is_some() && r.default_us.is_some(), "{r:?}");
     assert!(r.best_us.unwrap() <= r.default_us.unwrap(), "the default is a candidate too");
-    assert!(matches!(r.committed, Committed::Written { .. }), "{:?}", r.committed);
+    match &r.committed {
+        Committed::Written { note: Some(n), .. } => assert!(n.contains("replaced a hand-written entry"), "{n}"),
+        other => panic!("{other:?}"),
+    }
 
     let written = TraceFile::read(&trace_path).unwrap().expect("the trace file exists");
     assert_eq!(written.workload, task.workload);
