@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use kiln_ir::codegen::Isa;
 use kiln_ir::tracefile::{Provenance, TargetEntry, TraceFile};
 
-use crate::database::Record;
 use crate::task::{Program, Task};
 use crate::tune::{TaskReport, TuneOptions};
 
@@ -53,21 +52,24 @@ pub fn committed_program(task: &Task, isa: Isa, threads: usize) -> Option<Progra
     task.replay(&entry.trace, isa, threads).ok()
 }
 
-/// Writes `winner` (the fastest correct record of the task) unless the
-/// committed entry is as fast.
+/// Writes `winner` (the fastest correct program of the task, `latency` µs)
+/// unless the committed entry (`old`: its program and latency measured in
+/// the same final round) is as fast.
+#[allow(clippy::too_many_arguments)]
 pub fn commit_best(
     task: &Task,
     isa: Isa,
     threads: usize,
-    winner: &Record,
-    recs: &[Record],
+    winner: &Program,
+    latency: f64,
+    old: Option<(Program, Option<f64>)>,
     report: &TaskReport,
     opts: &TuneOptions,
 ) -> Result<Committed, String> {
-    let Some(latency) = winner.median_us.filter(|_| winner.is_ok()) else {
+    if !(latency.is_finite() && latency > 0.0) {
         return Ok(Committed::NotWritten("no correct measured program".into()));
-    };
-    let trace = winner.trace().ok_or("the best record's trace does not read")?;
+    }
+    let trace = winner.trace.clone();
     match task.replay(&trace, isa, threads) {
         Ok(p) if p.key == winner.key => {}
         Ok(_) => return Ok(Committed::NotWritten("the best trace no longer replays to the measured program".into())),
@@ -82,21 +84,18 @@ pub fn commit_best(
         Ok(None) => (TraceFile::new(&task.func), None),
         Err(e) => (TraceFile::new(&task.func), Some(format!("replaced an unreadable file: {}", e.message))),
     };
-    if let Some(old) = committed_program(task, isa, threads) {
+    if let Some((old, old_us)) = old {
         if old.key == winner.key {
             return Ok(Committed::Kept("it is still the best program".into()));
         }
-        let old_us = recs.iter().filter(|r| r.key == old.key && r.is_ok()).filter_map(|r| r.median_us).reduce(f64::min);
+        let hand = file.entry(isa).is_some_and(|e| e.tuned.is_none());
         if let Some(us) = old_us.filter(|us| *us <= latency) {
-            let hand = file.entry(isa).is_some_and(|e| e.tuned.is_none());
             let what = if hand { "hand-written" } else { "tuned earlier" };
             return Ok(Committed::Kept(format!("{what}, {us:.2} µs, not slower than the best found, {latency:.2} µs")));
         }
-        if file.entry(isa).is_some_and(|e| e.tuned.is_none()) {
-            note = Some(format!(
-                "replaced a hand-written entry that measured {}",
-                old_us.map_or("—".into(), |u| format!("{u:.2} µs"))
-            ));
+        if hand {
+            let measured = old_us.map_or("—".into(), |u| format!("{u:.2} µs"));
+            note = Some(format!("replaced a hand-written entry that measured {measured}"));
         }
     }
     let gflops = task.flops as f64 / latency / 1e3;

@@ -124,6 +124,17 @@ pub fn accumulator_vectors(func: &PrimFunc, isa: Isa) -> i64 {
     sites(func).iter().map(|s| accumulator_vectors_site(func, s, isa)).max().unwrap_or(0)
 }
 
+/// The statements the code generator emits as straight-line code: for
+/// every block, the iterations of the unrolled loops around it (vector
+/// loops count once). Huge unrolled nests compile slowly and thrash the
+/// instruction cache.
+pub fn unrolled_statements(func: &PrimFunc) -> i64 {
+    sites(func)
+        .iter()
+        .map(|s| s.loops.iter().filter(|l| l.kind == ForKind::Unrolled).map(|l| l.extent).product::<i64>())
+        .sum()
+}
+
 /// Features of one block site; returns them and the site's arithmetic.
 fn site_features(func: &PrimFunc, s: &Site, isa: Isa) -> (Vec<f32>, f64) {
     let loops = &s.loops;

@@ -24,6 +24,7 @@ pub mod bench;
 pub mod builder;
 pub mod cli;
 pub mod commit;
+pub mod confirm;
 pub mod cost_model;
 pub mod database;
 pub mod discover;

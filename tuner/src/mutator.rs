@@ -12,7 +12,7 @@
 //!
 //! Every mutated trace is replayed with `DecisionMode::Strict` (or, for the
 //! compute location, `Repair`, which keeps every decision that still fits)
-//! and checked by the register-tile rule before it is returned, so an invalid
+//! and checked like a fresh sample (`task::check_program`) before it is returned, so an invalid
 //! mutation never reaches the builder.
 
 use rand::seq::SliceRandom;
@@ -24,7 +24,7 @@ use kiln_ir::schedule::primitive::sampling::check_tile_decision;
 use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::trace::{Arg, Decision, InstKind, Trace};
 
-use crate::task::{check_registers, program_key, Program, Task};
+use crate::task::{check_program, program_key, Program, Task};
 
 /// What a mutation changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,7 +143,7 @@ pub fn mutate(task: &Task, p: &Program, isa: Isa, threads: usize, rng: &mut ChaC
         let Ok(sch) = Schedule::replay(&task.func, &trace, rng.gen(), mode) else { continue };
         let (func, trace) = sch.into_parts();
         let key = program_key(&func, isa, threads);
-        if key == p.key || check_registers(&func, isa).is_err() {
+        if key == p.key || check_program(&func, isa).is_err() {
             continue;
         }
         return Some(Program { trace, func, key });

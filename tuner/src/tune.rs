@@ -342,19 +342,39 @@ fn tune_one(
             break;
         }
     }
-    // The best correct program of every role.
+    // The final round: the finalists timed side by side; the fastest wins.
     let recs: Vec<Record> = db.records(&wl, &target, threads).cloned().collect();
-    report.default_us = recs.iter().find(|r| r.key == default.key && r.is_ok()).and_then(|r| r.median_us);
-    let winner = recs.iter().filter(|r| r.is_ok()).min_by(|a, b| a.median_us.unwrap().total_cmp(&b.median_us.unwrap()));
-    if let Some(w) = winner {
-        report.best_us = w.median_us;
-        report.best_trace = w.trace();
+    let recorded = |key: &str| -> Option<f64> {
+        recs.iter().filter(|r| r.key == key && r.is_ok()).filter_map(|r| r.median_us).reduce(f64::min)
+    };
+    let committed = crate::commit::committed_program(task, isa, threads);
+    let mut finalists: Vec<Program> = best.iter().take(crate::confirm::FINALISTS).map(|(p, _)| p.clone()).collect();
+    finalists.extend(std::iter::once(default.clone()).chain(committed.clone()).filter(|p| recorded(&p.key).is_some()));
+    let timed = if unsupported.is_none() {
+        let name = format!("{}-{}-final", task.name, isa.name());
+        crate::confirm::time_together(tc, &task.func, &finalists, isa, &data, &opts.run, &name)
+    } else {
+        Default::default()
+    };
+    let latency = |key: &str| timed.get(key).copied().or_else(|| recorded(key));
+    report.default_us = latency(&default.key);
+    let winner = finalists
+        .iter()
+        .filter_map(|p| latency(&p.key).map(|us| (p, us)))
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.key.cmp(&b.0.key)));
+    if let Some((w, us)) = winner {
+        report.best_us = Some(us);
+        report.best_trace = Some(w.trace.clone());
     }
     report.wall_seconds = start.elapsed().as_secs_f64();
     report.committed = if unsupported.is_some() {
         Committed::NotWritten("this machine cannot run the ISA".into())
-    } else if let (true, Some(w)) = (opts.write_traces, winner) {
-        commit_best(task, isa, threads, w, &recs, &report, opts)?
+    } else if let (true, Some((w, us))) = (opts.write_traces, winner) {
+        let old = committed.map(|c| {
+            let us = latency(&c.key);
+            (c, us)
+        });
+        commit_best(task, isa, threads, w, us, old, &report, opts)?
     } else {
         Committed::NotWritten("not asked to write traces".into())
     };

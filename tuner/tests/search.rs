@@ -87,7 +87,7 @@ fn mutators_give_valid_distinct_programs() {
             // The child's trace replays strictly to the same program.
             let again = Schedule::replay(func, &child.trace, 0, DecisionMode::Strict).unwrap();
             assert_eq!(tuner::task::program_key(again.func(), isa, 1), child.key);
-            tuner::task::check_registers(&child.func, isa).unwrap();
+            tuner::task::check_program(&child.func, isa).unwrap();
             // And computes what the kernel computes.
             if checked < 6 {
                 let mut want = random_args(func, 1);
