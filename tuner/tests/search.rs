@@ -117,3 +117,50 @@ fn register_tiles_that_spill_are_rejected() {
     assert_eq!(features::accumulator_vectors(&d.func, Isa::Avx2), 4, "the default 4x1 register tile");
     assert_eq!(features::extract(&d.func, Isa::Avx2).len(), features::COUNT);
 }
+
+#[test]
+fn custom_spaces_are_resampled_and_their_categorical_decisions_mutated() {
+    // The chapter's stochastic_schedule_mm, plus a categorical choice of the i split.
+    let space: proc_macro2::TokenStream = r#"
+        b0 = sch.get_block(name="C", func_name="main")
+        l1, l2, l3 = sch.get_loops(block=b0)
+        v4 = sch.sample_categorical(candidates=[1, 2, 4, 8], probs=[0.25, 0.25, 0.25, 0.25])
+        l5, l6 = sch.split(loop=l1, factors=[None, v4], preserve_unit_iters=True)
+        v7, v8 = sch.sample_perfect_tile(loop=l2, n=2, max_innermost_factor=16)
+        l9, l10 = sch.split(loop=l2, factors=[v7, v8], preserve_unit_iters=True)
+        sch.reorder(l5, l9, l3, l6, l10)
+        b11 = sch.decompose_reduction(block=b0, loop=l3)
+    "#
+    .parse()
+    .unwrap();
+    let func = common::small_matmul();
+    let task = Task::new(&func, Some(&space), "test", "unused.json".into()).unwrap();
+    let isa = Isa::Avx2;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut categorical = 0;
+    let mut keys = BTreeSet::new();
+    for seed in 0..16 {
+        let p = task.sample(isa, 1, seed).unwrap();
+        assert!(p.trace.decisions().iter().all(|d| d.is_some()), "every decision is recorded");
+        keys.insert(p.key.clone());
+        for _ in 0..6 {
+            let Some(c) = mutate(&task, &p, isa, 1, &mut rng) else { continue };
+            let again = Schedule::replay(&func, &c.trace, 0, DecisionMode::Strict).unwrap();
+            assert_eq!(tuner::task::program_key(again.func(), isa, 1), c.key);
+            categorical += usize::from(c.trace.decisions()[0] != p.trace.decisions()[0]);
+        }
+    }
+    assert!(keys.len() > 4, "samples differ: {}", keys.len());
+    assert!(categorical > 0, "the categorical decision is mutated");
+    // The default of a custom space is the macro's: the section replayed with seed 0.
+    let d = task.default_program(isa, 1).unwrap();
+    let macro_default = Schedule::replay(&func, &task_space_trace(&task), 0, DecisionMode::Resample).unwrap();
+    assert_eq!(tuner::task::program_key(macro_default.func(), isa, 1), d.key);
+}
+
+fn task_space_trace(task: &Task) -> kiln_ir::trace::Trace {
+    match &task.space {
+        tuner::task::Space::Custom(t) => t.clone(),
+        tuner::task::Space::Rules => panic!("a custom space"),
+    }
+}
