@@ -141,11 +141,12 @@ mod runner {
             }
         }
         let mut scratch = if flush { vec![0u8; 64 << 20] } else { vec![] };
-        // The first correct candidate first runs for a while on its own, to
-        // bring the core (clock, vector units) to its working state: without
-        // this, whichever candidate was timed first in a process measured up
-        // to 40% slow. (After its check, so that a crash is still its own.)
-        let mut machine_warm = false;
+        // The first correct candidate of each ISA first runs for a while on
+        // its own, to bring the core (clock, vector units) to its working
+        // state: without this, whichever candidate was timed first in a
+        // process (or first after scalar code) measured up to 40% slow.
+        // (After its check, so that a crash is still its own.)
+        let mut warm_isa: Option<&str> = None;
         let stdout = std::io::stdout();
         for id in ids {
             if id >= n {
@@ -177,12 +178,12 @@ mod runner {
                         }
                     }
                 }
-                if !machine_warm {
+                if warm_isa != Some(isa_of(id)) {
                     let t = std::time::Instant::now();
                     while t.elapsed().as_secs_f64() < 0.2 {
                         call(id, &bufs, &mut outs);
                     }
-                    machine_warm = true;
+                    warm_isa = Some(isa_of(id));
                 }
                 // Time: samples of `inner` calls each, at least `min_sample_us` long.
                 let t = std::time::Instant::now();
