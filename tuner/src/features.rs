@@ -1,8 +1,8 @@
 //! Cost-model features of a scheduled function (MetaSchedule's
 //! `per_store_feature`, reduced to what decides speed on a CPU core).
 //!
-//! For the function's main block (the one doing the most arithmetic) and in
-//! aggregate over all blocks:
+//! For the function's main block (the one doing the most arithmetic), and
+//! averaged over all blocks weighted by their arithmetic:
 //!
 //! - **loop structure**: trip count, loop count, vector lanes, unrolled
 //!   extent, parallel extent, the innermost serial loop;
@@ -24,8 +24,11 @@ use kiln_ir::codegen::Isa;
 use kiln_ir::ir::flops::expr_ops;
 use kiln_ir::ir::{Analyzer, BlockRealize, Expr, For, ForKind, PrimFunc, Scope, Stmt, Var};
 
-/// The number of features [`extract`] returns.
-pub const COUNT: usize = 18 + 4 * ACCESS_FEATURES + 6;
+/// The features of one block site.
+const SITE: usize = 18 + 4 * ACCESS_FEATURES;
+/// The number of features [`extract`] returns: the main block's, their
+/// mean over all blocks weighted by arithmetic, and six of the function.
+pub const COUNT: usize = 2 * SITE + 6;
 const ACCESS_FEATURES: usize = 5;
 
 const L1_BYTES: f64 = 32.0 * 1024.0;
@@ -241,8 +244,17 @@ pub fn extract(func: &PrimFunc, isa: Isa) -> Vec<f32> {
     let main = per.iter().enumerate().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1)).map(|(i, _)| i);
     let mut f = match main {
         Some(i) => per[i].0.clone(),
-        None => vec![0.0; COUNT - 6],
+        None => vec![0.0; SITE],
     };
+    // Every block counts (a softmax's reductions are not its biggest block).
+    let mut mean = vec![0.0f32; SITE];
+    for (p, ops) in &per {
+        let w = (ops / total_ops.max(1.0)) as f32;
+        for (m, x) in mean.iter_mut().zip(p) {
+            *m += w * x;
+        }
+    }
+    f.extend(mean);
     let vector_ops: f64 = all
         .iter()
         .zip(&per)
