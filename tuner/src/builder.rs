@@ -81,9 +81,14 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// Builds (or reuses) the runtime in `work_dir/harness`.
+/// Builds (or reuses) the runtime in `work_dir/harness` (or in
+/// `$KILN_TUNE_HARNESS_DIR`, which lets several work directories — tests —
+/// share one build of the runtime).
 pub fn prepare(work_dir: &Path) -> Result<Toolchain, String> {
-    let h = work_dir.join("harness");
+    let h = match std::env::var_os("KILN_TUNE_HARNESS_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => work_dir.join("harness"),
+    };
     std::fs::create_dir_all(h.join("src")).map_err(|e| format!("cannot create {}: {e}", h.display()))?;
     let manifest = format!(
         "[package]\nname = \"kiln-harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
@@ -96,6 +101,7 @@ pub fn prepare(work_dir: &Path) -> Result<Toolchain, String> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "--quiet", "--message-format=json"])
         .current_dir(&h)
+        .env("CARGO_TARGET_DIR", h.join("target"))
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
@@ -136,91 +142,184 @@ fn rust_type(dt: DataType) -> TokenStream {
     }
 }
 
-/// The Rust source of a batch: one module per candidate and the runner's main.
-pub fn batch_source(kernel: &PrimFunc, cands: &[Candidate]) -> (String, Vec<(usize, usize)>) {
-    let mut text = String::from("#![allow(warnings)]\n");
-    let mut lines = Vec::new();
-    for (i, c) in cands.iter().enumerate() {
-        let m = format_ident!("c{}", i);
-        let body = match &c.code {
-            Code::Func(f) => emit_impl(f, c.isa, &format_ident!("run")),
-            Code::Raw(ts) => ts.clone(),
-        };
-        let src = kiln_ir::codegen::pretty(&quote!(pub mod #m { #body }));
-        let start = text.lines().count() + 1;
-        text.push_str(&src);
-        lines.push((start, text.lines().count()));
-    }
-    // The table of candidates and the runner.
-    let params: Vec<TokenStream> = kernel
-        .params
-        .iter()
-        .map(|p| {
-            let t = rust_type(p.buffer.dtype);
-            if p.kind == ParamKind::Output {
-                quote!(&mut [#t])
-            } else {
-                quote!(&[#t])
-            }
-        })
-        .collect();
-    let entries: Vec<TokenStream> = cands
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let m = format_ident!("c{}", i);
-            let isa = c.isa.name();
-            quote!((#isa, #m::run as unsafe fn(#(#params),*)))
-        })
-        .collect();
-    let n = kernel.params.len();
-    let args: Vec<TokenStream> = kernel
-        .params
-        .iter()
-        .enumerate()
-        .map(|(k, p)| {
-            let getter = match (p.buffer.dtype, p.kind) {
+/// A batch's code as text (so that it can move to the compiling threads):
+/// each candidate's module body, and the runner's table and `main` parts.
+#[derive(Clone, Debug)]
+pub struct BatchText {
+    /// The items of each candidate's module (defining `run`).
+    modules: Vec<String>,
+    isas: Vec<&'static str>,
+    /// `unsafe fn(&[f32], &mut [f32])`-style type of `run`.
+    fn_type: String,
+    /// The arguments of a call of candidate `i`.
+    args: String,
+    nparams: usize,
+}
+
+impl BatchText {
+    /// Renders `cands` (all of `kernel`).
+    pub fn new(kernel: &PrimFunc, cands: &[Candidate]) -> BatchText {
+        let modules = cands
+            .iter()
+            .map(|c| {
+                let body = match &c.code {
+                    Code::Func(f) => emit_impl(f, c.isa, &format_ident!("run")),
+                    Code::Raw(ts) => ts.clone(),
+                };
+                kiln_ir::codegen::pretty(&body)
+            })
+            .collect();
+        let params: Vec<TokenStream> = kernel
+            .params
+            .iter()
+            .map(|p| {
+                let t = rust_type(p.buffer.dtype);
+                if p.kind == ParamKind::Output {
+                    quote!(&mut [#t])
+                } else {
+                    quote!(&[#t])
+                }
+            })
+            .collect();
+        let args: Vec<TokenStream> = kernel
+            .params
+            .iter()
+            .enumerate()
+            .map(|(k, p)| match (p.buffer.dtype, p.kind) {
                 (DataType::F32, ParamKind::Input) => quote!(bufs[#k].f32()),
                 (DataType::F32, ParamKind::Output) => quote!(outs.f32_mut(#k)),
                 (DataType::F64, ParamKind::Input) => quote!(bufs[#k].f64()),
                 (DataType::F64, ParamKind::Output) => quote!(outs.f64_mut(#k)),
                 (_, ParamKind::Input) => quote!(bufs[#k].i32()),
                 (_, ParamKind::Output) => quote!(outs.i32_mut(#k)),
-            };
-            getter
-        })
-        .collect();
-    let main = quote! {
-        static CANDIDATES: &[(&str, unsafe fn(#(#params),*))] = &[#(#entries),*];
-        const NPARAMS: usize = #n;
-        fn call(i: usize, bufs: &[runner::Buf], outs: &mut runner::Outs) {
-            unsafe { (CANDIDATES[i].1)(#(#args),*) }
+            })
+            .collect();
+        BatchText {
+            modules,
+            isas: cands.iter().map(|c| c.isa.name()).collect(),
+            fn_type: quote!(unsafe fn(#(#params),*)).to_string(),
+            args: quote!(#(#args),*).to_string(),
+            nparams: kernel.params.len(),
         }
-        fn main() {
-            runner::main(CANDIDATES.len(), NPARAMS, |i| CANDIDATES[i].0, call);
+    }
+
+    /// The source of the executable holding candidates `subset`, and the
+    /// line range of each candidate's module in it.
+    pub fn source(&self, subset: &[usize]) -> (String, Vec<(usize, usize)>) {
+        let mut text = String::from("#![allow(warnings)]\n");
+        let mut lines = Vec::new();
+        for (k, i) in subset.iter().enumerate() {
+            let start = text.lines().count() + 1;
+            text.push_str(&format!("pub mod c{k} {{\n{}\n}}\n", self.modules[*i]));
+            lines.push((start, text.lines().count()));
         }
-    };
-    text.push_str(&kiln_ir::codegen::pretty(&main));
-    text.push_str(crate::runner::RUNNER_SOURCE);
-    text.push_str(EMU512_SOURCE);
-    (text, lines)
+        let entries: Vec<String> = subset
+            .iter()
+            .enumerate()
+            .map(|(k, i)| format!("({:?}, c{k}::run as {})", self.isas[*i], self.fn_type))
+            .collect();
+        text.push_str(&format!(
+            "static CANDIDATES: &[(&str, {ty})] = &[{entries}];\nconst NPARAMS: usize = {n};\n\
+             fn call(i: usize, bufs: &[runner::Buf], outs: &mut runner::Outs) {{\n    unsafe {{ (CANDIDATES[i].1)({args}) }}\n}}\n\
+             fn main() {{\n    runner::main(CANDIDATES.len(), NPARAMS, |i| CANDIDATES[i].0, call);\n}}\n",
+            ty = self.fn_type,
+            entries = entries.join(", "),
+            n = self.nparams,
+            args = self.args,
+        ));
+        text.push_str(crate::runner::RUNNER_SOURCE);
+        text.push_str(EMU512_SOURCE);
+        (text, lines)
+    }
+
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+}
+
+/// The Rust source of a batch: one module per candidate and the runner's main.
+pub fn batch_source(kernel: &PrimFunc, cands: &[Candidate]) -> (String, Vec<(usize, usize)>) {
+    let bt = BatchText::new(kernel, cands);
+    bt.source(&(0..cands.len()).collect::<Vec<_>>())
 }
 
 /// Compiles `cands` (all of `kernel`) into one executable named `name`.
+///
+/// Batches are cached by the hash of their source: compiling the same
+/// candidates again (a rerun, `bench` twice) reuses the executable.
 pub fn build_batch(tc: &Toolchain, kernel: &PrimFunc, cands: &[Candidate], name: &str) -> Built {
-    let mut included: Vec<usize> = (0..cands.len()).collect();
+    build_text(tc, &BatchText::new(kernel, cands), name)
+}
+
+/// [`build_batch`] on rendered text.
+pub fn build_text(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
+    let all: Vec<usize> = (0..bt.len()).collect();
+    let (src0, _) = bt.source(&all);
+    let hash = crate::task::fnv64(&src0);
+    let cached = tc.work_dir.join(format!("{name}-{hash:016x}.built.json"));
+    if let Some(b) = std::fs::read_to_string(&cached).ok().and_then(|t| serde_json::from_str::<CachedBuilt>(&t).ok()) {
+        let exe = PathBuf::from(&b.exe);
+        if exe.exists() {
+            return Built { exe, included: b.included, failed: b.failed };
+        }
+    }
+    let built = build_uncached(tc, bt, &format!("{name}-{hash:016x}"));
+    let c = CachedBuilt {
+        exe: built.exe.to_string_lossy().to_string(),
+        included: built.included.clone(),
+        failed: built.failed.clone(),
+    };
+    if !built.included.is_empty() {
+        let _ = std::fs::write(&cached, serde_json::to_string(&c).unwrap_or_default());
+    }
+    built
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedBuilt {
+    exe: String,
+    included: Vec<usize>,
+    failed: Vec<(usize, String)>,
+}
+
+/// Compiles `cands` split into `jobs` executables built in parallel (one
+/// rustc each); returns them with indices into `cands`.
+pub fn build_parallel(tc: &Toolchain, kernel: &PrimFunc, cands: &[Candidate], name: &str, jobs: usize) -> Vec<Built> {
+    let jobs = jobs.clamp(1, cands.len().max(1));
+    let chunk = cands.len().div_ceil(jobs).max(1);
+    let parts: Vec<(usize, BatchText)> =
+        cands.chunks(chunk).enumerate().map(|(k, c)| (k * chunk, BatchText::new(kernel, c))).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .iter()
+            .enumerate()
+            .map(|(j, (start, part))| {
+                let start = *start;
+                s.spawn(move || {
+                    let mut b = build_text(tc, part, &format!("{name}-{j}"));
+                    b.included.iter_mut().for_each(|i| *i += start);
+                    b.failed.iter_mut().for_each(|(i, _)| *i += start);
+                    b
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("builder thread")).collect()
+    })
+}
+
+fn build_uncached(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
+    let mut included: Vec<usize> = (0..bt.len()).collect();
     let mut failed: Vec<(usize, String)> = Vec::new();
     for _round in 0..4 {
-        let subset: Vec<Candidate> = included.iter().map(|i| cands[*i].clone()).collect();
-        let (src, ranges) = batch_source(kernel, &subset);
+        let (src, ranges) = bt.source(&included);
         let src_path = tc.work_dir.join(format!("{name}.rs"));
         let exe = tc.work_dir.join(name);
         if let Err(e) = std::fs::write(&src_path, &src) {
-            return Built {
-                exe,
-                included: vec![],
-                failed: cands.iter().enumerate().map(|(i, _)| (i, e.to_string())).collect(),
-            };
+            return Built { exe, included: vec![], failed: (0..bt.len()).map(|i| (i, e.to_string())).collect() };
         }
         let out = Command::new("rustc")
             .args(["--edition", "2021", "--crate-type", "bin", "-C", "opt-level=3", "-C", "codegen-units=1"])

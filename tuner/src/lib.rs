@@ -1,4 +1,43 @@
 //! kiln's tuner: MetaSchedule's loop, made for ahead-of-time Rust.
+//!
+//! `cargo run --release -p tuner -- tune` finds every `tensor_func!` of the
+//! workspace (`discover`), samples programs of each kernel's design space
+//! (`task`, `search`, `mutator`), ranks them with a cost model (`features`,
+//! `cost_model`, `gbt`), compiles them in batches (`builder`), checks and
+//! times them in a separate process (`runner`), keeps every measurement
+//! (`database`), and writes the best trace per kernel and ISA to
+//! `<crate>/traces/<kernel>.json` (`commit`), with a table and tuning curves
+//! (`report`).
+//!
+//! The library API mirrors the chapter: [`random_search`] is its
+//! `random_search`, [`tune_func`] its `ms.tune_tir`, and [`tune`] tunes many
+//! tasks.
+//!
+//! ```no_run
+//! # let func = kiln_ir::schedule::testing::matmul(128, 128, 128);
+//! use kiln_ir::codegen::Isa;
+//! let (sch, latency_us) = tuner::random_search(&func, Isa::Avx2, 16, 0, "target/kiln-tune".as_ref()).unwrap();
+//! println!("{} µs\n{}", latency_us, sch.trace());
+//! ```
 
+pub mod bench;
 pub mod builder;
+pub mod cli;
+pub mod commit;
+pub mod confirm;
+pub mod cost_model;
+pub mod database;
+pub mod discover;
+pub mod features;
+pub mod gbt;
+pub mod machine;
+pub mod mutator;
+pub mod report;
 pub mod runner;
+pub mod search;
+pub mod task;
+pub mod tune;
+
+pub use search::StrategyKind;
+pub use task::{Program, Task};
+pub use tune::{random_search, tune, tune_func, TaskReport, TuneOptions};

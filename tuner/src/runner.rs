@@ -117,12 +117,27 @@ pub fn write_data(func: &PrimFunc, dir: &Path, seed: u64) -> Result<(), String> 
 
 enum Event {
     Line(String),
-    Exited,
+    /// The runner's stdout reached its end.
+    StdoutClosed,
+    /// Its stderr reached its end (the process exited), with what it said.
+    Exited(String),
 }
 
 /// Runs candidates `ids` of executable `exe` against the data in `data_dir`.
 /// Returns one outcome per id (in the order of `ids`).
 pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) -> Vec<(usize, Outcome)> {
+    run_batch_each(exe, data_dir, ids, opts, &mut |_, _| {})
+}
+
+/// [`run_batch`], calling `each` with every outcome as soon as it is known
+/// (so that the caller can record it before the next candidate runs).
+pub fn run_batch_each(
+    exe: &Path,
+    data_dir: &Path,
+    ids: &[usize],
+    opts: &RunOptions,
+    each: &mut dyn FnMut(usize, &Outcome),
+) -> Vec<(usize, Outcome)> {
     let mut pending: Vec<usize> = ids.to_vec();
     let mut results: Vec<(usize, Outcome)> = Vec::new();
     while !pending.is_empty() {
@@ -153,15 +168,14 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        // stdout: events, then `Exited` at end of stream (so no line is lost);
-        // stderr: collected for the crash message.
+        let tx2 = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(Event::Line(line)).is_err() {
                     return;
                 }
             }
-            let _ = tx.send(Event::Exited);
+            let _ = tx.send(Event::StdoutClosed);
         });
         let err_thread = std::thread::spawn(move || {
             let mut s = String::new();
@@ -169,35 +183,48 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                 s.push_str(&line);
                 s.push('\n');
             }
-            s
+            let _ = tx2.send(Event::Exited(s));
         });
-        let mut err_thread = Some(err_thread);
-        let mut err_text = String::new();
         let mut current: Option<usize> = None;
+        // The process has exited once both streams are closed; only then is
+        // every result line read (the two arrive from separate threads).
+        let mut stdout_open = true;
+        let mut exited: Option<String> = None;
         loop {
-            match rx.recv_timeout(opts.timeout) {
+            let event = match (stdout_open, exited.take()) {
+                (false, Some(stderr)) => Ok(Event::Exited(stderr)),
+                (_, e) => {
+                    exited = e;
+                    rx.recv_timeout(opts.timeout)
+                }
+            };
+            let event = match event {
+                Ok(Event::Exited(stderr)) if stdout_open => {
+                    exited = Some(stderr);
+                    continue;
+                }
+                other => other,
+            };
+            match event {
+                Ok(Event::StdoutClosed) => stdout_open = false,
                 Ok(Event::Line(l)) => {
                     if let Some(id) = l.strip_prefix("BEGIN ").and_then(|s| s.trim().parse().ok()) {
                         current = Some(id);
                     } else if let Some(json) = l.strip_prefix("RESULT ") {
                         if let Some((id, o)) = parse_result(json) {
                             pending.retain(|p| *p != id);
+                            each(id, &o);
                             results.push((id, o));
                             current = None;
                         }
                     }
                 }
-                Ok(Event::Exited) => {
+                Ok(Event::Exited(stderr)) => {
                     let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-                    let stderr = std::mem::take(&mut err_text);
-                    let stderr = if stderr.is_empty() {
-                        err_thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
-                    } else {
-                        stderr
-                    };
                     if let Some(id) = current {
                         let msg = format!("{status}; {}", stderr.lines().last().unwrap_or("").trim());
                         pending.retain(|p| *p != id);
+                        each(id, &Outcome::Crashed(msg.clone()));
                         results.push((id, Outcome::Crashed(msg)));
                     } else if !pending.is_empty() {
                         // Died before starting anything: give up on the rest.
@@ -211,6 +238,7 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                     let _ = child.wait();
                     if let Some(id) = current {
                         pending.retain(|p| *p != id);
+                        each(id, &Outcome::Timeout);
                         results.push((id, Outcome::Timeout));
                     } else {
                         results.extend(pending.drain(..).map(|i| (i, Outcome::Timeout)));
@@ -219,9 +247,7 @@ pub fn run_batch(exe: &Path, data_dir: &Path, ids: &[usize], opts: &RunOptions) 
                 }
             }
         }
-        if let Some(t) = err_thread.take() {
-            let _ = t.join();
-        }
+        let _ = err_thread.join();
         let _ = child.wait();
     }
     let order = |id: &usize| ids.iter().position(|x| x == id).unwrap_or(usize::MAX);

@@ -141,6 +141,12 @@ mod runner {
             }
         }
         let mut scratch = if flush { vec![0u8; 64 << 20] } else { vec![] };
+        // The first correct candidate of each ISA first runs for a while on
+        // its own, to bring the core (clock, vector units) to its working
+        // state: without this, whichever candidate was timed first in a
+        // process (or first after scalar code) measured up to 40% slow.
+        // (After its check, so that a crash is still its own.)
+        let mut warm_isa: Option<&str> = None;
         let stdout = std::io::stdout();
         for id in ids {
             if id >= n {
@@ -172,13 +178,24 @@ mod runner {
                         }
                     }
                 }
+                if warm_isa != Some(isa_of(id)) {
+                    let t = std::time::Instant::now();
+                    while t.elapsed().as_secs_f64() < 0.2 {
+                        call(id, &bufs, &mut outs);
+                    }
+                    warm_isa = Some(isa_of(id));
+                }
                 // Time: samples of `inner` calls each, at least `min_sample_us` long.
                 let t = std::time::Instant::now();
                 call(id, &bufs, &mut outs);
                 let once = t.elapsed().as_secs_f64().max(1e-9);
                 let inner = ((min_sample_us * 1e-6 / once).ceil() as usize).clamp(1, 1_000_000);
-                for _ in 0..inner.min(3) {
+                // Warm up for at least 2 ms (and 3 calls).
+                let t = std::time::Instant::now();
+                let mut warm = 0;
+                while warm < 3 || t.elapsed().as_secs_f64() < 2e-3 {
                     call(id, &bufs, &mut outs);
+                    warm += 1;
                 }
                 let mut samples = Vec::with_capacity(repeats);
                 for _ in 0..repeats.max(1) {

@@ -3,6 +3,8 @@
 //! compile are each rejected and reported, and the good ones around them are
 //! still measured.
 
+mod common;
+
 use std::time::Duration;
 
 use quote::quote;
@@ -29,6 +31,7 @@ fn tiled(isa: Isa) -> Candidate {
 
 #[test]
 fn bad_candidates_are_contained() {
+    common::share_harness();
     let work = std::env::temp_dir().join(format!("kiln-harness-test-{}", std::process::id()));
     let tc = prepare(&work).expect("runtime builds");
     let func = matmul(64, 64, 64);

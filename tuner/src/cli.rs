@@ -1,0 +1,286 @@
+//! The command line: `tune`, `list`, `show`, `bench`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+use kiln_ir::codegen::{emit_impl, pretty, Isa};
+use kiln_ir::ir::func_to_string;
+use kiln_ir::tracefile::TraceFile;
+
+use crate::discover::{discover, workspace, Workspace};
+use crate::runner::RunOptions;
+use crate::search::StrategyKind;
+use crate::task::Task;
+use crate::tune::{tune, TuneOptions};
+
+const EXAMPLES: &str = "\
+Examples:
+  cargo run --release -p tuner -- list
+  cargo run --release -p tuner -- tune --kernel matmul --trials 64
+  cargo run --release -p tuner -- tune --trials 512 --isa all      # every kernel, 64 trials each on one ISA
+  cargo run --release -p tuner -- tune --kernel linear0 --strategy random --seed 3
+  cargo run --release -p tuner -- tune --kernel matmul --isa avx512 --runner-cmd \"ssh avx512-box\"
+  cargo run --release -p tuner -- show matmul --isa avx2
+  cargo run --release -p tuner -- bench --json";
+
+/// kiln's tuner: searches schedules of the workspace's `tensor_func!` kernels,
+/// checks and times them, and commits the best traces to `<crate>/traces/`.
+#[derive(Parser, Debug)]
+#[command(name = "tuner", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Tune kernels and write their best traces.
+    Tune(TuneArgs),
+    /// List the kernels of the workspace: crate, buffers, FLOP, traces.
+    List,
+    /// Show a kernel: its IR, the trace in use and the generated Rust.
+    Show {
+        /// The kernel's name.
+        kernel: String,
+        /// avx512, avx2 or scalar (default: the best this machine runs).
+        #[arg(long)]
+        isa: Option<String>,
+    },
+    /// Time every kernel's naive, default and committed variants side by side.
+    Bench(BenchArgs),
+    /// Print the database's measured programs as CSV (group, GFLOP/s, features), for cost-model studies.
+    #[command(hide = true)]
+    DumpFeatures {
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+    /// Held-out rank correlation of the cost model on the database's measurements.
+    #[command(hide = true)]
+    EvalCostModel {
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Only this kernel (default: all).
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// The work directory (default: target/kiln-tune under the workspace root).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// A command prefix that starts the runner, e.g. "ssh host".
+    #[arg(long)]
+    pub runner_cmd: Option<String>,
+    /// Parallel compilations (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Threads a kernel may use (1: single-threaded code).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The global trial budget, shared evenly by the tasks (kernel × ISA).
+    #[arg(long, default_value_t = 64)]
+    pub trials: usize,
+    /// Candidates built and measured per iteration.
+    #[arg(long, default_value_t = 16)]
+    pub per_iter: usize,
+    /// avx512, avx2, scalar, or all (default: the best ISA this machine runs).
+    #[arg(long)]
+    pub isa: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// evolutionary or random.
+    #[arg(long, default_value = "evolutionary")]
+    pub strategy: String,
+    /// Seconds a candidate may run before it counts as hung.
+    #[arg(long, default_value_t = 20)]
+    pub timeout: u64,
+    /// Evict the caches before every timing sample.
+    #[arg(long)]
+    pub flush: bool,
+    /// Measure only; do not write trace files.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `--isa`.
+pub fn parse_isas(s: Option<&str>) -> Result<Vec<Isa>, String> {
+    match s {
+        None => Ok(vec![crate::machine::best_isa()]),
+        Some("all") => Ok(vec![Isa::Avx512, Isa::Avx2]),
+        Some(s) => {
+            Isa::from_name(s).map(|i| vec![i]).ok_or_else(|| format!("unknown ISA `{s}` (avx512, avx2, scalar, all)"))
+        }
+    }
+}
+
+/// The tasks of the workspace (or just `only`).
+pub fn tasks(ws: &Workspace, only: Option<&str>) -> Result<Vec<Task>, String> {
+    let (found, problems) = discover(ws);
+    for p in &problems {
+        eprintln!("warning: {}: {}", p.file.display(), p.message.lines().next().unwrap_or(""));
+    }
+    let mut out = Vec::new();
+    for f in found.iter().filter(|f| only.is_none_or(|k| f.kernel.func.name == k)) {
+        out.push(Task::from_found(f)?);
+    }
+    if out.is_empty() {
+        return Err(match only {
+            Some(k) => {
+                let names: Vec<String> = found.iter().map(|f| f.kernel.func.name.clone()).collect();
+                format!("no kernel named `{k}` in the workspace (there are: {})", names.join(", "))
+            }
+            None => format!("no tensor_func! kernels in the workspace at {}", ws.root.display()),
+        });
+    }
+    Ok(out)
+}
+
+pub fn work_dir(ws: &Workspace, c: &Common) -> PathBuf {
+    c.work_dir.clone().unwrap_or_else(|| ws.root.join("target").join("kiln-tune"))
+}
+
+pub fn run_options(c: &Common) -> RunOptions {
+    let runner_cmd =
+        c.runner_cmd.as_deref().map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
+    RunOptions { runner_cmd, min_sample_us: 100.0, repeats: 9, ..RunOptions::default() }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Runs the command line; the error is printed by `main`.
+pub fn run(cli: Cli) -> Result<(), String> {
+    let ws = workspace();
+    match cli.command {
+        Command::List => list(&ws),
+        Command::Show { kernel, isa } => show(&ws, &kernel, isa.as_deref()),
+        Command::Bench(b) => crate::bench::bench(&ws, &b),
+        Command::Tune(t) => run_tune(&ws, &t),
+        Command::DumpFeatures { work_dir } => {
+            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
+            for (g, gf, f) in measured_features(&ws, &self::work_dir(&ws, &c))? {
+                let f: Vec<String> = f.iter().map(|x| format!("{x}")).collect();
+                println!("{g},{gf},{}", f.join(","));
+            }
+            Ok(())
+        }
+        Command::EvalCostModel { work_dir } => {
+            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
+            let rows = measured_features(&ws, &self::work_dir(&ws, &c))?;
+            println!("{} measured programs; Spearman on held-out 30% (5 splits):", rows.len());
+            for (g, s) in crate::cost_model::evaluate(&rows, 5, 0) {
+                println!("  {g:<28} {s:.3}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `(kernel/target, GFLOP/s, features)` of every record of the database.
+fn measured_features(ws: &Workspace, dir: &std::path::Path) -> Result<Vec<(String, f64, Vec<f32>)>, String> {
+    let db = crate::database::Database::open(dir)?;
+    let tasks = tasks(ws, None)?;
+    let mut out = Vec::new();
+    for r in db.all() {
+        let Some(task) = tasks.iter().find(|t| t.workload == r.workload) else { continue };
+        let Some(isa) = Isa::from_name(&r.target) else { continue };
+        let Some(p) = r.trace().and_then(|t| task.replay(&t, isa, r.threads).ok()) else { continue };
+        let g = r.median_us.filter(|_| r.is_ok()).map_or(0.0, |us| task.flops as f64 / us / 1e3);
+        out.push((format!("{}/{}", task.name, r.target), g, crate::features::extract(&p.func, isa)));
+    }
+    Ok(out)
+}
+
+fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<(), String> {
+    let start = Instant::now();
+    let tasks = tasks(ws, t.common.kernel.as_deref())?;
+    let mut opts = TuneOptions::new(work_dir(ws, &t.common));
+    opts.trials = t.trials;
+    opts.per_iter = t.per_iter.max(1);
+    opts.isas = parse_isas(t.isa.as_deref())?;
+    opts.seed = t.seed;
+    opts.jobs = t.common.jobs.unwrap_or_else(cores).max(1);
+    opts.strategy = StrategyKind::from_name(&t.strategy).ok_or_else(|| format!("unknown strategy `{}`", t.strategy))?;
+    opts.run = RunOptions { timeout: Duration::from_secs(t.timeout), flush: t.flush, ..run_options(&t.common) };
+    opts.threads = t.common.threads.max(1);
+    opts.write_traces = !t.dry_run;
+    let reports = tune(&tasks, &opts)?;
+    if reports.is_empty() {
+        return Err("nothing was tuned: no requested ISA can be measured here".into());
+    }
+    print!("{}", crate::report::table(&reports));
+    for r in &reports {
+        let svg = crate::report::curve_svg(r, &opts.work_dir.join("curves"));
+        let curve = svg.map(|p| p.display().to_string()).unwrap_or_else(|e| format!("no curve ({e})"));
+        println!("{} {}: {}; curve {}", r.kernel, r.isa.name(), r.committed.describe(), curve);
+        for n in &r.notes {
+            println!("  note: {n}");
+        }
+    }
+    println!("tuned in {:.1} s (work dir {})", start.elapsed().as_secs_f64(), opts.work_dir.display());
+    Ok(())
+}
+
+fn list(ws: &Workspace) -> Result<(), String> {
+    let tasks = tasks(ws, None)?;
+    println!("{:<12} {:<8} {:>10}  {:<28} buffers", "kernel", "crate", "FLOP", "traces");
+    for t in &tasks {
+        let bufs: Vec<String> = t
+            .func
+            .params
+            .iter()
+            .map(|p| {
+                let dims: Vec<String> = p.buffer.shape.iter().map(|d| d.to_string()).collect();
+                let out = if p.kind == kiln_ir::ir::ParamKind::Output { "&mut " } else { "" };
+                format!("{}: {out}[{}; {}]", p.buffer.name, p.buffer.dtype, dims.join(", "))
+            })
+            .collect();
+        let traces = match TraceFile::read(&t.trace_path) {
+            Ok(Some(f)) if f.workload != t.workload => "stale".to_string(),
+            Ok(Some(f)) => f.targets.keys().cloned().collect::<Vec<_>>().join(" "),
+            Ok(None) => "—".into(),
+            Err(_) => "unreadable".into(),
+        };
+        println!("{:<12} {:<8} {:>10}  {:<28} {}", t.name, t.crate_name, t.flops, traces, bufs.join(", "));
+    }
+    Ok(())
+}
+
+fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<(), String> {
+    let isa = match isa {
+        None => crate::machine::best_isa(),
+        Some(s) => Isa::from_name(s).ok_or_else(|| format!("unknown ISA `{s}` (avx512, avx2, scalar)"))?,
+    };
+    let task = tasks(ws, Some(kernel))?.remove(0);
+    println!("{}", func_to_string(&task.func));
+    let committed = crate::commit::committed_program(&task, isa, 1);
+    let (what, prog) = match committed {
+        Some(p) => (format!("committed trace ({}, {})", task.trace_path.display(), isa.target_key()), p),
+        None => (format!("default schedule (no committed {} trace)", isa.target_key()), task.default_program(isa, 1)?),
+    };
+    println!("# trace in use for {}: {what}\n{}", isa.name(), prog.trace);
+    println!("{}", func_to_string(&prog.func));
+    let name = quote::format_ident!("{}_{}", task.name, isa.name());
+    println!("// generated Rust ({})\n{}", isa.name(), pretty(&emit_impl(&prog.func, isa, &name)));
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Writing the best trace of a task to its kernel's trace file
+//! (`<crate>/traces/<kernel>.json`, the format of `kiln_ir::tracefile`).
+//!
+//! Rules:
+//! - only a correct, measured program is written, and only after its trace
+//!   replays (strictly) to the very program that was measured;
+//! - the entries of the other ISAs are kept;
+//! - the entry already there for this ISA (hand-written or tuned) is timed
+//!   in the same final round as the winner; it is kept unless the winner is
+//!   faster by more than 2% ([`KEEP_MARGIN`], measurement noise);
+//! - a file for another version of the kernel (stale workload) or one that
+//!   does not parse is replaced, and the report says so.
+
+use std::path::PathBuf;
+
+use kiln_ir::codegen::Isa;
+use kiln_ir::tracefile::{Provenance, TargetEntry, TraceFile};
+
+use crate::task::{Program, Task};
+use crate::tune::{TaskReport, TuneOptions};
+
+/// A committed entry stays unless the best found is faster by more than
+/// this factor: differences below it are measurement noise on a shared
+/// machine, and rewriting traces for them would churn the repository.
+pub const KEEP_MARGIN: f64 = 1.02;
+
+/// What happened to the trace file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Committed {
+    /// The new entry was written.
+    Written { path: PathBuf, note: Option<String> },
+    /// The entry in the file was kept (why).
+    Kept(String),
+    /// Nothing was written (why).
+    NotWritten(String),
+}
+
+impl Committed {
+    pub fn describe(&self) -> String {
+        match self {
+            Committed::Written { path, note: None } => format!("wrote {}", path.display()),
+            Committed::Written { path, note: Some(n) } => format!("wrote {} ({n})", path.display()),
+            Committed::Kept(why) => format!("kept the committed trace ({why})"),
+            Committed::NotWritten(why) => format!("not written ({why})"),
+        }
+    }
+}
+
+/// The program of the committed trace for `isa`, if the file has a valid,
+/// current entry.
+pub fn committed_program(task: &Task, isa: Isa, threads: usize) -> Option<Program> {
+    let file = TraceFile::read(&task.trace_path).ok()??;
+    if file.workload != task.workload {
+        return None;
+    }
+    let entry = file.entry(isa)?;
+    task.replay(&entry.trace, isa, threads).ok()
+}
+
+/// Writes `winner` (the fastest correct program of the task, `latency` µs)
+/// unless the committed entry (`old`: its program and latency measured in
+/// the same final round) is as fast.
+#[allow(clippy::too_many_arguments)]
+pub fn commit_best(
+    task: &Task,
+    isa: Isa,
+    threads: usize,
+    winner: &Program,
+    latency: f64,
+    old: Option<(Program, Option<f64>)>,
+    report: &TaskReport,
+    opts: &TuneOptions,
+) -> Result<Committed, String> {
+    if !(latency.is_finite() && latency > 0.0) {
+        return Ok(Committed::NotWritten("no correct measured program".into()));
+    }
+    let trace = winner.trace.clone();
+    match task.replay(&trace, isa, threads) {
+        Ok(p) if p.key == winner.key => {}
+        Ok(_) => return Ok(Committed::NotWritten("the best trace no longer replays to the measured program".into())),
+        Err(e) => return Ok(Committed::NotWritten(format!("the best trace no longer replays: {e}"))),
+    }
+    let path = task.trace_path.clone();
+    let (mut file, mut note) = match TraceFile::read(&path) {
+        Ok(Some(f)) if f.workload == task.workload && f.kernel == task.name => (f, None),
+        Ok(Some(_)) => {
+            (TraceFile::new(&task.func), Some("replaced a trace file of another kernel version".to_string()))
+        }
+        Ok(None) => (TraceFile::new(&task.func), None),
+        Err(e) => (TraceFile::new(&task.func), Some(format!("replaced an unreadable file: {}", e.message))),
+    };
+    if let Some((old, old_us)) = old {
+        if old.key == winner.key {
+            return Ok(Committed::Kept("it is still the best program".into()));
+        }
+        let hand = file.entry(isa).is_some_and(|e| e.tuned.is_none());
+        if let Some(us) = old_us.filter(|us| *us <= latency * KEEP_MARGIN) {
+            let what = if hand { "hand-written" } else { "tuned earlier" };
+            return Ok(Committed::Kept(format!(
+                "{what}, {us:.2} µs, within {:.0}% of the best found, {latency:.2} µs",
+                (KEEP_MARGIN - 1.0) * 100.0
+            )));
+        }
+        if hand {
+            let measured = old_us.map_or("—".into(), |u| format!("{u:.2} µs"));
+            note = Some(format!("replaced a hand-written entry that measured {measured}"));
+        }
+    }
+    let gflops = task.flops as f64 / latency / 1e3;
+    let entry = TargetEntry {
+        trace,
+        latency_us: Some(round3(latency)),
+        gflops: Some(round3(gflops)),
+        tuned: Some(Provenance {
+            trials: report.trials as u64,
+            seed: opts.seed,
+            cpu: crate::machine::cpu_model(),
+            date: crate::machine::iso_date(crate::database::now()),
+            wall_seconds: Some(round3(report.wall_seconds)),
+            strategy: Some(opts.strategy.name().to_string()),
+        }),
+        note: (threads > 1).then(|| format!("tuned for {threads} threads")),
+    };
+    file.targets.insert(isa.target_key().to_string(), entry);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    file.write(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Committed::Written { path, note })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,54 @@
+//! The final round of a task: the finalists — the best measured programs,
+//! the default schedule and the committed trace — timed again side by side,
+//! in one executable and one runner process, with more repeats.
+//!
+//! Measurements taken minutes apart on a shared machine drift (other jobs,
+//! clock boost); timing the finalists together makes the reported speed-up
+//! over the default, and the choice between the tuned and the committed
+//! trace, a comparison under the same conditions. These timings are not
+//! records: the database keeps each program's first measurement, and the
+//! search never measures a known program again.
+
+use std::collections::BTreeMap;
+
+use kiln_ir::codegen::Isa;
+
+use crate::builder::{build_parallel, Candidate, Toolchain};
+use crate::runner::{run_batch, RunOptions};
+use crate::task::Program;
+
+/// How many of the best measured programs enter the final round.
+pub const FINALISTS: usize = 3;
+
+/// Times `progs` side by side; returns the median µs by program key (for
+/// the programs that built and ran correctly).
+pub fn time_together(
+    tc: &Toolchain,
+    func: &kiln_ir::ir::PrimFunc,
+    progs: &[Program],
+    isa: Isa,
+    data: &std::path::Path,
+    run: &RunOptions,
+    name: &str,
+) -> BTreeMap<String, f64> {
+    let mut uniq: Vec<&Program> = Vec::new();
+    for p in progs {
+        if !uniq.iter().any(|q| q.key == p.key) {
+            uniq.push(p);
+        }
+    }
+    let cands: Vec<Candidate> = uniq.iter().map(|p| Candidate::new(p.func.clone(), isa)).collect();
+    let mut out = BTreeMap::new();
+    if cands.is_empty() {
+        return out;
+    }
+    let built = build_parallel(tc, func, &cands, name, 1).remove(0);
+    let opts = RunOptions { repeats: run.repeats.max(7) * 2 + 1, ..run.clone() };
+    let ids: Vec<usize> = (0..built.included.len()).collect();
+    for (id, o) in run_batch(&built.exe, data, &ids, &opts) {
+        if let Some(us) = o.latency_us() {
+            out.insert(uniq[built.included[id]].key.clone(), us);
+        }
+    }
+    out
+}

@@ -1,0 +1,166 @@
+//! Candidate generation is deterministic for a seed and the same
+//! measurements; mutators give valid, distinct programs that change one
+//! decision and compute the same result.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use kiln_ir::codegen::Isa;
+use kiln_ir::interp;
+use kiln_ir::schedule::testing::random_args;
+use kiln_ir::schedule::{DecisionMode, Schedule};
+use tuner::cost_model::CostModel;
+use tuner::mutator::{mutate, sites, MutatorKind};
+use tuner::search::{Context, StrategyKind};
+use tuner::{features, Program, Task};
+
+fn task() -> Task {
+    Task::new(&common::small_matmul(), None, "test", "unused.json".into()).unwrap()
+}
+
+/// Fake "measurements": a deterministic throughput per program.
+fn fake_gflops(p: &Program) -> f64 {
+    (tuner::task::fnv64(&p.key) % 1000) as f64 / 10.0
+}
+
+/// Runs `iters` iterations of a strategy against fake measurements and
+/// returns the keys it proposed, in order.
+fn proposals(kind: StrategyKind, seed: u64, iters: usize) -> Vec<String> {
+    let task = task();
+    let isa = Isa::Avx2;
+    let mut strategy = kind.build(seed);
+    let mut model = CostModel::new(8);
+    let mut measured = BTreeSet::new();
+    let mut best: Vec<(Program, f64)> = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..iters {
+        let ctx = Context { task: &task, isa, threads: 1, measured: &measured, best: &best, model: &model };
+        let cands = strategy.generate(&ctx, 8);
+        assert!(!cands.is_empty());
+        for p in cands {
+            assert!(measured.insert(p.key.clone()), "a measured program was proposed again");
+            let g = fake_gflops(&p);
+            model.add("g", features::extract(&p.func, isa), g);
+            out.push(p.key.clone());
+            best.push((p, g));
+        }
+        best.sort_by(|a, b| b.1.total_cmp(&a.1));
+        model.train();
+    }
+    out
+}
+
+#[test]
+fn same_seed_and_measurements_give_the_same_candidates() {
+    for kind in [StrategyKind::Random, StrategyKind::Evolutionary] {
+        let a = proposals(kind, 42, 3);
+        let b = proposals(kind, 42, 3);
+        assert_eq!(a, b, "{kind:?}");
+        assert_eq!(a.len(), 24);
+        let c = proposals(kind, 43, 3);
+        assert_ne!(a, c, "{kind:?}: another seed gives other candidates");
+    }
+}
+
+#[test]
+fn mutators_give_valid_distinct_programs() {
+    let task = task();
+    let isa = Isa::Avx2;
+    let func = &task.func;
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut checked = 0;
+    for seed in 0..12 {
+        let parent = task.sample(isa, 1, seed).unwrap();
+        let parent_sites = sites(&parent.trace);
+        assert!(parent_sites.iter().any(|(_, k)| *k == MutatorKind::TileSize));
+        for _ in 0..4 {
+            let Some(child) = mutate(&task, &parent, isa, 1, &mut rng) else { continue };
+            assert_ne!(child.key, parent.key);
+            // Exactly one decision differs (tile mutations replay strictly).
+            let (a, b) = (parent.trace.decisions(), child.trace.decisions());
+            assert_eq!(a.len(), b.len());
+            assert_eq!(a.iter().zip(&b).filter(|(x, y)| x != y).count(), 1);
+            // The child's trace replays strictly to the same program.
+            let again = Schedule::replay(func, &child.trace, 0, DecisionMode::Strict).unwrap();
+            assert_eq!(tuner::task::program_key(again.func(), isa, 1), child.key);
+            tuner::task::check_program(&child.func, isa).unwrap();
+            // And computes what the kernel computes.
+            if checked < 6 {
+                let mut want = random_args(func, 1);
+                let mut got = want.clone();
+                interp::run(func, &mut want).unwrap();
+                interp::run(&child.func, &mut got).unwrap();
+                let (interp::Tensor::F32(w), interp::Tensor::F32(g)) = (&want[2], &got[2]) else { panic!() };
+                assert!(w.iter().zip(g).all(|(x, y)| (x - y).abs() < 1e-4));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6);
+}
+
+#[test]
+fn register_tiles_that_spill_are_rejected() {
+    let task = task();
+    // Every sample the space gives fits in the registers.
+    for seed in 0..20 {
+        if let Ok(p) = task.sample(Isa::Avx2, 1, seed) {
+            assert!(features::accumulator_vectors(&p.func, Isa::Avx2) + 3 <= 16);
+        }
+    }
+    let d = task.default_program(Isa::Avx2, 1).unwrap();
+    // 32 rows: 4 of them (the largest divisor <= 6); 40 columns = 5 vectors: 1 of them.
+    assert_eq!(features::accumulator_vectors(&d.func, Isa::Avx2), 4, "the default 4x1 register tile");
+    assert_eq!(features::extract(&d.func, Isa::Avx2).len(), features::COUNT);
+}
+
+#[test]
+fn custom_spaces_are_resampled_and_their_categorical_decisions_mutated() {
+    // The chapter's stochastic_schedule_mm, plus a categorical choice of the i split.
+    let space: proc_macro2::TokenStream = r#"
+        b0 = sch.get_block(name="C", func_name="main")
+        l1, l2, l3 = sch.get_loops(block=b0)
+        v4 = sch.sample_categorical(candidates=[1, 2, 4, 8], probs=[0.25, 0.25, 0.25, 0.25])
+        l5, l6 = sch.split(loop=l1, factors=[None, v4], preserve_unit_iters=True)
+        v7, v8 = sch.sample_perfect_tile(loop=l2, n=2, max_innermost_factor=16)
+        l9, l10 = sch.split(loop=l2, factors=[v7, v8], preserve_unit_iters=True)
+        sch.reorder(l5, l9, l3, l6, l10)
+        b11 = sch.decompose_reduction(block=b0, loop=l3)
+    "#
+    .parse()
+    .unwrap();
+    let func = common::small_matmul();
+    let task = Task::new(&func, Some(&space), "test", "unused.json".into()).unwrap();
+    let isa = Isa::Avx2;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut categorical = 0;
+    let mut keys = BTreeSet::new();
+    for seed in 0..16 {
+        let p = task.sample(isa, 1, seed).unwrap();
+        assert!(p.trace.decisions().iter().all(|d| d.is_some()), "every decision is recorded");
+        keys.insert(p.key.clone());
+        for _ in 0..6 {
+            let Some(c) = mutate(&task, &p, isa, 1, &mut rng) else { continue };
+            let again = Schedule::replay(&func, &c.trace, 0, DecisionMode::Strict).unwrap();
+            assert_eq!(tuner::task::program_key(again.func(), isa, 1), c.key);
+            categorical += usize::from(c.trace.decisions()[0] != p.trace.decisions()[0]);
+        }
+    }
+    assert!(keys.len() > 4, "samples differ: {}", keys.len());
+    assert!(categorical > 0, "the categorical decision is mutated");
+    // The default of a custom space is the macro's: the section replayed with seed 0.
+    let d = task.default_program(isa, 1).unwrap();
+    let macro_default = Schedule::replay(&func, &task_space_trace(&task), 0, DecisionMode::Resample).unwrap();
+    assert_eq!(tuner::task::program_key(macro_default.func(), isa, 1), d.key);
+}
+
+fn task_space_trace(task: &Task) -> kiln_ir::trace::Trace {
+    match &task.space {
+        tuner::task::Space::Custom(t) => t.clone(),
+        tuner::task::Space::Rules => panic!("a custom space"),
+    }
+}
