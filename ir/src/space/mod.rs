@@ -71,6 +71,12 @@ impl std::error::Error for SpaceError {}
 pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mode: Mode) -> Result<(), SpaceError> {
     let names: Vec<String> = sch.func().blocks().iter().map(|b| b.block.name.clone()).collect();
     for name in names.iter().rev() {
+        if sch.func().block(name).is_none() {
+            continue;
+        }
+        if !rules::absorbed_by_producer(sch, name) && !blocks_done(sch, name) {
+            rules::compute_location_rule(sch, name, mode)?;
+        }
         let Some(br) = sch.func().block(name).cloned() else { continue };
         if br.block.is_reduction() {
             match rules::reduction_rule(sch, name) {
@@ -94,15 +100,15 @@ fn blocks_done(sch: &Schedule, name: &str) -> bool {
 }
 
 /// Samples one point of the default design space of `func` for `opts`, with
-/// `seed`; retries rejected samples a few times.
+/// `seed`; retries rejected samples (and samples where the rules met a
+/// combination a primitive refuses) a few times.
 pub fn sample(func: &PrimFunc, opts: &SpaceOptions, seed: u64) -> Result<Schedule, SpaceError> {
     let mut last = SpaceError::Rejected("no attempt".into());
     for attempt in 0..16u64 {
         let mut sch = Schedule::new(func.clone(), seed.wrapping_mul(0x9E37_79B9).wrapping_add(attempt));
         match apply_rules(&mut sch, opts, Mode::Sample) {
             Ok(()) => return Ok(sch),
-            Err(e @ SpaceError::Rejected(_)) => last = e,
-            Err(e) => return Err(e),
+            Err(e) => last = e,
         }
     }
     Err(last)

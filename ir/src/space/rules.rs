@@ -143,6 +143,25 @@ fn fusable_consumer(sch: &Schedule, block: &str) -> Option<String> {
     .then(|| cons[0].clone())
 }
 
+/// The compute-location rule: a block that writes an intermediate buffer may
+/// move under any loop of its consumers where `compute_at` is legal, stay at
+/// the root, or be inlined (`sample_compute_location`). The default keeps it
+/// at the root.
+pub fn compute_location_rule(sch: &mut Schedule, block: &str, mode: Mode) -> Result<(), ScheduleError> {
+    let f = sch.func();
+    let Some(br) = f.block(block) else { return Ok(()) };
+    if f.param(&br.block.body.buffer).is_some() || consumers(f, block).is_empty() {
+        return Ok(());
+    }
+    let b = sch.get_block(block)?;
+    let decision = match mode {
+        Mode::Sample => None,
+        Mode::Default => Some(-1),
+    };
+    let loc = sch.sample_compute_location(b, decision)?;
+    sch.compute_at(b, loc, true, -1)
+}
+
 /// Whether `block` is an elementwise consumer that the tile of its (reduction)
 /// producer will absorb, so that no rule should schedule it on its own.
 pub fn absorbed_by_producer(sch: &Schedule, block: &str) -> bool {
@@ -177,8 +196,17 @@ pub fn reduction_rule(sch: &Schedule, block: &str) -> Option<bool> {
     }
 }
 
+/// Whether a block sits inside a vectorized loop (placed there by
+/// `compute_at`): its own loops are then left alone.
+fn inside_vector_loop(sch: &Schedule, block: &str) -> bool {
+    sch.func().loops_of_block(block).is_some_and(|ls| ls.iter().any(|l| l.kind == crate::ir::ForKind::Vectorized))
+}
+
 /// The `SSRSRS` register-tiling rule.
 pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: Mode) -> Result<(), SpaceError> {
+    if inside_vector_loop(sch, block) {
+        return Ok(());
+    }
     let f = sch.func().clone();
     let br = f.block(block).unwrap().clone();
     let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
@@ -292,6 +320,9 @@ pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: Mod
 
 /// The rfactor rule: vector partial sums along a contiguous reduce axis.
 pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: Mode) -> Result<(), SpaceError> {
+    if inside_vector_loop(sch, block) {
+        return Ok(());
+    }
     let f = sch.func().clone();
     let br = f.block(block).unwrap().clone();
     let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
@@ -379,6 +410,9 @@ pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
 /// Vectorizes the innermost loop of a spatial-only block when its store is
 /// contiguous in it.
 pub fn elementwise_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions) -> Result<(), SpaceError> {
+    if inside_vector_loop(sch, block) {
+        return Ok(());
+    }
     let f = sch.func().clone();
     let br = f.block(block).unwrap().clone();
     let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
