@@ -10,10 +10,13 @@
 //! - **compute location** (`sample_compute_location`): another legal loop,
 //!   drawn by replaying the trace with that one decision removed.
 //!
-//! Every mutated trace is replayed with `DecisionMode::Strict` (or, for the
-//! compute location, `Repair`, which keeps every decision that still fits)
-//! and checked like a fresh sample (`task::check_program`) before it is returned, so an invalid
-//! mutation never reaches the builder.
+//! In the default space the program is rebuilt by running the rules again
+//! with the mutated decisions (`kiln_ir::space::regenerate`: a decision that
+//! no longer fits the changed structure is drawn afresh); a custom space's
+//! trace is replayed with `DecisionMode::Strict` (or, for the compute
+//! location, `Repair`). Either way the result is checked like a fresh sample
+//! (`task::check_program`) before it is returned, so an invalid mutation never
+//! reaches the builder.
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -24,7 +27,8 @@ use kiln_ir::schedule::primitive::sampling::check_tile_decision;
 use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::trace::{Arg, Decision, InstKind, Trace};
 
-use crate::task::{check_program, program_key, Program, Task};
+use crate::task::{check_program, program_key, Program, Space, Task};
+use kiln_ir::space::{self, SpaceOptions};
 
 /// What a mutation changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,7 +144,22 @@ pub fn mutate(task: &Task, p: &Program, isa: Isa, threads: usize, rng: &mut ChaC
             (MutatorKind::ComputeLocation, _) => (p.trace.with_decision(site, None), DecisionMode::Repair),
             _ => continue,
         };
-        let Ok(sch) = Schedule::replay(&task.func, &trace, rng.gen(), mode) else { continue };
+        // Default rules: rebuild from the decisions (a changed decision may
+        // change the loop structure the later steps see); custom spaces: replay.
+        let sch = match &task.space {
+            Space::Rules => {
+                let decisions: Vec<Option<Decision>> = trace.decisions().into_iter().map(|d| d.cloned()).collect();
+                let opts = SpaceOptions { isa, threads };
+                match space::regenerate(&task.func, &opts, &decisions, rng.gen()) {
+                    Ok(sch) => sch,
+                    Err(_) => continue,
+                }
+            }
+            Space::Custom(_) => match Schedule::replay(&task.func, &trace, rng.gen(), mode) {
+                Ok(sch) => sch,
+                Err(_) => continue,
+            },
+        };
         let (func, trace) = sch.into_parts();
         let key = program_key(&func, isa, threads);
         if key == p.key || check_program(&func, isa).is_err() {

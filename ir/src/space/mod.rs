@@ -15,15 +15,21 @@ pub use roles::exclusive_loops;
 use crate::codegen::Isa;
 use crate::ir::PrimFunc;
 use crate::schedule::{DecisionMode, Schedule, ScheduleError};
-use crate::trace::Trace;
+use crate::trace::{Decision, Trace};
 
 /// How the rules take their decisions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Draw every decision from the schedule's RNG.
     Sample,
     /// Take the default decisions.
     Default,
+    /// Take these decisions, in the order the rules sample, each only where it
+    /// still fits (else drawn afresh); draw once they run out. This is how a
+    /// mutated program is rebuilt: when a changed decision changes the loop
+    /// structure (a compute location, a tiling), the rules run again instead
+    /// of replaying a trace whose later steps no longer apply.
+    Given(std::collections::VecDeque<Option<Decision>>),
 }
 
 /// What the space is for.
@@ -68,20 +74,20 @@ impl std::error::Error for SpaceError {}
 
 /// Applies the rules to every block of `sch` (in reverse program order, so
 /// that consumers are tiled before their producers are placed).
-pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mode: Mode) -> Result<(), SpaceError> {
+pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> Result<(), SpaceError> {
     let names: Vec<String> = sch.func().blocks().iter().map(|b| b.block.name.clone()).collect();
     for name in names.iter().rev() {
         if sch.func().block(name).is_none() {
             continue;
         }
         if !rules::absorbed_by_producer(sch, name) && !blocks_done(sch, name) {
-            rules::compute_location_rule(sch, name, mode)?;
+            rules::compute_location_rule(sch, name, &mut mode)?;
         }
         let Some(br) = sch.func().block(name).cloned() else { continue };
         if br.block.is_reduction() {
             match rules::reduction_rule(sch, name) {
-                Some(true) => rules::tile_rule(sch, name, opts, mode)?,
-                Some(false) => rules::rfactor_rule(sch, name, opts, mode)?,
+                Some(true) => rules::tile_rule(sch, name, opts, &mut mode)?,
+                Some(false) => rules::rfactor_rule(sch, name, opts, &mut mode)?,
                 None => {}
             }
         } else if !blocks_done(sch, name) && !rules::absorbed_by_producer(sch, name) {
@@ -112,6 +118,20 @@ pub fn sample(func: &PrimFunc, opts: &SpaceOptions, seed: u64) -> Result<Schedul
         }
     }
     Err(last)
+}
+
+/// Rebuilds a point of the default space from `decisions` (in sampling
+/// order, as `Trace::decisions` lists them), e.g. after a mutator changed
+/// one; decisions that no longer fit are drawn with `seed`.
+pub fn regenerate(
+    func: &PrimFunc,
+    opts: &SpaceOptions,
+    decisions: &[Option<Decision>],
+    seed: u64,
+) -> Result<Schedule, SpaceError> {
+    let mut sch = Schedule::new(func.clone(), seed);
+    apply_rules(&mut sch, opts, Mode::Given(decisions.iter().cloned().collect()))?;
+    Ok(sch)
 }
 
 /// Samples a point of a custom space (a trace whose sampling instructions

@@ -25,12 +25,14 @@ use std::collections::HashMap;
 use crate::codegen::Isa;
 use crate::ir::{DataType, IterKind};
 use crate::schedule::analysis::consumers;
-use crate::schedule::{BlockRV, ExprRV, Factor, LoopRV, Schedule, ScheduleError};
+use crate::schedule::{BlockRV, DecisionMode, ExprRV, Factor, LoopRV, Schedule, ScheduleError};
+use crate::trace::Decision;
 
 use super::roles::{broadcast_row, contiguous_iter, exclusive_loops, operand_loads, store_lane_iter, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
 
-/// Samples (or, in default mode, chooses) a perfect tiling of a loop.
+/// Samples (or, in default mode, chooses; or takes the next given decision
+/// of) a perfect tiling of a loop.
 fn tile(
     sch: &mut Schedule,
     l: LoopRV,
@@ -38,10 +40,10 @@ fn tile(
     n: usize,
     max_inner: i64,
     inner: i64,
-    mode: Mode,
+    mode: &mut Mode,
 ) -> Result<Vec<ExprRV>, ScheduleError> {
-    let decision = match mode {
-        Mode::Sample => None,
+    let (decision, dmode) = match mode {
+        Mode::Sample => (None, DecisionMode::Strict),
         Mode::Default => {
             // innermost: the largest divisor <= `inner` (and <= max_inner); outermost: the rest.
             let cap = if max_inner > 0 { inner.min(max_inner) } else { inner };
@@ -49,10 +51,17 @@ fn tile(
             let mut v = vec![1; n];
             v[n - 1] = d;
             v[0] = extent / d;
-            Some(v)
+            (Some(v), DecisionMode::Strict)
+        }
+        Mode::Given(q) => {
+            let d = match q.pop_front().flatten() {
+                Some(Decision::Ints(v)) => Some(v),
+                _ => None,
+            };
+            (d, DecisionMode::Repair)
         }
     };
-    sch.sample_perfect_tile(l, n as i64, max_inner, decision)
+    sch.sample_perfect_tile_mode(l, n as i64, max_inner, decision, dmode)
 }
 
 fn split_by(sch: &mut Schedule, l: LoopRV, factors: &[ExprRV]) -> Result<Vec<LoopRV>, ScheduleError> {
@@ -147,18 +156,22 @@ fn fusable_consumer(sch: &Schedule, block: &str) -> Option<String> {
 /// move under any loop of its consumers where `compute_at` is legal, stay at
 /// the root, or be inlined (`sample_compute_location`). The default keeps it
 /// at the root.
-pub fn compute_location_rule(sch: &mut Schedule, block: &str, mode: Mode) -> Result<(), ScheduleError> {
+pub fn compute_location_rule(sch: &mut Schedule, block: &str, mode: &mut Mode) -> Result<(), ScheduleError> {
     let f = sch.func();
     let Some(br) = f.block(block) else { return Ok(()) };
     if f.param(&br.block.body.buffer).is_some() || consumers(f, block).is_empty() {
         return Ok(());
     }
     let b = sch.get_block(block)?;
-    let decision = match mode {
-        Mode::Sample => None,
-        Mode::Default => Some(-1),
+    let (decision, dmode) = match mode {
+        Mode::Sample => (None, DecisionMode::Strict),
+        Mode::Default => (Some(-1), DecisionMode::Strict),
+        Mode::Given(q) => match q.pop_front().flatten() {
+            Some(Decision::Int(v)) => (Some(v), DecisionMode::Repair),
+            _ => (None, DecisionMode::Repair),
+        },
     };
-    let loc = sch.sample_compute_location(b, decision)?;
+    let loc = sch.sample_compute_location_mode(b, decision, dmode)?;
     sch.compute_at(b, loc, true, -1)
 }
 
@@ -203,7 +216,7 @@ fn inside_vector_loop(sch: &Schedule, block: &str) -> bool {
 }
 
 /// The `SSRSRS` register-tiling rule.
-pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: Mode) -> Result<(), SpaceError> {
+pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
     if inside_vector_loop(sch, block) {
         return Ok(());
     }
@@ -319,7 +332,7 @@ pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: Mod
 }
 
 /// The rfactor rule: vector partial sums along a contiguous reduce axis.
-pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: Mode) -> Result<(), SpaceError> {
+pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
     if inside_vector_loop(sch, block) {
         return Ok(());
     }
