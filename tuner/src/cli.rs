@@ -273,10 +273,10 @@ fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<(), String> {
     };
     let task = tasks(ws, Some(kernel))?.remove(0);
     println!("{}", func_to_string(&task.func));
-    let committed = crate::commit::committed_program(&task, isa, 1);
+    let committed = crate::commit::committed_program_or_why(&task, isa, 1);
     let (what, prog) = match committed {
-        Some(p) => (format!("committed trace ({}, {})", task.trace_path.display(), isa.target_key()), p),
-        None => (format!("default schedule (no committed {} trace)", isa.target_key()), task.default_program(isa, 1)?),
+        Ok(p) => (format!("committed trace ({}, {})", task.trace_path.display(), isa.target_key()), p),
+        Err(why) => (format!("default schedule ({why})"), task.default_program(isa, 1)?),
     };
     println!("# trace in use for {}: {what}\n{}", isa.name(), prog.trace);
     println!("{}", func_to_string(&prog.func));

@@ -49,12 +49,21 @@ impl Committed {
 /// The program of the committed trace for `isa`, if the file has a valid,
 /// current entry.
 pub fn committed_program(task: &Task, isa: Isa, threads: usize) -> Option<Program> {
-    let file = TraceFile::read(&task.trace_path).ok()??;
+    committed_program_or_why(task, isa, threads).ok()
+}
+
+/// The program of the committed trace for `isa`, or why there is none (no
+/// file, no entry for the ISA, a stale workload, a step that fails).
+pub fn committed_program_or_why(task: &Task, isa: Isa, threads: usize) -> Result<Program, String> {
+    let path = task.trace_path.display();
+    let file = TraceFile::read(&task.trace_path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .ok_or_else(|| format!("no trace file {path}"))?;
     if file.workload != task.workload {
-        return None;
+        return Err(format!("{path} is stale (the kernel changed since it was tuned)"));
     }
-    let entry = file.entry(isa)?;
-    task.replay(&entry.trace, isa, threads).ok()
+    let entry = file.entry(isa).ok_or_else(|| format!("{path} has no {} entry", isa.target_key()))?;
+    task.replay(&entry.trace, isa, threads).map_err(|e| format!("{path} ({}): {e}", isa.target_key()))
 }
 
 /// Writes `winner` (the fastest correct program of the task, `latency` µs)
