@@ -202,3 +202,15 @@ fn malformed_annotate_instructions_are_bad_instructions() {
         assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
     }
 }
+
+#[test]
+fn string_values_with_quotes_print_escaped_and_round_trip() {
+    let func = matmul(8, 8, 8);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let c = sch.get_block("C").unwrap();
+    let l = sch.get_loops(c).unwrap();
+    sch.annotate(AnnTarget::Loop(l[0]), "note", AnnArg::Str("say \"hi\" \\ ok".into())).unwrap();
+    let printed = sch.func().to_string();
+    assert!(printed.contains(r#""note": "say \"hi\" \\ ok""#), "{printed}");
+    assert_round_trips(&func, &sch);
+}

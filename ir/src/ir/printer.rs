@@ -165,8 +165,8 @@ fn ann_str(a: &Annotations) -> String {
     let items: Vec<String> = a
         .iter()
         .map(|(k, v)| match v {
-            AnnValue::Int(i) => format!("\"{k}\": {i}"),
-            AnnValue::Str(s) => format!("\"{k}\": \"{s}\""),
+            AnnValue::Int(i) => format!("{k:?}: {i}"),
+            AnnValue::Str(s) => format!("{k:?}: {s:?}"),
         })
         .collect();
     format!("{{{}}}", items.join(", "))
