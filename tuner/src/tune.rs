@@ -246,7 +246,16 @@ fn tune_one(
         let t_gen = Instant::now();
         let n = opts.per_iter.min(budget.saturating_sub(report.trials));
         let cands = if n > 0 {
-            let ctx = Context { task, isa, threads, measured: &measured, best: &best, model };
+            // The baselines of this batch count as measured: a search trial
+            // that would repeat one is wasted.
+            let pending: BTreeSet<String>;
+            let measured = if baselines.is_empty() {
+                &measured
+            } else {
+                pending = measured.iter().cloned().chain(baselines.iter().map(|p| p.prog.key.clone())).collect();
+                &pending
+            };
+            let ctx = Context { task, isa, threads, measured, best: &best, model };
             strategy.generate(&ctx, n)
         } else {
             vec![]
