@@ -94,7 +94,11 @@ fn section5(func: &PrimFunc, isa: Isa, root: &Path) -> Result<Schedule, String> 
         };
         println!("{what:>17} {n}: j_factors = {decision:<10} {result}");
     }
-    println!("\nbest of the search ({secs:.1} s, {}): {best_us:.2} µs, {:.2} GFLOP/s", isa.name(), gflops(flops, best_us));
+    println!(
+        "\nbest of the search ({secs:.1} s, {}): {best_us:.2} µs, {:.2} GFLOP/s",
+        isa.name(),
+        gflops(flops, best_us)
+    );
     println!("print(best_sch.trace):\n{}", best.trace());
     println!("best_sch.mod.show():\n{}", best.func());
     Ok(best)
@@ -146,7 +150,7 @@ fn side_by_side(func: &PrimFunc, isa: Isa, root: &Path, others: &[(&str, &Schedu
     let all: Vec<Program> = progs.iter().map(|(_, p)| p.clone()).collect();
     let run = TuneOptions::new(&dir).run;
     let times = tuner::confirm::time_together(&tc, func, &all, isa, &data, &run, "walkthrough-side-by-side");
-    println!("\ntimed side by side ({}):", isa.name());
+    println!("\ntimed side by side, in one process ({}; on a loaded machine these drift by tens of %):", isa.name());
     for (name, p) in &progs {
         match times.get(&p.key) {
             Some(us) => println!("  {name:<20} {us:10.2} µs  {:7.2} GFLOP/s", gflops(task.flops, *us)),
@@ -186,6 +190,14 @@ fn section7(isa: Isa, root: &Path, trials: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Sections 5–7: what compiles and times candidates.
+fn sections_5_to_7(func: &PrimFunc, isa: Isa, root: &Path, trials: usize) -> Result<(), String> {
+    let best = section5(func, isa, root)?;
+    let tuned = section6(func, isa, root, trials)?;
+    side_by_side(func, isa, root, &[("random search best", &best), ("tuned best", &tuned)])?;
+    section7(isa, root, (trials / 2).max(8))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick") || std::env::var("KILN_WALKTHROUGH_QUICK").is_ok_and(|v| v == "1");
@@ -203,13 +215,7 @@ fn main() -> ExitCode {
     if std::env::var_os("KILN_TUNE_HARNESS_DIR").is_none() {
         std::env::set_var("KILN_TUNE_HARNESS_DIR", root.join("harness"));
     }
-    let result = (|| -> Result<(), String> {
-        let best = section5(&func, isa, &root)?;
-        let tuned = section6(&func, isa, &root, trials)?;
-        side_by_side(&func, isa, &root, &[("random search best", &best), ("tuned best", &tuned)])?;
-        section7(isa, &root, (trials / 2).max(8))?;
-        Ok(())
-    })();
+    let result = sections_5_to_7(&func, isa, &root, trials);
     println!("\n(walkthrough: {:.1} s; work directory {})", start.elapsed().as_secs_f64(), root.display());
     match result {
         Ok(()) => ExitCode::SUCCESS,

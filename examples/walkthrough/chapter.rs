@@ -104,7 +104,8 @@ pub fn section2(out: &mut String, func: &PrimFunc) {
     let _ = writeln!(out, "sch.mod.show():\n{}", sch.func());
     let _ = writeln!(out, "print(sch.trace):\n{}", sch.trace());
     let ok = same_results(func, sch.func());
-    let _ = writeln!(out, "interpreter: the scheduled function {} MyModule", if ok { "matches" } else { "DIFFERS FROM" });
+    let _ =
+        writeln!(out, "interpreter: the scheduled function {} MyModule", if ok { "matches" } else { "DIFFERS FROM" });
 }
 
 /// Section 3: `stochastic_schedule_mm` with several seeds.
