@@ -39,5 +39,5 @@ pub mod task;
 pub mod tune;
 
 pub use search::StrategyKind;
-pub use task::{Program, Task};
-pub use tune::{random_search, tune, tune_func, TaskReport, TuneOptions};
+pub use task::{Program, Space, Task};
+pub use tune::{random_search, random_search_space, tune, tune_func, tune_func_space, TaskReport, TuneOptions};

@@ -92,7 +92,18 @@ impl Task {
                 Space::Custom(t)
             }
         };
-        Ok(Task {
+        Ok(Task::with_space(func, space, crate_name, trace_path))
+    }
+
+    /// A task for `func` with a given space. A custom space's decisions are
+    /// dropped: e.g. the trace of one run of the chapter's
+    /// `stochastic_schedule_mm` stands for the whole space it samples.
+    pub fn with_space(func: &PrimFunc, space: Space, crate_name: &str, trace_path: PathBuf) -> Task {
+        let space = match space {
+            Space::Rules => Space::Rules,
+            Space::Custom(t) => Space::Custom(t.without_decisions()),
+        };
+        Task {
             name: func.name.clone(),
             crate_name: crate_name.to_string(),
             trace_path,
@@ -100,7 +111,7 @@ impl Task {
             space,
             workload: workload_hash(func),
             flops: kiln_ir::ir::flops(func),
-        })
+        }
     }
 
     fn program(&self, sch: Schedule, isa: Isa, threads: usize) -> Program {

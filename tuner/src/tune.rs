@@ -27,7 +27,7 @@ use crate::database::{self, Database, Record, Role};
 use crate::features;
 use crate::runner::{run_batch_each, write_data, Outcome, RunOptions};
 use crate::search::{Context, StrategyKind};
-use crate::task::{Program, Task};
+use crate::task::{Program, Space, Task};
 
 /// How to tune.
 #[derive(Clone, Debug)]
@@ -246,7 +246,16 @@ fn tune_one(
         let t_gen = Instant::now();
         let n = opts.per_iter.min(budget.saturating_sub(report.trials));
         let cands = if n > 0 {
-            let ctx = Context { task, isa, threads, measured: &measured, best: &best, model };
+            // The baselines of this batch count as measured: a search trial
+            // that would repeat one is wasted.
+            let pending: BTreeSet<String>;
+            let measured = if baselines.is_empty() {
+                &measured
+            } else {
+                pending = measured.iter().cloned().chain(baselines.iter().map(|p| p.prog.key.clone())).collect();
+                &pending
+            };
+            let ctx = Context { task, isa, threads, measured, best: &best, model };
             strategy.generate(&ctx, n)
         } else {
             vec![]
@@ -384,7 +393,14 @@ fn tune_one(
 /// Tunes one function (MetaSchedule's `tune_tir`): returns the best schedule
 /// found and the report. Nothing is written to trace files.
 pub fn tune_func(func: &PrimFunc, opts: &TuneOptions) -> Result<(Schedule, TaskReport), String> {
-    let task = Task::new(func, None, "", PathBuf::new())?;
+    tune_func_space(func, Space::Rules, opts)
+}
+
+/// [`tune_func`] over a given space: [`Space::Rules`] (the default space) or
+/// [`Space::Custom`] (a trace whose decisions are sampled anew, e.g. the
+/// trace of the chapter's `stochastic_schedule_mm`).
+pub fn tune_func_space(func: &PrimFunc, space: Space, opts: &TuneOptions) -> Result<(Schedule, TaskReport), String> {
+    let task = Task::with_space(func, space, "", PathBuf::new());
     let mut o = opts.clone();
     o.write_traces = false;
     o.isas.truncate(1);
@@ -404,6 +420,35 @@ pub fn random_search(
     seed: u64,
     work_dir: &Path,
 ) -> Result<(Schedule, f64), String> {
+    random_search_space(func, Space::Rules, isa, trials, seed, work_dir)
+}
+
+/// [`random_search`] over a given space — the chapter's exact
+/// `random_search`, which samples `stochastic_schedule_mm`:
+///
+/// ```no_run
+/// # use kiln_ir::schedule::Schedule;
+/// # let func = kiln_ir::schedule::testing::matmul(128, 128, 128);
+/// # let stochastic_schedule_mm = |_: &mut Schedule| {};
+/// use kiln_ir::codegen::Isa;
+/// use tuner::task::Space;
+/// let mut sch = Schedule::new(func.clone(), 0);
+/// stochastic_schedule_mm(&mut sch); // one sample: its trace, decisions dropped, is the space
+/// let space = Space::Custom(sch.trace().clone());
+/// let (best, us) = tuner::tune::random_search_space(&func, space, Isa::Avx2, 5, 0, "target/rs".as_ref()).unwrap();
+/// ```
+///
+/// Every trial is a record of the database in `work_dir`
+/// ([`crate::database::Database::open`]). Programs already measured there
+/// count towards `trials` and are not measured again.
+pub fn random_search_space(
+    func: &PrimFunc,
+    space: Space,
+    isa: Isa,
+    trials: usize,
+    seed: u64,
+    work_dir: &Path,
+) -> Result<(Schedule, f64), String> {
     let mut o = TuneOptions::new(work_dir);
     o.trials = trials;
     o.per_iter = trials.clamp(1, 64);
@@ -411,6 +456,6 @@ pub fn random_search(
     o.seed = seed;
     o.strategy = StrategyKind::Random;
     o.progress = false;
-    let (sch, r) = tune_func(func, &o)?;
+    let (sch, r) = tune_func_space(func, space, &o)?;
     Ok((sch, r.best_us.unwrap_or(f64::NAN)))
 }
