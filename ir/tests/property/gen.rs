@@ -149,6 +149,15 @@ impl Ctx {
         self.loops_of(b)?.choose(&mut self.rng).copied()
     }
 
+    /// Whether loop `l` feeds a reduction iteration variable of block `b`.
+    fn binds_reduce(&self, b: BlockRV, l: LoopRV) -> bool {
+        let (Ok(bn), Ok(ln)) = (self.sch.block_name(b), self.sch.loop_name(l)) else { return false };
+        let Some(br) = self.sch.func().block(&bn) else { return false };
+        br.block.iter_vars.iter().zip(&br.bindings).any(|(iv, e)| {
+            iv.kind == kiln_ir::ir::IterKind::Reduce && e.vars().iter().any(|v| v.name() == ln)
+        })
+    }
+
     fn extent(&self, l: LoopRV) -> Option<i64> {
         let name = self.sch.loop_name(l).ok()?;
         Some(self.sch.func().find_loop(&name)?.extent)
@@ -156,10 +165,11 @@ impl Ctx {
 
     /// A split factor for a loop of extent `ext`.
     fn factor(&mut self, ext: i64) -> Option<Factor> {
+        let ext = ext.max(1);
         let divisors: Vec<i64> = (1..=ext).filter(|d| ext % d == 0).collect();
         Some(match self.rng.gen_range(0..20) {
             0..=10 => Factor::Int(*divisors.choose(&mut self.rng).unwrap()),
-            11..=16 => Factor::Int(self.rng.gen_range(1..=ext + 2)),
+            11..=16 => Factor::Int(self.rng.gen_range(1..=ext + 1)),
             17 => Factor::Int(self.rng.gen_range(-1..=0)),
             _ => match self.exprs.choose(&mut self.rng) {
                 Some(e) => Factor::Rv(*e),
@@ -173,9 +183,16 @@ impl Ctx {
         let ext = self.extent(l).unwrap_or(8);
         let n = *[2, 2, 2, 2, 3, 3, 3, 1, 4].choose(&mut self.rng).unwrap();
         let none_at = if self.chance(0.7) { Some(self.rng.gen_range(0..n)) } else { None };
-        let mut fs = Vec::new();
+        // Each factor at most about what the earlier ones leave (so the loops
+        // stay near the extent), except in a few wild splits.
+        let wild = self.chance(0.05);
+        let (mut fs, mut rest) = (Vec::new(), ext);
         for k in 0..n {
-            fs.push(if Some(k) == none_at || self.chance(0.03) { None } else { self.factor(ext) });
+            let f = if Some(k) == none_at || self.chance(0.03) { None } else { self.factor(rest) };
+            if let (Some(Factor::Int(v)), false) = (f, wild) {
+                rest = if v > 0 { (rest + v - 1) / v } else { rest };
+            }
+            fs.push(f);
         }
         let ls = self.call("split", format!("{l:?}, {fs:?}"), |s| s.split(l, &fs))?;
         self.loops.extend(ls);
@@ -243,32 +260,65 @@ impl Ctx {
             (1, Some(e)) => AnnArg::Rv(*e),
             _ => AnnArg::Int(self.rng.gen_range(-1..=64)),
         };
-        self.call("annotate", format!("{t:?}, {key:?}, {v:?}"), |s| s.annotate(t, &key, v))
+        self.call("annotate", format!("{t:?}, {key:?}, {v:?}"), |s| s.annotate(t, &key, v))?;
+        if self.chance(0.3) {
+            self.call("unannotate", format!("{t:?}, {key:?}"), |s| s.unannotate(t, &key))?;
+        }
+        Some(())
     }
 
     fn cache(&mut self) -> Option<()> {
         let b = self.block()?;
         let scope = SCOPES.choose(&mut self.rng).unwrap().to_string();
         let reads = self.sch.block_name(b).ok().and_then(|n| Some(block_reads(&self.sch.func().block(&n)?.block).len()));
-        let i = self.rng.gen_range(0..=reads.unwrap_or(2));
-        let c = match self.rng.gen_range(0..5) {
-            0 | 1 => self.call("cache_read", format!("{b:?}, {i}, {scope:?}"), |s| s.cache_read(b, i, &scope))?,
+        let reads = reads.unwrap_or(2);
+        let i = if self.chance(0.9) && reads > 0 { self.rng.gen_range(0..reads) } else { reads };
+        match self.rng.gen_range(0..5) {
+            0 | 1 => {
+                let c = self.call("cache_read", format!("{b:?}, {i}, {scope:?}"), |s| s.cache_read(b, i, &scope))?;
+                self.blocks.push(c);
+                // then often move or inline the copy
+                match self.rng.gen_range(0..4) {
+                    0 => self.call("compute_inline", format!("{c:?}"), |s| s.compute_inline(c)),
+                    1 => {
+                        let l = self.loop_of_any(&[b])?;
+                        let index = *[-1, -1, 0].choose(&mut self.rng).unwrap();
+                        let d = format!("{c:?}, {l:?}, true, {index}");
+                        self.call("compute_at", d, |s| s.compute_at(c, l, true, index))
+                    }
+                    _ => Some(()),
+                }
+            }
             2 | 3 => {
                 let i = usize::from(self.chance(0.1));
-                self.call("cache_write", format!("{b:?}, {i}, {scope:?}"), |s| s.cache_write(b, i, &scope))?
+                let c = self.call("cache_write", format!("{b:?}, {i}, {scope:?}"), |s| s.cache_write(b, i, &scope))?;
+                self.blocks.push(c);
+                match self.rng.gen_range(0..4) {
+                    0 => self.call("reverse_compute_inline", format!("{c:?}"), |s| s.reverse_compute_inline(c)),
+                    1 => {
+                        let l = self.loop_of_any(&[b])?;
+                        let index = *[-1, -1, 0].choose(&mut self.rng).unwrap();
+                        let d = format!("{c:?}, {l:?}, false, {index}");
+                        self.call("reverse_compute_at", d, |s| s.reverse_compute_at(c, l, false, index))
+                    }
+                    _ => Some(()),
+                }
             }
             _ => {
+                let b = self.block_where(|f, br| f.param(&br.block.body.buffer).is_none())?;
                 let i = usize::from(self.chance(0.1));
-                return self.call("set_scope", format!("{b:?}, {i}, {scope:?}"), |s| s.set_scope(b, i, &scope));
+                self.call("set_scope", format!("{b:?}, {i}, {scope:?}"), |s| s.set_scope(b, i, &scope))
             }
-        };
-        self.blocks.push(c);
-        Some(())
+        }
     }
 
     fn compute_at(&mut self) -> Option<()> {
-        let b = self.block()?;
         let reverse = self.chance(0.5);
+        let b = if reverse {
+            self.block_where(|f, br| block_reads(&br.block).iter().any(|r| f.param(&r.buffer).is_none()))?
+        } else {
+            self.block_where(|f, br| f.param(&br.block.body.buffer).is_none())?
+        };
         let related = if reverse {
             self.call("get_producers", format!("{b:?}"), |s| s.get_producers(b))?
         } else {
@@ -295,9 +345,11 @@ impl Ctx {
     }
 
     fn rfactor(&mut self) -> Option<()> {
-        let l = if self.chance(0.7) {
+        let l = if self.chance(0.8) {
             let b = self.block_where(|_, br| br.block.init.is_some())?;
-            *self.loops_of(b)?.choose(&mut self.rng)?
+            let ls = self.loops_of(b)?;
+            let reduce: Vec<LoopRV> = ls.iter().copied().filter(|l| self.binds_reduce(b, *l)).collect();
+            *reduce.choose(&mut self.rng).or_else(|| ls.choose(&mut self.rng))?
         } else {
             self.loop_()?
         };
@@ -343,16 +395,28 @@ impl Ctx {
 
     fn transform_layout(&mut self) -> Option<()> {
         let b = self.block_where(|f, br| f.param(&br.block.body.buffer).is_none())?;
-        let side = if self.chance(0.5) { BufferSide::Read } else { BufferSide::Write };
-        let i = match self.sch.block_name(b).ok().and_then(|n| self.sch.func().block(&n).cloned()) {
-            Some(br) if self.chance(0.8) => {
-                let regions = if side == BufferSide::Read { block_reads(&br.block) } else { block_writes(&br.block) };
-                let inner: Vec<usize> = (0..regions.len())
-                    .filter(|k| self.sch.func().param(&regions[*k].buffer).is_none())
-                    .collect();
-                inner.choose(&mut self.rng).copied().unwrap_or(0)
+        // usually an intermediate buffer of the block, sometimes any index
+        let inner: Vec<(BufferSide, usize)> = match self.sch.block_name(b).ok().and_then(|n| self.sch.func().block(&n)) {
+            Some(br) => {
+                let f = self.sch.func();
+                let reads = block_reads(&br.block).into_iter().map(|r| (BufferSide::Read, r));
+                let sides = reads.chain(block_writes(&br.block).into_iter().map(|r| (BufferSide::Write, r)));
+                let mut count = [0usize; 2];
+                let mut out = vec![];
+                for (side, r) in sides {
+                    let k = &mut count[usize::from(side == BufferSide::Write)];
+                    if f.param(&r.buffer).is_none() {
+                        out.push((side, *k));
+                    }
+                    *k += 1;
+                }
+                out
             }
-            _ => self.rng.gen_range(0..3usize),
+            None => vec![],
+        };
+        let (side, i) = match inner.choose(&mut self.rng) {
+            Some(x) if self.chance(0.85) => *x,
+            _ => (if self.chance(0.5) { BufferSide::Read } else { BufferSide::Write }, self.rng.gen_range(0..3usize)),
         };
         let shape = self.sch.block_name(b).ok().and_then(|name| {
             let br = self.sch.func().block(&name)?;
@@ -367,7 +431,7 @@ impl Ctx {
     fn sample_perfect_tile(&mut self) -> Option<()> {
         let l = self.loop_()?;
         let ext = self.extent(l).unwrap_or(8);
-        let n = self.rng.gen_range(0..=4i64);
+        let n = *[1, 2, 2, 3, 3, 4, 0].choose(&mut self.rng).unwrap();
         let max_inner = *[0, 0, 4, 16, 1].choose(&mut self.rng).unwrap();
         let decision = match self.rng.gen_range(0..10) {
             0..=5 => None,
