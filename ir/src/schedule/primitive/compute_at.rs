@@ -111,6 +111,9 @@ family_error! { ComputeAtError, "compute_at",
     /// The insertion position is outside the legal range.
     BadIndex { block: String, loop_: String, index: i64, lo: i64, hi: i64 } =>
         "index {index} is not a legal position for block \"{block}\" in the body of `{loop_}`: use -1, -2 or a position in {lo}..={hi}",
+    /// The block's predicate is not a condition on its iteration variables.
+    PredicateNotCarried { block: String } =>
+        "block \"{block}\" has a predicate on loops that are not its iteration variables, which its new nest could not keep",
     /// A consumer access is not affine in the loops below the target loop.
     RegionNotAffine { block: String, consumer: String, loop_: String } =>
         "the region of \"{block}\"'s output that \"{consumer}\" reads in one iteration of `{loop_}` cannot be bounded: an index is not affine in the loops",
@@ -150,6 +153,9 @@ family_error! { ReverseComputeAtError, "reverse_compute_at",
     /// One iteration of the loop produces only part of what a reduce variable ranges over.
     ReductionSplit { block: String, loop_: String, var: String, buffer: String } =>
         "one iteration of `{loop_}` writes only part of the `{buffer}` elements that reduce variable `{var}` of block \"{block}\" ranges over; the reduction would be split across iterations",
+    /// The block's predicate is not a condition on its iteration variables.
+    PredicateNotCarried { block: String } =>
+        "block \"{block}\" has a predicate on loops that are not its iteration variables, which its new nest could not keep",
     /// A producer's write is not affine in the loops below the target loop.
     RegionNotAffine { block: String, producer: String, loop_: String } =>
         "the region that producer \"{producer}\" of block \"{block}\" writes in one iteration of `{loop_}` cannot be bounded: an index is not affine in the loops",
@@ -177,6 +183,64 @@ pub struct LocationPlan {
     pub position: usize,
     /// One per iteration variable of the block, in order.
     pub axes: Vec<AxisPlan>,
+    /// The block's predicate as a condition on its iteration variables
+    /// (`true` for none), which the new nest keeps.
+    pub predicate: Expr,
+}
+
+/// The block's predicate as a condition on its iteration variables, to carry
+/// to a new nest; `None` when it cannot be. A conjunct over loops each bound
+/// as a whole to an iteration variable (`k_0 * 44 + k_2 < 300` with
+/// `vk_0 = k_0`, `vk_2 = k_2`: an uneven split that `rfactor` turned into
+/// iteration variables) is rewritten in those variables; a conjunct that only
+/// keeps one binding inside its domain (`i_0 * 4 + i_1 < 10` for
+/// `vi = i_0 * 4 + i_1` of extent 10) is dropped, as the new nest keeps every
+/// variable in its domain.
+fn predicate_on_iter_vars(func: &PrimFunc, br: &BlockRealize) -> Option<Expr> {
+    let mut conjuncts = Vec::new();
+    fn split(e: &Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::Binary(BinOp::And, a, b) => {
+                split(a, out);
+                split(b, out);
+            }
+            e if e.is_true() => {}
+            e => out.push(e.clone()),
+        }
+    }
+    split(&br.predicate, &mut conjuncts);
+    let an = analyzer_for(&func.loops_of_block(&br.block.name).expect("live block"));
+    let mut out = Expr::true_();
+    for c in conjuncts {
+        let as_iter = |v: &Var| {
+            br.bindings.iter().zip(&br.block.iter_vars).find(|(b, _)| b.as_var() == Some(v)).map(|(_, iv)| &iv.var)
+        };
+        if c.vars().iter().all(|v| as_iter(v).is_some()) {
+            out = out.and(c.substitute(&|v| as_iter(v).map(Expr::var)));
+            continue;
+        }
+        // `e < n` or `n <= e` with `e` a binding plus a constant, implied by its domain.
+        let implied = |e: &Expr, bound: i64, upper: bool| {
+            br.bindings.iter().zip(&br.block.iter_vars).any(|(b, iv)| {
+                an.linear(&(e.clone() - b.clone())).as_const().is_some_and(|d| {
+                    if upper {
+                        bound - d >= iv.extent
+                    } else {
+                        bound - d <= 0
+                    }
+                })
+            })
+        };
+        let ok = match &c {
+            Expr::Binary(BinOp::Lt, e, n) => n.as_int().is_some_and(|n| implied(e, n, true)),
+            Expr::Binary(BinOp::Le, n, e) => n.as_int().is_some_and(|n| implied(e, n, false)),
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// `min .. min + extent` of one buffer dimension during one iteration of the target loop.
@@ -421,7 +485,14 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
         consumer: cons[0].clone(),
         loop_: loop_.into(),
     })?;
-    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes: plan_axes(&br.block, &pins, &region, &an) })
+    let predicate = predicate_on_iter_vars(func, br).ok_or_else(|| ComputeAtError::PredicateNotCarried { block: b() })?;
+    Ok(LocationPlan {
+        block: b(),
+        loop_: loop_.into(),
+        position,
+        axes: plan_axes(&br.block, &pins, &region, &an),
+        predicate,
+    })
 }
 
 /// Checks `reverse_compute_at(block, loop_, index)` and plans the new nest.
@@ -529,7 +600,9 @@ pub fn check_reverse_compute_at(
             });
         }
     }
-    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes })
+    let predicate =
+        predicate_on_iter_vars(func, br).ok_or_else(|| ReverseComputeAtError::PredicateNotCarried { block: b() })?;
+    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes, predicate })
 }
 
 /// Whether loop `l` only drives spatial iteration variables of the blocks under it.
@@ -581,7 +654,8 @@ pub(crate) fn compute_locations(func: &PrimFunc, block: &str) -> Vec<(i64, RvVal
 
 /// Builds the moved block's new nest: loops `axK`, bindings `min + axK`, and
 /// the guards the plan asks for.
-fn build_nest(func: &PrimFunc, br: &BlockRealize, axes: &[AxisPlan], preserve_unit_loops: bool) -> Stmt {
+fn build_nest(func: &PrimFunc, br: &BlockRealize, plan: &LocationPlan, preserve_unit_loops: bool) -> Stmt {
+    let axes = &plan.axes;
     let mut names = func.names();
     let mut loops: Vec<(Var, i64)> = Vec::new();
     let mut bindings = Vec::with_capacity(axes.len());
@@ -605,6 +679,12 @@ fn build_nest(func: &PrimFunc, br: &BlockRealize, axes: &[AxisPlan], preserve_un
         }
         bindings.push(bind.to_expr());
     }
+    if !plan.predicate.is_true() {
+        let iv = &br.block.iter_vars;
+        let carried =
+            plan.predicate.substitute(&|v| iv.iter().position(|x| &x.var == v).map(|k| bindings[k].clone()));
+        predicate = predicate.and(carried);
+    }
     let realize = BlockRealize { bindings, predicate, block: br.block.clone() };
     let mut nest = Stmt::Block(Box::new(realize));
     for (v, e) in loops.into_iter().rev() {
@@ -620,7 +700,7 @@ pub fn apply_location(func: &PrimFunc, plan: &LocationPlan, preserve_unit_loops:
     let removed = replace_block(func, &plan.block, |_| Stmt::Seq(vec![])).expect("live block");
     let removed = PrimFunc { body: prune_empty(removed.body.clone()), ..removed };
     // Fresh names are taken after the removal, so `ax0` can be reused.
-    let nest = build_nest(&removed, &br, &plan.axes, preserve_unit_loops);
+    let nest = build_nest(&removed, &br, plan, preserve_unit_loops);
     let mut nest = Some(nest);
     let out = replace_loop(&removed, &plan.loop_, |mut l: For| {
         let mut stmts: Vec<Stmt> = match std::mem::replace(&mut l.body, Stmt::Seq(vec![])) {

@@ -30,6 +30,9 @@ family_error! { DecomposeReductionError, "decompose_reduction",
     /// A loop drives both spatial and reduce variables.
     MixedLoop { block: String, loop_: String } =>
         "loop `{loop_}` drives both spatial and reduce variables of block \"{block}\"",
+    /// A loop at or below `loop` drives no variable of the block, so it repeats the whole reduction.
+    RepeatingLoop { block: String, loop_: String, repeating: String } =>
+        "loop `{repeating}` (at or below `{loop_}`) drives no iteration variable of block \"{block}\", so it runs the whole reduction again, each time from its init; with the init moved above it, the repeats would accumulate",
 }
 
 /// Checks `decompose_reduction(block, loop)`; returns the loops from `loop`
@@ -37,7 +40,8 @@ family_error! { DecomposeReductionError, "decompose_reduction",
 ///
 /// Conditions: 1. the block has an init; 2. `loop` encloses it; 3. no loop
 /// outside `loop` drives a reduce iteration variable; 4. no loop at or below
-/// `loop` drives both spatial and reduce variables.
+/// `loop` drives both spatial and reduce variables; 5. every loop at or below
+/// `loop` of extent above 1 drives some iteration variable.
 pub fn check_decompose_reduction(
     func: &PrimFunc,
     block: &str,
@@ -67,6 +71,13 @@ pub fn check_decompose_reduction(
         if drives(&l.var, IterKind::Reduce) && drives(&l.var, IterKind::Spatial) {
             return Err(DecomposeReductionError::MixedLoop { block: block.into(), loop_: l.var.to_string() });
         }
+    }
+    if let Some(l) = loops[pos..].iter().find(|l| l.extent > 1 && br.bindings.iter().all(|b| !b.uses_var(&l.var))) {
+        return Err(DecomposeReductionError::RepeatingLoop {
+            block: block.into(),
+            loop_: loop_.into(),
+            repeating: l.var.to_string(),
+        });
     }
     Ok(loops[pos..].iter().map(|l| (*l).clone()).collect())
 }
