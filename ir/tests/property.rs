@@ -5,7 +5,7 @@
 //! computes (per the interpreter); and the trace's text form replays to the
 //! same function and trace.
 //!
-//! `KILN_PROPTEST_CASES=10000` runs the full count (the default is 300 cases);
+//! `KILN_PROPTEST_CASES=10000` runs the full count (the default is 1000 cases);
 //! `KILN_PROPTEST_SEED=N` runs case `N` alone and prints what it did. A failure
 //! names its case number, so it reruns with `KILN_PROPTEST_SEED`.
 
@@ -28,7 +28,7 @@ use property::kernels::{bundled, instances, small, Subject, CHEAP};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const DEFAULT_CASES: u64 = 300;
+const DEFAULT_CASES: u64 = 1000;
 /// Every `FULL_EVERY`-th case schedules a bundled kernel at full size.
 const FULL_EVERY: u64 = 16;
 
@@ -208,4 +208,117 @@ fn random_schedules_keep_results_and_never_panic() {
         }
     }
     assert!(failures.is_empty(), "{} failing cases: {failures:?}", failures.len());
+}
+
+/// A scaled-down bundled kernel or odd matmul by its label.
+fn subject(label: &str) -> PrimFunc {
+    small(&bundled()).into_iter().find(|s| s.label == label).unwrap_or_else(|| panic!("no subject {label}")).func
+}
+
+/// Replays `trace` on `func`, with the IR verified after every step: every
+/// step succeeds, except the last when `rejected` names the error kind it must
+/// fail with (changing nothing). Then runs the checks of a random case;
+/// returns whether the interpreter ran.
+fn regression(func: PrimFunc, trace: &str, rejected: Option<&str>) -> bool {
+    let t = parse_trace_str(trace).unwrap();
+    let mut sch = Schedule::new(func.clone(), 0);
+    sch.set_verify(true);
+    match (sch.apply_trace(&t, DecisionMode::Strict), rejected) {
+        (Ok(()), None) => {}
+        (Err((n, e)), Some(kind)) => {
+            assert_eq!((n, e.kind()), (t.insts.len() - 1, kind), "{e}");
+            let head = kiln_ir::trace::Trace { insts: t.insts[..n].to_vec() };
+            let before = Schedule::replay(&func, &head, 0, DecisionMode::Strict).unwrap();
+            assert_eq!(sch.func(), before.func(), "the rejected step changed the function");
+        }
+        (r, _) => panic!("unexpected outcome {r:?}\n{}", sch.func()),
+    }
+    let mut want = random_args(&func, 0);
+    interp::run(&func, &mut want).unwrap();
+    check_result(&func, &sch, &want, 0).unwrap_or_else(|e| panic!("{e}\n{}", sch.func()))
+}
+
+/// Case 1724: a split whose factors overshoot the loop by far; the verifier
+/// gave up on the predicated bindings and the primitive panicked.
+#[test]
+fn regression_split_far_beyond_the_extent() {
+    let trace = r#"
+        b0 = sch.get_block(name="C", func_name="main")
+        l1, l2, l3 = sch.get_loops(block=b0)
+        l4 = sch.fuse(l1, l2, l3, preserve_unit_iters=True)
+        l5, l6, l7, l8 = sch.split(loop=l4, factors=[185, 315, 63, 15], preserve_unit_iters=True)
+    "#;
+    regression(kiln_ir::schedule::testing::matmul(7, 5, 9), trace, None);
+}
+
+/// Cases 1325 and 2189: fusing back an uneven split (`%` of one value had an
+/// inexact range), and a predicate over loops the binding does not use.
+#[test]
+fn regression_uneven_splits_fused_back() {
+    let trace = r#"
+        b0 = sch.get_block(name="C", func_name="main")
+        l1, l2, l3 = sch.get_loops(block=b0)
+        l4 = sch.fuse(l2, l3, preserve_unit_iters=True)
+        l5, l6, l7 = sch.split(loop=l4, factors=[5, 15, None], preserve_unit_iters=True)
+        l8 = sch.fuse(l5, l6, l7, preserve_unit_iters=True)
+    "#;
+    assert!(regression(subject("matmul_odd (scaled down)"), trace, None));
+    let trace = r#"
+        b0 = sch.get_block(name="C", func_name="main")
+        l1, l2, l3 = sch.get_loops(block=b0)
+        l4 = sch.fuse(l2, l3, preserve_unit_iters=True)
+        l5, l6, l7 = sch.split(loop=l4, factors=[5, 21, 3], preserve_unit_iters=True)
+        l8, l9, l10, l11 = sch.split(loop=l1, factors=[5, 10, 10, 1], preserve_unit_iters=True)
+    "#;
+    assert!(regression(subject("matmul_odd (scaled down)"), trace, None));
+}
+
+/// Cases 5477 and 8031: `compute_at` of an rfactor block over an uneven split
+/// dropped the block's predicate (out-of-bounds reads, wrong sums).
+#[test]
+fn regression_compute_at_keeps_the_predicate() {
+    let trace = r#"
+        b0 = sch.get_block(name="C", func_name="main")
+        l1, l2, l3 = sch.get_loops(block=b0)
+        l4, l5, l6 = sch.split(loop=l3, factors=[None, 13, 1], preserve_unit_iters=True)
+        b7 = sch.rfactor(loop=l6, factor_axis=0)
+        l8, l9, l10 = sch.get_loops(block=b0)
+        sch.compute_at(block=b7, loop=l9, preserve_unit_loops=True, index=-1)
+    "#;
+    assert!(regression(subject("matmul_odd (scaled down)"), trace, None));
+}
+
+/// Case 7948: swapping pieces of a fused reduce-and-spatial loop ran the
+/// init after some updates (wrong results); now refused.
+#[test]
+fn regression_reorder_of_mixed_loop_pieces() {
+    let trace = r#"
+        b0 = sch.get_block(name="C", func_name="main")
+        l1, l2, l3 = sch.get_loops(block=b0)
+        sch.reorder(l3, l1, l2)
+        l4 = sch.fuse(l3, l1, preserve_unit_iters=True)
+        l5, l6, l7 = sch.split(loop=l4, factors=[58, None, 58], preserve_unit_iters=True)
+        sch.reorder(l7, l5)
+    "#;
+    assert!(regression(subject("matmul (scaled down)"), trace, Some("MixedLoops")));
+}
+
+/// Case 5210: decomposing a reduction above a loop that repeats it (the
+/// reduction had been computed at a loop inside its old reduce loop) summed
+/// the repeats; now refused.
+#[test]
+fn regression_decompose_above_a_repeating_loop() {
+    let trace = r#"
+        b0 = sch.get_block(name="Z", func_name="main")
+        l1, l2 = sch.get_loops(block=b0)
+        l3, l4 = sch.split(loop=l2, factors=[None, 4], preserve_unit_iters=True)
+        b5 = sch.get_block(name="Y", func_name="main")
+        l6, l7, l8 = sch.get_loops(block=b5)
+        sch.reverse_compute_at(block=b0, loop=l8, preserve_unit_loops=True, index=-1)
+        l9, l10, l11, l12, l13 = sch.get_loops(block=b0)
+        sch.compute_at(block=b5, loop=l12, preserve_unit_loops=False, index=-1)
+        l14, l15, l16, l17, l18 = sch.get_loops(block=b5)
+        b19 = sch.decompose_reduction(block=b5, loop=l16)
+    "#;
+    assert!(regression(subject("linear0 (scaled down)"), trace, Some("RepeatingLoop")));
 }

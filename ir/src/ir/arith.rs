@@ -158,7 +158,9 @@ impl Analyzer {
                 let c = b.as_int().filter(|c| *c > 0)?;
                 match self.range(a) {
                     // One window of `c` values: exact (`x % 15` for `x` in 20..=25 is 5..=10).
-                    Some((lo, hi)) if lo.div_euclid(c) == hi.div_euclid(c) => Some((lo.rem_euclid(c), hi.rem_euclid(c))),
+                    Some((lo, hi)) if lo.div_euclid(c) == hi.div_euclid(c) => {
+                        Some((lo.rem_euclid(c), hi.rem_euclid(c)))
+                    }
                     _ => Some((0, c - 1)),
                 }
             }

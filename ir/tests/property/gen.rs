@@ -113,8 +113,7 @@ impl Ctx {
     /// Like `block`, but usually a block for which `want` holds (if any does).
     fn block_where(&mut self, want: impl Fn(&PrimFunc, &BlockRealize) -> bool) -> Option<BlockRV> {
         let func = self.sch.func();
-        let names: Vec<String> =
-            func.blocks().iter().filter(|b| want(func, b)).map(|b| b.block.name.clone()).collect();
+        let names: Vec<String> = func.blocks().iter().filter(|b| want(func, b)).map(|b| b.block.name.clone()).collect();
         if names.is_empty() || self.chance(0.25) {
             return self.block();
         }
@@ -153,9 +152,11 @@ impl Ctx {
     fn binds_reduce(&self, b: BlockRV, l: LoopRV) -> bool {
         let (Ok(bn), Ok(ln)) = (self.sch.block_name(b), self.sch.loop_name(l)) else { return false };
         let Some(br) = self.sch.func().block(&bn) else { return false };
-        br.block.iter_vars.iter().zip(&br.bindings).any(|(iv, e)| {
-            iv.kind == kiln_ir::ir::IterKind::Reduce && e.vars().iter().any(|v| v.name() == ln)
-        })
+        br.block
+            .iter_vars
+            .iter()
+            .zip(&br.bindings)
+            .any(|(iv, e)| iv.kind == kiln_ir::ir::IterKind::Reduce && e.vars().iter().any(|v| v.name() == ln))
     }
 
     fn extent(&self, l: LoopRV) -> Option<i64> {
@@ -270,7 +271,8 @@ impl Ctx {
     fn cache(&mut self) -> Option<()> {
         let b = self.block()?;
         let scope = SCOPES.choose(&mut self.rng).unwrap().to_string();
-        let reads = self.sch.block_name(b).ok().and_then(|n| Some(block_reads(&self.sch.func().block(&n)?.block).len()));
+        let reads =
+            self.sch.block_name(b).ok().and_then(|n| Some(block_reads(&self.sch.func().block(&n)?.block).len()));
         let reads = reads.unwrap_or(2);
         let i = if self.chance(0.9) && reads > 0 { self.rng.gen_range(0..reads) } else { reads };
         match self.rng.gen_range(0..5) {
@@ -386,7 +388,8 @@ impl Ctx {
             }
             3 if n > 0 => {
                 let k = self.rng.gen_range(0..n);
-                res[k] = if self.chance(0.5) { format!("{} + 1", res[k]) } else { format!("T.floordiv({}, 2)", res[k]) };
+                res[k] =
+                    if self.chance(0.5) { format!("{} + 1", res[k]) } else { format!("T.floordiv({}, 2)", res[k]) };
             }
             _ => {}
         }
@@ -396,7 +399,8 @@ impl Ctx {
     fn transform_layout(&mut self) -> Option<()> {
         let b = self.block_where(|f, br| f.param(&br.block.body.buffer).is_none())?;
         // usually an intermediate buffer of the block, sometimes any index
-        let inner: Vec<(BufferSide, usize)> = match self.sch.block_name(b).ok().and_then(|n| self.sch.func().block(&n)) {
+        let inner: Vec<(BufferSide, usize)> = match self.sch.block_name(b).ok().and_then(|n| self.sch.func().block(&n))
+        {
             Some(br) => {
                 let f = self.sch.func();
                 let reads = block_reads(&br.block).into_iter().map(|r| (BufferSide::Read, r));

@@ -485,7 +485,8 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
         consumer: cons[0].clone(),
         loop_: loop_.into(),
     })?;
-    let predicate = predicate_on_iter_vars(func, br).ok_or_else(|| ComputeAtError::PredicateNotCarried { block: b() })?;
+    let predicate =
+        predicate_on_iter_vars(func, br).ok_or_else(|| ComputeAtError::PredicateNotCarried { block: b() })?;
     Ok(LocationPlan {
         block: b(),
         loop_: loop_.into(),
@@ -681,8 +682,7 @@ fn build_nest(func: &PrimFunc, br: &BlockRealize, plan: &LocationPlan, preserve_
     }
     if !plan.predicate.is_true() {
         let iv = &br.block.iter_vars;
-        let carried =
-            plan.predicate.substitute(&|v| iv.iter().position(|x| &x.var == v).map(|k| bindings[k].clone()));
+        let carried = plan.predicate.substitute(&|v| iv.iter().position(|x| &x.var == v).map(|k| bindings[k].clone()));
         predicate = predicate.and(carried);
     }
     let realize = BlockRealize { bindings, predicate, block: br.block.clone() };
@@ -872,4 +872,54 @@ pub(super) fn replay(
         sch.reverse_compute_at(b, l, preserve, index)?;
     }
     Ok(vec![])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp;
+    use crate::schedule::testing::{matmul, random_args};
+    use crate::schedule::Schedule;
+
+    /// Found by the property test: `rfactor` over an uneven split makes the
+    /// split's pieces iteration variables of the rfactor block, whose predicate
+    /// then limits them jointly; `compute_at` must keep it.
+    #[test]
+    fn moving_keeps_a_predicate_on_iteration_variables() {
+        let func = matmul(10, 7, 15);
+        let mut sch = Schedule::new(func.clone(), 0);
+        sch.set_verify(true);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        let k = sch.split(l[2], &[None, Some(13.into()), Some(1.into())]).unwrap();
+        let rf = sch.rfactor(k[2], 0).unwrap();
+        let l = sch.get_loops(c).unwrap();
+        sch.compute_at(rf, l[1], true, -1).unwrap();
+        let br = sch.func().block("C_rf").unwrap();
+        assert!(!br.predicate.is_true(), "the predicate is kept:\n{}", sch.func());
+        let mut want = random_args(&func, 1);
+        interp::run(&func, &mut want).unwrap();
+        let mut got = random_args(&func, 1);
+        interp::run(sch.func(), &mut got).unwrap();
+        for (g, w) in got[2].as_f32().unwrap().iter().zip(want[2].as_f32().unwrap()) {
+            assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{g} vs {w}");
+        }
+    }
+
+    /// A conjunct that only keeps a binding in its domain is dropped (the new
+    /// nest keeps every variable in its domain); other conditions on loops
+    /// that are not iteration variables cannot be carried.
+    #[test]
+    fn domain_guards_are_dropped_other_predicates_refused() {
+        let mut sch = Schedule::new(matmul(10, 7, 15), 0);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        sch.split(l[0], &[None, Some(4.into())]).unwrap();
+        let func = sch.func().clone();
+        let br = func.block("C").unwrap();
+        assert!(!br.predicate.is_true());
+        assert_eq!(super::predicate_on_iter_vars(&func, br), Some(crate::ir::Expr::true_()));
+        let mut odd = br.clone();
+        odd.predicate = br.predicate.clone().and(crate::ir::Expr::var(&func.loops_of_block("C").unwrap()[1].var).lt(3));
+        assert_eq!(super::predicate_on_iter_vars(&func, &odd), None);
+    }
 }

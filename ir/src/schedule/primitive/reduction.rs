@@ -217,3 +217,44 @@ pub(super) fn replay(sch: &mut Schedule, inst: &Instruction, map: &RvMap) -> Res
     let l = map.loop_(map.arg(inst, "loop")?)?;
     Ok(vec![sch.decompose_reduction(b, l)?.rv()])
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::schedule::testing::matmul;
+    use crate::schedule::Schedule;
+
+    /// Found by the property test: a reduction moved under a loop that drives
+    /// none of its variables runs again, from its init, per iteration;
+    /// decomposing above that loop would accumulate the repeats.
+    #[test]
+    fn decomposing_above_a_repeating_loop_is_refused() {
+        let mut sch = Schedule::new(matmul(4, 4, 4), 0);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        // Decomposing at a loop that drives a spatial variable is fine.
+        let inner = sch.split(l[0], &[None, Some(1.into())]).unwrap();
+        sch.decompose_reduction(c, inner[1]).unwrap();
+        let mut sch = Schedule::new(
+            crate::parse::parse_kernel_str(
+                "fn f(a: [f32; 4, 4], c: &mut [f32; 4]) {
+                    for (r, i, k) in grid(3, 4, 4) {
+                        block(\"C\") {
+                            let (vi, vk) = axis::remap(\"SR\", (i, k));
+                            init { c[vi] = 0.0; }
+                            c[vi] += a[vi, vk];
+                        }
+                    }
+                }",
+            )
+            .unwrap()
+            .func,
+            0,
+        );
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        let before = sch.func().clone();
+        assert_eq!(sch.decompose_reduction(c, l[0]).unwrap_err().kind(), "RepeatingLoop");
+        assert_eq!(sch.func(), &before);
+        sch.decompose_reduction(c, l[2]).unwrap();
+    }
+}

@@ -153,3 +153,28 @@ pub(super) fn replay(sch: &mut Schedule, inst: &Instruction, map: &RvMap) -> Res
     sch.reorder(&loops)?;
     Ok(vec![])
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::schedule::testing::matmul;
+    use crate::schedule::Schedule;
+
+    /// Found by the property test: pieces of a fused reduce-and-spatial loop
+    /// must keep their order, or an element's first visit is not its init.
+    #[test]
+    fn swapping_pieces_of_a_mixed_loop_is_refused() {
+        let mut sch = Schedule::new(matmul(16, 16, 16), 0);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        sch.reorder(&[l[2], l[0], l[1]]).unwrap();
+        let f = sch.fuse(&[l[2], l[0]]).unwrap();
+        let p = sch.split(f, &[Some(58.into()), None, Some(58.into())]).unwrap();
+        let before = sch.func().clone();
+        let err = sch.reorder(&[p[2], p[0]]).unwrap_err();
+        assert_eq!(err.kind(), "MixedLoops");
+        assert_eq!(sch.func(), &before);
+        // Mixed loops may still move past a spatial one, keeping their order.
+        let j = sch.get_loops(c).unwrap()[3];
+        sch.reorder(&[j, p[0], p[1], p[2]]).unwrap();
+    }
+}
