@@ -51,6 +51,9 @@ pub struct Ctx {
     exprs: Vec<ExprRV>,
 }
 
+/// A kind of random step.
+type Step = fn(&mut Ctx) -> Option<()>;
+
 const SCOPES: &[&str] = &["global", "global", "local", "shared", "bogus", ""];
 const ANN_KEYS: &[&str] = &["pragma_auto_unroll_max_step", "pragma_unroll_explicit", "meta_schedule.tiling", ""];
 
@@ -497,7 +500,7 @@ impl Ctx {
 
     /// One random step (a primitive call and the lookups it needs).
     pub fn step(&mut self) {
-        let steps: &[(u32, fn(&mut Ctx) -> Option<()>)] = &[
+        let steps: &[(u32, Step)] = &[
             (10, Ctx::split),
             (5, Ctx::fuse),
             (6, Ctx::reorder),
