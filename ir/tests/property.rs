@@ -5,7 +5,9 @@
 //! computes (per the interpreter); and the trace's text form replays to the
 //! same function and trace.
 //!
-//! `KILN_PROPTEST_CASES=10000` runs the full count (the default is 1000 cases);
+//! `KILN_PROPTEST_CASES=10000` runs the full count (the default is 1000 cases;
+//! with 10,000 or more, the expensive full-size kernels run too);
+//! `KILN_PROPTEST_FIRST=N` starts at case `N` instead of 0;
 //! `KILN_PROPTEST_SEED=N` runs case `N` alone and prints what it did. A failure
 //! names its case number, so it reruns with `KILN_PROPTEST_SEED`.
 
@@ -152,7 +154,10 @@ fn random_schedules_keep_results_and_never_panic() {
     let full_run = count >= 10_000;
     let cases: Vec<u64> = match only {
         Some(s) => vec![s],
-        None => (0..count).collect(),
+        None => {
+            let first = env_u64("KILN_PROPTEST_FIRST").unwrap_or(0);
+            (first..first + count).collect()
+        }
     };
     let start = Instant::now();
     let verbose = std::env::var_os("KILN_PROPTEST_VERBOSE").is_some();
@@ -321,4 +326,18 @@ fn regression_decompose_above_a_repeating_loop() {
         b19 = sch.decompose_reduction(block=b5, loop=l16)
     "#;
     assert!(regression(subject("linear0 (scaled down)"), trace, Some("RepeatingLoop")));
+}
+
+/// Cases 34992, 49896, 55152 and 62808: conv2d's padding block moved under the
+/// loop of the copy of its input was never computed on its border (NaN
+/// outputs); now refused.
+#[test]
+fn regression_reverse_compute_at_of_padding() {
+    let trace = r#"
+        b0 = sch.get_block(name="pad", func_name="main")
+        b1 = sch.cache_read(block=b0, read_buffer_index=0, storage_scope="global")
+        l2, l3, l4, l5 = sch.get_loops(block=b1)
+        sch.reverse_compute_at(block=b0, loop=l5, preserve_unit_loops=True, index=-1)
+    "#;
+    assert!(regression(subject("conv2d (scaled down)"), trace, Some("NotCovered")));
 }

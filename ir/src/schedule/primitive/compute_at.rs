@@ -156,6 +156,9 @@ family_error! { ReverseComputeAtError, "reverse_compute_at",
     /// The block's predicate is not a condition on its iteration variables.
     PredicateNotCarried { block: String } =>
         "block \"{block}\" has a predicate on loops that are not its iteration variables, which its new nest could not keep",
+    /// The iterations of the loops around the new place would not compute every element.
+    NotCovered { block: String, loop_: String, var: String } =>
+        "the iterations of `{loop_}` and the loops around it would not compute block \"{block}\" for every value of `{var}` (its producers write only part of what it ranges over, as with padding), so some of its output would never be written",
     /// A producer's write is not affine in the loops below the target loop.
     RegionNotAffine { block: String, producer: String, loop_: String } =>
         "the region that producer \"{producer}\" of block \"{block}\" writes in one iteration of `{loop_}` cannot be bounded: an index is not affine in the loops",
@@ -601,9 +604,47 @@ pub fn check_reverse_compute_at(
             });
         }
     }
+    for (iv, ax) in br.block.iter_vars.iter().zip(&axes) {
+        if !covers(&an, ax, iv.extent) {
+            return Err(ReverseComputeAtError::NotCovered { block: b(), loop_: loop_.into(), var: iv.var.to_string() });
+        }
+    }
     let predicate =
         predicate_on_iter_vars(func, br).ok_or_else(|| ReverseComputeAtError::PredicateNotCarried { block: b() })?;
     Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes, predicate })
+}
+
+/// Whether an axis's ranges `min .. min + extent`, over every iteration of the
+/// loops `an` knows (at and above the target loop), cover `0..domain`. The
+/// terms of `min` must use distinct variables and none may be a product; taken
+/// by increasing coefficient, each must step by at most what the earlier ones
+/// (and the extent) already cover, so the union has no gaps.
+fn covers(an: &Analyzer, ax: &AxisPlan, domain: i64) -> bool {
+    let (mut lo, mut hi) = (ax.min.constant, ax.min.constant);
+    let mut steps = Vec::new();
+    let mut seen: Vec<Var> = Vec::new();
+    for (atom, c) in &ax.min.terms {
+        let vars = atom.vars();
+        if matches!(atom, Expr::Binary(BinOp::Mul, ..)) || vars.iter().any(|v| seen.contains(v)) {
+            return false;
+        }
+        seen.extend(vars);
+        let Some((a, b)) = an.range(atom) else { return false };
+        lo += (c * a).min(c * b);
+        hi += (c * a).max(c * b);
+        steps.push((c.abs(), b - a));
+    }
+    steps.sort();
+    let mut reach = ax.extent;
+    for (c, span) in steps {
+        if span > 0 {
+            if c > reach {
+                return false;
+            }
+            reach += c * span;
+        }
+    }
+    lo <= 0 && hi + ax.extent >= domain
 }
 
 /// Whether loop `l` only drives spatial iteration variables of the blocks under it.
@@ -921,5 +962,27 @@ mod tests {
         let mut odd = br.clone();
         odd.predicate = br.predicate.clone().and(crate::ir::Expr::var(&func.loops_of_block("C").unwrap()[1].var).lt(3));
         assert_eq!(super::predicate_on_iter_vars(&func, &odd), None);
+    }
+
+    /// Found by the property test: the padding block of conv2d moved under
+    /// the loop of the copy of its input is computed only where it reads the
+    /// copy, never on its border; refused.
+    #[test]
+    fn reverse_compute_at_must_cover_the_domain() {
+        let src = "fn f(a: [f32; 4], c: &mut [f32; 6]) {
+            for i in 0..6 {
+                block(\"pad\") {
+                    let vi = axis::spatial(6, i);
+                    c[vi] = if vi >= 1 && vi < 5 { a[vi - 1] } else { 0.0 };
+                }
+            }
+        }";
+        let mut sch = Schedule::new(crate::parse::parse_kernel_str(src).unwrap().func, 0);
+        let pad = sch.get_block("pad").unwrap();
+        let copy = sch.cache_read(pad, 0, "global").unwrap();
+        let l = sch.get_loops(copy).unwrap();
+        let before = sch.func().clone();
+        assert_eq!(sch.reverse_compute_at(pad, l[0], true, -1).unwrap_err().kind(), "NotCovered");
+        assert_eq!(sch.func(), &before);
     }
 }
