@@ -341,3 +341,20 @@ fn regression_reverse_compute_at_of_padding() {
     "#;
     assert!(regression(subject("conv2d (scaled down)"), trace, Some("NotCovered")));
 }
+
+/// Cases 29047 and 47335: softmax's `expsum` computed at the column loop of
+/// `norm`, whose loops were then fused: the fused loop repeats each `expsum`
+/// instance, and decomposing above it summed the repeats; now refused.
+#[test]
+fn regression_decompose_above_repeated_instances() {
+    let trace = r#"
+        b0 = sch.get_block(name="expsum", func_name="main")
+        b1 = sch.get_block(name="norm", func_name="main")
+        l2, l3 = sch.get_loops(block=b1)
+        sch.compute_at(block=b0, loop=l3, preserve_unit_loops=False, index=-1)
+        l4 = sch.fuse(l2, l3, preserve_unit_iters=True)
+        l5, l6 = sch.get_loops(block=b0)
+        b7 = sch.decompose_reduction(block=b0, loop=l5)
+    "#;
+    assert!(regression(subject("softmax (scaled down)"), trace, Some("RepeatedInstances")));
+}
