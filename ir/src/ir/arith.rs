@@ -157,7 +157,10 @@ impl Analyzer {
             Expr::Binary(BinOp::FloorMod, a, b) => {
                 let c = b.as_int().filter(|c| *c > 0)?;
                 match self.range(a) {
-                    Some((lo, hi)) if lo >= 0 && hi < c => Some((lo, hi)),
+                    // One window of `c` values: exact (`x % 15` for `x` in 20..=25 is 5..=10).
+                    Some((lo, hi)) if lo.div_euclid(c) == hi.div_euclid(c) => {
+                        Some((lo.rem_euclid(c), hi.rem_euclid(c)))
+                    }
                     _ => Some((0, c - 1)),
                 }
             }
@@ -454,6 +457,20 @@ mod tests {
         let fused = Expr::var(&v("f0")) * 16 + Expr::var(&v("f1"));
         assert_eq!(show(&an.simplify(&fused.clone().floordiv(128))), "f0 // 8");
         assert_eq!(show(&an.simplify(&fused.floormod(128))), "f0 % 8 * 16 + f1");
+    }
+
+    #[test]
+    fn mod_of_one_window_is_exact() {
+        let mut an = Analyzer::new();
+        let x = || Expr::var(&v("x"));
+        an.bind_range(&v("x"), 20, 25);
+        assert_eq!(an.range(&x().floormod(15)), Some((5, 10)));
+        an.bind_range(&v("x"), 29, 29);
+        assert_eq!(an.range(&x().floormod(2)), Some((1, 1)));
+        an.bind_range(&v("x"), 10, 20);
+        assert_eq!(an.range(&x().floormod(15)), Some((0, 14)));
+        an.bind_range(&v("x"), -3, -1);
+        assert_eq!(an.range(&x().floormod(4)), Some((1, 3)));
     }
 
     #[test]

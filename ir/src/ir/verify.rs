@@ -209,49 +209,62 @@ fn bounded_by_predicate(an: &Analyzer, bind: &Expr, bounds: &[(Expr, i64)], exte
 }
 
 /// Whether `bind` is in `0..extent` at every point of the loops where the
-/// block's predicate holds, by enumeration when the loops it depends on have
-/// at most 2^16 points (the bound of last resort for small nests).
+/// block's predicate holds (the bound of last resort): a branch and bound over
+/// the loops it depends on, the binding's outermost first, then the
+/// predicate's. A partial point (some loops fixed, the others over their whole
+/// range) is settled when the binding's range fits or the predicate folds to
+/// false there, so a nest of huge extents whose predicate admits few points
+/// (a split by factors far larger than the loop) is cheap. Gives up (false)
+/// after 2^16 partial points.
 fn in_domain_where_predicate_holds(loops: &[&For], br: &BlockRealize, bind: &Expr, extent: i64) -> bool {
-    let mut vars = bind.vars();
-    vars.extend(br.predicate.vars().into_iter().filter(|v| !bind.uses_var(v)));
-    let Some(dims) = vars
+    let depth = |v: &Var| loops.iter().position(|l| &l.var == v);
+    let mut bind_vars = bind.vars();
+    bind_vars.sort_by_key(depth);
+    let mut pred_vars: Vec<Var> = br.predicate.vars().into_iter().filter(|v| !bind.uses_var(v)).collect();
+    pred_vars.sort_by_key(depth);
+    let Some(dims) = bind_vars
         .iter()
-        .map(|v| loops.iter().find(|l| &l.var == v).map(|l| (v, l.extent)))
-        .collect::<Option<Vec<(&Var, i64)>>>()
+        .chain(&pred_vars)
+        .map(|v| loops.iter().find(|l| &l.var == v).map(|l| (v.clone(), l.extent)))
+        .collect::<Option<Vec<(Var, i64)>>>()
     else {
         return false;
     };
-    if dims.iter().try_fold(1i64, |n, (_, e)| n.checked_mul(*e).filter(|n| *n <= 1 << 16)).is_none() {
+    let mut budget = 1i64 << 16;
+    settle(&dims, &mut Vec::new(), &br.predicate, bind, extent, &mut budget)
+}
+
+/// `in_domain_where_predicate_holds` below the partial point `fixed` (the
+/// values of the first `fixed.len()` of `dims`).
+fn settle(dims: &[(Var, i64)], fixed: &mut Vec<i64>, pred: &Expr, bind: &Expr, extent: i64, budget: &mut i64) -> bool {
+    *budget -= 1;
+    if *budget < 0 {
         return false;
     }
-    let mut point = vec![0; dims.len()];
-    loop {
-        let mut an = Analyzer::new();
-        for ((v, _), x) in dims.iter().zip(&point) {
-            an.bind_range(v, *x, *x);
-        }
-        match an.simplify(&br.predicate) {
-            Expr::Const(super::expr::Const::Bool(false)) => {}
-            Expr::Const(super::expr::Const::Bool(true)) => match an.range(bind) {
-                Some((x, y)) if x == y && (0..extent).contains(&x) => {}
-                _ => return false,
-            },
-            _ => return false,
-        }
-        // The next point, last dimension fastest.
-        let mut d = dims.len();
-        loop {
-            if d == 0 {
-                return true;
-            }
-            d -= 1;
-            point[d] += 1;
-            if point[d] < dims[d].1 {
-                break;
-            }
-            point[d] = 0;
+    let mut an = Analyzer::new();
+    for (k, (v, e)) in dims.iter().enumerate() {
+        match fixed.get(k) {
+            Some(x) => an.bind_range(v, *x, *x),
+            None => an.bind(v, *e),
         }
     }
+    let fits = |r: Option<(i64, i64)>| r.is_some_and(|(lo, hi)| lo >= 0 && hi < extent);
+    if fits(an.range(bind)) || fits(an.simplify(bind).as_int().map(|x| (x, x))) {
+        return true;
+    }
+    if matches!(an.simplify(pred), Expr::Const(super::expr::Const::Bool(false))) {
+        return true;
+    }
+    let Some((_, e)) = dims.get(fixed.len()) else { return false };
+    for x in 0..*e {
+        fixed.push(x);
+        let ok = settle(dims, fixed, pred, bind, extent, budget);
+        fixed.pop();
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -314,4 +327,46 @@ pub fn predicate_lower_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
     let mut out = Vec::new();
     go(pred, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::schedule::testing::matmul;
+    use crate::schedule::Schedule;
+
+    /// Found by the random-schedule property test: splits whose factors
+    /// overshoot the loop by far give predicated bindings over huge nests,
+    /// which the last-resort bound must settle without enumerating them all.
+    #[test]
+    fn predicated_bindings_over_huge_nests_verify() {
+        let mut sch = Schedule::new(matmul(7, 5, 9), 0);
+        sch.set_verify(true);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        let f = sch.fuse(&l).unwrap();
+        sch.split(f, &[Some(185.into()), Some(315.into()), Some(63.into()), Some(15.into())]).unwrap();
+
+        // The predicate also bounds loops the binding does not use.
+        let mut sch = Schedule::new(matmul(10, 7, 15), 0);
+        sch.set_verify(true);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        let f = sch.fuse(&l[1..]).unwrap();
+        sch.split(f, &[Some(5.into()), Some(21.into()), Some(3.into())]).unwrap();
+        let l = sch.get_loops(c).unwrap();
+        sch.split(l[0], &[Some(5.into()), Some(10.into()), Some(10.into()), Some(1.into())]).unwrap();
+    }
+
+    /// Also from the property test: fusing back the loops of an uneven split
+    /// gives bindings with `%` of one fixed value, whose range must be exact.
+    #[test]
+    fn fusing_an_uneven_split_back_verifies() {
+        let mut sch = Schedule::new(matmul(10, 7, 15), 0);
+        sch.set_verify(true);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        let f = sch.fuse(&l[1..]).unwrap();
+        let s = sch.split(f, &[Some(5.into()), Some(15.into()), None]).unwrap();
+        sch.fuse(&s).unwrap();
+    }
 }

@@ -111,6 +111,9 @@ family_error! { ComputeAtError, "compute_at",
     /// The insertion position is outside the legal range.
     BadIndex { block: String, loop_: String, index: i64, lo: i64, hi: i64 } =>
         "index {index} is not a legal position for block \"{block}\" in the body of `{loop_}`: use -1, -2 or a position in {lo}..={hi}",
+    /// The block's predicate is not a condition on its iteration variables.
+    PredicateNotCarried { block: String } =>
+        "block \"{block}\" has a predicate on loops that are not its iteration variables, which its new nest could not keep",
     /// A consumer access is not affine in the loops below the target loop.
     RegionNotAffine { block: String, consumer: String, loop_: String } =>
         "the region of \"{block}\"'s output that \"{consumer}\" reads in one iteration of `{loop_}` cannot be bounded: an index is not affine in the loops",
@@ -150,6 +153,12 @@ family_error! { ReverseComputeAtError, "reverse_compute_at",
     /// One iteration of the loop produces only part of what a reduce variable ranges over.
     ReductionSplit { block: String, loop_: String, var: String, buffer: String } =>
         "one iteration of `{loop_}` writes only part of the `{buffer}` elements that reduce variable `{var}` of block \"{block}\" ranges over; the reduction would be split across iterations",
+    /// The block's predicate is not a condition on its iteration variables.
+    PredicateNotCarried { block: String } =>
+        "block \"{block}\" has a predicate on loops that are not its iteration variables, which its new nest could not keep",
+    /// The iterations of the loops around the new place would not compute every element.
+    NotCovered { block: String, loop_: String, var: String } =>
+        "the iterations of `{loop_}` and the loops around it would not compute block \"{block}\" for every value of `{var}` (its producers write only part of what it ranges over, as with padding), so some of its output would never be written",
     /// A producer's write is not affine in the loops below the target loop.
     RegionNotAffine { block: String, producer: String, loop_: String } =>
         "the region that producer \"{producer}\" of block \"{block}\" writes in one iteration of `{loop_}` cannot be bounded: an index is not affine in the loops",
@@ -177,6 +186,64 @@ pub struct LocationPlan {
     pub position: usize,
     /// One per iteration variable of the block, in order.
     pub axes: Vec<AxisPlan>,
+    /// The block's predicate as a condition on its iteration variables
+    /// (`true` for none), which the new nest keeps.
+    pub predicate: Expr,
+}
+
+/// The block's predicate as a condition on its iteration variables, to carry
+/// to a new nest; `None` when it cannot be. A conjunct over loops each bound
+/// as a whole to an iteration variable (`k_0 * 44 + k_2 < 300` with
+/// `vk_0 = k_0`, `vk_2 = k_2`: an uneven split that `rfactor` turned into
+/// iteration variables) is rewritten in those variables; a conjunct that only
+/// keeps one binding inside its domain (`i_0 * 4 + i_1 < 10` for
+/// `vi = i_0 * 4 + i_1` of extent 10) is dropped, as the new nest keeps every
+/// variable in its domain.
+fn predicate_on_iter_vars(func: &PrimFunc, br: &BlockRealize) -> Option<Expr> {
+    let mut conjuncts = Vec::new();
+    fn split(e: &Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::Binary(BinOp::And, a, b) => {
+                split(a, out);
+                split(b, out);
+            }
+            e if e.is_true() => {}
+            e => out.push(e.clone()),
+        }
+    }
+    split(&br.predicate, &mut conjuncts);
+    let an = analyzer_for(&func.loops_of_block(&br.block.name).expect("live block"));
+    let mut out = Expr::true_();
+    for c in conjuncts {
+        let as_iter = |v: &Var| {
+            br.bindings.iter().zip(&br.block.iter_vars).find(|(b, _)| b.as_var() == Some(v)).map(|(_, iv)| &iv.var)
+        };
+        if c.vars().iter().all(|v| as_iter(v).is_some()) {
+            out = out.and(c.substitute(&|v| as_iter(v).map(Expr::var)));
+            continue;
+        }
+        // `e < n` or `n <= e` with `e` a binding plus a constant, implied by its domain.
+        let implied = |e: &Expr, bound: i64, upper: bool| {
+            br.bindings.iter().zip(&br.block.iter_vars).any(|(b, iv)| {
+                an.linear(&(e.clone() - b.clone())).as_const().is_some_and(|d| {
+                    if upper {
+                        bound - d >= iv.extent
+                    } else {
+                        bound - d <= 0
+                    }
+                })
+            })
+        };
+        let ok = match &c {
+            Expr::Binary(BinOp::Lt, e, n) => n.as_int().is_some_and(|n| implied(e, n, true)),
+            Expr::Binary(BinOp::Le, n, e) => n.as_int().is_some_and(|n| implied(e, n, false)),
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// `min .. min + extent` of one buffer dimension during one iteration of the target loop.
@@ -421,7 +488,15 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
         consumer: cons[0].clone(),
         loop_: loop_.into(),
     })?;
-    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes: plan_axes(&br.block, &pins, &region, &an) })
+    let predicate =
+        predicate_on_iter_vars(func, br).ok_or_else(|| ComputeAtError::PredicateNotCarried { block: b() })?;
+    Ok(LocationPlan {
+        block: b(),
+        loop_: loop_.into(),
+        position,
+        axes: plan_axes(&br.block, &pins, &region, &an),
+        predicate,
+    })
 }
 
 /// Checks `reverse_compute_at(block, loop_, index)` and plans the new nest.
@@ -529,7 +604,47 @@ pub fn check_reverse_compute_at(
             });
         }
     }
-    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes })
+    for (iv, ax) in br.block.iter_vars.iter().zip(&axes) {
+        if !covers(&an, ax, iv.extent) {
+            return Err(ReverseComputeAtError::NotCovered { block: b(), loop_: loop_.into(), var: iv.var.to_string() });
+        }
+    }
+    let predicate =
+        predicate_on_iter_vars(func, br).ok_or_else(|| ReverseComputeAtError::PredicateNotCarried { block: b() })?;
+    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes, predicate })
+}
+
+/// Whether an axis's ranges `min .. min + extent`, over every iteration of the
+/// loops `an` knows (at and above the target loop), cover `0..domain`. The
+/// terms of `min` must use distinct variables and none may be a product; taken
+/// by increasing coefficient, each must step by at most what the earlier ones
+/// (and the extent) already cover, so the union has no gaps.
+fn covers(an: &Analyzer, ax: &AxisPlan, domain: i64) -> bool {
+    let (mut lo, mut hi) = (ax.min.constant, ax.min.constant);
+    let mut steps = Vec::new();
+    let mut seen: Vec<Var> = Vec::new();
+    for (atom, c) in &ax.min.terms {
+        let vars = atom.vars();
+        if matches!(atom, Expr::Binary(BinOp::Mul, ..)) || vars.iter().any(|v| seen.contains(v)) {
+            return false;
+        }
+        seen.extend(vars);
+        let Some((a, b)) = an.range(atom) else { return false };
+        lo += (c * a).min(c * b);
+        hi += (c * a).max(c * b);
+        steps.push((c.abs(), b - a));
+    }
+    steps.sort();
+    let mut reach = ax.extent;
+    for (c, span) in steps {
+        if span > 0 {
+            if c > reach {
+                return false;
+            }
+            reach += c * span;
+        }
+    }
+    lo <= 0 && hi + ax.extent >= domain
 }
 
 /// Whether loop `l` only drives spatial iteration variables of the blocks under it.
@@ -581,7 +696,8 @@ pub(crate) fn compute_locations(func: &PrimFunc, block: &str) -> Vec<(i64, RvVal
 
 /// Builds the moved block's new nest: loops `axK`, bindings `min + axK`, and
 /// the guards the plan asks for.
-fn build_nest(func: &PrimFunc, br: &BlockRealize, axes: &[AxisPlan], preserve_unit_loops: bool) -> Stmt {
+fn build_nest(func: &PrimFunc, br: &BlockRealize, plan: &LocationPlan, preserve_unit_loops: bool) -> Stmt {
+    let axes = &plan.axes;
     let mut names = func.names();
     let mut loops: Vec<(Var, i64)> = Vec::new();
     let mut bindings = Vec::with_capacity(axes.len());
@@ -605,6 +721,11 @@ fn build_nest(func: &PrimFunc, br: &BlockRealize, axes: &[AxisPlan], preserve_un
         }
         bindings.push(bind.to_expr());
     }
+    if !plan.predicate.is_true() {
+        let iv = &br.block.iter_vars;
+        let carried = plan.predicate.substitute(&|v| iv.iter().position(|x| &x.var == v).map(|k| bindings[k].clone()));
+        predicate = predicate.and(carried);
+    }
     let realize = BlockRealize { bindings, predicate, block: br.block.clone() };
     let mut nest = Stmt::Block(Box::new(realize));
     for (v, e) in loops.into_iter().rev() {
@@ -620,7 +741,7 @@ pub fn apply_location(func: &PrimFunc, plan: &LocationPlan, preserve_unit_loops:
     let removed = replace_block(func, &plan.block, |_| Stmt::Seq(vec![])).expect("live block");
     let removed = PrimFunc { body: prune_empty(removed.body.clone()), ..removed };
     // Fresh names are taken after the removal, so `ax0` can be reused.
-    let nest = build_nest(&removed, &br, &plan.axes, preserve_unit_loops);
+    let nest = build_nest(&removed, &br, plan, preserve_unit_loops);
     let mut nest = Some(nest);
     let out = replace_loop(&removed, &plan.loop_, |mut l: For| {
         let mut stmts: Vec<Stmt> = match std::mem::replace(&mut l.body, Stmt::Seq(vec![])) {
@@ -792,4 +913,76 @@ pub(super) fn replay(
         sch.reverse_compute_at(b, l, preserve, index)?;
     }
     Ok(vec![])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp;
+    use crate::schedule::testing::{matmul, random_args};
+    use crate::schedule::Schedule;
+
+    /// Found by the property test: `rfactor` over an uneven split makes the
+    /// split's pieces iteration variables of the rfactor block, whose predicate
+    /// then limits them jointly; `compute_at` must keep it.
+    #[test]
+    fn moving_keeps_a_predicate_on_iteration_variables() {
+        let func = matmul(10, 7, 15);
+        let mut sch = Schedule::new(func.clone(), 0);
+        sch.set_verify(true);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        let k = sch.split(l[2], &[None, Some(13.into()), Some(1.into())]).unwrap();
+        let rf = sch.rfactor(k[2], 0).unwrap();
+        let l = sch.get_loops(c).unwrap();
+        sch.compute_at(rf, l[1], true, -1).unwrap();
+        let br = sch.func().block("C_rf").unwrap();
+        assert!(!br.predicate.is_true(), "the predicate is kept:\n{}", sch.func());
+        let mut want = random_args(&func, 1);
+        interp::run(&func, &mut want).unwrap();
+        let mut got = random_args(&func, 1);
+        interp::run(sch.func(), &mut got).unwrap();
+        for (g, w) in got[2].as_f32().unwrap().iter().zip(want[2].as_f32().unwrap()) {
+            assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{g} vs {w}");
+        }
+    }
+
+    /// A conjunct that only keeps a binding in its domain is dropped (the new
+    /// nest keeps every variable in its domain); other conditions on loops
+    /// that are not iteration variables cannot be carried.
+    #[test]
+    fn domain_guards_are_dropped_other_predicates_refused() {
+        let mut sch = Schedule::new(matmul(10, 7, 15), 0);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        sch.split(l[0], &[None, Some(4.into())]).unwrap();
+        let func = sch.func().clone();
+        let br = func.block("C").unwrap();
+        assert!(!br.predicate.is_true());
+        assert_eq!(super::predicate_on_iter_vars(&func, br), Some(crate::ir::Expr::true_()));
+        let mut odd = br.clone();
+        odd.predicate = br.predicate.clone().and(crate::ir::Expr::var(&func.loops_of_block("C").unwrap()[1].var).lt(3));
+        assert_eq!(super::predicate_on_iter_vars(&func, &odd), None);
+    }
+
+    /// Found by the property test: the padding block of conv2d moved under
+    /// the loop of the copy of its input is computed only where it reads the
+    /// copy, never on its border; refused.
+    #[test]
+    fn reverse_compute_at_must_cover_the_domain() {
+        let src = "fn f(a: [f32; 4], c: &mut [f32; 6]) {
+            for i in 0..6 {
+                block(\"pad\") {
+                    let vi = axis::spatial(6, i);
+                    c[vi] = if vi >= 1 && vi < 5 { a[vi - 1] } else { 0.0 };
+                }
+            }
+        }";
+        let mut sch = Schedule::new(crate::parse::parse_kernel_str(src).unwrap().func, 0);
+        let pad = sch.get_block("pad").unwrap();
+        let copy = sch.cache_read(pad, 0, "global").unwrap();
+        let l = sch.get_loops(copy).unwrap();
+        let before = sch.func().clone();
+        assert_eq!(sch.reverse_compute_at(pad, l[0], true, -1).unwrap_err().kind(), "NotCovered");
+        assert_eq!(sch.func(), &before);
+    }
 }

@@ -30,6 +30,12 @@ family_error! { DecomposeReductionError, "decompose_reduction",
     /// A loop drives both spatial and reduce variables.
     MixedLoop { block: String, loop_: String } =>
         "loop `{loop_}` drives both spatial and reduce variables of block \"{block}\"",
+    /// A loop at or below `loop` drives no variable of the block, so it repeats the whole reduction.
+    RepeatingLoop { block: String, loop_: String, repeating: String } =>
+        "loop `{repeating}` (at or below `{loop_}`) drives no iteration variable of block \"{block}\", so it runs the whole reduction again, each time from its init; with the init moved above it, the repeats would accumulate",
+    /// The loops at or below `loop` run some instance more than once (or it cannot be shown they do not).
+    RepeatedInstances { block: String, loop_: String } =>
+        "the loops from `{loop_}` down may run an instance of block \"{block}\" more than once (a loop fused from its loop and another); each run starts over from its init, which decomposing would move out of the repeats",
 }
 
 /// Checks `decompose_reduction(block, loop)`; returns the loops from `loop`
@@ -37,7 +43,9 @@ family_error! { DecomposeReductionError, "decompose_reduction",
 ///
 /// Conditions: 1. the block has an init; 2. `loop` encloses it; 3. no loop
 /// outside `loop` drives a reduce iteration variable; 4. no loop at or below
-/// `loop` drives both spatial and reduce variables.
+/// `loop` drives both spatial and reduce variables; 5. every loop at or below
+/// `loop` of extent above 1 drives some iteration variable; 6. those loops
+/// run each instance of the block once.
 pub fn check_decompose_reduction(
     func: &PrimFunc,
     block: &str,
@@ -68,7 +76,88 @@ pub fn check_decompose_reduction(
             return Err(DecomposeReductionError::MixedLoop { block: block.into(), loop_: l.var.to_string() });
         }
     }
+    if let Some(l) = loops[pos..].iter().find(|l| l.extent > 1 && br.bindings.iter().all(|b| !b.uses_var(&l.var))) {
+        return Err(DecomposeReductionError::RepeatingLoop {
+            block: block.into(),
+            loop_: loop_.into(),
+            repeating: l.var.to_string(),
+        });
+    }
+    if !runs_each_instance_once(&loops, pos, br) {
+        return Err(DecomposeReductionError::RepeatedInstances { block: block.into(), loop_: loop_.into() });
+    }
     Ok(loops[pos..].iter().map(|l| (*l).clone()).collect())
+}
+
+/// Whether, for fixed loops above `loops[pos]`, the loops from there down
+/// bind each instance of the block at most once (a loop fused from the
+/// block's loop and another, `vi = f // 20`, repeats each instance; with the
+/// init inside, each repeat starts over, but not once it is decomposed).
+/// Each binding linear in the loops with coefficients that grow like a mixed
+/// radix is injective; otherwise nests of up to 2^16 points are enumerated,
+/// and larger ones refused.
+fn runs_each_instance_once(loops: &[&For], pos: usize, br: &BlockRealize) -> bool {
+    let inner = &loops[pos..];
+    let an = crate::schedule::analysis::analyzer_for(loops);
+    let mut seen: Vec<&Var> = Vec::new();
+    let linear_ok = br.bindings.iter().all(|b| {
+        let sum = an.linear(b);
+        let mut steps: Vec<(i64, i64)> = Vec::new();
+        for (atom, c) in &sum.terms {
+            match atom.as_var() {
+                Some(v) => match inner.iter().find(|l| &l.var == v) {
+                    Some(l) if !seen.contains(&&l.var) => {
+                        seen.push(&l.var);
+                        steps.push((c.abs(), l.extent - 1));
+                    }
+                    Some(_) => return false,
+                    None => {}
+                },
+                None if inner.iter().any(|l| atom.uses_var(&l.var)) => return false,
+                None => {}
+            }
+        }
+        steps.sort();
+        let mut reach = 0;
+        steps.iter().all(|(c, span)| {
+            let ok = *span == 0 || *c > reach;
+            reach += c * span;
+            ok
+        })
+    });
+    if linear_ok {
+        return true;
+    }
+    let total = inner.iter().try_fold(1i64, |n, l| n.checked_mul(l.extent).filter(|n| *n <= 1 << 16));
+    if total.is_none() {
+        return false;
+    }
+    let mut instances = std::collections::HashSet::new();
+    let mut point = vec![0i64; inner.len()];
+    loop {
+        let mut an = crate::ir::Analyzer::new();
+        for (l, x) in inner.iter().zip(&point) {
+            an.bind_range(&l.var, *x, *x);
+        }
+        let off = matches!(an.simplify(&br.predicate), crate::ir::Expr::Const(crate::ir::Const::Bool(false)));
+        // The instance, as the bindings in the loops above (canonical forms).
+        let at: Vec<String> = br.bindings.iter().map(|b| crate::ir::expr_to_string(&an.simplify(b))).collect();
+        if !off && !instances.insert(at) {
+            return false;
+        }
+        let mut d = inner.len();
+        loop {
+            if d == 0 {
+                return true;
+            }
+            d -= 1;
+            point[d] += 1;
+            if point[d] < inner[d].extent {
+                break;
+            }
+            point[d] = 0;
+        }
+    }
 }
 
 /// Builds the init block nest and rewrites the function; returns it with the
@@ -205,4 +294,72 @@ pub(super) fn replay(sch: &mut Schedule, inst: &Instruction, map: &RvMap) -> Res
     let b = map.block(map.arg(inst, "block")?)?;
     let l = map.loop_(map.arg(inst, "loop")?)?;
     Ok(vec![sch.decompose_reduction(b, l)?.rv()])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::schedule::testing::matmul;
+    use crate::schedule::Schedule;
+
+    /// Found by the property test: a reduction moved under a loop that drives
+    /// none of its variables runs again, from its init, per iteration;
+    /// decomposing above that loop would accumulate the repeats.
+    #[test]
+    fn decomposing_above_a_repeating_loop_is_refused() {
+        let mut sch = Schedule::new(matmul(4, 4, 4), 0);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        // Decomposing at a loop that drives a spatial variable is fine.
+        let inner = sch.split(l[0], &[None, Some(1.into())]).unwrap();
+        sch.decompose_reduction(c, inner[1]).unwrap();
+        let mut sch = Schedule::new(
+            crate::parse::parse_kernel_str(
+                "fn f(a: [f32; 4, 4], c: &mut [f32; 4]) {
+                    for (r, i, k) in grid(3, 4, 4) {
+                        block(\"C\") {
+                            let (vi, vk) = axis::remap(\"SR\", (i, k));
+                            init { c[vi] = 0.0; }
+                            c[vi] += a[vi, vk];
+                        }
+                    }
+                }",
+            )
+            .unwrap()
+            .func,
+            0,
+        );
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        let before = sch.func().clone();
+        assert_eq!(sch.decompose_reduction(c, l[0]).unwrap_err().kind(), "RepeatingLoop");
+        assert_eq!(sch.func(), &before);
+        sch.decompose_reduction(c, l[2]).unwrap();
+    }
+
+    /// Also from the property test: a loop fused from the reduction's spatial
+    /// loop and a consumer's loop (`vi = f // 4`) repeats each instance.
+    #[test]
+    fn decomposing_above_a_loop_repeating_instances_is_refused() {
+        let mut sch = Schedule::new(
+            crate::parse::parse_kernel_str(
+                "fn f(a: [f32; 4, 4], c: &mut [f32; 4]) {
+                    for (f, k) in grid(16, 4) {
+                        block(\"C\") {
+                            let vi = axis::spatial(4, f / 4);
+                            let vk = axis::reduce(4, k);
+                            init { c[vi] = 0.0; }
+                            c[vi] += a[vi, vk];
+                        }
+                    }
+                }",
+            )
+            .unwrap()
+            .func,
+            0,
+        );
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        assert_eq!(sch.decompose_reduction(c, l[0]).unwrap_err().kind(), "RepeatedInstances");
+        sch.decompose_reduction(c, l[1]).unwrap();
+    }
 }

@@ -9,8 +9,8 @@
 
 use super::RvMap;
 use crate::family_error;
-use crate::ir::{For, PrimFunc, Stmt};
-use crate::schedule::analysis::replace_loop;
+use crate::ir::{For, IterKind, PrimFunc, Stmt, Var};
+use crate::schedule::analysis::{blocks_with_loops, iter_kinds_bound_to, replace_loop};
 use crate::schedule::{LoopRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 
@@ -23,6 +23,9 @@ family_error! { ReorderError, "reorder",
     /// Something other than a single loop sits between two of the loops.
     NotPerfectlyNested { outer: String } =>
         "the body of `{outer}` is not a single loop, so the loops below it cannot move above it",
+    /// Two loops that each drive both spatial and reduce variables of a reduction would swap.
+    MixedLoops { block: String, a: String, b: String } =>
+        "loops `{a}` and `{b}` both drive spatial and reduce variables of block \"{block}\" (pieces of a fused spatial and reduce loop); swapping them would visit a reduction's elements out of order, with its init no longer first",
 }
 
 /// Checks a reorder and returns the chain of loop variables it rewrites
@@ -30,8 +33,11 @@ family_error! { ReorderError, "reorder",
 ///
 /// Conditions: 1. no loop repeats; 2. all loops lie on one path from the root;
 /// 3. from the outermost to the innermost given loop, every loop's body is
-/// exactly one loop. With fewer than two loops there is nothing to reorder and
-/// the chain is the given loops.
+/// exactly one loop; 4. no two loops that swap places both drive spatial and
+/// reduce variables of one block with an init (the init runs where the reduce
+/// variables are 0, which must stay the first instance of each output
+/// element). With fewer than two loops there is nothing to reorder and the
+/// chain is the given loops.
 pub fn check_reorder(func: &PrimFunc, vars: &[String]) -> Result<(Vec<String>, Vec<String>), ReorderError> {
     if vars.len() <= 1 {
         return Ok((vars.to_vec(), vars.to_vec()));
@@ -74,6 +80,24 @@ pub fn check_reorder(func: &PrimFunc, vars: &[String]) -> Result<(Vec<String>, V
     for slot in order.iter_mut() {
         if vars.contains(slot) {
             *slot = given.next().unwrap().clone();
+        }
+    }
+    let inner = func.find_loop(chain.last().unwrap()).unwrap();
+    for (br, _) in blocks_with_loops(&inner.body) {
+        if br.block.init.is_none() {
+            continue;
+        }
+        let mixed = |v: &String| {
+            let kinds = iter_kinds_bound_to(br, &Var::new(v));
+            kinds.contains(&IterKind::Reduce) && kinds.contains(&IterKind::Spatial)
+        };
+        let at = |v: &String| order.iter().position(|o| o == v).unwrap();
+        for (i, a) in chain.iter().enumerate() {
+            for b in &chain[i + 1..] {
+                if at(a) > at(b) && mixed(a) && mixed(b) {
+                    return Err(ReorderError::MixedLoops { block: br.block.name.clone(), a: a.clone(), b: b.clone() });
+                }
+            }
         }
     }
     Ok((chain, order))
@@ -128,4 +152,29 @@ pub(super) fn replay(sch: &mut Schedule, inst: &Instruction, map: &RvMap) -> Res
     let loops = map.loops(&inst.positional().collect::<Vec<_>>())?;
     sch.reorder(&loops)?;
     Ok(vec![])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::schedule::testing::matmul;
+    use crate::schedule::Schedule;
+
+    /// Found by the property test: pieces of a fused reduce-and-spatial loop
+    /// must keep their order, or an element's first visit is not its init.
+    #[test]
+    fn swapping_pieces_of_a_mixed_loop_is_refused() {
+        let mut sch = Schedule::new(matmul(16, 16, 16), 0);
+        let c = sch.get_block("C").unwrap();
+        let l = sch.get_loops(c).unwrap();
+        sch.reorder(&[l[2], l[0], l[1]]).unwrap();
+        let f = sch.fuse(&[l[2], l[0]]).unwrap();
+        let p = sch.split(f, &[Some(58.into()), None, Some(58.into())]).unwrap();
+        let before = sch.func().clone();
+        let err = sch.reorder(&[p[2], p[0]]).unwrap_err();
+        assert_eq!(err.kind(), "MixedLoops");
+        assert_eq!(sch.func(), &before);
+        // Mixed loops may still move past a spatial one, keeping their order.
+        let j = sch.get_loops(c).unwrap()[3];
+        sch.reorder(&[j, p[0], p[1], p[2]]).unwrap();
+    }
 }
