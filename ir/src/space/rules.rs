@@ -235,7 +235,7 @@ pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mu
         .max_by_key(|i| br.block.iter_vars[*i].extent);
     let (max_rows, max_vecs, def_rows, def_vecs) = match opts.isa {
         Isa::Avx512 => (12, 4, 4, 4),
-        Isa::Avx2 => (8, 3, 6, 2),
+        Isa::Avx2 => (12, 3, 6, 2),
         Isa::Scalar => (8, 8, 4, 4),
     };
     let b = sch.get_block(block)?;
