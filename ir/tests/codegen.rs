@@ -55,3 +55,33 @@ fn generated_code_snapshots() {
     let l0 = kernel(include_str!("../../kernels/src/linear0.rs"));
     insta::assert_snapshot!("linear0_avx512", code(&l0, Isa::Avx512));
 }
+
+#[test]
+fn lane_predicates_give_masked_stores_to_parameters_only() {
+    // 37 columns tiled as 5 vectors of 8 under a predicate `8·j0 + j1 < 37`:
+    // the write-back to `c` is one masked vector with a runtime lane count;
+    // the accumulator (a temporary, read back every k) stays lane by lane,
+    // since a load cannot be forwarded from a masked store.
+    let f = kernel(include_str!("../../kernels/src/matmul_odd.rs"));
+    let trace = kiln_ir::trace::parse_trace_str(
+        "b0 = sch.get_block(name=\"C\", func_name=\"main\")
+l1, l2, l3 = sch.get_loops(block=b0)
+l4, l5 = sch.split(loop=l2, factors=[None, 8], preserve_unit_iters=True)
+sch.reorder(l1, l3, l4, l5)
+b6 = sch.cache_write(block=b0, write_buffer_index=0, storage_scope=\"local\")
+sch.reverse_compute_at(block=b6, loop=l1, preserve_unit_loops=True, index=-1)
+sch.vectorize(loop=l5)
+l7, l8, l9 = sch.get_loops(block=b6)
+l10, l11 = sch.split(loop=l9, factors=[None, 8], preserve_unit_iters=True)
+sch.vectorize(loop=l11)",
+    )
+    .unwrap();
+    let sch = kiln_ir::schedule::Schedule::replay(&f, &trace, 0, kiln_ir::schedule::DecisionMode::Strict).unwrap();
+    let code = pretty(&emit_impl(sch.func(), Isa::Avx2, &format_ident!("kernel")));
+    let writeback = code.split("for k").last().unwrap();
+    assert!(code.contains("avx2_lane_mask32(__lanes)"), "{code}");
+    assert!(writeback.contains("_mm256_maskstore_ps(\n"), "{code}");
+    let flat: String = code.split_whitespace().collect();
+    assert!(!flat.contains("_mm256_maskstore_ps(c_local"), "{code}");
+    assert!(flat.contains("_mm256_maskstore_ps(c.offset"), "{code}");
+}

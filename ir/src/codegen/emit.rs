@@ -27,6 +27,8 @@ pub(crate) struct BufInfo {
     pub dtype: DataType,
     pub size: i64,
     pub mutable: bool,
+    /// A temporary of the function (an `alloc`), not a parameter.
+    pub temp: bool,
 }
 
 /// What is known where code is being emitted.
@@ -158,7 +160,7 @@ impl Emitter {
         for p in &f.params {
             env.bufs.insert(
                 p.name.to_string(),
-                BufInfo { dtype: p.dtype, size: p.size(), mutable: p.kind == LBufferKind::Output },
+                BufInfo { dtype: p.dtype, size: p.size(), mutable: p.kind == LBufferKind::Output, temp: false },
             );
         }
         self.stmts(&f.body, &mut env)
@@ -183,7 +185,7 @@ impl Emitter {
     }
 
     fn alloc(&mut self, b: &LBuffer, env: &mut Env) -> TokenStream {
-        env.bufs.insert(b.name.to_string(), BufInfo { dtype: b.dtype, size: b.size(), mutable: true });
+        env.bufs.insert(b.name.to_string(), BufInfo { dtype: b.dtype, size: b.size(), mutable: true, temp: true });
         let name = ident(&b.name);
         let store = format_ident!("__{}_storage", &*b.name);
         let t = elem_type(b.dtype);

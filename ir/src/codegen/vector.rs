@@ -88,8 +88,10 @@ struct Ctx<'a> {
     x: Var,
     /// The first lane's value of `x` in the vector being emitted.
     xbase: Expr,
-    /// A partial vector (the tail): only the first `n` lanes exist.
-    partial: Option<i64>,
+    /// A partial vector: only the first `n` lanes exist (`n`: a `usize`
+    /// expression, a literal for a loop's tail, a variable for a vector that
+    /// a lane predicate cuts short).
+    partial: Option<TokenStream>,
 }
 
 /// Emits a vectorized loop, or `None` to fall back to the scalar loop.
@@ -146,7 +148,8 @@ pub(crate) fn vector_loop(
     if tail > 0 {
         // A masked vector when every access allows it, else scalar lanes.
         let start = Expr::Int(nvec * lanes as i64);
-        let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(tail) };
+        let n = proc_macro2::Literal::usize_unsuffixed(tail as usize);
+        let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(quote!(#n)) };
         env.loops.push((x.clone(), extent));
         let masked = emit_vector(em, &blocks, &ctx, env);
         env.loops.pop();
@@ -255,20 +258,7 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
                 uniform.push(c);
             }
         }
-        let mut vec_code = TokenStream::new();
-        if let Some((cond, st)) = &b.init {
-            let c = em.resolve(b, cond, env);
-            let s = vstore(em, b, st, ctx, env)?;
-            vec_code.extend(match c {
-                Expr::Const(Const::Bool(true)) => s,
-                Expr::Const(Const::Bool(false)) => TokenStream::new(),
-                c => {
-                    let c = em.index_expr(&c, env);
-                    quote!(if #c { #s })
-                }
-            });
-        }
-        vec_code.extend(vstore(em, b, &b.store, ctx, env)?);
+        let vec_code = block_stores(em, b, ctx, env)?;
         let code = if varying.is_empty() {
             vec_code
         } else if ctx.partial.is_some() {
@@ -281,12 +271,48 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
             let an = env.analyzer();
             let all = an.simplify(&first.and(last));
             let all = em.index_expr(&all, env);
-            let (_, ext) = env.loops.last().cloned().unwrap();
-            env.loops.pop();
-            let lanes =
-                scalar_lanes(em, std::slice::from_ref(b), &ctx.x, ext, ctx.xbase.clone(), ctx.lanes as i64, env);
-            env.loops.push((ctx.x.clone(), ext));
-            quote!(if #all { #vec_code } else { #lanes })
+            // Otherwise a masked vector when the conditions bound the lanes
+            // from above (the valid lanes are a prefix), else lane by lane.
+            // Not for stores to temporaries: those are the accumulators read
+            // back on the next iteration, and a load cannot be forwarded from
+            // a masked store (measured: matmul_odd 3× slower than lane by lane).
+            let to_temp = b
+                .init
+                .iter()
+                .map(|(_, st)| st)
+                .chain(std::iter::once(&b.store))
+                .any(|st| env.bufs.get(&*st.buffer).is_none_or(|i| i.temp));
+            let masked = (!to_temp).then(|| prefix_lanes(em, &varying, ctx, env)).flatten().and_then(|n| {
+                let pctx = Ctx { partial: Some(quote!(__lanes)), xbase: ctx.xbase.clone(), x: ctx.x.clone(), ..*ctx };
+                let code = block_stores(em, b, &pctx, env)?;
+                let l = int_lit(ctx.lanes as i64);
+                Some(quote!({
+                    let __lanes: isize = (#n).min(#l);
+                    if __lanes > 0 {
+                        let __lanes = __lanes as usize;
+                        #code
+                    }
+                }))
+            });
+            let rest = match masked {
+                Some(code) => code,
+                None => {
+                    let (_, ext) = env.loops.last().cloned().unwrap();
+                    env.loops.pop();
+                    let lanes = scalar_lanes(
+                        em,
+                        std::slice::from_ref(b),
+                        &ctx.x,
+                        ext,
+                        ctx.xbase.clone(),
+                        ctx.lanes as i64,
+                        env,
+                    );
+                    env.loops.push((ctx.x.clone(), ext));
+                    lanes
+                }
+            };
+            quote!(if #all { #vec_code } else { #rest })
         };
         let u = env.analyzer().simplify(&and_all(&uniform));
         out.extend(match u {
@@ -299,6 +325,54 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
         });
     }
     Some(out)
+}
+
+/// The vector code of a block's init (under its condition) and update.
+fn block_stores(em: &mut Emitter, b: &LBlock, ctx: &Ctx, env: &mut Env) -> Option<TokenStream> {
+    let mut out = TokenStream::new();
+    if let Some((cond, st)) = &b.init {
+        let c = em.resolve(b, cond, env);
+        let s = vstore(em, b, st, ctx, env)?;
+        out.extend(match c {
+            Expr::Const(Const::Bool(true)) => s,
+            Expr::Const(Const::Bool(false)) => TokenStream::new(),
+            c => {
+                let c = em.index_expr(&c, env);
+                quote!(if #c { #s })
+            }
+        });
+    }
+    out.extend(vstore(em, b, &b.store, ctx, env)?);
+    Some(out)
+}
+
+/// When every lane-varying condition is an upper bound on the lane with
+/// coefficient 1 (`x + e < n`, `x + e <= n`, or mirrored), the lanes where
+/// all hold are a prefix of the vector: an `isize` expression of its length
+/// (possibly negative or above the lane count; the caller clamps).
+fn prefix_lanes(em: &Emitter, varying: &[Expr], ctx: &Ctx, env: &Env) -> Option<TokenStream> {
+    let an = env.analyzer();
+    let mut counts = Vec::new();
+    for c in varying {
+        let Expr::Binary(op, l, r) = c else { return None };
+        // Normalise to `d < 0` or `d <= 0` with d = hi - lo increasing in x.
+        let (d, strict) = match op {
+            BinOp::Lt => (*l.clone() - *r.clone(), true),
+            BinOp::Le => (*l.clone() - *r.clone(), false),
+            BinOp::Gt => (*r.clone() - *l.clone(), true),
+            BinOp::Ge => (*r.clone() - *l.clone(), false),
+            _ => return None,
+        };
+        if linear_in(&an, &d, &ctx.x)? != 1 {
+            return None;
+        }
+        // Lanes k = 0, 1, .. hold while d(xbase) + k < 0 (or <= 0).
+        let d0 = an.simplify(&d.substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone())));
+        let n = if strict { Expr::Int(0) - d0 } else { Expr::Int(1) - d0 };
+        counts.push(em.index_expr(&an.simplify(&n), env));
+    }
+    let first = counts.first()?.clone();
+    Some(counts[1..].iter().fold(first, |acc, c| quote!((#acc).min(#c))))
 }
 
 /// The offset of the first lane and the lane stride of an access.
@@ -316,12 +390,9 @@ fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env) -> Option
     let v = vexpr(em, b, &st.value, ctx, env)?;
     let v = to_vec(ctx, v);
     let p = ident(&st.buffer);
-    let s = match ctx.partial {
+    let s = match &ctx.partial {
         None => ctx.ops.storeu(ctx.dt, quote!(#p.offset(#off)), v),
-        Some(n) => {
-            let n = proc_macro2::Literal::usize_unsuffixed(n as usize);
-            ctx.ops.store_partial(ctx.dt, quote!(#p.offset(#off)), v, quote!(#n))
-        }
+        Some(n) => ctx.ops.store_partial(ctx.dt, quote!(#p.offset(#off)), v, n.clone()),
     };
     Some(quote!(#s;))
 }
@@ -361,12 +432,9 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Option<V> 
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             let p = ident(&l.buffer);
             if stride == 1 {
-                match ctx.partial {
+                match &ctx.partial {
                     None => V::Vec(ctx.ops.loadu(dt, quote!(#p.offset(#off)))),
-                    Some(n) => {
-                        let n = proc_macro2::Literal::usize_unsuffixed(n as usize);
-                        V::Vec(ctx.ops.load_partial(dt, quote!(#p.offset(#off)), quote!(#n)))
-                    }
+                    Some(n) => V::Vec(ctx.ops.load_partial(dt, quote!(#p.offset(#off)), n.clone())),
                 }
             } else if ctx.partial.is_some() {
                 return None;
