@@ -54,17 +54,6 @@ fn flatten_body(body: &[LStmt], consts: &mut Vec<(Var, i64)>, out: &mut Vec<LBlo
     Some(())
 }
 
-fn conjuncts(e: &Expr, out: &mut Vec<Expr>) {
-    match e {
-        Expr::Binary(BinOp::And, a, b) => {
-            conjuncts(a, out);
-            conjuncts(b, out);
-        }
-        e if e.is_true() => {}
-        other => out.push(other.clone()),
-    }
-}
-
 fn and_all(v: &[Expr]) -> Expr {
     v.iter().fold(Expr::true_(), |acc, c| acc.and(c.clone()))
 }
@@ -178,8 +167,7 @@ fn check_blocks(em: &Emitter, blocks: &[LBlock], x: &Var, env: &Env) -> Option<(
             written.push((st.buffer.to_string(), idx));
         }
         // Conditions: uniform, or linear comparisons in x.
-        let mut conds = Vec::new();
-        conjuncts(&em.resolve(b, &b.predicate, env), &mut conds);
+        let conds = em.resolve(b, &b.predicate, env).conjuncts();
         if let Some((c, _)) = &b.init {
             let c = em.resolve(b, c, env);
             if c.uses_var(x) {
@@ -249,8 +237,7 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
     for b in blocks {
         let mut uniform = Vec::new();
         let mut varying = Vec::new();
-        let mut conds = Vec::new();
-        conjuncts(&em.resolve(b, &b.predicate, env), &mut conds);
+        let conds = em.resolve(b, &b.predicate, env).conjuncts();
         for c in conds {
             if c.uses_var(&ctx.x) {
                 varying.push(c);

@@ -236,6 +236,24 @@ impl Expr {
         matches!(self, Expr::Const(Const::Bool(true)))
     }
 
+    /// The operands of a conjunction `a && b && ..`, in order, without
+    /// literal `true`s (so `true` has none).
+    pub fn conjuncts(&self) -> Vec<Expr> {
+        fn go(e: &Expr, out: &mut Vec<Expr>) {
+            match e {
+                Expr::Binary(BinOp::And, a, b) => {
+                    go(a, out);
+                    go(b, out);
+                }
+                e if e.is_true() => {}
+                e => out.push(e.clone()),
+            }
+        }
+        let mut out = Vec::new();
+        go(self, &mut out);
+        out
+    }
+
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Expr::Int(v) => Some(*v),

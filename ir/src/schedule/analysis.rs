@@ -166,17 +166,7 @@ pub fn normalize(func: PrimFunc) -> PrimFunc {
 
 /// Simplifies a conjunction, dropping conjuncts that always hold.
 pub fn simplify_predicate(an: &Analyzer, pred: &Expr) -> Expr {
-    let mut conj = Vec::new();
-    fn split(e: &Expr, out: &mut Vec<Expr>) {
-        match e {
-            Expr::Binary(crate::ir::BinOp::And, a, b) => {
-                split(a, out);
-                split(b, out);
-            }
-            other => out.push(other.clone()),
-        }
-    }
-    split(pred, &mut conj);
+    let conj = pred.conjuncts();
     let mut out = Expr::true_();
     let mut seen: Vec<Expr> = Vec::new();
     for c in conj {

@@ -56,6 +56,11 @@ pub fn matmul(m: i64, n: i64, k: i64) -> PrimFunc {
     }
 }
 
+/// The function of a kernel given as `tensor_func!` source (panics on errors).
+pub fn kernel(src: &str) -> PrimFunc {
+    crate::parse::parse_kernel_str(src).unwrap().func
+}
+
 /// Random inputs and NaN-filled outputs for `func`'s parameters.
 pub fn random_args(func: &PrimFunc, seed: u64) -> Vec<crate::interp::Tensor> {
     use rand::{Rng, SeedableRng};

@@ -200,21 +200,9 @@ pub struct LocationPlan {
 /// `vi = i_0 * 4 + i_1` of extent 10) is dropped, as the new nest keeps every
 /// variable in its domain.
 fn predicate_on_iter_vars(func: &PrimFunc, br: &BlockRealize) -> Option<Expr> {
-    let mut conjuncts = Vec::new();
-    fn split(e: &Expr, out: &mut Vec<Expr>) {
-        match e {
-            Expr::Binary(BinOp::And, a, b) => {
-                split(a, out);
-                split(b, out);
-            }
-            e if e.is_true() => {}
-            e => out.push(e.clone()),
-        }
-    }
-    split(&br.predicate, &mut conjuncts);
     let an = analyzer_for(&func.loops_of_block(&br.block.name).expect("live block"));
     let mut out = Expr::true_();
-    for c in conjuncts {
+    for c in br.predicate.conjuncts() {
         let as_iter = |v: &Var| {
             br.bindings.iter().zip(&br.block.iter_vars).find(|(b, _)| b.as_var() == Some(v)).map(|(_, iv)| &iv.var)
         };
@@ -977,7 +965,7 @@ mod tests {
                 }
             }
         }";
-        let mut sch = Schedule::new(crate::parse::parse_kernel_str(src).unwrap().func, 0);
+        let mut sch = Schedule::new(crate::schedule::testing::kernel(src), 0);
         let pad = sch.get_block("pad").unwrap();
         let copy = sch.cache_read(pad, 0, "global").unwrap();
         let l = sch.get_loops(copy).unwrap();

@@ -204,7 +204,7 @@ pub fn apply_decompose_reduction(
     // keeps bounding the spatial part (`f_0 * 12 + f_1 * 3 + f_2 < 111`).
     let first = |v: &Var| sub(v).or_else(|| chain_vars.contains(&v).then_some(Expr::Int(0)));
     let mut pred = Expr::true_();
-    for c in conjuncts(&br.predicate) {
+    for c in br.predicate.conjuncts() {
         pred = pred.and(c.substitute(&first));
     }
     let init_block = BlockRealize {
@@ -248,18 +248,6 @@ fn flatten(s: Stmt) -> Stmt {
     }
 }
 
-fn conjuncts(e: &Expr) -> Vec<Expr> {
-    match e {
-        Expr::Binary(crate::ir::BinOp::And, a, b) => {
-            let mut v = conjuncts(a);
-            v.extend(conjuncts(b));
-            v
-        }
-        e if e.is_true() => vec![],
-        other => vec![other.clone()],
-    }
-}
-
 impl Schedule {
     /// Moves the init of reduction block `block` into a new block placed right
     /// before `loop_`; returns the init block. `block` is renamed `<name>_update`.
@@ -298,7 +286,7 @@ pub(super) fn replay(sch: &mut Schedule, inst: &Instruction, map: &RvMap) -> Res
 
 #[cfg(test)]
 mod tests {
-    use crate::schedule::testing::matmul;
+    use crate::schedule::testing::{kernel, matmul};
     use crate::schedule::Schedule;
 
     /// Found by the property test: a reduction moved under a loop that drives
@@ -313,7 +301,7 @@ mod tests {
         let inner = sch.split(l[0], &[None, Some(1.into())]).unwrap();
         sch.decompose_reduction(c, inner[1]).unwrap();
         let mut sch = Schedule::new(
-            crate::parse::parse_kernel_str(
+            kernel(
                 "fn f(a: [f32; 4, 4], c: &mut [f32; 4]) {
                     for (r, i, k) in grid(3, 4, 4) {
                         block(\"C\") {
@@ -323,9 +311,7 @@ mod tests {
                         }
                     }
                 }",
-            )
-            .unwrap()
-            .func,
+            ),
             0,
         );
         let c = sch.get_block("C").unwrap();
@@ -341,7 +327,7 @@ mod tests {
     #[test]
     fn decomposing_above_a_loop_repeating_instances_is_refused() {
         let mut sch = Schedule::new(
-            crate::parse::parse_kernel_str(
+            kernel(
                 "fn f(a: [f32; 4, 4], c: &mut [f32; 4]) {
                     for (f, k) in grid(16, 4) {
                         block(\"C\") {
@@ -352,9 +338,7 @@ mod tests {
                         }
                     }
                 }",
-            )
-            .unwrap()
-            .func,
+            ),
             0,
         );
         let c = sch.get_block("C").unwrap();

@@ -164,18 +164,6 @@ pub struct RFactorPlan {
     pub write_back_predicate: Expr,
 }
 
-fn conjuncts(e: &Expr) -> Vec<Expr> {
-    match e {
-        Expr::Binary(BinOp::And, a, b) => {
-            let mut v = conjuncts(a);
-            v.extend(conjuncts(b));
-            v
-        }
-        e if e.is_true() => vec![],
-        other => vec![other.clone()],
-    }
-}
-
 /// Recognises `out[S] = out[S] ⊕ e` (either operand order) with `e` not reading `out`.
 fn match_update(block: &Block) -> Option<(Combiner, Expr)> {
     let body = &block.body;
@@ -347,7 +335,7 @@ fn write_back_predicate(pred: &Expr, loops: &[For], removed: &[Var]) -> Result<E
         an.bind(&lp.var, lp.extent);
     }
     let mut out = Expr::true_();
-    for c in conjuncts(pred) {
+    for c in pred.conjuncts() {
         if !removed.iter().any(|v| c.uses_var(v)) {
             out = out.and(c);
             continue;
