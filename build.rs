@@ -12,8 +12,9 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use kiln_ir::codegen::{emit_kernel, Isa, Variant};
+use kiln_ir::codegen::{emit_kernel, Variant};
 use kiln_ir::space::default_schedule;
+use kiln_ir::target::Isa;
 
 fn main() {
     println!("cargo:rerun-if-changed=benches/c/kernels.c");

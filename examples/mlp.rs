@@ -282,7 +282,7 @@ fn schedule_source_text(kernel: &str) -> Result<String, String> {
     use kiln_ir::tracefile::{resolve, Source, TraceFile};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
     let trace_path: PathBuf = root.join("traces").join(format!("{kernel}.json"));
-    let isa = kiln_ir::codegen::Isa::from_name(kiln::runtime::isa().name()).expect("an ISA kiln-ir knows");
+    let isa = kiln_ir::target::Isa::from_name(kiln::runtime::isa().name()).expect("an ISA kiln-ir knows");
     let src = match std::fs::read_to_string(root.join("src").join(format!("{kernel}.rs"))) {
         Ok(s) => s,
         Err(e) => return Err(format!("unknown ({e})")),

@@ -33,10 +33,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::parse::find_kernels_in_file;
 use kiln_ir::schedule::Schedule;
+use kiln_ir::target::Isa;
 use tuner::database::{Database, Role};
 use tuner::task::{Program, Space, Task};
 use tuner::TuneOptions;

@@ -7,9 +7,10 @@
 
 use std::path::Path;
 
-use kiln_ir::codegen::{emit_impl, pretty, Isa};
+use kiln_ir::codegen::{emit_impl, pretty};
 use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::space::default_schedule;
+use kiln_ir::target::Isa;
 use kiln_ir::trace::parse_trace;
 use kiln_ir::tracefile::{resolve, TraceFile};
 
@@ -36,7 +37,10 @@ fn every_bundled_kernel_and_isa() {
             for isa in Isa::ALL {
                 let default = || hand.clone().unwrap_or_else(|| default_schedule(&k.func, isa));
                 let (func, _) = resolve(&k.func, isa, file.as_ref(), &trace_path, default).unwrap();
-                let name = proc_macro2::Ident::new(&format!("__kiln_{}_{}", k.func.name, isa.name()), proc_macro2::Span::call_site());
+                let name = proc_macro2::Ident::new(
+                    &format!("__kiln_{}_{}", k.func.name, isa.name()),
+                    proc_macro2::Span::call_site(),
+                );
                 let code = pretty(&emit_impl(&func, isa, &name));
                 insta::assert_snapshot!(format!("{}_{}", k.func.name, isa.name()), code);
                 seen += 1;

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use kiln_ir::codegen::Isa;
+use kiln_ir::target::Isa;
 use kiln_ir::trace::parse_trace_str;
 use kiln_ir::tracefile::{TargetEntry, TraceFile};
 

@@ -10,5 +10,6 @@ pub mod ir;
 pub mod parse;
 pub mod schedule;
 pub mod space;
+pub mod target;
 pub mod trace;
 pub mod tracefile;

@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::codegen::Isa;
 use crate::ir::{func_to_string, PrimFunc};
 use crate::schedule::{DecisionMode, Schedule};
+use crate::target::Isa;
 use crate::trace::Trace;
 
 /// The current trace-file format version.

@@ -1,9 +1,10 @@
 //! The code generator's output: the expected intrinsics per ISA, and golden
 //! snapshots of readable generated code.
 
-use kiln_ir::codegen::{emit_impl, pretty, Isa};
+use kiln_ir::codegen::{emit_impl, pretty};
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::space::default_schedule;
+use kiln_ir::target::Isa;
 use quote::format_ident;
 
 fn kernel(src: &str) -> PrimFunc {

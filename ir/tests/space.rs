@@ -1,12 +1,12 @@
 //! The design space and the default schedule on every bundled kernel: the
 //! rules apply, and what they produce computes what the kernel computes.
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::interp::{self, Tensor};
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::parse::parse_kernel_str;
 use kiln_ir::schedule::testing::random_args;
 use kiln_ir::space::{default_trace, sample, SpaceError, SpaceOptions};
+use kiln_ir::target::Isa;
 
 const KERNELS: &[(&str, &str)] = &[
     ("matmul", include_str!("../../kernels/src/matmul.rs")),

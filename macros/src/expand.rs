@@ -23,11 +23,12 @@ use std::path::{Path, PathBuf};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 
-use kiln_ir::codegen::{emit_kernel, Isa, Variant};
+use kiln_ir::codegen::{emit_kernel, Variant};
 use kiln_ir::ir::{func_to_string, PrimFunc};
 use kiln_ir::parse::{parse_kernel, Kernel, ParseFailure};
 use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::space::default_trace;
+use kiln_ir::target::Isa;
 use kiln_ir::trace::{parse_trace, Trace};
 use kiln_ir::tracefile::{resolve, Source, TraceFile};
 

@@ -3,7 +3,7 @@
 //! this machine runs — compiled into one executable per kernel and measured
 //! in one runner process, so that the figures are comparable.
 
-use kiln_ir::codegen::Isa;
+use kiln_ir::target::Isa;
 
 use crate::builder::{build_parallel, prepare, Candidate};
 use crate::cli::{run_options, tasks, work_dir, BenchArgs};

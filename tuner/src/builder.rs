@@ -16,8 +16,9 @@ use std::process::Command;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use kiln_ir::codegen::{emit_impl, Isa};
+use kiln_ir::codegen::emit_impl;
 use kiln_ir::ir::{DataType, ParamKind, PrimFunc};
+use kiln_ir::target::Isa;
 
 /// One thing to compile: a scheduled function for an ISA.
 #[derive(Clone, Debug)]

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use kiln_ir::codegen::{emit_impl, pretty, Isa};
+use kiln_ir::codegen::{emit_impl, pretty};
 use kiln_ir::ir::func_to_string;
+use kiln_ir::target::Isa;
 use kiln_ir::tracefile::TraceFile;
 
 use crate::discover::{discover, workspace, Workspace};

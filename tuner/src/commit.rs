@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use kiln_ir::codegen::Isa;
+use kiln_ir::target::Isa;
 use kiln_ir::tracefile::{Provenance, TargetEntry, TraceFile};
 
 use crate::task::{Program, Task};

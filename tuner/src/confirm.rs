@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_ir::codegen::Isa;
+use kiln_ir::target::Isa;
 
 use crate::builder::{build_parallel, Candidate, Toolchain};
 use crate::runner::{run_batch, RunOptions};

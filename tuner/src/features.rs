@@ -20,9 +20,11 @@
 //! (`Analyzer::range`), so they are exact for affine accesses and an
 //! over-estimate otherwise. Every feature is a `f32`; sizes are `log2(1 + x)`.
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::ir::flops::expr_ops;
-use kiln_ir::ir::{Analyzer, BlockRealize, Expr, For, ForKind, PrimFunc, Scope, Stmt, Var};
+use kiln_ir::ir::nest::{accesses, footprint, lanes_of, register_run, sites, stride, Access, Site};
+use kiln_ir::ir::{ForKind, PrimFunc, Scope, Stmt};
+use kiln_ir::space::accumulator_vectors;
+use kiln_ir::target::Isa;
 
 /// The features of one block site.
 const SITE: usize = 18 + 4 * ACCESS_FEATURES;
@@ -36,106 +38,6 @@ const L2_BYTES: f64 = 512.0 * 1024.0;
 
 fn lg(x: f64) -> f32 {
     (1.0 + x.max(0.0)).log2() as f32
-}
-
-/// One buffer access of a block, with its indices over the loop variables.
-struct Access {
-    buffer: String,
-    indices: Vec<Expr>,
-    shape: Vec<i64>,
-    strides: Vec<i64>,
-    bytes: usize,
-    store: bool,
-}
-
-/// A block with the loops around it.
-struct Site<'a> {
-    br: &'a BlockRealize,
-    loops: Vec<&'a For>,
-}
-
-fn sites(func: &PrimFunc) -> Vec<Site<'_>> {
-    let mut out = Vec::new();
-    func.body.walk(&mut |s, loops| {
-        if let Stmt::Block(br) = s {
-            out.push(Site { br, loops: loops.to_vec() });
-        }
-    });
-    out
-}
-
-fn accesses(func: &PrimFunc, br: &BlockRealize) -> Vec<Access> {
-    let bind = |v: &Var| br.block.iter_vars.iter().position(|iv| &iv.var == v).map(|i| br.bindings[i].clone());
-    let mk = |buffer: &str, idx: &[Expr], store: bool| {
-        let b = func.buffer(buffer)?;
-        Some(Access {
-            buffer: buffer.to_string(),
-            indices: idx.iter().map(|e| e.substitute(&bind)).collect(),
-            shape: b.shape.clone(),
-            strides: b.strides(),
-            bytes: b.dtype.bytes(),
-            store,
-        })
-    };
-    let body = &br.block.body;
-    let mut out: Vec<Access> = mk(&body.buffer, &body.indices, true).into_iter().collect();
-    for l in body.value.loads() {
-        if *l.buffer == *body.buffer && l.indices == body.indices {
-            continue;
-        }
-        out.extend(mk(&l.buffer, &l.indices, false));
-    }
-    out
-}
-
-/// Elements an access touches while the loops `inner` run (others fixed).
-fn footprint(a: &Access, outer: &[&For], inner: &[&For]) -> f64 {
-    let mut an = Analyzer::new();
-    for l in outer {
-        an.bind_range(&l.var, 0, 0);
-    }
-    for l in inner {
-        an.bind(&l.var, l.extent);
-    }
-    a.indices
-        .iter()
-        .zip(&a.shape)
-        .map(|(e, n)| an.range(e).map_or(*n, |(lo, hi)| (hi - lo + 1).clamp(1, *n)) as f64)
-        .product()
-}
-
-/// The flat-index stride of an access along a loop variable.
-fn stride(a: &Access, v: &Var) -> i64 {
-    let an = Analyzer::new();
-    a.indices.iter().zip(&a.strides).map(|(e, s)| an.linear(e).coef(v) * s).sum()
-}
-
-/// The innermost run of unrolled or vectorized loops of a site.
-fn register_run<'a>(loops: &[&'a For]) -> Vec<&'a For> {
-    let k = loops.iter().rposition(|l| !matches!(l.kind, ForKind::Unrolled | ForKind::Vectorized)).map_or(0, |p| p + 1);
-    loops[k..].to_vec()
-}
-
-fn lanes_of(loops: &[&For]) -> i64 {
-    loops.iter().filter(|l| l.kind == ForKind::Vectorized).map(|l| l.extent).product::<i64>().max(1)
-}
-
-/// The accumulator vectors the largest register tile keeps live: the
-/// elements of a local buffer updated (read and written) inside the
-/// innermost unrolled / vectorized loops, divided by the vector width.
-pub fn accumulator_vectors(func: &PrimFunc, isa: Isa) -> i64 {
-    sites(func).iter().map(|s| accumulator_vectors_site(func, s, isa)).max().unwrap_or(0)
-}
-
-/// The statements the code generator emits as straight-line code: for
-/// every block, the iterations of the unrolled loops around it (vector
-/// loops count once). Huge unrolled nests compile slowly and thrash the
-/// instruction cache.
-pub fn unrolled_statements(func: &PrimFunc) -> i64 {
-    sites(func)
-        .iter()
-        .map(|s| s.loops.iter().filter(|l| l.kind == ForKind::Unrolled).map(|l| l.extent).product::<i64>())
-        .sum()
 }
 
 /// Features of one block site; returns them and the site's arithmetic.
@@ -178,7 +80,7 @@ fn site_features(func: &PrimFunc, s: &Site, isa: Isa) -> (Vec<f32>, f64) {
         lg(unrolled as f64),
         lg(parallel as f64),
         lg(run_iters),
-        accumulator_vectors_site(func, s, isa) as f32,
+        accumulator_vectors(func, s, isa) as f32,
         lg(inner_serial.map_or(1, |l| l.extent) as f64),
         (run_ops / loads.max(1.0)) as f32,
         lg(loads),
@@ -216,24 +118,6 @@ fn site_features(func: &PrimFunc, s: &Site, isa: Isa) -> (Vec<f32>, f64) {
         }
     }
     (f, ops)
-}
-
-fn accumulator_vectors_site(func: &PrimFunc, s: &Site, isa: Isa) -> i64 {
-    let body = &s.br.block.body;
-    // Accumulators: a local buffer that the block reads back (an update, not an init).
-    let accumulates = body.value.loads().iter().any(|l| l.buffer == body.buffer);
-    if !accumulates || func.buffer(&body.buffer).is_none_or(|b| b.scope != Scope::Local) {
-        return 0;
-    }
-    let run = register_run(&s.loops);
-    if run.is_empty() {
-        return 0;
-    }
-    let acc = accesses(func, s.br);
-    let k = s.loops.len() - run.len();
-    let elems = footprint(&acc[0], &s.loops[..k], &run) as i64;
-    let lanes = lanes_of(&run).min(isa.lanes(body.value.dtype()) as i64).max(1);
-    (elems + lanes - 1) / lanes
 }
 
 /// The feature vector of a scheduled function for `isa` ([`COUNT`] values).

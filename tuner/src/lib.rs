@@ -15,7 +15,7 @@
 //!
 //! ```no_run
 //! # let func = kiln_ir::schedule::testing::matmul(128, 128, 128);
-//! use kiln_ir::codegen::Isa;
+//! use kiln_ir::target::Isa;
 //! let (sch, latency_us) = tuner::random_search(&func, Isa::Avx2, 16, 0, "target/kiln-tune".as_ref()).unwrap();
 //! println!("{} µs\n{}", latency_us, sch.trace());
 //! ```

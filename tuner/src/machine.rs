@@ -1,6 +1,6 @@
 //! What the machine the tuner runs on can do, and what to call it.
 
-use kiln_ir::codegen::Isa;
+use kiln_ir::target::Isa;
 
 /// Whether this CPU can run code for `isa`.
 pub fn supports(isa: Isa) -> bool {

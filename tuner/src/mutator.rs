@@ -22,12 +22,13 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::schedule::primitive::sampling::check_tile_decision;
 use kiln_ir::schedule::{DecisionMode, Schedule};
+use kiln_ir::target::Isa;
 use kiln_ir::trace::{Arg, Decision, InstKind, Trace};
 
-use crate::task::{check_program, program_key, Program, Space, Task};
+use crate::task::{program_key, Program, Space, Task};
+use kiln_ir::space::check_program;
 use kiln_ir::space::{self, SpaceOptions};
 
 /// What a mutation changed.

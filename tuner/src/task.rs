@@ -12,15 +12,14 @@
 
 use std::path::PathBuf;
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::ir::{func_to_string, PrimFunc};
 use kiln_ir::schedule::{DecisionMode, Schedule};
-use kiln_ir::space::{self, SpaceError, SpaceOptions};
+use kiln_ir::space::{self, check_program, SpaceError, SpaceOptions};
+use kiln_ir::target::Isa;
 use kiln_ir::trace::{parse_trace, Trace};
 use kiln_ir::tracefile::workload_hash;
 
 use crate::discover::Found;
-use crate::features;
 
 /// Where a task's candidates come from.
 #[derive(Clone, Debug)]
@@ -159,36 +158,4 @@ impl Task {
     pub fn naive_program(&self, isa: Isa) -> Program {
         Program { trace: Trace::default(), func: self.func.clone(), key: program_key(&self.func, isa, 1) }
     }
-}
-
-/// The most straight-line statements a candidate may unroll to.
-pub const MAX_UNROLLED_STATEMENTS: i64 = 1024;
-
-/// The checks every candidate passes before it is built: its register tile
-/// fits ([`check_registers`]) and its unrolled code stays under
-/// [`MAX_UNROLLED_STATEMENTS`] (beyond that, code compiles slowly and
-/// thrashes the instruction cache; in a 709-program study the fastest
-/// programs of every kernel unrolled 10–520 statements, the slowest-compiling
-/// ones up to 8201).
-pub fn check_program(func: &PrimFunc, isa: Isa) -> Result<(), SpaceError> {
-    check_registers(func, isa)?;
-    let n = features::unrolled_statements(func);
-    if n > MAX_UNROLLED_STATEMENTS {
-        return Err(SpaceError::Rejected(format!("{n} unrolled statements (at most {MAX_UNROLLED_STATEMENTS})")));
-    }
-    Ok(())
-}
-
-/// Rejects a program whose register tile cannot stay in registers (the
-/// rules' own check, applied again to mutated traces).
-pub fn check_registers(func: &PrimFunc, isa: Isa) -> Result<(), SpaceError> {
-    if isa == Isa::Scalar {
-        return Ok(());
-    }
-    let acc = features::accumulator_vectors(func, isa);
-    let regs = isa.registers() as i64;
-    if acc + 3 > regs {
-        return Err(SpaceError::Rejected(format!("{acc} accumulator vectors do not fit in {regs} registers")));
-    }
-    Ok(())
 }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::schedule::{DecisionMode, Schedule};
+use kiln_ir::target::Isa;
 use kiln_ir::trace::Trace;
 
 use crate::builder::{build_parallel, prepare, Candidate, Toolchain};
@@ -430,7 +430,7 @@ pub fn random_search(
 /// # use kiln_ir::schedule::Schedule;
 /// # let func = kiln_ir::schedule::testing::matmul(128, 128, 128);
 /// # let stochastic_schedule_mm = |_: &mut Schedule| {};
-/// use kiln_ir::codegen::Isa;
+/// use kiln_ir::target::Isa;
 /// use tuner::task::Space;
 /// let mut sch = Schedule::new(func.clone(), 0);
 /// stochastic_schedule_mm(&mut sch); // one sample: its trace, decisions dropped, is the space

@@ -8,8 +8,8 @@
 //! consumer's innermost loop, in scalar code): each candidate gets minutes,
 //! not the tuner's 20 s, so that only a real hang fails the test.
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::space::{default_schedule, sample, SpaceOptions};
+use kiln_ir::target::Isa;
 use tuner::builder::{build_batch, prepare, Candidate};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use quote::quote;
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::schedule::testing::matmul;
 use kiln_ir::schedule::Schedule;
+use kiln_ir::target::Isa;
 use tuner::builder::{build_batch, prepare, Candidate, Code};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
 

@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::interp;
 use kiln_ir::schedule::testing::random_args;
 use kiln_ir::schedule::{DecisionMode, Schedule};
+use kiln_ir::target::Isa;
 use tuner::cost_model::CostModel;
 use tuner::mutator::{mutate, sites, MutatorKind};
 use tuner::search::{Context, StrategyKind};
@@ -87,7 +87,7 @@ fn mutators_give_valid_distinct_programs() {
             // The child's trace replays strictly to the same program.
             let again = Schedule::replay(func, &child.trace, 0, DecisionMode::Strict).unwrap();
             assert_eq!(tuner::task::program_key(again.func(), isa, 1), child.key);
-            tuner::task::check_program(&child.func, isa).unwrap();
+            kiln_ir::space::check_program(&child.func, isa).unwrap();
             // And computes what the kernel computes.
             if checked < 6 {
                 let mut want = random_args(func, 1);
@@ -109,12 +109,12 @@ fn register_tiles_that_spill_are_rejected() {
     // Every sample the space gives fits in the registers.
     for seed in 0..20 {
         if let Ok(p) = task.sample(Isa::Avx2, 1, seed) {
-            assert!(features::accumulator_vectors(&p.func, Isa::Avx2) + 3 <= 16);
+            assert!(kiln_ir::space::register_use(&p.func, Isa::Avx2).needed() <= 16);
         }
     }
     let d = task.default_program(Isa::Avx2, 1).unwrap();
     // 32 rows: 4 of them (the largest divisor <= 6); 40 columns = 5 vectors: 1 of them.
-    assert_eq!(features::accumulator_vectors(&d.func, Isa::Avx2), 4, "the default 4x1 register tile");
+    assert_eq!(kiln_ir::space::register_use(&d.func, Isa::Avx2).accumulators, 4, "the default 4x1 register tile");
     assert_eq!(features::extract(&d.func, Isa::Avx2).len(), features::COUNT);
 }
 

@@ -4,10 +4,10 @@
 
 mod common;
 
-use kiln_ir::codegen::Isa;
 use kiln_ir::interp::{self, Tensor};
 use kiln_ir::schedule::testing::random_args;
 use kiln_ir::schedule::{DecisionMode, Schedule};
+use kiln_ir::target::Isa;
 use kiln_ir::tracefile::{TargetEntry, TraceFile};
 use tuner::commit::Committed;
 use tuner::{Task, TuneOptions};

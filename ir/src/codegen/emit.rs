@@ -13,8 +13,8 @@ use quote::{format_ident, quote};
 
 use crate::ir::{Analyzer, BinOp, Const, DataType, Expr, ForKind, UnOp, Var};
 
-use super::isa::Isa;
 use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt};
+use crate::target::Isa;
 
 /// Elements above which a temporary lives on the heap instead of the stack.
 const STACK_ELEMS: i64 = 16 * 1024;

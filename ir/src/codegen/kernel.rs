@@ -19,8 +19,8 @@ use quote::{format_ident, quote, ToTokens};
 use crate::ir::{ParamKind, PrimFunc};
 
 use super::emit::{elem_type, ident, Emitter};
-use super::isa::Isa;
 use super::lower::lower;
+use crate::target::Isa;
 
 /// One implementation of a kernel: the scheduled function for an ISA.
 #[derive(Clone, Debug)]

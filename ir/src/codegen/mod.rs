@@ -14,7 +14,6 @@ pub mod lir;
 pub mod lower;
 mod vector;
 
-pub use isa::Isa;
 pub use kernel::{emit_body, emit_impl, emit_kernel, Variant};
 
 /// Formats tokens as readable Rust source (prettyplease).

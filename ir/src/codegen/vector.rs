@@ -91,7 +91,7 @@ pub(crate) fn vector_loop(
     body: &[LStmt],
     env: &mut Env,
 ) -> Option<TokenStream> {
-    let ops = em.isa.ops()?;
+    let ops = super::isa::ops(em.isa)?;
     let mut blocks = Vec::new();
     flatten_body(body, &mut vec![], &mut blocks)?;
     // One element type, supported by the ISA.

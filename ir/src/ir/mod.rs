@@ -5,6 +5,7 @@ pub mod arith;
 pub mod dtype;
 pub mod expr;
 pub mod flops;
+pub mod nest;
 pub mod printer;
 pub mod region;
 pub mod stmt;

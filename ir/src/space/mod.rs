@@ -7,14 +7,16 @@
 //! reasonable decisions — that is the schedule a kernel gets when it has no
 //! committed trace.
 
+mod check;
 mod roles;
 mod rules;
 
+pub use check::{accumulator_vectors, check_program, register_use, unrolled_statements, MAX_UNROLLED_STATEMENTS};
 pub use roles::exclusive_loops;
 
-use crate::codegen::Isa;
 use crate::ir::PrimFunc;
 use crate::schedule::{DecisionMode, Schedule, ScheduleError};
+use crate::target::Isa;
 use crate::trace::{Decision, Trace};
 
 /// How the rules take their decisions.
@@ -112,7 +114,7 @@ pub fn sample(func: &PrimFunc, opts: &SpaceOptions, seed: u64) -> Result<Schedul
     let mut last = SpaceError::Rejected("no attempt".into());
     for attempt in 0..16u64 {
         let mut sch = Schedule::new(func.clone(), seed.wrapping_mul(0x9E37_79B9).wrapping_add(attempt));
-        match apply_rules(&mut sch, opts, Mode::Sample) {
+        match apply_rules(&mut sch, opts, Mode::Sample).and_then(|()| check_program(sch.func(), opts.isa)) {
             Ok(()) => return Ok(sch),
             Err(e) => last = e,
         }

@@ -22,10 +22,10 @@
 
 use std::collections::HashMap;
 
-use crate::codegen::Isa;
 use crate::ir::{DataType, IterKind};
 use crate::schedule::analysis::consumers;
 use crate::schedule::{BlockRV, DecisionMode, ExprRV, Factor, LoopRV, Schedule, ScheduleError};
+use crate::target::{Isa, RegisterUse};
 use crate::trace::Decision;
 
 use super::roles::{broadcast_row, contiguous_iter, exclusive_loops, operand_loads, store_lane_iter, LoopRole};
@@ -229,15 +229,11 @@ pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mu
     let lane = store_lane_iter(&br).unwrap();
     let dt = br.block.body.value.dtype();
     let lanes = opts.isa.lanes(dt) as i64;
-    let regs = opts.isa.registers() as i64;
     let row = (0..br.block.iter_vars.len())
         .filter(|i| *i != lane && br.block.iter_vars[*i].kind == IterKind::Spatial && broadcast_row(&br, *i, lane))
         .max_by_key(|i| br.block.iter_vars[*i].extent);
-    let (max_rows, max_vecs, def_rows, def_vecs) = match opts.isa {
-        Isa::Avx512 => (12, 4, 4, 4),
-        Isa::Avx2 => (12, 3, 6, 2),
-        Isa::Scalar => (8, 8, 4, 4),
-    };
+    let shapes = opts.isa.tile_shapes();
+    let (max_rows, max_vecs, def_rows, def_vecs) = (shapes.max_rows, shapes.max_vectors, shapes.rows, shapes.vectors);
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
     let (mut s, mut r) = (vec![vec![]; 4], vec![vec![]; 2]);
@@ -281,12 +277,7 @@ pub fn tile_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mu
     // Accumulators + one vector of the lane operand per column + one broadcast must fit.
     let rows = rows_rv.map_or(Ok(1), |v| sch.get(v))?;
     let vecs = vecs_rv.map_or(Ok(1), |v| sch.get(v))?;
-    if opts.isa != Isa::Scalar && rows * vecs + vecs + 1 > regs {
-        return Err(SpaceError::Rejected(format!(
-            "register tile {rows}x{vecs} vectors needs {} of {regs} registers",
-            rows * vecs + vecs + 1
-        )));
-    }
+    check_tile(opts.isa, RegisterUse { accumulators: rows * vecs, operands: vecs })?;
     let mut order: Vec<LoopRV> = Vec::new();
     for level in [&s[0], &s[1], &r[0], &s[2], &r[1], &s[3]] {
         order.extend(level.iter().copied());
@@ -346,7 +337,6 @@ pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     let lanes = opts.isa.lanes(dt) as i64;
     let (big, _) = operand_loads(&f, &br).into_iter().max_by_key(|(_, n)| *n).unwrap();
     let red = contiguous_iter(&br, &big.indices).unwrap();
-    let regs = opts.isa.registers() as i64;
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
     let red_role: &LoopRole = roles.iter().find(|r| r.iter == red).unwrap();
@@ -371,10 +361,13 @@ pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
             rr[0].push(parts[0]);
             rr[1].push(parts[1]);
         } else {
-            // Default register tile: 4 × 2 accumulators on AVX2 (16 registers), 4 × 4 on AVX-512.
-            let second = if opts.isa == Isa::Avx512 { 4 } else { 2 };
-            let (max_inner, def) =
-                if tiled.contains(&role.var) { (8, if tiled[0] == role.var { 4 } else { second }) } else { (1, 1) };
+            // The default register tile: `gemv_rows × gemv_cols` partial-sum vectors.
+            let shapes = opts.isa.tile_shapes();
+            let (max_inner, def) = if tiled.contains(&role.var) {
+                (8, if tiled[0] == role.var { shapes.gemv_rows } else { shapes.gemv_cols })
+            } else {
+                (1, 1)
+            };
             let t = tile(sch, l, role.extent, 3, max_inner, def, mode)?;
             acc *= sch.get(t[2])?;
             let parts = split_by(sch, l, &t)?;
@@ -383,9 +376,8 @@ pub fn rfactor_rule(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
             }
         }
     }
-    if acc + 3 > regs {
-        return Err(SpaceError::Rejected(format!("{acc} vector accumulators do not fit in {regs} registers")));
-    }
+    // Partial sums + the shared vector of the small operand + one streamed vector.
+    check_tile(opts.isa, RegisterUse { accumulators: acc, operands: 1 })?;
     let mut order: Vec<LoopRV> = Vec::new();
     for level in [&s[0], &s[1], &rr[0], &rr[1], &s[2]] {
         order.extend(level.iter().copied());
@@ -456,4 +448,11 @@ fn parallelize(sch: &mut Schedule, outer: &[LoopRV], opts: &SpaceOptions) -> Res
     }
     let l = if outer.len() > 1 { sch.fuse(outer)? } else { outer[0] };
     sch.parallel(l)
+}
+
+/// Rejects a sampled register tile that would spill (the budget of
+/// `Isa::check_registers`, decided from the sampled shape before the tile is
+/// built; `check::check_program` checks the finished program the same way).
+fn check_tile(isa: Isa, use_: RegisterUse) -> Result<(), SpaceError> {
+    isa.check_registers(use_).map_err(|e| SpaceError::Rejected(e.to_string()))
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use kiln_ir::codegen::Isa;
+use kiln_ir::target::Isa;
 
 use crate::cost_model::CostModel;
 use crate::task::{Program, Task};

@@ -1,5 +1,7 @@
-//! The instruction sets the code generator targets, each implementing the same
-//! small op set (splat, load, store, arithmetic, fma, compare, select, math).
+//! The vector operations of each instruction set the code generator targets,
+//! each implementing the same small op set (splat, load, store, arithmetic,
+//! fma, compare, select, math). What the targets are (lanes, registers,
+//! features) is `crate::target`'s.
 
 mod avx2;
 mod avx512;
@@ -7,91 +9,17 @@ mod avx512;
 use proc_macro2::TokenStream;
 
 use crate::ir::{BinOp, DataType, UnOp};
+use crate::target::Isa;
 
 pub use avx2::Avx2;
 pub use avx512::Avx512;
 
-/// A code-generation target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Isa {
-    /// Portable Rust, no intrinsics (the fallback on every target).
-    Scalar,
-    /// x86-64 AVX2 + FMA: 8 f32 lanes, 16 ymm registers.
-    Avx2,
-    /// x86-64 AVX-512F: 16 f32 lanes, 32 zmm registers.
-    Avx512,
-}
-
-impl Isa {
-    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
-
-    /// The name used in traces and on the command line (`x86_64-avx512`'s suffix).
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Scalar => "scalar",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
-        }
-    }
-
-    /// The key of this target in a trace file (`"x86_64-avx512"`).
-    pub fn target_key(self) -> &'static str {
-        match self {
-            Isa::Scalar => "generic-scalar",
-            Isa::Avx2 => "x86_64-avx2",
-            Isa::Avx512 => "x86_64-avx512",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Isa> {
-        match s {
-            "scalar" | "generic-scalar" => Some(Isa::Scalar),
-            "avx2" | "x86_64-avx2" => Some(Isa::Avx2),
-            "avx512" | "x86_64-avx512" => Some(Isa::Avx512),
-            _ => None,
-        }
-    }
-
-    /// The `#[target_feature(enable = ...)]` string.
-    pub fn target_features(self) -> Option<&'static str> {
-        match self {
-            Isa::Scalar => None,
-            Isa::Avx2 => Some("avx2,fma"),
-            Isa::Avx512 => Some("avx512f,avx2,fma"),
-        }
-    }
-
-    /// SIMD lanes for `dtype` (1 for scalar).
-    pub fn lanes(self, dtype: DataType) -> usize {
-        let bits = match self {
-            Isa::Scalar => return 1,
-            Isa::Avx2 => 256,
-            Isa::Avx512 => 512,
-        };
-        bits / 8 / dtype.bytes()
-    }
-
-    /// Vector registers available.
-    pub fn registers(self) -> usize {
-        match self {
-            Isa::Scalar => 16,
-            Isa::Avx2 => 16,
-            Isa::Avx512 => 32,
-        }
-    }
-
-    pub(crate) fn ops(self) -> Option<&'static dyn VectorOps> {
-        match self {
-            Isa::Scalar => None,
-            Isa::Avx2 => Some(&Avx2),
-            Isa::Avx512 => Some(&Avx512),
-        }
-    }
-}
-
-impl std::fmt::Display for Isa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// The vector operations of `isa` (`None` for scalar code).
+pub(crate) fn ops(isa: Isa) -> Option<&'static dyn VectorOps> {
+    match isa {
+        Isa::Scalar => None,
+        Isa::Avx2 => Some(&Avx2),
+        Isa::Avx512 => Some(&Avx512),
     }
 }
 
