@@ -13,8 +13,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use kiln_ir::codegen::{emit_kernel, Variant};
-use kiln_ir::space::default_schedule;
-use kiln_ir::target::Isa;
+use kiln_ir::program::Sources;
+use kiln_ir::target::{Isa, Target};
 
 fn main() {
     println!("cargo:rerun-if-changed=benches/c/kernels.c");
@@ -29,25 +29,25 @@ fn main() {
 
     let mut naive = String::new();
     let mut default = String::new();
-    let mut files: Vec<_> = std::fs::read_dir("kernels/src")
-        .expect("kernels/src")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rs") && p.file_stem().is_some_and(|s| s != "lib"))
-        .collect();
-    files.sort();
-    for path in files {
+    let found = kiln_ir::parse::kernels_in_crate(Path::new("kernels"));
+    for (path, k) in found.kernels {
         println!("cargo:rerun-if-changed={}", path.display());
-        let src = std::fs::read_to_string(&path).unwrap();
-        for k in kiln_ir::parse::find_kernels_in_file(&src).unwrap_or_default().into_iter().flatten() {
-            let f = &k.func;
-            let scalar = Variant { isa: Isa::Scalar, func: f.clone() };
-            let vis = quote::quote!(pub);
-            let none = proc_macro2::TokenStream::new();
-            writeln!(naive, "{}", emit_kernel(f, &[scalar], &vis, &none)).unwrap();
-            let variants: Vec<Variant> =
-                Isa::ALL.iter().map(|isa| Variant { isa: *isa, func: default_schedule(f, *isa) }).collect();
-            writeln!(default, "{}", emit_kernel(f, &variants, &vis, &none)).unwrap();
-        }
+        let Ok(k) = k else { continue };
+        let f = &k.func;
+        let scalar = Variant { isa: Isa::Scalar, func: f.clone() };
+        let vis = quote::quote!(pub);
+        let none = proc_macro2::TokenStream::new();
+        writeln!(naive, "{}", emit_kernel(f, &[scalar], &vis, &none)).unwrap();
+        // What the kernel compiles to without a trace (its schedule section, else the default rules).
+        let sources = Sources::without_file(&k).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let variants: Vec<Variant> = Isa::ALL
+            .iter()
+            .map(|isa| {
+                let p = sources.untuned(&Target::isa(*isa), 1).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+                Variant { isa: *isa, func: p.func }
+            })
+            .collect();
+        writeln!(default, "{}", emit_kernel(f, &variants, &vis, &none)).unwrap();
     }
     let out = format!(
         "/// The bundled kernels without any schedule.\n#[allow(clippy::all, unused)]\npub mod naive {{ {naive} }}\n\

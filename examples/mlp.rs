@@ -31,7 +31,6 @@
 //! the unscheduled loop nest of the same kernels.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -267,52 +266,21 @@ fn measure(models: &[Mlp], inputs: &[f32], samples_per_build: usize) -> Result<V
         .collect())
 }
 
-/// Which schedule `kernels::<kernel>` was compiled from for the ISA in use,
-/// decided the way `tensor_func!` decides it (`kiln_ir::tracefile::resolve`
-/// on `kernels/traces/<kernel>.json`).
+/// Which schedule `kernels::<kernel>` was compiled from for the ISA in use:
+/// what the macro recorded in the kernel's `__kiln_schedule_of_<kernel>`
+/// (`kiln_ir::program`'s answer); `true` if it is a committed trace.
 fn schedule_source(kernel: &str) -> (bool, String) {
-    match schedule_source_text(kernel) {
-        Ok(s) => (true, s),
-        Err(s) => (false, s),
-    }
-}
-
-/// [`schedule_source`]: `Ok` if the committed trace is used, else why not.
-fn schedule_source_text(kernel: &str) -> Result<String, String> {
-    use kiln_ir::tracefile::{resolve, Source, TraceFile};
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
-    let trace_path: PathBuf = root.join("traces").join(format!("{kernel}.json"));
-    let isa = kiln_ir::target::Isa::from_name(kiln::runtime::isa().name()).expect("an ISA kiln-ir knows");
-    let src = match std::fs::read_to_string(root.join("src").join(format!("{kernel}.rs"))) {
-        Ok(s) => s,
-        Err(e) => return Err(format!("unknown ({e})")),
+    let table: &[(&str, &str, &str, &str)] = match kernel {
+        "linear0" => &kernels::__kiln_schedule_of_linear0,
+        "relu" => &kernels::__kiln_schedule_of_relu,
+        "linear" => &kernels::__kiln_schedule_of_linear,
+        _ => return (false, format!("unknown kernel `{kernel}`")),
     };
-    let func = match kiln_ir::parse::find_kernels_in_file(&src) {
-        Ok(mut ks) if !ks.is_empty() => match ks.remove(0) {
-            Ok(k) => k.func,
-            Err(_) => return Err("unknown (the kernel does not parse)".into()),
-        },
-        _ => return Err("unknown (no kernel in its source file)".into()),
-    };
-    let file = match TraceFile::read(&trace_path) {
-        Ok(f) => f,
-        Err(e) => return Err(format!("unknown ({e})")),
-    };
-    let Some(file) = file else {
-        return Err("default schedule (no trace file)".into());
-    };
-    match resolve(&func, isa, Some(&file), &trace_path, || func.clone()) {
-        Ok((_, Source::Trace)) => {
-            let e = file.entry(isa).expect("a trace for the ISA");
-            let how = match &e.tuned {
-                Some(t) => format!("tuned: {} trials, {}", t.trials, t.date),
-                None => "hand-written".into(),
-            };
-            Ok(format!("committed trace ({}, {how})", isa.target_key()))
-        }
-        Ok((_, Source::Default)) => Err(format!("default schedule (the trace file has no {} entry)", isa.target_key())),
-        Ok((_, Source::Stale { .. })) => Err("default schedule (the trace file is stale)".into()),
-        Err(e) => Err(format!("unknown: {e}")),
+    let key = format!("x86_64-{}", kiln::runtime::isa().name());
+    let key = if kiln::runtime::isa() == kiln::Isa::Scalar { "generic-scalar".to_string() } else { key };
+    match table.iter().find(|(k, ..)| *k == key) {
+        Some((_, source, ..)) => (source.starts_with("trace file"), source.to_string()),
+        None => (false, format!("no {key} variant")),
     }
 }
 

@@ -136,16 +136,17 @@ fn section6(func: &PrimFunc, isa: Isa, root: &Path, trials: usize) -> Result<Sch
 /// the tuned best, timed side by side in one runner process.
 fn side_by_side(func: &PrimFunc, isa: Isa, root: &Path, others: &[(&str, &Schedule)]) -> Result<(), String> {
     let dir = root.join("tune");
-    let task = Task::new(func, None, "", PathBuf::new())?;
+    let task = Task::with_section(func, None, "", PathBuf::new());
     let tc = tuner::builder::prepare(&dir)?;
     let data = dir.join("data").join("side-by-side");
     if !data.join("meta.txt").exists() {
         tuner::runner::write_data(func, &data, 7)?;
     }
     let naive = task.naive_program(isa);
-    let mut progs: Vec<(&str, Program)> = vec![("naive", naive), ("default schedule", task.default_program(isa, 1)?)];
+    let mut progs: Vec<(&str, Program)> =
+        vec![("naive", naive), ("default schedule", task.default_program(isa, 1).map_err(|e| e.to_string())?)];
     for (name, sch) in others {
-        progs.push((name, task.replay(sch.trace(), isa, 1)?));
+        progs.push((name, task.replay(sch.trace(), isa, 1).map_err(|e| e.to_string())?));
     }
     let all: Vec<Program> = progs.iter().map(|(_, p)| p.clone()).collect();
     let run = TuneOptions::new(&dir).run;

@@ -193,7 +193,8 @@ fn trace_files_end_to_end() {
     // 1. No trace file: the default schedule, quietly.
     let (stderr, stdout) = probe.build_and_run("no trace");
     assert_quiet("no trace", &stderr);
-    assert_eq!(stdout, "x86_64-avx512: default\nx86_64-avx2: default\ngeneric-scalar: default\nresult ok\n");
+    let none = format!("default schedule (no trace file {shown})");
+    assert_eq!(stdout, format!("x86_64-avx512: {none}\nx86_64-avx2: {none}\ngeneric-scalar: {none}\nresult ok\n"));
 
     // 2. A valid trace file appears: cargo notices the new file (build.rs
     //    watches `traces/`) and the macro replays it.
@@ -201,10 +202,13 @@ fn trace_files_end_to_end() {
     probe.write_trace("mm", &good.to_json_string());
     let (stderr, stdout) = probe.build_and_run("valid trace");
     assert_quiet("valid trace", &stderr);
-    let from_file = format!("trace file {shown}");
+    let from_file = format!("trace file {shown} (x86_64-avx2)");
     assert_eq!(
         stdout,
-        format!("x86_64-avx512: default\nx86_64-avx2: {from_file}\ngeneric-scalar: {from_file}\nresult ok\n")
+        format!(
+            "x86_64-avx512: default schedule (the trace file has no x86_64-avx512 entry)\nx86_64-avx2: {from_file}\n\
+             generic-scalar: trace file {shown} (generic-scalar)\nresult ok\n"
+        )
     );
 
     // 3. Stale (tuned for another version of the kernel): a warning naming the
@@ -223,7 +227,13 @@ fn trace_files_end_to_end() {
             "warning: kiln-trace-probe@0.0.0: stale trace file traces/mm.json: `mm` changed since it was tuned",
         ],
     );
-    assert!(stdout.contains(&format!("x86_64-avx2: default (stale trace file {shown})")), "stale: {stdout}");
+    assert!(
+        stdout.contains(
+            "x86_64-avx2: default schedule (the trace file is stale: tuned for workload fnv1a64:0123456789abcdef, \
+             the kernel is now fnv1a64:"
+        ),
+        "stale: {stdout}"
+    );
 
     // 4. Stale in strict mode: an error (build.rs reruns when the variable
     //    changes, so the macro expands again).
@@ -254,7 +264,7 @@ fn trace_files_end_to_end() {
         "invalid trace",
         &stderr,
         &[&format!(
-            "error: trace file {shown}: the x86_64-avx2 trace fails at instruction 3, `sch.vectorize(loop=l3)`: \
+            "error: trace file {shown}: the x86_64-avx2 trace: step 3 (`sch.vectorize(loop=l3)`) fails: \
              for_kind: cannot vectorize `k`: it is bound to a reduce iteration variable of block \"C\""
         )],
     );
@@ -280,5 +290,5 @@ fn trace_files_end_to_end() {
         &stderr,
         &["warning: kiln-trace-probe@0.0.0: orphan trace file traces/other.json: no kernel `other` in src/"],
     );
-    assert!(stdout.starts_with("x86_64-avx512: default\nx86_64-avx2: default\n"), "orphan: {stdout}");
+    assert!(stdout.starts_with(&format!("x86_64-avx512: {none}\nx86_64-avx2: {none}\n")), "orphan: {stdout}");
 }

@@ -4,10 +4,12 @@
 //! IR and its printer, the reference interpreter, schedules and traces, and the
 //! code generator.
 
+pub mod build_script;
 pub mod codegen;
 pub mod interp;
 pub mod ir;
 pub mod parse;
+pub mod program;
 pub mod schedule;
 pub mod space;
 pub mod target;

@@ -125,6 +125,71 @@ impl std::fmt::Display for Isa {
     }
 }
 
+/// What a trace-file entry is for: an ISA, optionally narrowed to one CPU
+/// class (the `-C target-cpu` name of the microarchitecture, `znver3`,
+/// `sapphirerapids`, ...). The key is `x86_64-avx2` or `x86_64-avx2@znver3`.
+///
+/// A kernel built for a CPU class uses that class's entry, else the ISA's
+/// entry, else its `schedule { }` section, else the default schedule
+/// (`crate::program`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    pub isa: Isa,
+    pub cpu: Option<String>,
+}
+
+impl Target {
+    /// The generic target of an ISA (no CPU class).
+    pub fn isa(isa: Isa) -> Target {
+        Target { isa, cpu: None }
+    }
+
+    /// The target of `isa` on CPUs of class `cpu`.
+    pub fn cpu(isa: Isa, cpu: &str) -> Target {
+        Target { isa, cpu: Some(cpu.to_string()) }
+    }
+
+    /// The key in a trace file.
+    pub fn key(&self) -> String {
+        match &self.cpu {
+            None => self.isa.target_key().to_string(),
+            Some(c) => format!("{}@{c}", self.isa.target_key()),
+        }
+    }
+
+    /// Parses a key; a CPU class is lower-case letters, digits, `-` and `_`.
+    pub fn parse(key: &str) -> Option<Target> {
+        let (isa, cpu) = match key.split_once('@') {
+            None => (key, None),
+            Some((isa, cpu)) => (isa, Some(cpu)),
+        };
+        let isa = Isa::from_name(isa)?;
+        match cpu {
+            None => Some(Target::isa(isa)),
+            Some(c) if is_cpu_class(c) => Some(Target::cpu(isa, c)),
+            Some(_) => None,
+        }
+    }
+
+    /// The generic target of the same ISA (itself if it has no CPU class).
+    pub fn generic(&self) -> Target {
+        Target::isa(self.isa)
+    }
+}
+
+/// Whether `s` is a well-formed CPU class name.
+pub fn is_cpu_class(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
 /// The register-tile shapes of the design space: the largest sampled and the
 /// default, for the `SSRSRS` tile (rows × vectors of accumulators) and for
 /// the rfactor (GEMV) tile (rows × columns of partial-sum vectors).
@@ -194,6 +259,19 @@ mod tests {
             assert_eq!(Isa::from_name(isa.target_key()), Some(isa));
         }
         assert_eq!(Isa::from_name("sse"), None);
+    }
+
+    #[test]
+    fn target_keys() {
+        assert_eq!(Target::isa(Isa::Avx2).key(), "x86_64-avx2");
+        assert_eq!(Target::cpu(Isa::Avx512, "znver4").key(), "x86_64-avx512@znver4");
+        for key in ["x86_64-avx2", "x86_64-avx512@sapphirerapids", "generic-scalar", "x86_64-avx2@znver1"] {
+            assert_eq!(Target::parse(key).unwrap().key(), key);
+        }
+        for bad in ["x86_64-sse", "x86_64-avx2@", "x86_64-avx2@Zen 3", "@znver3", "x86_64-avx2@a@b"] {
+            assert_eq!(Target::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Target::parse("x86_64-avx2@znver3").unwrap().generic(), Target::isa(Isa::Avx2));
     }
 
     #[test]

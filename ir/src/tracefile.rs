@@ -25,8 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{func_to_string, PrimFunc};
-use crate::schedule::{DecisionMode, Schedule};
-use crate::target::Isa;
+use crate::target::Target;
 use crate::trace::Trace;
 
 /// The current trace-file format version.
@@ -83,7 +82,7 @@ struct FileJson {
 pub struct TraceFile {
     pub kernel: String,
     pub workload: String,
-    /// By target key (`Isa::target_key`).
+    /// By target key (`Target::key`: `x86_64-avx2`, `x86_64-avx2@znver3`).
     pub targets: BTreeMap<String, TargetEntry>,
 }
 
@@ -102,14 +101,19 @@ impl fmt::Display for TraceFileError {
 
 impl std::error::Error for TraceFileError {}
 
-/// The structural hash of a kernel: FNV-1a 64 of its printed IR.
-pub fn workload_hash(func: &PrimFunc) -> String {
+/// FNV-1a 64 of a string (stable across builds and platforms).
+pub fn fnv1a64(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in func_to_string(func).bytes() {
+    for b in s.bytes() {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("fnv1a64:{h:016x}")
+    h
+}
+
+/// The structural hash of a kernel: FNV-1a 64 of its printed IR.
+pub fn workload_hash(func: &PrimFunc) -> String {
+    format!("fnv1a64:{:016x}", fnv1a64(&func_to_string(func)))
 }
 
 impl TraceFile {
@@ -131,9 +135,10 @@ impl TraceFile {
         let fj: FileJson = serde_json::from_value(v).map_err(|e| err(format!("malformed: {e}")))?;
         let mut targets = BTreeMap::new();
         for (key, t) in fj.targets {
-            if Isa::from_name(&key).is_none() {
+            if Target::parse(&key).is_none() {
                 return Err(err(format!(
-                    "unknown target \"{key}\" (expected x86_64-avx512, x86_64-avx2 or generic-scalar)"
+                    "unknown target \"{key}\" (expected x86_64-avx512, x86_64-avx2 or generic-scalar, \
+                     optionally with a CPU class: x86_64-avx2@znver3)"
                 )));
             }
             let trace = match &t.trace {
@@ -199,51 +204,9 @@ impl TraceFile {
         std::fs::rename(&tmp, path)
     }
 
-    /// The entry for `isa`, if any.
-    pub fn entry(&self, isa: Isa) -> Option<&TargetEntry> {
-        self.targets.get(isa.target_key())
-    }
-}
-
-/// Where the schedule of a kernel variant came from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Source {
-    /// The committed trace for the target.
-    Trace,
-    /// No trace for this target: the default schedule.
-    Default,
-    /// The trace file is for another version of the kernel: the default schedule.
-    Stale { file_workload: String, workload: String },
-}
-
-/// Replays the committed trace for `isa`, or falls back to `default` (a
-/// stale file falls back too). A trace that does not replay is an error.
-pub fn resolve(
-    func: &PrimFunc,
-    isa: Isa,
-    file: Option<&TraceFile>,
-    path: &Path,
-    default: impl FnOnce() -> PrimFunc,
-) -> Result<(PrimFunc, Source), TraceFileError> {
-    let Some(file) = file else { return Ok((default(), Source::Default)) };
-    let workload = workload_hash(func);
-    if file.kernel != func.name {
-        return Err(TraceFileError {
-            path: path.to_path_buf(),
-            message: format!("is for kernel `{}`, not `{}`", file.kernel, func.name),
-        });
-    }
-    if file.workload != workload {
-        return Ok((default(), Source::Stale { file_workload: file.workload.clone(), workload }));
-    }
-    let Some(entry) = file.entry(isa) else { return Ok((default(), Source::Default)) };
-    match Schedule::replay(func, &entry.trace, 0, DecisionMode::Strict) {
-        Ok(sch) => Ok((sch.into_parts().0, Source::Trace)),
-        Err((n, e)) => Err(TraceFileError {
-            path: path.to_path_buf(),
-            message: format!("the {} trace fails at instruction {}, `{}`: {e}", isa.target_key(), n + 1, {
-                crate::trace::print_inst_for_error(&entry.trace.insts[n])
-            }),
-        }),
+    /// The entry for exactly `target` (no fallback from a CPU class to its
+    /// ISA: `program::Sources::entry` does that).
+    pub fn entry(&self, target: &Target) -> Option<&TargetEntry> {
+        self.targets.get(&target.key())
     }
 }

@@ -3,7 +3,7 @@
 
 use kiln_ir::codegen::{emit_impl, pretty};
 use kiln_ir::ir::PrimFunc;
-use kiln_ir::space::default_schedule;
+use kiln_ir::space::{default_trace, SpaceOptions};
 use kiln_ir::target::Isa;
 use quote::format_ident;
 
@@ -12,7 +12,11 @@ fn kernel(src: &str) -> PrimFunc {
 }
 
 fn code(func: &PrimFunc, isa: Isa) -> String {
-    pretty(&emit_impl(&default_schedule(func, isa), isa, &format_ident!("kernel")))
+    pretty(&emit_impl(
+        &default_trace(func, &SpaceOptions::new(isa)).unwrap().into_parts().0,
+        isa,
+        &format_ident!("kernel"),
+    ))
 }
 
 #[test]

@@ -23,7 +23,7 @@ use std::time::Instant;
 use kiln_ir::interp::{self, Tensor};
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::schedule::testing::random_args;
-use kiln_ir::schedule::{DecisionMode, Schedule};
+use kiln_ir::schedule::{DecisionMode, ReplayError, Schedule};
 use kiln_ir::trace::{parse_trace_str, InstKind};
 use property::gen::{Ctx, Stats};
 use property::kernels::{bundled, instances, small, Subject, CHEAP};
@@ -71,7 +71,7 @@ fn check_result(func: &PrimFunc, sch: &Schedule, want: &[Tensor], seed: u64) -> 
     let text = sch.trace().to_string();
     let parsed = parse_trace_str(&text).map_err(|e| format!("the printed trace does not parse: {e}"))?;
     let again = Schedule::replay(func, &parsed, 0, DecisionMode::Strict)
-        .map_err(|(n, e)| format!("replaying the printed trace fails at instruction {n}: {e}"))?;
+        .map_err(|e| format!("replaying the printed trace fails: {e}"))?;
     if again.func() != sch.func() {
         return Err(format!("the replayed trace gives another function:\n{}", again.func()));
     }
@@ -230,7 +230,8 @@ fn regression(func: PrimFunc, trace: &str, rejected: Option<&str>) -> bool {
     sch.set_verify(true);
     match (sch.apply_trace(&t, DecisionMode::Strict), rejected) {
         (Ok(()), None) => {}
-        (Err((n, e)), Some(kind)) => {
+        (Err(ReplayError { step, error: e, .. }), Some(kind)) => {
+            let n = step - 1;
             assert_eq!((n, e.kind()), (t.insts.len() - 1, kind), "{e}");
             let head = kiln_ir::trace::Trace { insts: t.insts[..n].to_vec() };
             let before = Schedule::replay(&func, &head, 0, DecisionMode::Strict).unwrap();

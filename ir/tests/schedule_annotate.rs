@@ -6,7 +6,7 @@ use kiln_ir::interp;
 use kiln_ir::ir::{AnnValue, PrimFunc};
 use kiln_ir::schedule::primitive::annotate::{AnnArg, AnnTarget};
 use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, Schedule, ScheduleError};
+use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Trace};
 
 /// Replaying the printed and the JSON trace gives the same IR and trace.
@@ -196,10 +196,12 @@ fn malformed_annotate_instructions_are_bad_instructions() {
         "sch.unannotate(block_or_loop=v4, ann_key=\"k\")",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err((n, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else {
+        let Err(ReplayError { step: n, error: err, .. }) =
+            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+        else {
             panic!("`{line}` replayed")
         };
-        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
+        assert_eq!((n, err.kind()), (4, "BadInstruction"), "{line}: {err}");
     }
 }
 

@@ -8,7 +8,7 @@ use kiln_ir::ir::{
     PrimFunc, Scope, Stmt, Store, Var,
 };
 use kiln_ir::schedule::testing::random_args;
-use kiln_ir::schedule::{DecisionMode, Schedule, ScheduleError};
+use kiln_ir::schedule::{DecisionMode, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Decision, InstKind, Trace};
 
 // ---- IR builders ----
@@ -541,8 +541,8 @@ fn sample_compute_location_stale_decision_strict_and_repair() {
     let (f, sch) = sampled(Some(2));
     let site = sch.trace().insts.iter().position(|i| i.kind == InstKind::SampleComputeLocation).unwrap();
     let stale = sch.trace().with_decision(site, Some(Decision::Int(5)));
-    let (at, err) = Schedule::replay(&f, &stale, 0, DecisionMode::Strict).unwrap_err();
-    assert_eq!((at, err.kind()), (site, "BadDecision"), "{err}");
+    let ReplayError { step, error: err, .. } = Schedule::replay(&f, &stale, 0, DecisionMode::Strict).unwrap_err();
+    assert_eq!((step, err.kind()), (site + 1, "BadDecision"), "{err}");
     let repaired = Schedule::replay(&f, &stale, 0, DecisionMode::Repair).unwrap();
     let d = repaired.trace().insts[site].decision.clone();
     assert!(matches!(d, Some(Decision::Int(x)) if (-2..=2).contains(&x)), "{d:?}");

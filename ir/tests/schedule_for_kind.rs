@@ -6,7 +6,7 @@
 use kiln_ir::interp;
 use kiln_ir::ir::{For, ForKind, PrimFunc, Stmt, Var};
 use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, Schedule, ScheduleError};
+use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Trace};
 
 /// Replaying the printed and the JSON trace gives the same IR and trace.
@@ -234,9 +234,11 @@ fn malformed_for_kind_instructions_are_bad_instructions() {
         "sch.vectorize(loop=l9)",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err((n, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else {
+        let Err(ReplayError { step: n, error: err, .. }) =
+            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+        else {
             panic!("`{line}` replayed")
         };
-        assert_eq!((n, err.kind()), (2, "BadInstruction"), "{line}: {err}");
+        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
     }
 }

@@ -9,7 +9,7 @@ use kiln_ir::ir::{
     Store, Var,
 };
 use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{BlockRV, DecisionMode, Factor, Schedule, ScheduleError};
+use kiln_ir::schedule::{BlockRV, DecisionMode, Factor, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Trace};
 
 /// Replaying the printed and the JSON trace gives the same IR and trace.
@@ -210,15 +210,20 @@ fn malformed_get_instructions_are_bad_instructions() {
         "sch.get_producers()",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err((n, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else {
+        let Err(ReplayError { step: n, error: err, .. }) =
+            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+        else {
             panic!("`{line}` replayed")
         };
-        assert_eq!((n, err.kind()), (2, "BadInstruction"), "{line}: {err}");
+        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
     }
     // A well-formed lookup of a missing block reports the block.
     let t = parse_trace_str("b0 = sch.get_block(name=\"X\", func_name=\"main\")").unwrap();
-    let Err((n, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else { panic!() };
-    assert_eq!((n, err.kind()), (0, "UnknownBlock"));
+    let Err(ReplayError { step: n, error: err, .. }) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+    else {
+        panic!()
+    };
+    assert_eq!((n, err.kind()), (1, "UnknownBlock"));
     // Outputs of the wrong kind do not even parse.
     assert!(parse_trace_str("l0 = sch.get_block(name=\"C\", func_name=\"main\")").is_err());
     assert!(parse_trace_str(&format!("{prefix}b4, b5, b6 = sch.get_loops(block=b0)")).is_err());

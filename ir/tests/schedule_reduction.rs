@@ -10,7 +10,7 @@ use kiln_ir::ir::{
 };
 use kiln_ir::schedule::analysis::replace_block;
 use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{BlockRV, DecisionMode, Factor, LoopRV, Schedule, ScheduleError};
+use kiln_ir::schedule::{BlockRV, DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Trace};
 
 /// Replaying the printed and the JSON trace gives the same IR and trace.
@@ -306,10 +306,12 @@ fn malformed_decompose_reduction_instructions_are_bad_instructions() {
         "sch.decompose_reduction(block=b0, loop=l3)",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err((n, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else {
+        let Err(ReplayError { step: n, error: err, .. }) =
+            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+        else {
             panic!("`{line}` replayed")
         };
-        assert_eq!((n, err.kind()), (2, "BadInstruction"), "{line}: {err}");
+        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
     }
     assert!(parse_trace_str(&format!("{prefix}l4 = sch.decompose_reduction(block=b0, loop=l3)")).is_err());
 }

@@ -6,7 +6,7 @@ use kiln_ir::interp;
 use kiln_ir::ir::{ForKind, PrimFunc};
 use kiln_ir::schedule::primitive::annotate::{AnnArg, AnnTarget};
 use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, Schedule, ScheduleError};
+use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Trace};
 
 /// Replaying the printed and the JSON trace gives the same IR and trace.
@@ -189,9 +189,11 @@ fn malformed_reorder_instructions_are_bad_instructions() {
     let prefix = "b0 = sch.get_block(name=\"C\", func_name=\"main\")\nl1, l2, l3 = sch.get_loops(block=b0)\n";
     for line in ["sch.reorder(l3, b0)", "sch.reorder(l3, v1)", "sch.reorder(l3, [l1])", "sch.reorder(l3, l8)"] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err((n, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else {
+        let Err(ReplayError { step: n, error: err, .. }) =
+            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+        else {
             panic!("`{line}` replayed")
         };
-        assert_eq!((n, err.kind()), (2, "BadInstruction"), "{line}: {err}");
+        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
     }
 }

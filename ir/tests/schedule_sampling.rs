@@ -10,7 +10,7 @@ use kiln_ir::ir::{AnnValue, PrimFunc};
 use kiln_ir::schedule::primitive::annotate::{AnnArg, AnnTarget};
 use kiln_ir::schedule::primitive::sampling::{check_tile_decision, perfect_tilings};
 use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, ExprRV, LoopRV, Schedule, ScheduleError};
+use kiln_ir::schedule::{DecisionMode, ExprRV, LoopRV, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Decision, Trace};
 
 /// Replaying the printed and the JSON trace gives the same IR and trace.
@@ -209,8 +209,11 @@ fn a_stale_tile_decision_is_an_error_in_strict_and_resampled_in_repair() {
     stochastic_schedule_mm(&mut sch, Some(vec![8, 16]));
     let trace = sch.trace().clone();
     let changed = matmul(8, 96, 4);
-    let Err((n, err)) = Schedule::replay(&changed, &trace, 0, DecisionMode::Strict) else { panic!() };
-    assert_eq!((n, err.kind()), (2, "BadDecision"));
+    let Err(ReplayError { step: n, error: err, .. }) = Schedule::replay(&changed, &trace, 0, DecisionMode::Strict)
+    else {
+        panic!()
+    };
+    assert_eq!((n, err.kind()), (3, "BadDecision"));
     assert!(err.to_string().contains("factors [8, 16] multiply to 128, but the loop's extent is 96"), "{err}");
 
     for mode in [DecisionMode::Repair, DecisionMode::Resample] {
@@ -336,7 +339,10 @@ fn rejects_categorical_decisions_that_do_not_fit() {
     // Replayed: an error in Strict, resampled among the valid candidates in Repair.
     let t = parse_trace_str("v0 = sch.sample_categorical(candidates=[1, 2, 3], probs=[0.5, 0.0, 0.5], decision=1)")
         .unwrap();
-    let Err((0, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else { panic!() };
+    let Err(ReplayError { step: 1, error: err, .. }) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+    else {
+        panic!()
+    };
     assert_eq!(err.kind(), "BadDecision");
     for seed in 0..20 {
         let again = Schedule::replay(&matmul(8, 8, 8), &t, seed, DecisionMode::Repair).unwrap();
@@ -364,10 +370,12 @@ fn malformed_sampling_instructions_are_bad_instructions() {
         "v4, v5 = sch.sample_categorical(candidates=[1, 2], probs=[0.5, 0.5], decision=0)",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err((n, err)) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict) else {
+        let Err(ReplayError { step: n, error: err, .. }) =
+            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
+        else {
             panic!("`{line}` replayed")
         };
-        assert_eq!((n, err.kind()), (2, "BadInstruction"), "{line}: {err}");
+        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
     }
     // Integer probabilities are numbers too.
     let t = parse_trace_str("v0 = sch.sample_categorical(candidates=[1, 2], probs=[1, 3], decision=1)").unwrap();

@@ -5,7 +5,7 @@
 use kiln_ir::interp;
 use kiln_ir::ir::{Expr, PrimFunc, Stmt, Var};
 use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, Schedule, ScheduleError};
+use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
 use kiln_ir::trace::{parse_trace_str, Trace};
 
 /// Replaying the printed and the JSON trace gives the same IR and trace.
@@ -326,13 +326,14 @@ fn a_factor_that_is_not_a_sampled_value_is_a_bad_handle() {
 
 const PREFIX: &str = "b0 = sch.get_block(name=\"C\", func_name=\"main\")\nl1, l2, l3 = sch.get_loops(block=b0)\n";
 
-/// Replays `PREFIX` + `line`; returns the index of the failing instruction and the error.
+/// Replays `PREFIX` + `line`; returns the failing step (from 1) and the error.
 fn replay_err(line: &str) -> (usize, ScheduleError) {
     let t = parse_trace_str(&format!("{PREFIX}{line}")).unwrap();
-    let Err(e) = Schedule::replay(&matmul(16, 16, 16), &t, 0, DecisionMode::Strict) else {
+    let Err(ReplayError { step, error, .. }) = Schedule::replay(&matmul(16, 16, 16), &t, 0, DecisionMode::Strict)
+    else {
         panic!("`{line}` replayed")
     };
-    e
+    (step, *error)
 }
 
 #[test]
@@ -349,9 +350,9 @@ fn malformed_split_instructions_are_bad_instructions() {
         "l4, l5, l6 = sch.split(loop=l2, factors=[None, 4], preserve_unit_iters=True)",
     ] {
         let (n, err) = replay_err(line);
-        assert_eq!((n, err.kind()), (2, "BadInstruction"), "{line}: {err}");
+        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
     }
     // A well-formed instruction whose check fails reports the check.
     let (n, err) = replay_err("l4, l5 = sch.split(loop=l2, factors=[None, None], preserve_unit_iters=True)");
-    assert_eq!((n, err.kind()), (2, "SeveralInferred"));
+    assert_eq!((n, err.kind()), (3, "SeveralInferred"));
 }

@@ -52,7 +52,7 @@ fn default_schedules_apply_and_keep_results() {
         let mut want = random_args(&func, 3);
         interp::run(&func, &mut want).unwrap();
         for isa in [Isa::Avx2, Isa::Avx512, Isa::Scalar] {
-            let sch = default_trace(&func, isa).unwrap_or_else(|e| panic!("{name} {isa}: {e}"));
+            let sch = default_trace(&func, &SpaceOptions::new(isa)).unwrap_or_else(|e| panic!("{name} {isa}: {e}"));
             check(&func, sch.func(), &want);
             if std::env::var_os("KILN_SHOW").is_some() {
                 println!("== {name} {isa}\n{}\n{}", sch.trace(), sch.func());

@@ -1,13 +1,10 @@
 //! Expansion: parse → choose each ISA's schedule → generate, with spanned
 //! errors and, on failure, stubs with the declared signature (`fallback.rs`).
 //!
-//! The schedule of each ISA variant comes from, in order:
-//! 1. the kernel's trace file `$CARGO_MANIFEST_DIR/traces/<kernel>.json`, if it
-//!    has an entry for the ISA and was tuned for this version of the kernel;
-//! 2. the kernel's `schedule { .. }` section, replayed (recorded decisions are
-//!    used; sampling steps without one draw from a fixed seed, so the result
-//!    is deterministic);
-//! 3. the default schedule (`kiln_ir::space`).
+//! The program of each ISA variant is `kiln_ir::program::Sources::program`'s
+//! (the trace file `$CARGO_MANIFEST_DIR/traces/<kernel>.json`, else the
+//! kernel's `schedule { .. }` section, else the default schedule): the same
+//! answer the tuner and the build scripts get.
 //!
 //! A trace file for another version of the kernel (stale) is a warning, or an
 //! error with `KILN_STRICT_TRACES=1`; a trace file that cannot be read, parsed
@@ -24,13 +21,11 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 
 use kiln_ir::codegen::{emit_kernel, Variant};
-use kiln_ir::ir::{func_to_string, PrimFunc};
+use kiln_ir::ir::func_to_string;
 use kiln_ir::parse::{parse_kernel, Kernel, ParseFailure};
-use kiln_ir::schedule::{DecisionMode, Schedule};
-use kiln_ir::space::default_trace;
-use kiln_ir::target::Isa;
-use kiln_ir::trace::{parse_trace, Trace};
-use kiln_ir::tracefile::{resolve, Source, TraceFile};
+use kiln_ir::program::{trace_path, NoTrace, Program, ProgramError, Sources};
+use kiln_ir::target::{Isa, Target};
+use kiln_ir::trace::parse_trace;
 
 use crate::fallback::{loose_stub, stub};
 
@@ -76,11 +71,6 @@ fn expand_inner(input: TokenStream) -> TokenStream {
     }
 }
 
-/// The trace file of `kernel`: `$CARGO_MANIFEST_DIR/traces/<kernel>.json`.
-fn trace_path(kernel: &str) -> Option<PathBuf> {
-    std::env::var_os("CARGO_MANIFEST_DIR").map(|d| PathBuf::from(d).join("traces").join(format!("{kernel}.json")))
-}
-
 fn strict() -> bool {
     std::env::var("KILN_STRICT_TRACES").is_ok_and(|v| v != "0" && !v.is_empty())
 }
@@ -94,75 +84,49 @@ fn error_between(start: Span, end: Span, msg: impl std::fmt::Display) -> syn::Er
     syn::Error::new_spanned(quote!(#a #b), msg)
 }
 
-/// Replays the `schedule { .. }` section, if any: its errors point at the
-/// offending step.
-fn hand_schedule(k: &Kernel) -> Result<Option<Schedule>, syn::Error> {
-    let Some(ts) = &k.schedule else { return Ok(None) };
-    let (trace, spans) =
-        parse_trace(ts.clone()).map_err(|e| syn::Error::new(e.span, format!("schedule: {}", e.message)))?;
-    match Schedule::replay(&k.func, &trace, 0, DecisionMode::Strict) {
-        Ok(sch) => Ok(Some(sch)),
-        Err((n, e)) => {
-            let (start, end) = spans.get(n).copied().unwrap_or((k.sig.name.span(), k.sig.name.span()));
-            Err(error_between(start, end, format!("schedule step {} fails: {e}", n + 1)))
-        }
-    }
-}
-
-/// One ISA's schedule and where it came from.
+/// One ISA's program.
 struct Chosen {
     isa: Isa,
-    func: PrimFunc,
-    source: String,
-    trace: String,
+    program: Program,
 }
 
-/// The schedule of each ISA (best first), and the stale-trace warning, if any.
-fn choose(k: &Kernel, path: Option<&Path>) -> Result<(Vec<Chosen>, Option<String>), syn::Error> {
+/// The program of each ISA (best first), and the stale-trace warning, if any.
+fn choose(k: &Kernel, crate_dir: Option<&Path>) -> Result<(Vec<Chosen>, Option<String>), syn::Error> {
     let func = &k.func;
     let name_span = k.sig.name.span();
-    let hand = hand_schedule(k)?;
-    let file = match path {
-        Some(p) => TraceFile::read(p).map_err(|e| syn::Error::new(name_span, e.to_string()))?,
-        None => None,
+    let (section, spans) = match &k.schedule {
+        None => (None, vec![]),
+        Some(ts) => {
+            let (t, spans) =
+                parse_trace(ts.clone()).map_err(|e| syn::Error::new(e.span, format!("schedule: {}", e.message)))?;
+            (Some(t), spans)
+        }
     };
-    let shown = path.map_or_else(|| format!("traces/{}.json", func.name), |p| p.display().to_string());
+    let path = match crate_dir {
+        Some(d) => trace_path(d, &func.name),
+        None => PathBuf::from(format!("traces/{}.json", func.name)),
+    };
+    let sources = match crate_dir {
+        Some(_) => Sources::read(func.clone(), section, path),
+        None => Ok(Sources { func: func.clone(), section, trace_path: path, file: None }),
+    }
+    .map_err(|e| syn::Error::new(name_span, e.to_string()))?;
     let mut warning = None;
     let mut chosen = Vec::new();
     for isa in Isa::ALL {
-        let mut fallback: Option<(Trace, &str)> = None;
-        let default = || match &hand {
-            Some(sch) => {
-                fallback = Some((sch.trace().clone(), "schedule section"));
-                sch.func().clone()
+        let program = sources.program(&Target::isa(isa)).map_err(|e| match e {
+            // A failing step of the section points at the step.
+            ProgramError::Section(r) => {
+                let (start, end) = spans.get(r.step - 1).copied().unwrap_or((name_span, name_span));
+                error_between(start, end, format!("schedule step {} fails: {}", r.step, r.error))
             }
-            None => match default_trace(func, isa) {
-                Ok(sch) => {
-                    let (f, t) = sch.into_parts();
-                    fallback = Some((t, "default"));
-                    f
-                }
-                Err(_) => {
-                    fallback = Some((Trace::default(), "default (unscheduled: the rules do not apply)"));
-                    func.clone()
-                }
-            },
-        };
-        let (scheduled, source) = resolve(func, isa, file.as_ref(), path.unwrap_or(Path::new(&shown)), default)
-            .map_err(|e| syn::Error::new(name_span, e.to_string()))?;
-        let (label, trace) = match (&source, fallback) {
-            (Source::Trace, _) => {
-                let entry = file.as_ref().and_then(|f| f.entry(isa));
-                (format!("trace file {shown}"), entry.map(|e| e.trace.to_string()).unwrap_or_default())
-            }
-            (Source::Stale { .. }, Some((t, from))) => (format!("{from} (stale trace file {shown})"), t.to_string()),
-            (_, Some((t, from))) => (from.to_string(), t.to_string()),
-            (_, None) => ("unknown".to_string(), String::new()),
-        };
-        if let Source::Stale { file_workload, workload } = &source {
+            e => syn::Error::new(name_span, e.to_string()),
+        })?;
+        if let Some(NoTrace::Stale { file_workload, workload }) = program.origin.why_not_trace() {
             let msg = format!(
-                "kiln: the trace file {shown} was tuned for another version of `{}` (workload {file_workload}, now {workload}); \
+                "kiln: the trace file {} was tuned for another version of `{}` (workload {file_workload}, now {workload}); \
                  it is ignored. Tune the kernel again (`cargo run -p tuner`), or delete the file.",
+                sources.trace_path.display(),
                 func.name
             );
             if strict() {
@@ -170,23 +134,25 @@ fn choose(k: &Kernel, path: Option<&Path>) -> Result<(Vec<Chosen>, Option<String
             }
             warning = Some(msg);
         }
-        chosen.push(Chosen { isa, func: scheduled, source: label, trace });
+        chosen.push(Chosen { isa, program });
     }
     Ok((chosen, warning))
 }
 
 fn generate(k: &Kernel) -> Result<TokenStream, syn::Error> {
     let func = &k.func;
-    let path = trace_path(&func.name);
-    let (chosen, warning) = choose(k, path.as_deref())?;
-    let variants: Vec<Variant> = chosen.iter().map(|c| Variant { isa: c.isa, func: c.func.clone() }).collect();
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let (chosen, warning) = choose(k, crate_dir.as_deref())?;
+    let path = crate_dir.map(|d| trace_path(&d, &func.name));
+    let variants: Vec<Variant> = chosen.iter().map(|c| Variant { isa: c.isa, func: c.program.func.clone() }).collect();
     let attrs = &k.sig.attrs;
     let vis = &k.sig.vis;
     let mut out = emit_kernel(func, &variants, &quote!(#vis), &quote!(#(#attrs)*));
 
     // What each variant was built from (see the module doc).
     let rows = chosen.iter().map(|c| {
-        let (isa, source, trace, ir) = (c.isa.target_key(), &c.source, &c.trace, func_to_string(&c.func));
+        let (isa, source) = (c.isa.target_key(), c.program.origin.label());
+        let (trace, ir) = (c.program.trace.to_string(), func_to_string(&c.program.func));
         quote!((#isa, #source, #trace, #ir))
     });
     let n = chosen.len();

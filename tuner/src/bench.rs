@@ -37,9 +37,9 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> Result<(), String> {
         let mut vars =
             vec![Variant { name: "naive", isa: Isa::Scalar, cand: Candidate::new(task.func.clone(), Isa::Scalar) }];
         for isa in isas.iter().copied().filter(|i| *i != Isa::Scalar) {
-            let d = task.default_program(isa, args.common.threads)?;
+            let d = task.default_program(isa, args.common.threads).map_err(|e| e.to_string())?;
             vars.push(Variant { name: "default", isa, cand: Candidate::new(d.func, isa) });
-            if let Some(c) = crate::commit::committed_program(task, isa, args.common.threads) {
+            if let Ok(c) = task.committed_program(isa, args.common.threads) {
                 vars.push(Variant { name: "committed", isa, cand: Candidate::new(c.func, isa) });
             }
         }

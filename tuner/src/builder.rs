@@ -260,7 +260,7 @@ pub fn build_batch(tc: &Toolchain, kernel: &PrimFunc, cands: &[Candidate], name:
 pub fn build_text(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
     let all: Vec<usize> = (0..bt.len()).collect();
     let (src0, _) = bt.source(&all);
-    let hash = crate::task::fnv64(&src0);
+    let hash = kiln_ir::tracefile::fnv1a64(&src0);
     let cached = tc.work_dir.join(format!("{name}-{hash:016x}.built.json"));
     if let Some(b) = std::fs::read_to_string(&cached).ok().and_then(|t| serde_json::from_str::<CachedBuilt>(&t).ok()) {
         let exe = PathBuf::from(&b.exe);

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use kiln_ir::codegen::{emit_impl, pretty};
 use kiln_ir::ir::func_to_string;
-use kiln_ir::target::Isa;
+use kiln_ir::target::{Isa, Target};
 use kiln_ir::tracefile::TraceFile;
 
 use crate::discover::{discover, workspace, Workspace};
@@ -141,7 +141,7 @@ pub fn tasks(ws: &Workspace, only: Option<&str>) -> Result<Vec<Task>, String> {
     }
     let mut out = Vec::new();
     for f in found.iter().filter(|f| only.is_none_or(|k| f.kernel.func.name == k)) {
-        out.push(Task::from_found(f)?);
+        out.push(Task::from_kernel(&f.kernel, &f.crate_name, &f.crate_dir).map_err(|e| e.to_string())?);
     }
     if out.is_empty() {
         return Err(match only {
@@ -274,11 +274,10 @@ fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<(), String> {
     };
     let task = tasks(ws, Some(kernel))?.remove(0);
     println!("{}", func_to_string(&task.func));
-    let committed = crate::commit::committed_program_or_why(&task, isa, 1);
-    let (what, prog) = match committed {
-        Ok(p) => (format!("committed trace ({}, {})", task.trace_path.display(), isa.target_key()), p),
-        Err(why) => (format!("default schedule ({why})"), task.default_program(isa, 1)?),
-    };
+    // What `cargo build` emits for this ISA, and why.
+    let sources = task.sources().map_err(|e| e.to_string())?;
+    let prog = sources.program(&Target::isa(isa)).map_err(|e| e.to_string())?;
+    let what = prog.origin.label();
     println!("# trace in use for {}: {what}\n{}", isa.name(), prog.trace);
     println!("{}", func_to_string(&prog.func));
     let name = quote::format_ident!("{}_{}", task.name, isa.name());

@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use kiln_ir::target::Isa;
+use kiln_ir::target::{Isa, Target};
 use kiln_ir::tracefile::{Provenance, TargetEntry, TraceFile};
 
 use crate::task::{Program, Task};
@@ -44,26 +44,6 @@ impl Committed {
             Committed::NotWritten(why) => format!("not written ({why})"),
         }
     }
-}
-
-/// The program of the committed trace for `isa`, if the file has a valid,
-/// current entry.
-pub fn committed_program(task: &Task, isa: Isa, threads: usize) -> Option<Program> {
-    committed_program_or_why(task, isa, threads).ok()
-}
-
-/// The program of the committed trace for `isa`, or why there is none (no
-/// file, no entry for the ISA, a stale workload, a step that fails).
-pub fn committed_program_or_why(task: &Task, isa: Isa, threads: usize) -> Result<Program, String> {
-    let path = task.trace_path.display();
-    let file = TraceFile::read(&task.trace_path)
-        .map_err(|e| format!("{path}: {e}"))?
-        .ok_or_else(|| format!("no trace file {path}"))?;
-    if file.workload != task.workload {
-        return Err(format!("{path} is stale (the kernel changed since it was tuned)"));
-    }
-    let entry = file.entry(isa).ok_or_else(|| format!("{path} has no {} entry", isa.target_key()))?;
-    task.replay(&entry.trace, isa, threads).map_err(|e| format!("{path} ({}): {e}", isa.target_key()))
 }
 
 /// Writes `winner` (the fastest correct program of the task, `latency` µs)
@@ -102,7 +82,7 @@ pub fn commit_best(
         if old.key == winner.key {
             return Ok(Committed::Kept("it is still the best program".into()));
         }
-        let hand = file.entry(isa).is_some_and(|e| e.tuned.is_none());
+        let hand = file.entry(&Target::isa(isa)).is_some_and(|e| e.tuned.is_none());
         if let Some(us) = old_us.filter(|us| *us <= latency * KEEP_MARGIN) {
             let what = if hand { "hand-written" } else { "tuned earlier" };
             return Ok(Committed::Kept(format!(

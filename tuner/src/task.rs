@@ -13,13 +13,13 @@
 use std::path::PathBuf;
 
 use kiln_ir::ir::{func_to_string, PrimFunc};
-use kiln_ir::schedule::{DecisionMode, Schedule};
+use kiln_ir::parse::Kernel;
+use kiln_ir::program::{NoTrace, ProgramError, Sources};
+use kiln_ir::schedule::{DecisionMode, ReplayError, Schedule};
 use kiln_ir::space::{self, check_program, SpaceError, SpaceOptions};
-use kiln_ir::target::Isa;
-use kiln_ir::trace::{parse_trace, Trace};
-use kiln_ir::tracefile::workload_hash;
-
-use crate::discover::Found;
+use kiln_ir::target::{Isa, Target};
+use kiln_ir::trace::Trace;
+use kiln_ir::tracefile::{fnv1a64, workload_hash};
 
 /// Where a task's candidates come from.
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub struct Task {
     /// Where the kernel's trace file goes: `<crate>/traces/<kernel>.json`.
     pub trace_path: PathBuf,
     pub func: PrimFunc,
+    /// The kernel's `schedule { }` section, as written (what it compiles to untuned).
+    pub section: Option<Trace>,
     pub space: Space,
     pub workload: String,
     pub flops: u64,
@@ -52,51 +54,36 @@ pub struct Program {
     pub key: String,
 }
 
-/// FNV-1a 64 of a string.
-pub fn fnv64(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 /// The structural key of a scheduled function for an ISA and thread count.
 pub fn program_key(func: &PrimFunc, isa: Isa, threads: usize) -> String {
     let text = func_to_string(func);
     // Two independent 64-bit hashes: collisions are not a practical concern.
-    let h2 = fnv64(&format!("{}\u{0}{text}", text.len()));
-    format!("{:016x}{:016x}-{}-t{}", fnv64(&text), h2, isa.name(), threads)
+    let h2 = fnv1a64(&format!("{}\u{0}{text}", text.len()));
+    format!("{:016x}{:016x}-{}-t{}", fnv1a64(&text), h2, isa.name(), threads)
 }
 
 impl Task {
-    /// A task for a discovered kernel.
-    pub fn from_found(f: &Found) -> Result<Task, String> {
-        let trace_path = f.crate_dir.join("traces").join(format!("{}.json", f.kernel.func.name));
-        Task::new(&f.kernel.func, f.kernel.schedule.as_ref(), &f.crate_name, trace_path)
+    /// A task for a kernel of the crate `crate_name` at `crate_dir`.
+    pub fn from_kernel(kernel: &Kernel, crate_name: &str, crate_dir: &std::path::Path) -> Result<Task, ProgramError> {
+        let sources = Sources::without_file(kernel)?;
+        let trace_path = kiln_ir::program::trace_path(crate_dir, &kernel.func.name);
+        Ok(Task::with_section(&kernel.func, sources.section, crate_name, trace_path))
     }
 
-    /// A task for `func` with an optional `schedule { }` section.
-    pub fn new(
-        func: &PrimFunc,
-        schedule: Option<&proc_macro2::TokenStream>,
-        crate_name: &str,
-        trace_path: PathBuf,
-    ) -> Result<Task, String> {
-        let space = match schedule {
+    /// A task for `func` with an optional `schedule { }` section, whose
+    /// trace file is `trace_path`.
+    pub fn with_section(func: &PrimFunc, section: Option<Trace>, crate_name: &str, trace_path: PathBuf) -> Task {
+        let space = match &section {
             None => Space::Rules,
-            Some(ts) => {
-                let (t, _) = parse_trace(ts.clone()).map_err(|e| format!("schedule section: {}", e.message))?;
-                Space::Custom(t)
-            }
+            Some(t) => Space::Custom(t.clone()),
         };
-        Ok(Task::with_space(func, space, crate_name, trace_path))
+        Task { section, ..Task::with_space(func, space, crate_name, trace_path) }
     }
 
-    /// A task for `func` with a given space. A custom space's decisions are
-    /// dropped: e.g. the trace of one run of the chapter's
-    /// `stochastic_schedule_mm` stands for the whole space it samples.
+    /// A task for `func` with a given space (and no `schedule { }` section).
+    /// A custom space's decisions are dropped: e.g. the trace of one run of
+    /// the chapter's `stochastic_schedule_mm` stands for the whole space it
+    /// samples.
     pub fn with_space(func: &PrimFunc, space: Space, crate_name: &str, trace_path: PathBuf) -> Task {
         let space = match space {
             Space::Rules => Space::Rules,
@@ -107,10 +94,17 @@ impl Task {
             crate_name: crate_name.to_string(),
             trace_path,
             func: func.clone(),
+            section: None,
             space,
             workload: workload_hash(func),
             flops: kiln_ir::ir::flops(func),
         }
+    }
+
+    /// What decides the kernel's programs, with its trace file as it is on
+    /// disk now (the tuner rewrites it).
+    pub fn sources(&self) -> Result<Sources, ProgramError> {
+        Ok(Sources::read(self.func.clone(), self.section.clone(), self.trace_path.clone())?)
     }
 
     fn program(&self, sch: Schedule, isa: Isa, threads: usize) -> Program {
@@ -131,26 +125,35 @@ impl Task {
         Ok(p)
     }
 
-    /// The default schedule: what the kernel compiles to without a trace
-    /// (for a custom space, the macro's replay of the section with seed 0).
-    pub fn default_program(&self, isa: Isa, threads: usize) -> Result<Program, String> {
-        let sch = match &self.space {
-            Space::Rules => {
-                let mut sch = Schedule::new(self.func.clone(), 0);
-                space::apply_rules(&mut sch, &SpaceOptions { isa, threads }, space::Mode::Default)
-                    .map_err(|e| format!("the default rules fail on `{}`: {e}", self.name))?;
-                sch
+    /// The untuned program: what the kernel compiles to without a trace (its
+    /// `schedule { }` section, else the default rules), as
+    /// `kiln_ir::program` decides it for the macro.
+    pub fn default_program(&self, isa: Isa, threads: usize) -> Result<Program, ProgramError> {
+        let sources =
+            Sources { func: self.func.clone(), section: self.section.clone(), trace_path: PathBuf::new(), file: None };
+        let p = sources.untuned(&Target::isa(isa), threads)?;
+        let key = program_key(&p.func, isa, threads);
+        Ok(Program { trace: p.trace, func: p.func, key })
+    }
+
+    /// The program of the committed trace entry `cargo build` would use for
+    /// `isa`, or why there is none (no file, no entry, stale, a step that fails).
+    pub fn committed_program(&self, isa: Isa, threads: usize) -> Result<Program, String> {
+        let sources = self.sources().map_err(|e| e.to_string())?;
+        let p = sources.program(&Target::isa(isa)).map_err(|e| e.to_string())?;
+        match p.origin.why_not_trace() {
+            None => {
+                let key = program_key(&p.func, isa, threads);
+                Ok(Program { trace: p.trace, func: p.func, key })
             }
-            Space::Custom(t) => Schedule::replay(&self.func, t, 0, DecisionMode::Resample)
-                .map_err(|(n, e)| format!("schedule step {} fails: {e}", n + 1))?,
-        };
-        Ok(self.program(sch, isa, threads))
+            Some(NoTrace::NoFile { path }) => Err(format!("no trace file {path}")),
+            Some(why) => Err(format!("{}: {why}", self.trace_path.display())),
+        }
     }
 
     /// Replays a complete trace (every decision given); an invalid one is an error.
-    pub fn replay(&self, trace: &Trace, isa: Isa, threads: usize) -> Result<Program, String> {
-        let sch = Schedule::replay(&self.func, trace, 0, DecisionMode::Strict)
-            .map_err(|(n, e)| format!("step {} fails: {e}", n + 1))?;
+    pub fn replay(&self, trace: &Trace, isa: Isa, threads: usize) -> Result<Program, ReplayError> {
+        let sch = Schedule::replay(&self.func, trace, 0, DecisionMode::Strict)?;
         Ok(self.program(sch, isa, threads))
     }
 

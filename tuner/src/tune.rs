@@ -229,16 +229,16 @@ fn tune_one(
         write_data(&task.func, &data, 7)?;
     }
     let mut baselines = Vec::new();
-    let default = task.default_program(isa, threads)?;
+    let default = task.default_program(isa, threads).map_err(|e| e.to_string())?;
     if !measured.contains(&default.key) {
         baselines.push(Pending { prog: default.clone(), role: Role::Default });
     }
-    if let Some(c) = crate::commit::committed_program(task, isa, threads) {
+    if let Ok(c) = task.committed_program(isa, threads) {
         if !measured.contains(&c.key) && c.key != default.key {
             baselines.push(Pending { prog: c, role: Role::Committed });
         }
     }
-    let seed = opts.seed ^ crate::task::fnv64(&group);
+    let seed = opts.seed ^ kiln_ir::tracefile::fnv1a64(&group);
     let mut strategy = opts.strategy.build(seed);
     let mut iter = 0;
     let mut unsupported = None;
@@ -356,7 +356,7 @@ fn tune_one(
     let recorded = |key: &str| -> Option<f64> {
         recs.iter().filter(|r| r.key == key && r.is_ok()).filter_map(|r| r.median_us).reduce(f64::min)
     };
-    let committed = crate::commit::committed_program(task, isa, threads);
+    let committed = task.committed_program(isa, threads).ok();
     let mut finalists: Vec<Program> = best.iter().take(crate::confirm::FINALISTS).map(|(p, _)| p.clone()).collect();
     finalists.extend(std::iter::once(default.clone()).chain(committed.clone()).filter(|p| recorded(&p.key).is_some()));
     let timed = if unsupported.is_none() {
@@ -406,7 +406,7 @@ pub fn tune_func_space(func: &PrimFunc, space: Space, opts: &TuneOptions) -> Res
     o.isas.truncate(1);
     let report = tune(std::slice::from_ref(&task), &o)?.into_iter().next().ok_or("no ISA this machine supports")?;
     let trace = report.best_trace.clone().ok_or("no candidate was correct")?;
-    let sch = Schedule::replay(func, &trace, 0, DecisionMode::Strict).map_err(|(n, e)| format!("step {n}: {e}"))?;
+    let sch = Schedule::replay(func, &trace, 0, DecisionMode::Strict).map_err(|e| e.to_string())?;
     Ok((sch, report))
 }
 

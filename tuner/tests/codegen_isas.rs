@@ -8,7 +8,7 @@
 //! consumer's innermost loop, in scalar code): each candidate gets minutes,
 //! not the tuner's 20 s, so that only a real hang fails the test.
 
-use kiln_ir::space::{default_schedule, sample, SpaceOptions};
+use kiln_ir::space::{default_trace, sample, SpaceOptions};
 use kiln_ir::target::Isa;
 use tuner::builder::{build_batch, prepare, Candidate};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
@@ -40,7 +40,8 @@ fn generated_code_matches_the_interpreter_on_every_isa() {
         let mut cands = Vec::new();
         let mut labels = Vec::new();
         for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
-            let mut funcs = vec![("default".to_string(), default_schedule(&func, isa))];
+            let mut funcs =
+                vec![("default".to_string(), default_trace(&func, &SpaceOptions::new(isa)).unwrap().into_parts().0)];
             for seed in 0..samples {
                 if let Ok(sch) = sample(&func, &SpaceOptions::new(isa), seed) {
                     funcs.push((format!("sample {seed}"), sch.into_parts().0));

@@ -19,12 +19,12 @@ use tuner::search::{Context, StrategyKind};
 use tuner::{features, Program, Task};
 
 fn task() -> Task {
-    Task::new(&common::small_matmul(), None, "test", "unused.json".into()).unwrap()
+    Task::with_section(&common::small_matmul(), None, "test", "unused.json".into())
 }
 
 /// Fake "measurements": a deterministic throughput per program.
 fn fake_gflops(p: &Program) -> f64 {
-    (tuner::task::fnv64(&p.key) % 1000) as f64 / 10.0
+    (kiln_ir::tracefile::fnv1a64(&p.key) % 1000) as f64 / 10.0
 }
 
 /// Runs `iters` iterations of a strategy against fake measurements and
@@ -134,7 +134,8 @@ fn custom_spaces_are_resampled_and_their_categorical_decisions_mutated() {
     .parse()
     .unwrap();
     let func = common::small_matmul();
-    let task = Task::new(&func, Some(&space), "test", "unused.json".into()).unwrap();
+    let section = kiln_ir::trace::parse_trace(space).unwrap().0;
+    let task = Task::with_section(&func, Some(section.clone()), "test", "unused.json".into());
     let isa = Isa::Avx2;
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut categorical = 0;
@@ -154,8 +155,15 @@ fn custom_spaces_are_resampled_and_their_categorical_decisions_mutated() {
     assert!(categorical > 0, "the categorical decision is mutated");
     // The default of a custom space is the macro's: the section replayed with seed 0.
     let d = task.default_program(isa, 1).unwrap();
-    let macro_default = Schedule::replay(&func, &task_space_trace(&task), 0, DecisionMode::Resample).unwrap();
-    assert_eq!(tuner::task::program_key(macro_default.func(), isa, 1), d.key);
+    let sources = kiln_ir::program::Sources {
+        func: func.clone(),
+        section: Some(section),
+        trace_path: "unused.json".into(),
+        file: None,
+    };
+    let macro_default = sources.program(&kiln_ir::target::Target::isa(isa)).unwrap();
+    assert_eq!(tuner::task::program_key(&macro_default.func, isa, 1), d.key);
+    assert!(task_space_trace(&task).decisions().iter().all(|d| d.is_none()), "the space has no decisions");
 }
 
 fn task_space_trace(task: &Task) -> kiln_ir::trace::Trace {

@@ -44,7 +44,7 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     std::fs::create_dir_all(trace_path.parent().unwrap()).unwrap();
     file.write(&trace_path).unwrap();
 
-    let task = Task::new(&func, None, "test", trace_path.clone()).unwrap();
+    let task = Task::with_section(&func, None, "test", trace_path.clone());
     let mut opts = TuneOptions::new(work.join("db"));
     opts.trials = 16;
     opts.per_iter = 8;
@@ -66,7 +66,7 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     let written = TraceFile::read(&trace_path).unwrap().expect("the trace file exists");
     assert_eq!(written.workload, task.workload);
     assert!(written.targets.contains_key("generic-scalar"), "the other target is kept");
-    let entry = written.entry(isa).expect("an entry for the tuned ISA");
+    let entry = written.entry(&kiln_ir::target::Target::isa(isa)).expect("an entry for the tuned ISA");
     let prov = entry.tuned.as_ref().expect("provenance");
     assert_eq!(prov.trials, 16);
     assert_eq!(prov.strategy.as_deref(), Some("evolutionary"));
@@ -88,7 +88,7 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     assert_eq!(again[0].trials, 16);
     assert!(again[0].best_us.unwrap() <= again[0].default_us.unwrap());
     assert!(!matches!(again[0].committed, Committed::NotWritten(_)), "{:?}", again[0].committed);
-    assert!(TraceFile::read(&trace_path).unwrap().unwrap().entry(isa).is_some());
+    assert!(TraceFile::read(&trace_path).unwrap().unwrap().entry(&kiln_ir::target::Target::isa(isa)).is_some());
 
     // The chapter's random_search.
     let (sch, us) = tuner::random_search(&func, isa, 8, 5, &work.join("random")).unwrap();
@@ -106,7 +106,7 @@ fn an_isa_the_machine_cannot_run_is_not_tuned() {
     let work = common::temp_dir("noavx512");
     let func = common::small_matmul();
     let path = work.join("traces").join("mm.json");
-    let task = Task::new(&func, None, "test", path.clone()).unwrap();
+    let task = Task::with_section(&func, None, "test", path.clone());
     let mut opts = TuneOptions::new(work.join("db"));
     opts.isas = vec![Isa::Avx512];
     opts.progress = false;

@@ -1,7 +1,60 @@
 //! Finding the `tensor_func!` invocations of a Rust source file (the tuner's
 //! view of a kernel crate).
 
+use std::path::{Path, PathBuf};
+
 use super::{parse_kernel, Kernel, ParseFailure};
+
+/// The kernels of one crate: every `tensor_func!` of its `src/**/*.rs`
+/// (sorted by file, then position), and the files that are not valid Rust.
+#[derive(Debug, Default)]
+pub struct CrateKernels {
+    /// `(file, the kernel or why it does not parse)`.
+    pub kernels: Vec<(PathBuf, Result<Kernel, ParseFailure>)>,
+    /// Files that are not valid Rust (rustc reports them).
+    pub invalid: Vec<(PathBuf, syn::Error)>,
+}
+
+/// The kernels of the crate whose `Cargo.toml` is in `crate_dir` (the files
+/// under `src/`; files that do not mention `tensor_func` are not parsed).
+pub fn kernels_in_crate(crate_dir: &Path) -> CrateKernels {
+    let mut out = CrateKernels::default();
+    for file in rust_files(&crate_dir.join("src")) {
+        let Ok(src) = std::fs::read_to_string(&file) else { continue };
+        if !src.contains("tensor_func") {
+            continue;
+        }
+        match find_kernels_in_file(&src) {
+            Ok(ks) => out.kernels.extend(ks.into_iter().map(|k| (file.clone(), k))),
+            Err(e) => out.invalid.push((file, e)),
+        }
+    }
+    out
+}
+
+/// The `*.rs` files under `dir`, recursively, sorted (none if it does not exist).
+pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    files_with_extension(dir, "rs", true)
+}
+
+/// The files under `dir` (recursively if `deep`) whose extension is `ext`, sorted.
+pub fn files_with_extension(dir: &Path, ext: &str, deep: bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for p in std::fs::read_dir(&d).into_iter().flatten().flatten().map(|e| e.path()) {
+            if p.is_dir() {
+                if deep {
+                    stack.push(p);
+                }
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
 
 /// Every `tensor_func! { .. }` invocation in a Rust source file, in order, with
 /// its parse result. Invocations at item level are found, also inside inline

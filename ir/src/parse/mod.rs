@@ -144,7 +144,7 @@ use quote::{ToTokens, TokenStreamExt};
 
 use crate::ir::{DataType, PrimFunc};
 
-pub use discover::find_kernels_in_file;
+pub use discover::{files_with_extension, find_kernels_in_file, kernels_in_crate, rust_files, CrateKernels};
 
 /// One parameter of a kernel, as declared.
 #[derive(Clone, Debug)]

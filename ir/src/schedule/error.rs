@@ -73,6 +73,29 @@ impl fmt::Display for ScheduleError {
 
 impl std::error::Error for ScheduleError {}
 
+/// Why a trace did not replay: the step that failed (numbered from 1, as
+/// printed everywhere), the instruction as its text form, and the error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayError {
+    /// The failing instruction's number, from 1.
+    pub step: usize,
+    /// The instruction, in the trace's text form.
+    pub instruction: String,
+    pub error: Box<ScheduleError>,
+}
+
+impl fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {} (`{}`) fails: {}", self.step, self.instruction, self.error)
+    }
+}
+
+impl std::error::Error for ReplayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.error)
+    }
+}
+
 /// Declares a primitive family's error enum: each variant has a message
 /// template, and the enum converts into `ScheduleError::Primitive`.
 ///
@@ -81,7 +104,6 @@ impl std::error::Error for ScheduleError {}
 ///     NotALoop { loop_: String } => "`{loop_}` is not a loop",
 /// }
 /// ```
-#[macro_export]
 macro_rules! family_error {
     ($name:ident, $prim:literal, $( $(#[$doc:meta])* $variant:ident { $($field:ident : $ty:ty),* $(,)? } => $fmt:literal ),* $(,)?) => {
         #[derive(Clone, Debug, PartialEq)]
@@ -114,3 +136,5 @@ macro_rules! family_error {
         }
     };
 }
+
+pub(crate) use family_error;

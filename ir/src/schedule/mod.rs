@@ -26,7 +26,7 @@ pub mod index_map;
 pub mod primitive;
 pub mod testing;
 
-pub use error::ScheduleError;
+pub use error::{ReplayError, ScheduleError};
 pub use primitive::{BufferSide, DecisionMode};
 
 use rand::SeedableRng;

@@ -15,7 +15,7 @@ pub use check::{accumulator_vectors, check_program, register_use, unrolled_state
 pub use roles::exclusive_loops;
 
 use crate::ir::PrimFunc;
-use crate::schedule::{DecisionMode, Schedule, ScheduleError};
+use crate::schedule::{DecisionMode, ReplayError, Schedule, ScheduleError};
 use crate::target::Isa;
 use crate::trace::{Decision, Trace};
 
@@ -53,6 +53,8 @@ impl SpaceOptions {
 pub enum SpaceError {
     /// A primitive refused a step (the rules built an invalid sequence).
     Schedule(ScheduleError),
+    /// A custom space's trace does not replay.
+    Replay(ReplayError),
     /// The sample is valid but pointless (e.g. it would spill registers).
     Rejected(String),
 }
@@ -67,6 +69,7 @@ impl std::fmt::Display for SpaceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SpaceError::Schedule(e) => write!(f, "{e}"),
+            SpaceError::Replay(e) => write!(f, "{e}"),
             SpaceError::Rejected(why) => write!(f, "rejected: {why}"),
         }
     }
@@ -139,19 +142,14 @@ pub fn regenerate(
 /// Samples a point of a custom space (a trace whose sampling instructions
 /// carry no decisions, e.g. from a kernel's `schedule { }` section).
 pub fn sample_trace(func: &PrimFunc, space: &Trace, seed: u64) -> Result<Schedule, SpaceError> {
-    Schedule::replay(func, space, seed, DecisionMode::Resample).map_err(|(_, e)| SpaceError::Schedule(e))
+    Schedule::replay(func, space, seed, DecisionMode::Resample).map_err(SpaceError::Replay)
 }
 
-/// The default schedule of `func` for `isa`: the rules with default decisions.
-/// Falls back to the unscheduled function if the rules cannot apply (which
-/// the tests treat as a bug).
-pub fn default_schedule(func: &PrimFunc, isa: Isa) -> PrimFunc {
-    default_trace(func, isa).map(|s| s.into_parts().0).unwrap_or_else(|_| func.clone())
-}
-
-/// The default schedule with its trace.
-pub fn default_trace(func: &PrimFunc, isa: Isa) -> Result<Schedule, SpaceError> {
+/// The default schedule of `func` for `opts`: the rules with their default
+/// decisions. It is what a kernel without a trace or a `schedule { }` section
+/// compiles to (`crate::program`, with `SpaceOptions::new(isa)`).
+pub fn default_trace(func: &PrimFunc, opts: &SpaceOptions) -> Result<Schedule, SpaceError> {
     let mut sch = Schedule::new(func.clone(), 0);
-    apply_rules(&mut sch, &SpaceOptions::new(isa), Mode::Default)?;
+    apply_rules(&mut sch, opts, Mode::Default)?;
     Ok(sch)
 }

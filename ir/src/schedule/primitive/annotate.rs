@@ -4,9 +4,9 @@
 //! on a loop) and never change what the function computes.
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{AnnValue, PrimFunc, Stmt};
 use crate::schedule::analysis::{replace_block, replace_loop};
+use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, ExprRV, LoopRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

@@ -27,12 +27,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{
     block_read_buffers, block_reads, block_writes, fresh_in, Block, BlockRealize, Buffer, Expr, For, IterKind, IterVar,
     Load, PrimFunc, Scope, Stmt, Store, Var,
 };
 use crate::schedule::analysis::{insert_top_level, normalize, rewrite_block_accesses, top_level_position, writers};
+use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

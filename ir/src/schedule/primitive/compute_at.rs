@@ -69,7 +69,6 @@ use super::compute_inline::{
     apply_compute_inline, apply_reverse_compute_inline, check_compute_inline, check_reverse_compute_inline,
 };
 use super::{DecisionMode, RvMap};
-use crate::family_error;
 use crate::ir::region::block_loads;
 use crate::ir::{
     block_read_buffers, fresh_in, Analyzer, BinOp, Block, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Sum, Var,
@@ -78,6 +77,7 @@ use crate::schedule::analysis::{
     analyzer_for, block_position, blocks_with_loops, consumers, iter_kinds_bound_to, loop_block_span, loop_chain,
     loop_encloses, normalize, outermost_loop_apart, producers, prune_empty, replace_block, replace_loop, writers,
 };
+use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, Decision, InstKind, Instruction, Rv};
 

@@ -22,13 +22,13 @@
 //! bindings.
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::region::block_loads;
 use crate::ir::{block_read_buffers, Analyzer, Block, Expr, PrimFunc, Stmt, Store, Var};
 use crate::schedule::analysis::{
     block_position, buffer_in_use, consumers, loop_block_span, normalize, outermost_loop_apart, prune_empty, readers,
     replace_block, writers,
 };
+use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

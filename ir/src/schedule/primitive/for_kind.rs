@@ -5,9 +5,9 @@
 //! code. Parallel and vectorized loops must be safe to run out of order.
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{ForKind, IterKind, PrimFunc};
 use crate::schedule::analysis::{blocks_with_loops, iter_kinds_bound_to, replace_loop};
+use crate::schedule::error::family_error;
 use crate::schedule::{LoopRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

@@ -7,9 +7,9 @@
 //! ```
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{Expr, For, PrimFunc, Stmt, Var};
 use crate::schedule::analysis::{normalize, replace_loop};
+use crate::schedule::error::family_error;
 use crate::schedule::{LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

@@ -16,9 +16,9 @@
 //! function's signature).
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{block_reads, block_writes, Analyzer, BinOp, Expr, PrimFunc};
 use crate::schedule::analysis::{normalize, rewrite_block_accesses};
+use crate::schedule::error::family_error;
 use crate::schedule::index_map::{index_expr_text, IndexMap};
 use crate::schedule::{BlockRV, BufferSide, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};

@@ -37,7 +37,7 @@ pub mod split;
 
 use std::collections::HashMap;
 
-use super::{BlockRV, ExprRV, LoopRV, Schedule, ScheduleError};
+use super::{BlockRV, ExprRV, LoopRV, ReplayError, Schedule, ScheduleError};
 use crate::ir::PrimFunc;
 use crate::trace::{print_inst_for_error, Arg, InstKind, Instruction, Rv, RvKind, Trace};
 
@@ -142,30 +142,24 @@ impl Schedule {
     /// Replays `trace` onto a fresh schedule of `func`.
     ///
     /// With [`DecisionMode::Strict`] and a trace whose sampling instructions all
-    /// carry decisions, the result is deterministic. On failure, returns the
-    /// index of the failing instruction and the error.
-    pub fn replay(
-        func: &PrimFunc,
-        trace: &Trace,
-        seed: u64,
-        mode: DecisionMode,
-    ) -> Result<Schedule, (usize, ScheduleError)> {
+    /// carry decisions, the result is deterministic. On failure, says which
+    /// step failed and why.
+    pub fn replay(func: &PrimFunc, trace: &Trace, seed: u64, mode: DecisionMode) -> Result<Schedule, ReplayError> {
         let mut sch = Schedule::new(func.clone(), seed);
         sch.apply_trace(trace, mode)?;
         Ok(sch)
     }
 
     /// Applies every instruction of `trace` to this schedule.
-    pub fn apply_trace(&mut self, trace: &Trace, mode: DecisionMode) -> Result<(), (usize, ScheduleError)> {
+    pub fn apply_trace(&mut self, trace: &Trace, mode: DecisionMode) -> Result<(), ReplayError> {
         let mut map = RvMap { map: HashMap::new(), inst: String::new() };
         for (n, inst) in trace.insts.iter().enumerate() {
             map.inst = print_inst_for_error(inst);
-            let outs = self.apply_inst(inst, &map, mode).map_err(|e| (n, e))?;
+            let failed = |error| ReplayError { step: n + 1, instruction: map.inst.clone(), error: Box::new(error) };
+            let outs = self.apply_inst(inst, &map, mode).map_err(failed)?;
             if outs.len() != inst.outputs.len() {
-                return Err((
-                    n,
-                    map.err(format!("produces {} handles but the trace names {}", outs.len(), inst.outputs.len())),
-                ));
+                let n = (outs.len(), inst.outputs.len());
+                return Err(failed(map.err(format!("produces {} handles but the trace names {}", n.0, n.1))));
             }
             for (old, new) in inst.outputs.iter().zip(outs) {
                 map.map.insert(*old, new);

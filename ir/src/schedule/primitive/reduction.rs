@@ -13,9 +13,9 @@
 //! follow the rename. (`rfactor` lives in `rfactor.rs`.)
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{Block, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Var};
 use crate::schedule::analysis::{normalize, replace_block, replace_loop};
+use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

@@ -8,9 +8,9 @@
 //! order; loops between them that are not given stay where they are.
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{For, IterKind, PrimFunc, Stmt, Var};
 use crate::schedule::analysis::{blocks_with_loops, iter_kinds_bound_to, replace_loop};
+use crate::schedule::error::family_error;
 use crate::schedule::{LoopRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

@@ -30,7 +30,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{
     block_read_buffers, expr_to_string, fresh_in, simplify, Analyzer, BinOp, Block, BlockRealize, Buffer, Const, Expr,
     For, ForKind, IterKind, IterVar, Load, PrimFunc, Stmt, Store, Var,
@@ -38,6 +37,7 @@ use crate::ir::{
 use crate::schedule::analysis::{
     blocks_with_loops, is_quasi_affine, iter_kinds_bound_to, normalize, replace_loop, writers,
 };
+use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, LoopRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 

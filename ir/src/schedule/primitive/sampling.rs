@@ -8,7 +8,7 @@
 use rand::Rng;
 
 use super::{DecisionMode, RvMap};
-use crate::family_error;
+use crate::schedule::error::family_error;
 use crate::schedule::{ExprRV, LoopRV, Schedule, ScheduleError};
 use crate::trace::{Arg, Decision, InstKind, Instruction, Rv};
 

@@ -10,9 +10,9 @@
 //! the predicate `i_0 * f + i_1 < extent`.
 
 use super::RvMap;
-use crate::family_error;
 use crate::ir::{Expr, For, Stmt, Var};
 use crate::schedule::analysis::{normalize, replace_loop};
+use crate::schedule::error::family_error;
 use crate::schedule::{Factor, LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 
