@@ -26,6 +26,7 @@
 
 pub use kiln_macros::tensor_func;
 
+pub mod cpu;
 pub mod runtime;
 pub mod simd;
 

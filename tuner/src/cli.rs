@@ -51,6 +51,15 @@ pub enum Command {
     },
     /// Time every kernel's naive, default and committed variants side by side.
     Bench(BenchArgs),
+    /// Measure this machine: CPU, ISAs, fp32 FMA peak per ISA, cache sizes, read bandwidth per level.
+    Machine {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+        /// The work directory whose `machine.json` caches the result.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// Print the database's measured programs as CSV (group, GFLOP/s, features), for cost-model studies.
     #[command(hide = true)]
     DumpFeatures {
@@ -176,6 +185,19 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::List => list(&ws),
         Command::Show { kernel, isa } => show(&ws, &kernel, isa.as_deref()),
         Command::Bench(b) => crate::bench::bench(&ws, &b),
+        Command::Machine { json, work_dir } => {
+            let m = crate::probe::probe();
+            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
+            let dir = self::work_dir(&ws, &c);
+            let text = serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?;
+            let _ = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("machine.json"), &text));
+            if json {
+                println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", m.table());
+            }
+            Ok(())
+        }
         Command::Tune(t) => run_tune(&ws, &t),
         Command::DumpFeatures { work_dir } => {
             let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };

@@ -32,6 +32,7 @@ pub mod features;
 pub mod gbt;
 pub mod machine;
 pub mod mutator;
+pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod search;
