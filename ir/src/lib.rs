@@ -9,6 +9,7 @@ pub mod codegen;
 pub mod interp;
 pub mod ir;
 pub mod parse;
+pub mod prepack;
 pub mod program;
 pub mod schedule;
 pub mod space;
