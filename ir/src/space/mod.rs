@@ -8,6 +8,7 @@
 //! committed trace.
 
 mod check;
+pub mod packing;
 mod roles;
 mod rules;
 
