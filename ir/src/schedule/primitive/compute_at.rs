@@ -14,12 +14,11 @@
 //! all of its consumers. For one iteration of `loop` (the loops at and above it
 //! fixed), the region of the producer's buffer that the consumers under `loop`
 //! read is computed by relaxing the loops below `loop` over their ranges
-//! ([`crate::ir::relax`]): every
-//! index is made affine in the loop variables (`base + Σ cᵢ·xᵢ`), and a relaxed
-//! `xᵢ ∈ 0..eᵢ` widens it to `min = base + Σ min(0, cᵢ·(eᵢ-1))`,
-//! `extent = Σ |cᵢ|·(eᵢ-1) + 1`. Accesses of several consumers are united per
-//! dimension (exactly when they differ by constants, otherwise by a constant
-//! hull). The block writes its buffer at `v + c` with distinct spatial
+//! ([`crate::ir::relax`]): every index is made affine in the loop variables
+//! (`base + Σ cᵢ·xᵢ`), and a relaxed `xᵢ ∈ 0..eᵢ` widens it to
+//! `min = base + Σ min(0, cᵢ·(eᵢ-1))`, `extent = Σ |cᵢ|·(eᵢ-1) + 1`. Accesses
+//! of several consumers are united per dimension (exactly when they differ by
+//! constants, otherwise by a constant hull). The block writes its buffer at `v + c` with distinct spatial
 //! iteration variables `v`, so the region gives each such `v` a range
 //! `min .. min + extent`; the block's other iteration variables (reduce ones,
 //! and spatial ones its store does not index) keep their whole domain.
