@@ -274,14 +274,12 @@ fn relax_access(func: &PrimFunc, br: &BlockRealize, at: &str, indices: &[Expr]) 
     let pos = loops.iter().position(|l| l.var.name() == at)?;
     let relax = loops[pos + 1..].iter().fold(Relax::new(analyzer_for(&loops)), |r, l| r.over(&l.var, l.extent));
     let sub = |v: &Var| br.block.iter_vars.iter().position(|iv| &iv.var == v).map(|k| br.bindings[k].clone());
-    let index = |idx: &Expr| {
-        let e = relax.analyzer().simplify(&idx.substitute(&sub));
-        if !e.loads().is_empty() {
-            return None; // the new block's bindings cannot read memory
-        }
-        relax.index(&e)
-    };
-    indices.iter().map(index).collect()
+    let indices: Vec<Expr> = indices.iter().map(|e| relax.analyzer().simplify(&e.substitute(&sub))).collect();
+    // The region's minimum becomes the moved block's bindings, which cannot read memory.
+    if indices.iter().any(|e| !e.loads().is_empty()) {
+        return None;
+    }
+    relax.region(&indices)
 }
 
 /// The ranges of `block`'s iteration variables that cover `region` of the
