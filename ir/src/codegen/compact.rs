@@ -12,7 +12,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::ir::{Analyzer, Expr, Sum, Var};
+use crate::ir::relax::union;
+use crate::ir::{Analyzer, Expr, Interval, Relax, Var};
 
 use super::lir::{LBlock, LBufferKind, LFunc, LStmt};
 
@@ -47,50 +48,26 @@ pub fn substitute_lets(b: &LBlock, e: &Expr) -> Expr {
     e.substitute(&|v| b.lets.iter().find(|(x, _, _)| x == v).map(|(_, bind, _)| bind.clone()))
 }
 
-/// The region of one dimension: `(min expression, extent)`.
+/// The region of one dimension: `(min expression, extent)`. Each access is
+/// relaxed over its loops below `depth` (an atom mixing them with outer loops
+/// is refused); accesses must share their base. Otherwise, or when the region
+/// is not smaller, the full extent.
 fn dim_region(accesses: &[&Access], depth: usize, d: usize, full: i64) -> (Expr, i64) {
-    let mut base: Option<Sum> = None;
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for a in accesses {
-        let mut outer = Analyzer::new();
-        for (v, e) in &a.loops {
-            outer.bind(v, *e);
-        }
-        let lin = outer.linear(&a.indices[d]);
-        let inner: Vec<&Var> = a.loops[depth..].iter().map(|(v, _)| v).collect();
-        let mut sym = Sum::constant(0);
-        let mut rel = Sum::constant(lin.constant);
-        for (atom, c) in &lin.terms {
-            if atom.vars().iter().any(|v| inner.contains(&v)) {
-                rel.terms.push((atom.clone(), *c));
-            } else {
-                sym.terms.push((atom.clone(), *c));
+    let dims: Option<Vec<Interval>> = accesses
+        .iter()
+        .map(|a| {
+            let mut an = Analyzer::new();
+            for (v, e) in &a.loops {
+                an.bind(v, *e);
             }
-        }
-        // The relaxed part may only mention inner loops (and constants).
-        let mut an = Analyzer::new();
-        for (v, e) in &a.loops[depth..] {
-            an.bind(v, *e);
-        }
-        let ok_vars = rel.terms.iter().all(|(atom, _)| atom.vars().iter().all(|v| inner.contains(&v)));
-        let range = if ok_vars { an.range(&rel.to_expr()) } else { None };
-        let Some((l, h)) = range else { return (Expr::Int(0), full) };
-        match &base {
-            None => base = Some(sym),
-            Some(b) if *b == sym => {}
-            Some(_) => return (Expr::Int(0), full),
-        }
-        lo = lo.min(l);
-        hi = hi.max(h);
+            let relax = a.loops[depth..].iter().fold(Relax::new(an), |r, (v, e)| r.over(v, *e)).refuse_mixed();
+            relax.index(&a.indices[d])
+        })
+        .collect();
+    match dims.and_then(|dims| union(&dims, None)) {
+        Some(iv) if iv.extent() < full => (iv.min().to_expr(), iv.extent()),
+        _ => (Expr::Int(0), full),
     }
-    let extent = hi - lo + 1;
-    let base = base.unwrap_or(Sum::constant(0));
-    if extent >= full || (base.terms.is_empty() && lo >= 0 && hi < full && extent == full) {
-        return (Expr::Int(0), full);
-    }
-    let mut min = base;
-    min.constant += lo;
-    (min.to_expr(), extent)
 }
 
 /// Per buffer: the loop under which to declare it (`None`: the top), its new

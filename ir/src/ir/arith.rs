@@ -134,7 +134,8 @@ impl Analyzer {
         self.sum_range(&self.linear(e))
     }
 
-    fn sum_range(&self, s: &Sum) -> Option<(i64, i64)> {
+    /// Inclusive bounds of a linear form, if they can be derived.
+    pub fn sum_range(&self, s: &Sum) -> Option<(i64, i64)> {
         let (mut lo, mut hi) = (s.constant, s.constant);
         for (atom, c) in &s.terms {
             let (a, b) = self.atom_range(atom)?;

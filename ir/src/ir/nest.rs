@@ -6,6 +6,7 @@
 
 use super::arith::Analyzer;
 use super::expr::{Expr, Var};
+use super::relax::Relax;
 use super::stmt::{BlockRealize, For, ForKind, PrimFunc, Stmt};
 
 /// A block with the loops around it, outermost first.
@@ -62,19 +63,18 @@ pub fn accesses(func: &PrimFunc, br: &BlockRealize) -> Vec<Access> {
 }
 
 /// Elements an access touches while the loops `inner` run (the loops
-/// `outer` fixed at any iteration): the box its indices span.
+/// `outer` fixed at any iteration, their first): the box its indices span,
+/// a dimension that cannot be bounded counting whole.
 pub fn footprint(a: &Access, outer: &[&For], inner: &[&For]) -> f64 {
     let mut an = Analyzer::new();
     for l in outer {
         an.bind_range(&l.var, 0, 0);
     }
-    for l in inner {
-        an.bind(&l.var, l.extent);
-    }
+    let relax = inner.iter().fold(Relax::new(an), |r, l| r.over(&l.var, l.extent));
     a.indices
         .iter()
         .zip(&a.shape)
-        .map(|(e, n)| an.range(e).map_or(*n, |(lo, hi)| (hi - lo + 1).clamp(1, *n)) as f64)
+        .map(|(e, n)| relax.index(e).map_or(*n, |iv| iv.extent().clamp(1, *n)) as f64)
         .product()
 }
 

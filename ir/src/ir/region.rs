@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::arith::Analyzer;
 use super::expr::{Expr, Load};
+use super::relax::{union, Interval, Relax};
 use super::stmt::Block;
 
 /// A rectangular region `min[d] .. min[d] + extent[d]` of a buffer, with the
@@ -70,52 +71,19 @@ fn block_analyzer(block: &Block) -> Analyzer {
 }
 
 /// The smallest region covering every access: per dimension, accesses that
-/// differ by constants give `base + lo .. base + hi + 1`; otherwise the bounds of
-/// the index over the iteration domain are used.
+/// differ by constants give `base + lo .. base + hi + 1`; otherwise the bounds
+/// of the indices over the iteration domain, or `(0, -1)` when unknown.
 fn cover(an: &Analyzer, buffer: Arc<str>, accesses: &[&Vec<Expr>]) -> Region {
-    let ndim = accesses[0].len();
-    let mut ranges = Vec::with_capacity(ndim);
-    for d in 0..ndim {
-        let first = an.linear(&accesses[0][d]);
-        let mut base = first.clone();
-        base.constant = 0;
-        let mut lo = first.constant;
-        let mut hi = first.constant;
-        let mut same_base = true;
-        for acc in &accesses[1..] {
-            let s = an.linear(&acc[d]);
-            let mut b = s.clone();
-            b.constant = 0;
-            if b != base {
-                same_base = false;
-                break;
+    // Nothing is relaxed: each access is one point, symbolic in the iteration variables.
+    let point = Relax::new(an.clone());
+    let ranges = (0..accesses[0].len())
+        .map(|d| {
+            let dims: Option<Vec<Interval>> = accesses.iter().map(|a| point.index(&a[d])).collect();
+            match dims.and_then(|dims| union(&dims, Some(an))) {
+                Some(iv) => (iv.min().to_expr(), iv.extent()),
+                None => (Expr::Int(0), -1),
             }
-            lo = lo.min(s.constant);
-            hi = hi.max(s.constant);
-        }
-        if same_base {
-            let mut min = base.clone();
-            min.constant = lo;
-            ranges.push((min.to_expr(), hi - lo + 1));
-        } else {
-            let mut lo = i64::MAX;
-            let mut hi = i64::MIN;
-            let mut known = true;
-            for acc in accesses {
-                match an.range(&acc[d]) {
-                    Some((a, b)) => {
-                        lo = lo.min(a);
-                        hi = hi.max(b);
-                    }
-                    None => known = false,
-                }
-            }
-            if known {
-                ranges.push((Expr::Int(lo), hi - lo + 1));
-            } else {
-                ranges.push((Expr::Int(0), -1));
-            }
-        }
-    }
+        })
+        .collect();
     Region { buffer, ranges }
 }

@@ -13,12 +13,12 @@
 //! `compute_at(block, loop)` moves a producer under `loop`, which must enclose
 //! all of its consumers. For one iteration of `loop` (the loops at and above it
 //! fixed), the region of the producer's buffer that the consumers under `loop`
-//! read is computed by relaxing the loops below `loop` over their ranges: every
-//! index is made affine in the loop variables (`base + Σ cᵢ·xᵢ`), and a relaxed
-//! `xᵢ ∈ 0..eᵢ` widens it to `min = base + Σ min(0, cᵢ·(eᵢ-1))`,
-//! `extent = Σ |cᵢ|·(eᵢ-1) + 1`. Accesses of several consumers are united per
-//! dimension (exactly when they differ by constants, otherwise by a constant
-//! hull). The block writes its buffer at `v + c` with distinct spatial
+//! read is computed by relaxing the loops below `loop` over their ranges
+//! ([`crate::ir::relax`]): every index is made affine in the loop variables
+//! (`base + Σ cᵢ·xᵢ`), and a relaxed `xᵢ ∈ 0..eᵢ` widens it to
+//! `min = base + Σ min(0, cᵢ·(eᵢ-1))`, `extent = Σ |cᵢ|·(eᵢ-1) + 1`. Accesses
+//! of several consumers are united per dimension (exactly when they differ by
+//! constants, otherwise by a constant hull). The block writes its buffer at `v + c` with distinct spatial
 //! iteration variables `v`, so the region gives each such `v` a range
 //! `min .. min + extent`; the block's other iteration variables (reduce ones,
 //! and spatial ones its store does not index) keep their whole domain.
@@ -70,8 +70,10 @@ use super::compute_inline::{
 };
 use super::{DecisionMode, RvMap};
 use crate::ir::region::block_loads;
+use crate::ir::relax::union_regions;
 use crate::ir::{
-    block_read_buffers, fresh_in, Analyzer, BinOp, Block, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Sum, Var,
+    block_read_buffers, fresh_in, Analyzer, BinOp, Block, BlockRealize, Expr, For, Interval, IterKind, PrimFunc, Relax,
+    Stmt, Sum, Var,
 };
 use crate::schedule::analysis::{
     analyzer_for, block_position, blocks_with_loops, consumers, iter_kinds_bound_to, loop_block_span, loop_chain,
@@ -234,13 +236,6 @@ fn predicate_on_iter_vars(func: &PrimFunc, br: &BlockRealize) -> Option<Expr> {
     Some(out)
 }
 
-/// `min .. min + extent` of one buffer dimension during one iteration of the target loop.
-#[derive(Clone, Debug, PartialEq)]
-struct DimRange {
-    min: Sum,
-    extent: i64,
-}
-
 /// Per buffer dimension, the iteration variable (position) and offset of an
 /// index `v + c`, or `None` for a constant index.
 type Pins = Vec<Option<(usize, i64)>>;
@@ -271,78 +266,34 @@ fn plain_pins(block: &Block, indices: &[Expr], reduce_too: bool) -> Option<Pins>
 }
 
 /// The region `indices` (an access of block `br`) covers during one iteration
-/// of loop `at`, which encloses the block; `None` if an index is not affine in
-/// the relaxed loops or reads memory.
-fn relax_access(func: &PrimFunc, br: &BlockRealize, at: &str, indices: &[Expr]) -> Option<Vec<DimRange>> {
+/// of loop `at`, which encloses the block: the loops below `at` relaxed, those
+/// at and above it symbolic; `None` if an index reads memory or cannot be
+/// bounded in the relaxed loops.
+fn relax_access(func: &PrimFunc, br: &BlockRealize, at: &str, indices: &[Expr]) -> Option<Vec<Interval>> {
     let loops = func.loops_of_block(&br.block.name)?;
     let pos = loops.iter().position(|l| l.var.name() == at)?;
-    let an = analyzer_for(&loops);
-    let relaxed: Vec<(&Var, i64)> = loops[pos + 1..].iter().map(|l| (&l.var, l.extent)).collect();
+    let relax = loops[pos + 1..].iter().fold(Relax::new(analyzer_for(&loops)), |r, l| r.over(&l.var, l.extent));
     let sub = |v: &Var| br.block.iter_vars.iter().position(|iv| &iv.var == v).map(|k| br.bindings[k].clone());
-    let mut out = Vec::with_capacity(indices.len());
-    for idx in indices {
-        let s = an.linear(&an.simplify(&idx.substitute(&sub)));
-        let mut min = Sum::constant(s.constant);
-        let (mut lo, mut hi) = (0i64, 0i64);
-        for (atom, c) in &s.terms {
-            if !atom.loads().is_empty() {
-                return None;
-            }
-            let vars = atom.vars();
-            if !vars.iter().any(|v| relaxed.iter().any(|(r, _)| *r == v)) {
-                min.terms.push((atom.clone(), *c));
-                continue;
-            }
-            let (a, b) = match atom {
-                Expr::Var(v) => relaxed.iter().find(|(r, _)| *r == v).map(|(_, e)| (0, e - 1))?,
-                _ => an.range(atom)?,
-            };
-            let (x, y) = (a.checked_mul(*c)?, b.checked_mul(*c)?);
-            lo += x.min(y);
-            hi += x.max(y);
-        }
-        min.constant += lo;
-        out.push(DimRange { min, extent: hi - lo + 1 });
+    let indices: Vec<Expr> = indices.iter().map(|e| relax.analyzer().simplify(&e.substitute(&sub))).collect();
+    // The region's minimum becomes the moved block's bindings, which cannot read memory.
+    if indices.iter().any(|e| !e.loads().is_empty()) {
+        return None;
     }
-    Some(out)
-}
-
-fn same_terms(a: &Sum, b: &Sum) -> bool {
-    a.terms.len() == b.terms.len() && a.terms.iter().all(|t| b.terms.contains(t))
-}
-
-/// The union of the ranges of one dimension: exact when they differ by
-/// constants, else the constant hull over the loops `an` knows.
-fn union(an: &Analyzer, ranges: &[DimRange]) -> Option<DimRange> {
-    let first = &ranges[0];
-    if ranges.iter().all(|r| same_terms(&r.min, &first.min)) {
-        let lo = ranges.iter().map(|r| r.min.constant).min()?;
-        let hi = ranges.iter().map(|r| r.min.constant + r.extent - 1).max()?;
-        let mut min = first.min.clone();
-        min.constant = lo;
-        return Some(DimRange { min, extent: hi - lo + 1 });
-    }
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for r in ranges {
-        let (a, b) = an.range(&r.min.to_expr())?;
-        lo = lo.min(a);
-        hi = hi.max(b + r.extent - 1);
-    }
-    Some(DimRange { min: Sum::constant(lo), extent: hi - lo + 1 })
+    relax.region(&indices)
 }
 
 /// The ranges of `block`'s iteration variables that cover `region` of the
 /// buffer it accesses at `pins`; `an` knows the loops at and above the target.
-fn plan_axes(block: &Block, pins: &Pins, region: &[DimRange], an: &Analyzer) -> Vec<AxisPlan> {
+fn plan_axes(block: &Block, pins: &Pins, region: &[Interval], an: &Analyzer) -> Vec<AxisPlan> {
     let plans = block.iter_vars.iter().enumerate().map(|(k, iv)| {
         let full = AxisPlan { min: Sum::constant(0), extent: iv.extent, guard_low: false, guard_high: false };
         let Some((d, off)) = pins.iter().enumerate().find_map(|(d, p)| p.filter(|(j, _)| *j == k).map(|(_, o)| (d, o)))
         else {
             return full;
         };
-        let mut min = region[d].min.clone();
+        let mut min = region[d].min();
         min.constant -= off;
-        let extent = region[d].extent;
+        let extent = region[d].extent();
         if extent >= iv.extent {
             return full;
         }
@@ -395,11 +346,6 @@ fn fixed_analyzer(func: &PrimFunc, loop_: &str) -> Analyzer {
     let mut loops = func.loops_above(loop_).expect("live loop");
     loops.push(func.find_loop(loop_).expect("live loop"));
     analyzer_for(&loops)
-}
-
-/// The per-dimension union of several regions of one buffer.
-fn unite(an: &Analyzer, ranges: &[Vec<DimRange>]) -> Option<Vec<DimRange>> {
-    (0..ranges[0].len()).map(|d| union(an, &ranges.iter().map(|r| r[d].clone()).collect::<Vec<_>>())).collect()
 }
 
 /// Checks `compute_at(block, loop_, index)` and plans the new nest.
@@ -458,7 +404,7 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     }
     let position = insertion_point(func, loop_, &producers(func, block), &cons, index)
         .map_err(|(lo, hi)| ComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
-    let mut ranges: Vec<Vec<DimRange>> = Vec::new();
+    let mut ranges: Vec<Vec<Interval>> = Vec::new();
     for c in &cons {
         let cbr = func.block(c).unwrap();
         for l in block_loads(&cbr.block).into_iter().filter(|l| l.buffer == buffer) {
@@ -471,7 +417,7 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
         }
     }
     let an = fixed_analyzer(func, loop_);
-    let region = unite(&an, &ranges).ok_or_else(|| ComputeAtError::RegionNotAffine {
+    let region = union_regions(&ranges, Some(&an)).ok_or_else(|| ComputeAtError::RegionNotAffine {
         block: b(),
         consumer: cons[0].clone(),
         loop_: loop_.into(),
@@ -567,7 +513,7 @@ pub fn check_reverse_compute_at(
     }
     let position = insertion_point(func, loop_, &prods, &consumers(func, block), index)
         .map_err(|(lo, hi)| ReverseComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
-    let mut ranges: Vec<Vec<DimRange>> = Vec::new();
+    let mut ranges: Vec<Vec<Interval>> = Vec::new();
     for p in &prods {
         let pbr = func.block(p).unwrap();
         let r = relax_access(func, pbr, loop_, &pbr.block.body.indices).ok_or_else(|| {
@@ -576,7 +522,7 @@ pub fn check_reverse_compute_at(
         ranges.push(r);
     }
     let an = fixed_analyzer(func, loop_);
-    let region = unite(&an, &ranges).ok_or_else(|| ReverseComputeAtError::RegionNotAffine {
+    let region = union_regions(&ranges, Some(&an)).ok_or_else(|| ReverseComputeAtError::RegionNotAffine {
         block: b(),
         producer: prods[0].clone(),
         loop_: loop_.into(),
