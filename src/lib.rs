@@ -28,6 +28,7 @@ pub use kiln_macros::tensor_func;
 
 pub mod cpu;
 pub mod runtime;
+pub mod scratch;
 pub mod simd;
 
 pub use runtime::{Error, Isa};
