@@ -100,9 +100,27 @@ impl Isa {
     /// The register-tile shapes the design space samples on this ISA.
     pub fn tile_shapes(self) -> TileShapes {
         match self {
-            Isa::Avx512 => TileShapes { max_rows: 12, max_vectors: 4, rows: 4, vectors: 4, gemv_rows: 4, gemv_cols: 4 },
-            Isa::Avx2 => TileShapes { max_rows: 12, max_vectors: 3, rows: 6, vectors: 2, gemv_rows: 4, gemv_cols: 2 },
-            Isa::Scalar => TileShapes { max_rows: 8, max_vectors: 8, rows: 4, vectors: 4, gemv_rows: 4, gemv_cols: 2 },
+            Isa::Avx512 => TileShapes {
+                max_rows: 12,
+                max_vectors: 4,
+                rows: 4,
+                vectors: 4,
+                gemv_rows: 4,
+                gemv_cols: 4,
+                max_gemv: 8,
+            },
+            Isa::Avx2 => TileShapes {
+                max_rows: 12,
+                max_vectors: 3,
+                rows: 6,
+                vectors: 2,
+                gemv_rows: 4,
+                gemv_cols: 2,
+                max_gemv: 8,
+            },
+            Isa::Scalar => {
+                TileShapes { max_rows: 8, max_vectors: 8, rows: 4, vectors: 4, gemv_rows: 4, gemv_cols: 2, max_gemv: 8 }
+            }
         }
     }
 
@@ -201,6 +219,8 @@ pub struct TileShapes {
     pub vectors: i64,
     pub gemv_rows: i64,
     pub gemv_cols: i64,
+    /// The largest rows or columns of the rfactor tile sampled.
+    pub max_gemv: i64,
 }
 
 /// The vector registers a register tile keeps busy: its accumulators, the

@@ -1,21 +1,39 @@
 //! Design spaces: the schedules the tuner searches, and the default schedule.
 //!
 //! [`apply_rules`] walks the blocks of a fresh schedule and applies the rules
-//! of `rules.rs`. In [`Mode::Sample`] every choice is drawn by a sampling
-//! instruction (so the trace records the point in the space and mutators can
-//! change it); in [`Mode::Default`] the same instructions take fixed,
-//! reasonable decisions — that is the schedule a kernel gets when it has no
-//! committed trace.
+//! below, one per file (MetaSchedule's `schedule_rule/`). In [`Mode::Sample`]
+//! every choice is drawn by a sampling instruction (so the trace is the
+//! program, its decisions the point in the space, and mutators can change
+//! them); in [`Mode::Default`] the same instructions take fixed, reasonable
+//! decisions — that is the schedule a kernel gets when it has no committed
+//! trace.
+//!
+//! | rule | applies to | samples |
+//! |---|---|---|
+//! | `compute_location.rs` | a block writing an intermediate | `sample_compute_location` |
+//! | `multi_level_tiling.rs` (`SSRSRS`) | a reduction contiguous along its store's lane axis (matmul, conv2d) | `sample_perfect_tile` per loop |
+//! | `add_rfactor.rs` | a reduction contiguous along a reduce axis (GEMV, row max/sum) | `sample_perfect_tile` per loop |
+//! | `elementwise.rs` (vectorize + parallel) | a spatial-only block contiguous in its innermost loop | nothing |
+//!
+//! `common.rs` holds what the rules share (tiling decisions, splits, loop
+//! handles, the init and write-back nests, parallel loops, the register
+//! budget of a tile); `roles.rs` analyses a block's loops; `check.rs` holds
+//! the checks of a finished program. Tile shapes and the register budget
+//! come from [`crate::target`] (`Isa::tile_shapes`, `Isa::check_registers`).
 
+mod add_rfactor;
 mod check;
+mod common;
+mod compute_location;
+mod elementwise;
+mod multi_level_tiling;
 pub mod packing;
 mod roles;
-mod rules;
 
 pub use check::{accumulator_vectors, check_program, register_use, unrolled_statements, MAX_UNROLLED_STATEMENTS};
 pub use roles::exclusive_loops;
 
-use crate::ir::PrimFunc;
+use crate::ir::{IterKind, PrimFunc};
 use crate::schedule::{DecisionMode, ReplayError, Schedule, ScheduleError};
 use crate::target::Isa;
 use crate::trace::{Decision, Trace};
@@ -86,21 +104,62 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
         if sch.func().block(name).is_none() {
             continue;
         }
-        if !rules::absorbed_by_producer(sch, name) && !blocks_done(sch, name) {
-            rules::compute_location_rule(sch, name, &mut mode)?;
+        if !absorbed_by_producer(sch, name) && !blocks_done(sch, name) {
+            compute_location::apply(sch, name, &mut mode)?;
         }
         let Some(br) = sch.func().block(name).cloned() else { continue };
         if br.block.is_reduction() {
-            match rules::reduction_rule(sch, name) {
-                Some(true) => rules::tile_rule(sch, name, opts, &mut mode)?,
-                Some(false) => rules::rfactor_rule(sch, name, opts, &mut mode)?,
+            match reduction_rule(sch, name) {
+                Some(ReductionRule::MultiLevelTiling) => multi_level_tiling::apply(sch, name, opts, &mut mode)?,
+                Some(ReductionRule::AddRFactor) => add_rfactor::apply(sch, name, opts, &mut mode)?,
                 None => {}
             }
-        } else if !blocks_done(sch, name) && !rules::absorbed_by_producer(sch, name) {
-            rules::elementwise_rule(sch, name, opts)?;
+        } else if !blocks_done(sch, name) && !absorbed_by_producer(sch, name) {
+            elementwise::apply(sch, name, opts)?;
         }
     }
     Ok(())
+}
+
+/// The rule that schedules a reduction block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReductionRule {
+    MultiLevelTiling,
+    AddRFactor,
+}
+
+/// Which rule fits a reduction block, if any.
+///
+/// Tile when the store's innermost axis is also contiguous in an operand (the
+/// vector loads and the vector stores then run along the same axis: matmul,
+/// conv2d); otherwise rfactor when the biggest operand is contiguous along a
+/// reduce axis (GEMV, row reductions).
+fn reduction_rule(sch: &Schedule, block: &str) -> Option<ReductionRule> {
+    let f = sch.func();
+    let br = f.block(block)?;
+    let lane = roles::store_lane_iter(br);
+    let loads = roles::operand_loads(f, br);
+    if let Some(l) = lane {
+        if loads.iter().any(|(ld, _)| roles::contiguous_iter(br, &ld.indices) == Some(l)) {
+            return Some(ReductionRule::MultiLevelTiling);
+        }
+    }
+    let (big, _) = loads.into_iter().max_by_key(|(_, n)| *n)?;
+    match roles::contiguous_iter(br, &big.indices) {
+        Some(i) if br.block.iter_vars[i].kind == IterKind::Reduce => Some(ReductionRule::AddRFactor),
+        _ => lane.map(|_| ReductionRule::MultiLevelTiling),
+    }
+}
+
+/// Whether `block` is an elementwise consumer that the tile of its (reduction)
+/// producer will absorb, so that no rule should schedule it on its own.
+fn absorbed_by_producer(sch: &Schedule, block: &str) -> bool {
+    let f = sch.func();
+    crate::schedule::analysis::producers(f, block).iter().any(|p| {
+        f.block(p).is_some_and(|b| b.block.is_reduction())
+            && reduction_rule(sch, p).is_some()
+            && common::fusable_consumer(sch, p).as_deref() == Some(block)
+    })
 }
 
 /// Whether a block was already placed inside another block's nest (a fused

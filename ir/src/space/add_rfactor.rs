@@ -1,0 +1,125 @@
+//! The rfactor rule (MetaSchedule's `AddRFactor`, made for vector partial
+//! sums; the primitive it uses is `schedule::primitive::rfactor`).
+//!
+//! **What it does:** splits the reduce loop along which the biggest operand
+//! is contiguous by the lane count and rfactors the lane loop, so partial
+//! sums are vectors (a local buffer); tiles the rfactor block's spatial loops
+//! in three levels with a register tile over the two largest, which shares
+//! each loaded vector; computes the original block (now summing the lanes)
+//! and a fusable elementwise consumer per tile; unrolls and vectorizes the
+//! init and tail nests; with threads, fuses and parallelizes the outermost
+//! level.
+//!
+//! **When it applies:** to a reduction whose biggest operand is contiguous
+//! along a reduce axis while the store's innermost axis is not contiguous in
+//! any operand (GEMV `linear0`, the row max and sum of softmax), on an ISA
+//! with vector lanes, when every loop of the block drives one iteration
+//! variable and the block is not inside a vectorized loop.
+//!
+//! **What it samples:** one `sample_perfect_tile` per loop, in loop order:
+//! two factors per reduce loop (the split-off outer part of the contiguous
+//! one), three per spatial loop (the innermost at most
+//! `TileShapes::max_gemv` on the two largest axes, defaulting to `gemv_rows`
+//! and `gemv_cols`; 1 on the others). The tile shapes come from
+//! `Isa::tile_shapes`; a tile that would spill (`Isa::check_registers`) is
+//! rejected.
+
+use crate::ir::IterKind;
+use crate::schedule::{Factor, LoopRV, Schedule};
+use crate::target::RegisterUse;
+
+use super::common::{
+    check_tile, fusable_consumer, inside_vector_loop, loop_handles, loops_below, parallelize, split_by, tidy_nest, tile,
+};
+use super::roles::{contiguous_iter, exclusive_loops, operand_loads, LoopRole};
+use super::{Mode, SpaceError, SpaceOptions};
+
+/// Applies the rfactor rule to the reduction `block`.
+pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
+    if inside_vector_loop(sch, block) {
+        return Ok(());
+    }
+    let f = sch.func().clone();
+    let br = f.block(block).unwrap().clone();
+    let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
+    if roles.len() != br.block.iter_vars.len() {
+        return Ok(());
+    }
+    let dt = br.block.body.value.dtype();
+    let lanes = opts.isa.lanes(dt) as i64;
+    let (big, _) = operand_loads(&f, &br).into_iter().max_by_key(|(_, n)| *n).unwrap();
+    let red = contiguous_iter(&br, &big.indices).unwrap();
+    let b = sch.get_block(block)?;
+    let handles = loop_handles(sch, b)?;
+    let red_role: &LoopRole = roles.iter().find(|r| r.iter == red).unwrap();
+    if lanes <= 1 {
+        return Ok(());
+    }
+    let kparts = sch.split(handles[&red_role.var], &[None, Some(Factor::Int(lanes))])?;
+    let ndim = br.block.body.indices.len() as i64;
+    let rf = sch.rfactor(kparts[1], ndim)?;
+    // The spatial loops of the rf block: a register tile over the two largest.
+    let mut spatial: Vec<&LoopRole> = roles.iter().filter(|r| r.kind == IterKind::Spatial).collect();
+    spatial.sort_by_key(|r| -r.extent);
+    let tiled: Vec<String> = spatial.iter().take(2).map(|r| r.var.clone()).collect();
+    let (mut s, mut rr) = (vec![vec![]; 3], vec![vec![]; 2]);
+    let mut acc = 1;
+    for role in &roles {
+        let l = if role.iter == red { kparts[0] } else { handles[&role.var] };
+        if role.kind == IterKind::Reduce {
+            let ext = if role.iter == red { (role.extent + lanes - 1) / lanes } else { role.extent };
+            let t = tile(sch, l, ext, 2, 0, 1, mode)?;
+            let parts = split_by(sch, l, &t)?;
+            rr[0].push(parts[0]);
+            rr[1].push(parts[1]);
+        } else {
+            // The default register tile: `gemv_rows × gemv_cols` partial-sum vectors.
+            let shapes = opts.isa.tile_shapes();
+            let (max_inner, def) = if tiled.contains(&role.var) {
+                (shapes.max_gemv, if tiled[0] == role.var { shapes.gemv_rows } else { shapes.gemv_cols })
+            } else {
+                (1, 1)
+            };
+            let t = tile(sch, l, role.extent, 3, max_inner, def, mode)?;
+            acc *= sch.get(t[2])?;
+            let parts = split_by(sch, l, &t)?;
+            for (k, p) in parts.into_iter().enumerate() {
+                s[k].push(p);
+            }
+        }
+    }
+    // Partial sums + the shared vector of the small operand + one streamed vector.
+    check_tile(opts.isa, RegisterUse { accumulators: acc, operands: 1 })?;
+    let mut order: Vec<LoopRV> = Vec::new();
+    for level in [&s[0], &s[1], &rr[0], &rr[1], &s[2]] {
+        order.extend(level.iter().copied());
+    }
+    order.push(kparts[1]);
+    sch.reorder(&order)?;
+    sch.set_scope(rf, 0, "local")?;
+    let anchor = s[1].last().copied();
+    let fused = fusable_consumer(sch, block);
+    if let Some(a) = anchor {
+        sch.reverse_compute_at(b, a, true, -1)?;
+        if let Some(c) = &fused {
+            sch.set_scope(b, 0, "local")?;
+            let cb = sch.get_block(c)?;
+            sch.reverse_compute_at(cb, a, true, -1)?;
+            let below = loops_below(sch, cb, anchor)?;
+            tidy_nest(sch, &below, lanes, false)?;
+        }
+    }
+    if let Some(first_r) = rr[0].first().copied() {
+        let init = sch.decompose_reduction(rf, first_r)?;
+        let below = loops_below(sch, init, anchor)?;
+        tidy_nest(sch, &below, lanes, true)?;
+    }
+    for l in &s[2] {
+        sch.unroll(*l)?;
+    }
+    sch.vectorize(kparts[1])?;
+    let below = loops_below(sch, b, anchor)?;
+    tidy_nest(sch, &below, lanes, false)?;
+    parallelize(sch, &s[0], opts)?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The compute-location rule (MetaSchedule's `RandomComputeLocation`).
+//!
+//! **What it does:** moves a producer under a loop of its consumers
+//! (`compute_at`), or keeps it at the root.
+//!
+//! **When it applies:** to every block that writes an intermediate buffer
+//! (not a parameter) read by some other block, unless an elementwise
+//! consumer is absorbed by its producer's tile or the block already sits in
+//! another block's nest.
+//!
+//! **What it samples:** one `sample_compute_location` of the block (every
+//! loop of its consumers where `compute_at` is legal, the root, or inline);
+//! the default keeps it at the root.
+
+use crate::schedule::analysis::consumers;
+use crate::schedule::{DecisionMode, Schedule, ScheduleError};
+use crate::trace::Decision;
+
+use super::Mode;
+
+/// Samples the compute location of `block` and moves it there.
+pub(super) fn apply(sch: &mut Schedule, block: &str, mode: &mut Mode) -> Result<(), ScheduleError> {
+    let f = sch.func();
+    let Some(br) = f.block(block) else { return Ok(()) };
+    if f.param(&br.block.body.buffer).is_some() || consumers(f, block).is_empty() {
+        return Ok(());
+    }
+    let b = sch.get_block(block)?;
+    let (decision, dmode) = match mode {
+        Mode::Sample => (None, DecisionMode::Strict),
+        Mode::Default => (Some(-1), DecisionMode::Strict),
+        Mode::Given(q) => match q.pop_front().flatten() {
+            Some(Decision::Int(v)) => (Some(v), DecisionMode::Repair),
+            _ => (None, DecisionMode::Repair),
+        },
+    };
+    let loc = sch.sample_compute_location_mode(b, decision, dmode)?;
+    sch.compute_at(b, loc, true, -1)
+}

@@ -1,0 +1,140 @@
+//! The `SSRSRS` register-tiling rule (MetaSchedule's `MultiLevelTiling`, made
+//! for register-tiled SIMD code).
+//!
+//! **What it does:** tiles the spatial loops in four levels and the reduce
+//! loops in two, ordered `S S R S R S`: the innermost spatial level is a
+//! register tile of `rows × vectors` accumulators (unrolled), the lane loop
+//! is vectorized, the reduction runs just outside the register tile. The
+//! accumulators live in a local buffer (`cache_write`, or the intermediate
+//! itself when an elementwise consumer such as a bias add is fused behind
+//! the tile), written back (or consumed) per tile; the init and write-back
+//! nests are unrolled and vectorized; with threads, the outermost level is
+//! fused and parallel.
+//!
+//! **When it applies:** to a reduction whose store's innermost axis is also
+//! contiguous in an operand (the vector loads and the vector stores then run
+//! along the same axis: matmul, conv2d), when every loop of the block drives
+//! one iteration variable and the block is not inside a vectorized loop.
+//!
+//! **What it samples:** one `sample_perfect_tile` per loop, in loop order: four
+//! factors per spatial loop (the lane loop first split by the lane count; the
+//! innermost factor at most `TileShapes::max_rows` for the row axis,
+//! `max_vectors` for the lane axis, 1 for the others), two per reduce loop. The tile shapes come from `Isa::tile_shapes`; a sampled tile
+//! that would spill (`Isa::check_registers`) is rejected.
+
+use crate::ir::IterKind;
+use crate::schedule::{Factor, LoopRV, Schedule};
+use crate::target::RegisterUse;
+
+use super::common::{
+    check_tile, fusable_consumer, inside_vector_loop, loop_handles, loops_below, parallelize, split_by, tidy_nest, tile,
+};
+use super::roles::{broadcast_row, exclusive_loops, store_lane_iter};
+use super::{Mode, SpaceError, SpaceOptions};
+
+/// Applies the `SSRSRS` tiling to the reduction `block`.
+pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
+    if inside_vector_loop(sch, block) {
+        return Ok(());
+    }
+    let f = sch.func().clone();
+    let br = f.block(block).unwrap().clone();
+    let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
+    if roles.len() != br.block.iter_vars.len() {
+        return Ok(());
+    }
+    let lane = store_lane_iter(&br).unwrap();
+    let dt = br.block.body.value.dtype();
+    let lanes = opts.isa.lanes(dt) as i64;
+    let row = (0..br.block.iter_vars.len())
+        .filter(|i| *i != lane && br.block.iter_vars[*i].kind == IterKind::Spatial && broadcast_row(&br, *i, lane))
+        .max_by_key(|i| br.block.iter_vars[*i].extent);
+    let shapes = opts.isa.tile_shapes();
+    let (max_rows, max_vecs, def_rows, def_vecs) = (shapes.max_rows, shapes.max_vectors, shapes.rows, shapes.vectors);
+    let b = sch.get_block(block)?;
+    let handles = loop_handles(sch, b)?;
+    let (mut s, mut r) = (vec![vec![]; 4], vec![vec![]; 2]);
+    let mut lane_loop = None;
+    let mut rows_rv = None;
+    let mut vecs_rv = None;
+    for role in &roles {
+        let l = handles[&role.var];
+        match role.kind {
+            IterKind::Reduce => {
+                let t = tile(sch, l, role.extent, 2, 0, 1, mode)?;
+                let parts = split_by(sch, l, &t)?;
+                r[0].push(parts[0]);
+                r[1].push(parts[1]);
+            }
+            IterKind::Spatial => {
+                let (l, ext, max_inner, def) = if role.iter == lane && lanes > 1 {
+                    let p = sch.split(l, &[None, Some(Factor::Int(lanes))])?;
+                    lane_loop = Some(p[1]);
+                    (p[0], (role.extent + lanes - 1) / lanes, max_vecs, def_vecs)
+                } else if role.iter == lane {
+                    (l, role.extent, max_vecs, def_vecs)
+                } else if Some(role.iter) == row {
+                    (l, role.extent, max_rows, def_rows)
+                } else {
+                    (l, role.extent, 1, 1)
+                };
+                let t = tile(sch, l, ext, 4, max_inner, def, mode)?;
+                if role.iter == lane {
+                    vecs_rv = Some(t[3]);
+                } else if Some(role.iter) == row {
+                    rows_rv = Some(t[3]);
+                }
+                let parts = split_by(sch, l, &t)?;
+                for (k, p) in parts.into_iter().enumerate() {
+                    s[k].push(p);
+                }
+            }
+        }
+    }
+    // Accumulators + one vector of the lane operand per column + one broadcast must fit.
+    let rows = rows_rv.map_or(Ok(1), |v| sch.get(v))?;
+    let vecs = vecs_rv.map_or(Ok(1), |v| sch.get(v))?;
+    check_tile(opts.isa, RegisterUse { accumulators: rows * vecs, operands: vecs })?;
+    let mut order: Vec<LoopRV> = Vec::new();
+    for level in [&s[0], &s[1], &r[0], &s[2], &r[1], &s[3]] {
+        order.extend(level.iter().copied());
+    }
+    order.extend(lane_loop);
+    sch.reorder(&order)?;
+    let anchor = s[1].last().copied();
+    // Accumulators in a local buffer, written back (or consumed) per tile.
+    let behind = match fusable_consumer(sch, block) {
+        Some(c) => {
+            sch.set_scope(b, 0, "local")?;
+            let cb = sch.get_block(&c)?;
+            if let Some(a) = anchor {
+                sch.reverse_compute_at(cb, a, true, -1)?;
+            }
+            cb
+        }
+        None => {
+            let wb = sch.cache_write(b, 0, "local")?;
+            if let Some(a) = anchor {
+                sch.reverse_compute_at(wb, a, true, -1)?;
+            }
+            wb
+        }
+    };
+    if let Some(first_r) = r[0].first().copied() {
+        if f.block(block).unwrap().block.init.is_some() {
+            let init = sch.decompose_reduction(b, first_r)?;
+            let below = loops_below(sch, init, anchor)?;
+            tidy_nest(sch, &below, lanes, true)?;
+        }
+    }
+    for l in &s[3] {
+        sch.unroll(*l)?;
+    }
+    if let Some(l) = lane_loop {
+        sch.vectorize(l)?;
+    }
+    let below = loops_below(sch, behind, anchor)?;
+    tidy_nest(sch, &below, lanes, true)?;
+    parallelize(sch, &s[0], opts)?;
+    Ok(())
+}
