@@ -51,6 +51,23 @@ pub(super) fn tile(
     sch.sample_perfect_tile_mode(l, n as i64, max_inner, decision, dmode)
 }
 
+/// Samples (or, in default mode, takes `default`; or takes the next given
+/// decision) an index into `candidates`, each equally likely; returns the
+/// chosen candidate.
+pub(super) fn choose(sch: &mut Schedule, candidates: &[i64], default: usize, mode: &mut Mode) -> Result<i64, ScheduleError> {
+    let (decision, dmode) = match mode {
+        Mode::Sample => (None, DecisionMode::Strict),
+        Mode::Default => (Some(default as i64), DecisionMode::Strict),
+        Mode::Given(q) => match q.pop_front().flatten() {
+            Some(Decision::Int(v)) => (Some(v), DecisionMode::Repair),
+            _ => (None, DecisionMode::Repair),
+        },
+    };
+    let probs = vec![1.0 / candidates.len() as f64; candidates.len()];
+    let v = sch.sample_categorical_mode(candidates, &probs, decision, dmode)?;
+    sch.get(v)
+}
+
 /// Splits `l` by sampled factors.
 pub(super) fn split_by(sch: &mut Schedule, l: LoopRV, factors: &[ExprRV]) -> Result<Vec<LoopRV>, ScheduleError> {
     let f: Vec<Option<Factor>> = factors.iter().map(|v| Some(Factor::Rv(*v))).collect();

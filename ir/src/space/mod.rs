@@ -112,6 +112,14 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
             match reduction_rule(sch, name) {
                 Some(ReductionRule::MultiLevelTiling) => multi_level_tiling::apply(sch, name, opts, &mut mode)?,
                 Some(ReductionRule::AddRFactor) => add_rfactor::apply(sch, name, opts, &mut mode)?,
+                Some(ReductionRule::TileOrRFactor) => {
+                    // 1: tile with the strided operand packed (the default); 0: rfactor.
+                    if common::choose(sch, &[0, 1], 1, &mut mode)? == 1 {
+                        multi_level_tiling::apply(sch, name, opts, &mut mode)?
+                    } else {
+                        add_rfactor::apply(sch, name, opts, &mut mode)?
+                    }
+                }
                 None => {}
             }
         } else if !blocks_done(sch, name) && !absorbed_by_producer(sch, name) {
@@ -126,6 +134,10 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
 enum ReductionRule {
     MultiLevelTiling,
     AddRFactor,
+    /// Either, sampled: the block reads its big operand along a reduce axis
+    /// (rfactor applies) and an input parameter strided along the store's
+    /// lane axis, which packing makes contiguous (the tiling applies): `X·Wᵀ`.
+    TileOrRFactor,
 }
 
 /// Which rule fits a reduction block, if any.
@@ -133,7 +145,8 @@ enum ReductionRule {
 /// Tile when the store's innermost axis is also contiguous in an operand (the
 /// vector loads and the vector stores then run along the same axis: matmul,
 /// conv2d); otherwise rfactor when the biggest operand is contiguous along a
-/// reduce axis (GEMV, row reductions).
+/// reduce axis (GEMV, row reductions) — or either, when packing an input
+/// parameter would make it contiguous along the store's axis (`X·Wᵀ`).
 fn reduction_rule(sch: &Schedule, block: &str) -> Option<ReductionRule> {
     let f = sch.func();
     let br = f.block(block)?;
@@ -146,7 +159,13 @@ fn reduction_rule(sch: &Schedule, block: &str) -> Option<ReductionRule> {
     }
     let (big, _) = loads.into_iter().max_by_key(|(_, n)| *n)?;
     match roles::contiguous_iter(br, &big.indices) {
-        Some(i) if br.block.iter_vars[i].kind == IterKind::Reduce => Some(ReductionRule::AddRFactor),
+        Some(i) if br.block.iter_vars[i].kind == IterKind::Reduce => {
+            if lane.is_some_and(|l| roles::strided_lane_operand(f, br, l)) {
+                Some(ReductionRule::TileOrRFactor)
+            } else {
+                Some(ReductionRule::AddRFactor)
+            }
+        }
         _ => lane.map(|_| ReductionRule::MultiLevelTiling),
     }
 }

@@ -22,14 +22,15 @@
 //! `max_vectors` for the lane axis, 1 for the others), two per reduce loop. The tile shapes come from `Isa::tile_shapes`; a sampled tile
 //! that would spill (`Isa::check_registers`) is rejected.
 
-use crate::ir::IterKind;
+use crate::ir::{block_reads, IterKind};
 use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::RegisterUse;
 
 use super::common::{
-    check_tile, fusable_consumer, inside_vector_loop, loop_handles, loops_below, parallelize, split_by, tidy_nest, tile,
+    check_tile, choose, fusable_consumer, inside_vector_loop, loop_handles, loops_below, parallelize, split_by, tidy_nest, tile,
 };
-use super::roles::{broadcast_row, exclusive_loops, store_lane_iter};
+use super::packing::{derived_layout, pack_operand};
+use super::roles::{broadcast_row, contiguous_iter, exclusive_loops, store_lane_iter};
 use super::{Mode, SpaceError, SpaceOptions};
 
 /// Applies the `SSRSRS` tiling to the reduction `block`.
@@ -101,6 +102,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     }
     order.extend(lane_loop);
     sch.reorder(&order)?;
+    pack_operands(sch, block, lane, lanes, mode)?;
     let anchor = s[1].last().copied();
     // Accumulators in a local buffer, written back (or consumed) per tile.
     let behind = match fusable_consumer(sch, block) {
@@ -136,5 +138,36 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     let below = loops_below(sch, behind, anchor)?;
     tidy_nest(sch, &below, lanes, true)?;
     parallelize(sch, &s[0], opts)?;
+    Ok(())
+}
+
+/// Operands larger than this are packed by default: their panels no longer
+/// stay in a 512 KiB L2 between the tile's passes.
+pub const PACK_DEFAULT_BYTES: i64 = 256 * 1024;
+
+/// Operand packing (`packing.rs`), once the tile's loops are in place: an
+/// input parameter the tile reads strided along its lanes (`W` of `X·Wᵀ`) is
+/// always packed; any other input parameter whose packed layout differs from
+/// its own is packed when sampled (one `sample_categorical` each; default:
+/// when it is larger than [`PACK_DEFAULT_BYTES`]).
+fn pack_operands(sch: &mut Schedule, block: &str, lane: usize, lanes: i64, mode: &mut Mode) -> Result<(), SpaceError> {
+    let b = sch.get_block(block)?;
+    let count = block_reads(&sch.func().block(block).unwrap().block).len();
+    for index in 0..count {
+        let f = sch.func();
+        let br = f.block(block).unwrap();
+        let buffer = block_reads(&br.block)[index].buffer.to_string();
+        if !f.is_input(&buffer) || derived_layout(f, block, &buffer).is_none() {
+            continue;
+        }
+        let Some(load) = br.block.body.value.loads().into_iter().find(|l| *l.buffer == *buffer) else { continue };
+        let lane_var = &br.block.iter_vars[lane].var;
+        let strided = load.indices.iter().any(|e| e.uses_var(lane_var)) && contiguous_iter(br, &load.indices) != Some(lane);
+        let bytes = f.buffer(&buffer).map_or(0, |b| b.numel() * b.dtype.bytes() as i64);
+        let pack = strided || choose(sch, &[0, 1], usize::from(bytes > PACK_DEFAULT_BYTES), mode)? == 1;
+        if pack && pack_operand(sch, b, index, lanes)?.is_none() {
+            return Err(SpaceError::Rejected(format!("`{buffer}` cannot be packed for this tile")));
+        }
+    }
     Ok(())
 }

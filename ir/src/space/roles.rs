@@ -89,3 +89,16 @@ pub fn broadcast_row(br: &BlockRealize, i: usize, lane: usize) -> bool {
         uses(vi) && !uses(vl)
     })
 }
+
+/// Whether the block reads an input parameter along its lane axis `lane`
+/// with a stride (every index a plain iteration variable, the last one not
+/// the lane's): `W` of `Y = X·Wᵀ`, which packing turns into contiguous panels.
+pub fn strided_lane_operand(func: &PrimFunc, br: &BlockRealize, lane: usize) -> bool {
+    let lane_var = &br.block.iter_vars[lane].var;
+    operand_loads(func, br).iter().any(|(l, _)| {
+        func.is_input(&l.buffer)
+            && l.indices.iter().all(|e| matches!(e, Expr::Var(v) if br.block.iter_var(v).is_some()))
+            && l.indices.iter().any(|e| e.uses_var(lane_var))
+            && contiguous_iter(br, &l.indices) != Some(lane)
+    })
+}
