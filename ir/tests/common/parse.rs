@@ -1,7 +1,5 @@
 //! Helpers shared by the `parse_errors*` tests.
 
-#![allow(dead_code)]
-
 use kiln_ir::parse::{parse_kernel_str, ParseFailure};
 
 /// Every error of `src` as (message, the source text it spans), in order.
