@@ -3,26 +3,21 @@
 //! runs (the others are skipped) — and the layers also match the plain-Rust
 //! references of `kernels::mlp`.
 //!
-//! Tolerance: |got − want| ≤ 1e-4·max|want| + 1e-3·|want| (FMA contraction and
-//! vector partial sums reassociate floating-point arithmetic).
+//! Tolerance: |got − want| ≤ 1e-4·(max|want| + |want|) (`testing::compare`;
+//! FMA contraction and vector partial sums reassociate floating-point
+//! arithmetic).
 
 use kiln::Isa;
 use kiln_ir::interp::{self, Tensor};
-use kiln_ir::ir::{ParamKind, PrimFunc};
-use kiln_ir::schedule::testing::random_args;
+use kiln_ir::ir::ParamKind;
+use kiln_ir::schedule::testing::{compare, kernel_in_file, random_args};
 
-fn ir_of(src: &str) -> PrimFunc {
-    kiln_ir::parse::find_kernels_in_file(src).unwrap().remove(0).unwrap().func
-}
+const TOLERANCE: f64 = 1e-4;
 
+/// `got`, computed by the generated code of `name` on `isa`, is close to `want`.
 fn check_close(name: &str, isa: Isa, got: &[f32], want: &[f32]) {
-    let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-30);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-4 * scale + 1e-3 * w.abs(),
-            "{name} on {isa}: element {i} is {g}, the interpreter says {w}"
-        );
-    }
+    compare(&[Tensor::F32(got.to_vec())], &[Tensor::F32(want.to_vec())], Some(TOLERANCE))
+        .unwrap_or_else(|e| panic!("{name} on {isa}: {e}"));
 }
 
 fn isas() -> Vec<Isa> {
@@ -32,7 +27,7 @@ fn isas() -> Vec<Isa> {
 type Run = fn(Isa, &mut [Vec<f32>]) -> Result<(), kiln::Error>;
 
 fn check_kernel(src: &str, run: Run) {
-    let func = ir_of(src);
+    let func = kernel_in_file(src).func;
     let mut want = random_args(&func, 11);
     let inputs: Vec<Vec<f32>> = want.iter().map(|t| t.as_f32().unwrap().to_vec()).collect();
     interp::run(&func, &mut want).unwrap();

@@ -155,7 +155,7 @@ fn write_if_changed(path: &Path, text: &str) {
 /// The probe's kernel, as the macro sees it.
 fn kernel_ir() -> kiln_ir::ir::PrimFunc {
     let src = KERNEL.trim_start_matches("kiln::tensor_func! {").trim_end().trim_end_matches('}');
-    kiln_ir::parse::parse_kernel_str(src).unwrap().func
+    kiln_ir::schedule::testing::kernel(src)
 }
 
 /// A trace file for `mm` with `trace` for AVX2 and scalar (none for AVX-512).

@@ -1,9 +1,7 @@
 //! The chapter's `schedule_mm` on `MyModule`, end to end through the trace.
 
-use kiln_ir::interp;
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Schedule};
-use kiln_ir::trace::{parse_trace_str, Trace};
+use kiln_ir::schedule::testing::{assert_round_trips, assert_same_results, matmul};
+use kiln_ir::schedule::Schedule;
 
 fn schedule_mm(sch: &mut Schedule, jfactor: i64) {
     let c = sch.get_block("C").unwrap();
@@ -27,21 +25,6 @@ fn schedule_mm_keeps_results_and_round_trips() {
     let func = matmul(32, 24, 16);
     let mut sch = Schedule::new(func.clone(), 0);
     schedule_mm(&mut sch, 4);
-    let mut want = random_args(&func, 1);
-    interp::run(&func, &mut want).unwrap();
-    let mut got = random_args(&func, 1);
-    interp::run(sch.func(), &mut got).unwrap();
-    assert_eq!(want, got);
-
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(&func, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(&func, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
 }

@@ -3,13 +3,10 @@
 
 use kiln_ir::codegen::{emit_impl, pretty};
 use kiln_ir::ir::PrimFunc;
+use kiln_ir::schedule::testing::kernel_in_file;
 use kiln_ir::space::{default_trace, SpaceOptions};
 use kiln_ir::target::Isa;
 use quote::format_ident;
-
-fn kernel(src: &str) -> PrimFunc {
-    kiln_ir::parse::find_kernels_in_file(src).unwrap().remove(0).unwrap().func
-}
 
 fn code(func: &PrimFunc, isa: Isa) -> String {
     pretty(&emit_impl(
@@ -21,7 +18,7 @@ fn code(func: &PrimFunc, isa: Isa) -> String {
 
 #[test]
 fn matmul_uses_the_isa_fma() {
-    let f = kernel(include_str!("../../kernels/src/matmul.rs"));
+    let f = kernel_in_file(include_str!("../../kernels/src/matmul.rs")).func;
     let avx512 = code(&f, Isa::Avx512);
     assert!(avx512.contains("_mm512_fmadd_ps"), "{avx512}");
     assert!(avx512.contains("#[target_feature(enable = \"avx512f,avx2,fma\")]"));
@@ -35,7 +32,7 @@ fn matmul_uses_the_isa_fma() {
 
 #[test]
 fn softmax_uses_the_vector_exp() {
-    let f = kernel(include_str!("../../kernels/src/softmax.rs"));
+    let f = kernel_in_file(include_str!("../../kernels/src/softmax.rs")).func;
     assert!(code(&f, Isa::Avx2).contains("::kiln::simd::exp_avx2"));
     assert!(code(&f, Isa::Avx512).contains("::kiln::simd::exp_avx512"));
 }
@@ -43,7 +40,7 @@ fn softmax_uses_the_vector_exp() {
 #[test]
 fn non_dividing_extents_get_masked_tails() {
     // 37 columns: four full vectors and a masked one of 5 lanes.
-    let f = kernel(include_str!("../../kernels/src/matmul_odd.rs"));
+    let f = kernel_in_file(include_str!("../../kernels/src/matmul_odd.rs")).func;
     let avx2 = code(&f, Isa::Avx2);
     assert!(avx2.contains("_mm256_maskstore_ps") || avx2.contains("for j_1 in"), "{avx2}");
     let avx512 = code(&f, Isa::Avx512);
@@ -52,12 +49,12 @@ fn non_dividing_extents_get_masked_tails() {
 
 #[test]
 fn generated_code_snapshots() {
-    let relu = kernel(include_str!("../../kernels/src/relu.rs"));
+    let relu = kernel_in_file(include_str!("../../kernels/src/relu.rs")).func;
     insta::assert_snapshot!("relu_avx2", code(&relu, Isa::Avx2));
     insta::assert_snapshot!("relu_scalar", code(&relu, Isa::Scalar));
-    let mm = kernel(include_str!("../../kernels/src/matmul.rs"));
+    let mm = kernel_in_file(include_str!("../../kernels/src/matmul.rs")).func;
     insta::assert_snapshot!("matmul_avx2", code(&mm, Isa::Avx2));
-    let l0 = kernel(include_str!("../../kernels/src/linear0.rs"));
+    let l0 = kernel_in_file(include_str!("../../kernels/src/linear0.rs")).func;
     insta::assert_snapshot!("linear0_avx512", code(&l0, Isa::Avx512));
 }
 
@@ -67,7 +64,7 @@ fn lane_predicates_give_masked_stores_to_parameters_only() {
     // the write-back to `c` is one masked vector with a runtime lane count;
     // the accumulator (a temporary, read back every k) stays lane by lane,
     // since a load cannot be forwarded from a masked store.
-    let f = kernel(include_str!("../../kernels/src/matmul_odd.rs"));
+    let f = kernel_in_file(include_str!("../../kernels/src/matmul_odd.rs")).func;
     let trace = kiln_ir::trace::parse_trace_str(
         "b0 = sch.get_block(name=\"C\", func_name=\"main\")
 l1, l2, l3 = sch.get_loops(block=b0)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::*;
+use common::parse::*;
 use kiln_ir::parse::parse_kernel_str;
 
 // ---- names ---------------------------------------------------------------

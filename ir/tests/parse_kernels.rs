@@ -4,19 +4,10 @@
 
 use kiln_ir::interp::{self, Tensor};
 use kiln_ir::ir::{flops, func_to_string, verify::verify};
-use kiln_ir::parse::{find_kernels_in_file, Kernel};
+use kiln_ir::parse::Kernel;
+use kiln_ir::schedule::testing::kernel_in_file;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-/// The one kernel of a fixture file.
-fn kernel(src: &str) -> Kernel {
-    let mut found = find_kernels_in_file(src).expect("fixture is valid Rust");
-    assert_eq!(found.len(), 1, "one tensor_func! per fixture");
-    match found.remove(0) {
-        Ok(k) => k,
-        Err(f) => panic!("fixture does not parse:\n{f}"),
-    }
-}
 
 fn random(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -47,7 +38,7 @@ fn assert_close(got: &[f32], want: &[f64]) {
 
 /// Parses the fixture, snapshots its IR, verifies it; returns it.
 fn check(name: &str, src: &str) -> Kernel {
-    let k = kernel(src);
+    let k = kernel_in_file(src);
     assert_eq!(k.func.name, name);
     assert_eq!(k.sig.name, name);
     if let Err(errs) = verify(&k.func) {

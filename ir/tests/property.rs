@@ -2,8 +2,8 @@
 //! with random arguments and decisions (valid or not), over every bundled kernel.
 //! Each call either succeeds or returns an error that leaves the schedule as it
 //! was (never a panic); the scheduled function computes what the kernel
-//! computes (per the interpreter); and the trace's text form replays to the
-//! same function and trace.
+//! computes (per the interpreter); and the trace's text and JSON forms replay
+//! to the same function and trace.
 //!
 //! `KILN_PROPTEST_CASES=10000` runs the full count (the default is 1000 cases;
 //! with 10,000 or more, the expensive full-size kernels run too);
@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use kiln_ir::interp::{self, Tensor};
 use kiln_ir::ir::PrimFunc;
-use kiln_ir::schedule::testing::random_args;
-use kiln_ir::schedule::{DecisionMode, ReplayError, Schedule};
+use kiln_ir::schedule::testing::{check_round_trip, compare, random_args, replay_fails, run_random};
+use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::trace::{parse_trace_str, InstKind};
 use property::gen::{Ctx, Stats};
 use property::kernels::{bundled, instances, small, Subject, CHEAP};
@@ -49,35 +49,10 @@ fn exact(sch: &Schedule) -> bool {
     !sch.trace().insts.iter().any(|i| matches!(i.kind, InstKind::RFactor | InstKind::Reorder))
 }
 
-/// Compares outputs: bit-equal (NaN matching NaN), or within a relative tolerance.
-fn compare(got: &[Tensor], want: &[Tensor], exact: bool) -> Result<(), String> {
-    for (p, (g, w)) in got.iter().zip(want).enumerate() {
-        let scale = (0..w.len()).map(|i| w.get(i).abs()).fold(0.0, f64::max).max(1e-6);
-        for i in 0..w.len() {
-            let (x, y) = (g.get(i), w.get(i));
-            let same = x == y || (x.is_nan() && y.is_nan());
-            let close = (x - y).abs() <= 1e-4 * scale + 1e-4 * y.abs();
-            if !same && (exact || !close) {
-                return Err(format!("parameter {p}, element {i}: got {x}, expected {y} (exact: {exact})"));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The checks after the steps: the trace round trip and the results (false:
 /// too many iterations to interpret).
 fn check_result(func: &PrimFunc, sch: &Schedule, want: &[Tensor], seed: u64) -> Result<bool, String> {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).map_err(|e| format!("the printed trace does not parse: {e}"))?;
-    let again = Schedule::replay(func, &parsed, 0, DecisionMode::Strict)
-        .map_err(|e| format!("replaying the printed trace fails: {e}"))?;
-    if again.func() != sch.func() {
-        return Err(format!("the replayed trace gives another function:\n{}", again.func()));
-    }
-    if again.trace().to_string() != text {
-        return Err(format!("the replayed trace prints differently:\n{}", again.trace()));
-    }
+    check_round_trip(func, sch)?;
     // Wild split factors can multiply the iterations (predicated off); the
     // interpreter would take too long.
     if instances(sch.func()) > (8 * instances(func)).max(1 << 20) {
@@ -85,7 +60,7 @@ fn check_result(func: &PrimFunc, sch: &Schedule, want: &[Tensor], seed: u64) -> 
     }
     let mut got = random_args(func, seed);
     interp::run(sch.func(), &mut got).map_err(|e| format!("the scheduled function does not run: {e}"))?;
-    compare(&got, want, exact(sch)).map(|()| true)
+    compare(&got, want, (!exact(sch)).then_some(1e-4)).map(|()| true)
 }
 
 /// What one case did.
@@ -173,8 +148,7 @@ fn random_schedules_keep_results_and_never_panic() {
         let want = match want_cache.get(&subject.label) {
             Some(w) if !is_small => w.clone(),
             _ => {
-                let mut want = random_args(&subject.func, input_seed);
-                interp::run(&subject.func, &mut want).unwrap();
+                let want = run_random(&subject.func, input_seed);
                 if !is_small {
                     want_cache.insert(subject.label.clone(), want.clone());
                 }
@@ -226,21 +200,21 @@ fn subject(label: &str) -> PrimFunc {
 /// returns whether the interpreter ran.
 fn regression(func: PrimFunc, trace: &str, rejected: Option<&str>) -> bool {
     let t = parse_trace_str(trace).unwrap();
-    let mut sch = Schedule::new(func.clone(), 0);
-    sch.set_verify(true);
-    match (sch.apply_trace(&t, DecisionMode::Strict), rejected) {
-        (Ok(()), None) => {}
-        (Err(ReplayError { step, error: e, .. }), Some(kind)) => {
-            let n = step - 1;
-            assert_eq!((n, e.kind()), (t.insts.len() - 1, kind), "{e}");
-            let head = kiln_ir::trace::Trace { insts: t.insts[..n].to_vec() };
-            let before = Schedule::replay(&func, &head, 0, DecisionMode::Strict).unwrap();
-            assert_eq!(sch.func(), before.func(), "the rejected step changed the function");
+    let sch = match rejected {
+        None => {
+            let mut sch = Schedule::new(func.clone(), 0);
+            sch.set_verify(true);
+            sch.apply_trace(&t, DecisionMode::Strict).unwrap_or_else(|e| panic!("{e}"));
+            sch
         }
-        (r, _) => panic!("unexpected outcome {r:?}\n{}", sch.func()),
-    }
-    let mut want = random_args(&func, 0);
-    interp::run(&func, &mut want).unwrap();
+        Some(kind) => {
+            let (n, e) = replay_fails(&func, &t, kind);
+            assert_eq!(n, t.insts.len(), "{e}");
+            let head = kiln_ir::trace::Trace { insts: t.insts[..n].to_vec() };
+            Schedule::replay(&func, &head, 0, DecisionMode::Strict).unwrap()
+        }
+    };
+    let want = run_random(&func, 0);
     check_result(&func, &sch, &want, 0).unwrap_or_else(|e| panic!("{e}\n{}", sch.func()))
 }
 

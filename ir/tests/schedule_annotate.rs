@@ -2,60 +2,17 @@
 //! trips, unchanged results, stale handles, malformed trace instructions, and
 //! one failure per `AnnotateError` condition.
 
-use kiln_ir::interp;
-use kiln_ir::ir::{AnnValue, PrimFunc};
+use kiln_ir::ir::AnnValue;
 use kiln_ir::schedule::primitive::annotate::{AnnArg, AnnTarget};
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// The interpreter computes the same outputs before and after.
-fn assert_same_results(orig: &PrimFunc, new: &PrimFunc) {
-    let mut want = random_args(orig, 3);
-    interp::run(orig, &mut want).unwrap();
-    let mut got = random_args(orig, 3);
-    interp::run(new, &mut got).unwrap();
-    assert_eq!(want, got);
-}
-
-/// Runs a step that must fail, checks it changed nothing (IR, trace, handles,
-/// RNG), returns the error.
-fn fails<T>(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<T, ScheduleError>) -> ScheduleError {
-    let (func, trace, state) = (sch.func().clone(), sch.trace().clone(), format!("{sch:?}"));
-    let Err(err) = step(sch) else { panic!("the step succeeded") };
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace(), &trace, "a failed step changed the trace");
-    assert_eq!(format!("{sch:?}"), state, "a failed step changed the schedule");
-    err
-}
-
-/// The loops of block "C" of `func`, in a fresh schedule.
-fn matmul_loops(func: PrimFunc) -> (Schedule, Vec<LoopRV>) {
-    let mut sch = Schedule::new(func, 0);
-    let c = sch.get_block("C").unwrap();
-    let l = sch.get_loops(c).unwrap();
-    (sch, l)
-}
+use kiln_ir::schedule::testing::{assert_round_trips, assert_same_results, block_loops, fails, matmul, replay_fails};
+use kiln_ir::schedule::{Factor, Schedule};
+use kiln_ir::trace::parse_trace_str;
 
 const UNROLL: &str = "pragma_auto_unroll_max_step";
 
 #[test]
 fn annotate_a_loop() {
-    let (mut sch, l) = matmul_loops(matmul(16, 8, 4));
+    let (mut sch, _, l) = block_loops(matmul(16, 8, 4), "C", 0);
     sch.annotate(AnnTarget::Loop(l[0]), UNROLL, AnnArg::Int(64)).unwrap();
     sch.annotate(AnnTarget::Loop(l[0]), "pragma_unroll_explicit", AnnArg::Int(1)).unwrap();
     let i = sch.func().find_loop("i").unwrap();
@@ -64,7 +21,7 @@ fn annotate_a_loop() {
     insta::assert_snapshot!("annotate_loop_trace", sch.trace().to_string());
 
     let func = matmul(10, 37, 3);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.annotate(AnnTarget::Loop(l[1]), UNROLL, AnnArg::Int(-1)).unwrap();
     sch.annotate(AnnTarget::Loop(l[2]), "note", AnnArg::Str("k loop".into())).unwrap();
     assert_same_results(&func, sch.func());
@@ -91,7 +48,7 @@ fn annotate_a_block_with_a_sampled_value() {
 #[test]
 fn annotate_again_replaces_the_value() {
     let func = matmul(8, 8, 8);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.annotate(AnnTarget::Loop(l[2]), UNROLL, AnnArg::Int(16)).unwrap();
     sch.annotate(AnnTarget::Loop(l[2]), UNROLL, AnnArg::Str("max".into())).unwrap();
     let k = sch.func().find_loop("k").unwrap();
@@ -103,7 +60,7 @@ fn annotate_again_replaces_the_value() {
 #[test]
 fn annotation_strings_round_trip_through_the_trace() {
     let func = matmul(8, 8, 8);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let awkward = "a \"quoted\" back\\slash, comma) and unicode ✓";
     sch.annotate(AnnTarget::Loop(l[0]), "key with \"quotes\"", AnnArg::Str(awkward.into())).unwrap();
     let i = sch.func().find_loop("i").unwrap();
@@ -114,7 +71,7 @@ fn annotation_strings_round_trip_through_the_trace() {
 #[test]
 fn unannotate_removes_the_key() {
     let func = matmul(16, 8, 4);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let c = sch.get_block("C").unwrap();
     sch.annotate(AnnTarget::Loop(l[1]), UNROLL, AnnArg::Int(16)).unwrap();
     sch.annotate(AnnTarget::Block(c), "meta_schedule.tiling_structure", AnnArg::Str("SSRSRS".into())).unwrap();
@@ -129,7 +86,7 @@ fn unannotate_removes_the_key() {
 fn annotations_follow_a_renamed_block() {
     // decompose_reduction renames C to C_update; the handle follows it.
     let func = matmul(10, 37, 3);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let c = sch.get_block("C").unwrap();
     sch.decompose_reduction(c, l[2]).unwrap();
     sch.annotate(AnnTarget::Block(c), "k", AnnArg::Int(1)).unwrap();
@@ -143,40 +100,37 @@ fn annotations_follow_a_renamed_block() {
 
 #[test]
 fn rejects_an_empty_key() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let c = sch.get_block("C").unwrap();
-    let err = fails(&mut sch, |s| s.annotate(AnnTarget::Loop(l[0]), "", AnnArg::Int(1)));
-    assert_eq!(err.kind(), "EmptyKey");
+    let err = fails(&mut sch, "EmptyKey", |s| s.annotate(AnnTarget::Loop(l[0]), "", AnnArg::Int(1)));
     assert_eq!(err.to_string(), "annotate: the annotation key on loop `i` is empty");
-    let err = fails(&mut sch, |s| s.annotate(AnnTarget::Block(c), "", AnnArg::Str("x".into())));
+    let err = fails(&mut sch, "EmptyKey", |s| s.annotate(AnnTarget::Block(c), "", AnnArg::Str("x".into())));
     assert_eq!(err.to_string(), "annotate: the annotation key on block \"C\" is empty");
 }
 
 #[test]
 fn rejects_removing_a_missing_key() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let c = sch.get_block("C").unwrap();
-    let err = fails(&mut sch, |s| s.unannotate(AnnTarget::Loop(l[0]), UNROLL));
-    assert_eq!(err.kind(), "Missing");
+    let err = fails(&mut sch, "Missing", |s| s.unannotate(AnnTarget::Loop(l[0]), UNROLL));
     assert_eq!(err.to_string(), "annotate: loop `i` has no annotation \"pragma_auto_unroll_max_step\"");
     // The key on a loop is not on the block, nor on another loop.
     sch.annotate(AnnTarget::Loop(l[0]), UNROLL, AnnArg::Int(16)).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.unannotate(AnnTarget::Block(c), UNROLL)).kind(), "Missing");
-    assert_eq!(fails(&mut sch, |s| s.unannotate(AnnTarget::Loop(l[1]), UNROLL)).kind(), "Missing");
+    fails(&mut sch, "Missing", |s| s.unannotate(AnnTarget::Block(c), UNROLL));
+    fails(&mut sch, "Missing", |s| s.unannotate(AnnTarget::Loop(l[1]), UNROLL));
     sch.unannotate(AnnTarget::Loop(l[0]), UNROLL).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.unannotate(AnnTarget::Loop(l[0]), UNROLL)).kind(), "Missing");
+    fails(&mut sch, "Missing", |s| s.unannotate(AnnTarget::Loop(l[0]), UNROLL));
 }
 
 // ---- handles and trace instructions ----
 
 #[test]
 fn a_split_loop_cannot_be_annotated() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     sch.annotate(AnnTarget::Loop(l[1]), UNROLL, AnnArg::Int(16)).unwrap();
     sch.split(l[1], &[None, Some(Factor::Int(4))]).unwrap();
-    let err = fails(&mut sch, |s| s.annotate(AnnTarget::Loop(l[1]), UNROLL, AnnArg::Int(1)));
-    assert_eq!(err.kind(), "StaleHandle");
-    assert_eq!(fails(&mut sch, |s| s.unannotate(AnnTarget::Loop(l[1]), UNROLL)).kind(), "StaleHandle");
+    fails(&mut sch, "StaleHandle", |s| s.annotate(AnnTarget::Loop(l[1]), UNROLL, AnnArg::Int(1)));
+    fails(&mut sch, "StaleHandle", |s| s.unannotate(AnnTarget::Loop(l[1]), UNROLL));
 }
 
 #[test]
@@ -196,12 +150,8 @@ fn malformed_annotate_instructions_are_bad_instructions() {
         "sch.unannotate(block_or_loop=v4, ann_key=\"k\")",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err(ReplayError { step: n, error: err, .. }) =
-            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-        else {
-            panic!("`{line}` replayed")
-        };
-        assert_eq!((n, err.kind()), (4, "BadInstruction"), "{line}: {err}");
+        let (n, err) = replay_fails(&matmul(8, 8, 8), &t, "BadInstruction");
+        assert_eq!(n, 4, "{line}: {err}");
     }
 }
 

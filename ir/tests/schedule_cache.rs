@@ -1,46 +1,12 @@
 //! `cache_read`, `cache_write`, `set_scope` (primitive/cache.rs): expected IR,
 //! trace round trips, unchanged results, and one failure per check.
 
-use kiln_ir::interp;
 use kiln_ir::ir::{
     Block, BlockRealize, Buffer, Const, DataType, Expr, For, IterKind, IterVar, Load, Param, ParamKind, PrimFunc,
     Scope, Stmt, Store, Var,
 };
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// The interpreter computes the same outputs before and after.
-fn assert_same_results(orig: &PrimFunc, new: &PrimFunc) {
-    let mut want = random_args(orig, 3);
-    interp::run(orig, &mut want).unwrap();
-    let mut got = random_args(orig, 3);
-    interp::run(new, &mut got).unwrap();
-    assert_eq!(want, got);
-}
-
-/// Runs a step that must fail, checks it changed nothing, returns the error.
-fn fails(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<(), ScheduleError>) -> ScheduleError {
-    let (func, insts) = (sch.func().clone(), sch.trace().insts.len());
-    let err = step(sch).unwrap_err();
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace().insts.len(), insts, "a failed step was recorded");
-    err
-}
+use kiln_ir::schedule::testing::{assert_round_trips, assert_same_results, fails, matmul};
+use kiln_ir::schedule::Schedule;
 
 fn v(n: &str) -> Var {
     Var::new(n)
@@ -209,8 +175,7 @@ fn set_scope_of_a_cache() {
 fn cache_read_rejects_an_index_out_of_range() {
     let mut sch = Schedule::new(matmul(16, 16, 16), 0);
     let c = sch.get_block("C").unwrap();
-    let err = fails(&mut sch, |s| s.cache_read(c, 2, "global").map(|_| ()));
-    assert_eq!(err.kind(), "IndexOutOfRange");
+    let err = fails(&mut sch, "IndexOutOfRange", |s| s.cache_read(c, 2, "global"));
     assert!(err.to_string().contains("block \"C\" reads 2 buffer(s)"), "{err}");
 }
 
@@ -218,7 +183,7 @@ fn cache_read_rejects_an_index_out_of_range() {
 fn cache_read_rejects_an_unknown_scope() {
     let mut sch = Schedule::new(matmul(16, 16, 16), 0);
     let c = sch.get_block("C").unwrap();
-    assert_eq!(fails(&mut sch, |s| s.cache_read(c, 0, "shared").map(|_| ())).kind(), "UnknownScope");
+    fails(&mut sch, "UnknownScope", |s| s.cache_read(c, 0, "shared"));
 }
 
 #[test]
@@ -228,8 +193,7 @@ fn cache_read_rejects_several_writers() {
     let l = sch.get_loops(c).unwrap();
     sch.decompose_reduction(c, l[2]).unwrap();
     // The update block (no init any more) reads c, which C_init and C_update write.
-    let err = fails(&mut sch, |s| s.cache_read(c, 0, "global").map(|_| ()));
-    assert_eq!(err.kind(), "NotSingleWriter");
+    let err = fails(&mut sch, "NotSingleWriter", |s| s.cache_read(c, 0, "global"));
     assert!(err.to_string().contains("\"C_init\", \"C_update\""), "{err}");
 }
 
@@ -237,8 +201,7 @@ fn cache_read_rejects_several_writers() {
 fn cache_read_rejects_a_reader_in_the_writers_nest() {
     let mut sch = Schedule::new(two_stage(true), 0);
     let c = sch.get_block("C").unwrap();
-    let err = fails(&mut sch, |s| s.cache_read(c, 0, "global").map(|_| ()));
-    assert_eq!(err.kind(), "ReaderNotAfterWriter");
+    let err = fails(&mut sch, "ReaderNotAfterWriter", |s| s.cache_read(c, 0, "global"));
     assert!(err.to_string().contains("block \"C\" reads `b` before its writer \"B\""), "{err}");
 }
 
@@ -248,14 +211,14 @@ fn cache_read_rejects_a_reader_in_the_writers_nest() {
 fn cache_write_rejects_an_index_out_of_range() {
     let mut sch = Schedule::new(matmul(16, 16, 16), 0);
     let c = sch.get_block("C").unwrap();
-    assert_eq!(fails(&mut sch, |s| s.cache_write(c, 1, "local").map(|_| ())).kind(), "IndexOutOfRange");
+    fails(&mut sch, "IndexOutOfRange", |s| s.cache_write(c, 1, "local"));
 }
 
 #[test]
 fn cache_write_rejects_an_unknown_scope() {
     let mut sch = Schedule::new(matmul(16, 16, 16), 0);
     let c = sch.get_block("C").unwrap();
-    assert_eq!(fails(&mut sch, |s| s.cache_write(c, 0, "texture").map(|_| ())).kind(), "UnknownScope");
+    fails(&mut sch, "UnknownScope", |s| s.cache_write(c, 0, "texture"));
 }
 
 #[test]
@@ -264,7 +227,7 @@ fn cache_write_rejects_several_writers() {
     let c = sch.get_block("C").unwrap();
     let l = sch.get_loops(c).unwrap();
     sch.decompose_reduction(c, l[2]).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.cache_write(c, 0, "local").map(|_| ())).kind(), "NotSingleWriter");
+    fails(&mut sch, "NotSingleWriter", |s| s.cache_write(c, 0, "local"));
 }
 
 #[test]
@@ -286,15 +249,14 @@ fn cache_write_rejects_a_block_reading_its_output() {
     });
     let mut sch = Schedule::new(func, 0);
     let b = sch.get_block("B").unwrap();
-    assert_eq!(fails(&mut sch, |s| s.cache_write(b, 0, "local").map(|_| ())).kind(), "ReadsOwnOutput");
+    fails(&mut sch, "ReadsOwnOutput", |s| s.cache_write(b, 0, "local"));
 }
 
 #[test]
 fn cache_write_rejects_a_reader_in_the_same_nest() {
     let mut sch = Schedule::new(two_stage(true), 0);
     let b = sch.get_block("B").unwrap();
-    let err = fails(&mut sch, |s| s.cache_write(b, 0, "local").map(|_| ()));
-    assert_eq!(err.kind(), "ReaderInSameNest");
+    let err = fails(&mut sch, "ReaderInSameNest", |s| s.cache_write(b, 0, "local"));
     assert!(err.to_string().contains("block \"C\" reads `b`"), "{err}");
 }
 
@@ -304,21 +266,20 @@ fn cache_write_rejects_a_reader_in_the_same_nest() {
 fn set_scope_rejects_an_index_out_of_range() {
     let mut sch = Schedule::new(two_stage(false), 0);
     let b = sch.get_block("B").unwrap();
-    assert_eq!(fails(&mut sch, |s| s.set_scope(b, 1, "local")).kind(), "IndexOutOfRange");
+    fails(&mut sch, "IndexOutOfRange", |s| s.set_scope(b, 1, "local"));
 }
 
 #[test]
 fn set_scope_rejects_an_unknown_scope() {
     let mut sch = Schedule::new(two_stage(false), 0);
     let b = sch.get_block("B").unwrap();
-    assert_eq!(fails(&mut sch, |s| s.set_scope(b, 0, "warp")).kind(), "UnknownScope");
+    fails(&mut sch, "UnknownScope", |s| s.set_scope(b, 0, "warp"));
 }
 
 #[test]
 fn set_scope_rejects_a_parameter() {
     let mut sch = Schedule::new(matmul(16, 16, 16), 0);
     let c = sch.get_block("C").unwrap();
-    let err = fails(&mut sch, |s| s.set_scope(c, 0, "local"));
-    assert_eq!(err.kind(), "ParamBuffer");
+    let err = fails(&mut sch, "ParamBuffer", |s| s.set_scope(c, 0, "local"));
     assert!(err.to_string().starts_with("set_scope: buffer `c` written by block \"C\" is a parameter"), "{err}");
 }

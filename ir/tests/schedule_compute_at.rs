@@ -2,135 +2,14 @@
 //! they produce, trace round trips, unchanged results, and one failure per
 //! checked condition.
 
+mod common;
+
+use common::build::*;
 use kiln_ir::interp::{self, Tensor};
-use kiln_ir::ir::{
-    BinOp, Block, BlockRealize, Buffer, Const, DataType, Expr, For, IterKind, IterVar, Load, Param, ParamKind,
-    PrimFunc, Scope, Stmt, Store, Var,
-};
-use kiln_ir::schedule::testing::random_args;
-use kiln_ir::schedule::{DecisionMode, ReplayError, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Decision, InstKind, Trace};
-
-// ---- IR builders ----
-
-fn v(n: &str) -> Expr {
-    Expr::Var(Var::new(n))
-}
-
-fn f32c(x: f32) -> Expr {
-    Expr::Const(Const::F32(x))
-}
-
-fn ld(buf: &str, idx: Vec<Expr>) -> Expr {
-    Expr::Load(Load { buffer: buf.into(), dtype: DataType::F32, indices: idx })
-}
-
-fn st(buf: &str, idx: Vec<Expr>, value: Expr) -> Store {
-    Store { buffer: buf.into(), indices: idx, value }
-}
-
-fn input(name: &str, shape: &[i64]) -> Param {
-    Param { buffer: Buffer::new(name, DataType::F32, shape.to_vec()), kind: ParamKind::Input }
-}
-
-fn output(name: &str, shape: &[i64]) -> Param {
-    Param { buffer: Buffer::new(name, DataType::F32, shape.to_vec()), kind: ParamKind::Output }
-}
-
-fn alloc(name: &str, shape: &[i64]) -> Buffer {
-    Buffer::new(name, DataType::F32, shape.to_vec())
-}
-
-/// A loop nest around one block with explicit bindings; `iters` are
-/// `(name, extent, 'S' | 'R')`.
-fn nest_with(
-    name: &str,
-    loops: &[(&str, i64)],
-    iters: &[(&str, i64, char)],
-    bindings: Vec<Expr>,
-    init: Option<Store>,
-    body: Store,
-) -> Stmt {
-    let iter_vars = iters
-        .iter()
-        .map(|(n, e, k)| IterVar {
-            var: Var::new(n),
-            extent: *e,
-            kind: if *k == 'S' { IterKind::Spatial } else { IterKind::Reduce },
-        })
-        .collect();
-    let block = Block { name: name.into(), iter_vars, init, body, annotations: Default::default() };
-    let mut s = Stmt::Block(Box::new(BlockRealize { bindings, predicate: Expr::true_(), block }));
-    for (l, e) in loops.iter().rev() {
-        s = Stmt::For(Box::new(For::new(Var::new(l), *e, s)));
-    }
-    s
-}
-
-/// A loop nest whose k-th loop drives the k-th iteration variable.
-fn nest(name: &str, loops: &[(&str, i64)], iters: &[(&str, char)], init: Option<Store>, body: Store) -> Stmt {
-    let full: Vec<(&str, i64, char)> = iters.iter().zip(loops).map(|((n, k), (_, e))| (*n, *e, *k)).collect();
-    let bindings = loops.iter().map(|(l, _)| v(l)).collect();
-    nest_with(name, loops, &full, bindings, init, body)
-}
-
-/// `for <lv> in range(n): out[vi] = value`.
-fn ew(name: &str, lv: &str, n: i64, out: &str, value: Expr) -> Stmt {
-    nest(name, &[(lv, n)], &[("vi", 'S')], None, st(out, vec![v("vi")], value))
-}
-
-fn func(name: &str, params: Vec<Param>, allocs: Vec<Buffer>, stmts: Vec<Stmt>) -> PrimFunc {
-    PrimFunc { name: name.into(), params, allocs, body: Stmt::seq(stmts) }
-}
-
-/// `y = a * 2` (intermediate), then `z = y + 1`.
-fn two_block(n: i64, m: i64) -> PrimFunc {
-    let ij = vec![v("vi"), v("vj")];
-    func(
-        "two_block",
-        vec![input("a", &[n, m]), output("z", &[n, m])],
-        vec![alloc("y", &[n, m])],
-        vec![
-            nest(
-                "y",
-                &[("i", n), ("j", m)],
-                &[("vi", 'S'), ("vj", 'S')],
-                None,
-                st("y", ij.clone(), ld("a", ij.clone()) * f32c(2.0)),
-            ),
-            nest(
-                "z",
-                &[("i_1", n), ("j_1", m)],
-                &[("vi", 'S'), ("vj", 'S')],
-                None,
-                st("z", ij.clone(), ld("y", ij) + f32c(1.0)),
-            ),
-        ],
-    )
-}
-
-/// A 1-D convolution with explicit padding: `pad` (n + 2) then a 3-tap reduction.
-fn padded_conv1d(n: i64) -> PrimFunc {
-    let vi = v("vi");
-    let inside = Expr::binary(BinOp::Le, Expr::Int(1), vi.clone()).and(vi.clone().lt(n + 1));
-    let pad_value = Expr::select(inside, ld("a", vec![vi.clone() - 1]), f32c(0.0));
-    let acc = ld("out", vec![vi.clone()]) + ld("pad", vec![vi.clone() + v("vk")]) * ld("w", vec![v("vk")]);
-    func(
-        "conv1d",
-        vec![input("a", &[n]), input("w", &[3]), output("out", &[n])],
-        vec![alloc("pad", &[n + 2])],
-        vec![
-            ew("pad", "i", n + 2, "pad", pad_value),
-            nest(
-                "conv",
-                &[("i_1", n), ("k", 3)],
-                &[("vi", 'S'), ("vk", 'R')],
-                Some(st("out", vec![vi.clone()], f32c(0.0))),
-                st("out", vec![vi], acc),
-            ),
-        ],
-    )
-}
+use kiln_ir::ir::{BinOp, Buffer, DataType, Expr, For, Load, Param, ParamKind, PrimFunc, Scope, Stmt, Var};
+use kiln_ir::schedule::testing::{assert_equivalent, assert_same_results, fails, random_args, replay_fails};
+use kiln_ir::schedule::{DecisionMode, Schedule};
+use kiln_ir::trace::{Decision, InstKind};
 
 /// `y = a * 2` then a 3×3 stencil over `y` with implicit zero padding at the border.
 fn stencil2d(n: i64) -> PrimFunc {
@@ -198,48 +77,6 @@ fn matmul_write_back(m: i64, n: i64, k: i64) -> PrimFunc {
 
 // ---- checks ----
 
-/// The interpreter computes the same outputs (all written, none NaN) before and after.
-fn same_results(before: &PrimFunc, after: &PrimFunc) {
-    for seed in 0..3 {
-        let mut want = random_args(before, seed);
-        interp::run(before, &mut want).unwrap();
-        let mut got = random_args(before, seed);
-        interp::run(after, &mut got).unwrap();
-        for (p, t) in before.params.iter().zip(&want) {
-            if p.kind == ParamKind::Output {
-                assert!((0..t.len()).all(|i| t.get(i).is_finite()), "`{}` is not fully written", p.buffer.name);
-            }
-        }
-        assert_eq!(want, got, "results differ (seed {seed})");
-    }
-}
-
-/// The trace survives text and JSON and replays to the same IR and trace.
-fn round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-fn all_three(orig: &PrimFunc, sch: &Schedule) {
-    same_results(orig, sch.func());
-    round_trips(orig, sch);
-}
-
-/// Asserts the error's variant and that the schedule did not change.
-fn fails(sch: &Schedule, before: &PrimFunc, r: Result<(), ScheduleError>, kind: &str) {
-    let err = r.expect_err("the primitive should fail");
-    assert_eq!(err.kind(), kind, "{err}");
-    assert_eq!(sch.func(), before, "a failed primitive changed the IR");
-}
-
 /// `y` computed at the outer part of `z`'s split inner loop.
 fn split_and_compute_at(sch: &mut Schedule, preserve: bool) {
     let y = sch.get_block("y").unwrap();
@@ -258,7 +95,7 @@ fn compute_at_split_consumer() {
     split_and_compute_at(&mut sch, true);
     insta::assert_snapshot!("compute_at_split_ir", sch.func().to_string());
     insta::assert_snapshot!("compute_at_split_trace", sch.trace().to_string());
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -267,7 +104,7 @@ fn compute_at_drops_unit_loops() {
     let mut sch = Schedule::new(f.clone(), 0);
     split_and_compute_at(&mut sch, false);
     insta::assert_snapshot!("compute_at_no_unit_loops_ir", sch.func().to_string());
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -284,7 +121,7 @@ fn compute_at_explicit_index() {
         let js = sch.split(lz[1], &[None, Some(4.into())]).unwrap();
         sch.compute_at(y, js[0], true, index).unwrap();
         assert_eq!(sch.func(), want.func());
-        all_three(&f, &sch);
+        assert_equivalent(&f, &sch);
     }
 }
 
@@ -299,7 +136,7 @@ fn compute_at_outer_loop_computes_a_row() {
     let text = sch.func().to_string();
     assert!(text.contains("for ax0, ax1 in T.grid(1, 8):"), "{text}");
     assert!(text.contains("vi = T.axis.spatial(8, i_1 + ax0)"), "{text}");
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -313,7 +150,7 @@ fn compute_at_padded_conv_adds_border_predicate() {
     sch.compute_at(pad, is[0], true, -1).unwrap();
     insta::assert_snapshot!("compute_at_padded_conv_ir", sch.func().to_string());
     assert!(sch.func().to_string().contains("T.where(i_1_0 * 4 + ax0 < 12)"));
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -325,7 +162,7 @@ fn compute_at_stencil_guards_both_borders() {
     let l = sch.get_loops(z).unwrap();
     sch.compute_at(y, l[1], true, -1).unwrap();
     insta::assert_snapshot!("compute_at_stencil_inner_ir", sch.func().to_string());
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -339,7 +176,7 @@ fn compute_at_stencil_row_clamps_columns() {
     let l = sch.get_loops(z).unwrap();
     sch.compute_at(y, l[0], false, -1).unwrap();
     insta::assert_snapshot!("compute_at_stencil_row_ir", sch.func().to_string());
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -364,7 +201,7 @@ fn compute_at_chain_of_two_producers() {
     let (px, py, pz) = (text.find("\"x\"").unwrap(), text.find("\"y\"").unwrap(), text.find("\"z\"").unwrap());
     assert!(px < py && py < pz, "{text}");
     assert_eq!(sch.func().body.as_for().map(|l| l.var.name()), Some("i_2"), "{text}");
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 // ---- reverse_compute_at ----
@@ -388,7 +225,7 @@ fn reverse_compute_at_write_back_under_tile() {
     tile_and_write_back(&mut sch, -1);
     insta::assert_snapshot!("reverse_compute_at_write_back_ir", sch.func().to_string());
     insta::assert_snapshot!("reverse_compute_at_write_back_trace", sch.trace().to_string());
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -402,8 +239,8 @@ fn reverse_compute_at_first_legal_position_is_after_the_producer() {
     tile_and_write_back(&mut one, 1);
     assert_eq!(first.func(), last.func());
     assert_eq!(one.func(), last.func());
-    all_three(&f, &first);
-    all_three(&f, &one);
+    assert_equivalent(&f, &first);
+    assert_equivalent(&f, &one);
 }
 
 #[test]
@@ -417,7 +254,7 @@ fn reverse_compute_at_elementwise_consumer() {
     let text = sch.func().to_string();
     assert!(text.contains("        for ax0 in range(8):"), "{text}");
     assert!(text.contains("vi, vj = T.axis.remap(\"SS\", [i, ax0])"), "{text}");
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -428,12 +265,10 @@ fn reverse_compute_at_old_loop_handles_go_stale_despite_reused_names() {
     let old = sch.get_loops(wb).unwrap();
     tile_and_write_back(&mut sch, -1);
     assert!(sch.func().find_loop("ax0").is_some(), "the new nest reuses `ax0`");
-    let after = sch.func().clone();
-    let r = sch.parallel(old[0]);
-    fails(&sch, &after, r, "StaleHandle");
+    fails(&mut sch, "StaleHandle", |s| s.parallel(old[0]));
     let new = sch.get_loops(wb).unwrap();
     sch.unroll(new[2]).unwrap();
-    same_results(&f, sch.func());
+    assert_same_results(&f, sch.func());
 }
 
 // ---- sample_compute_location ----
@@ -464,7 +299,7 @@ fn sample_compute_location_inline() {
     let lz = want.get_loops(z).unwrap();
     want.split(lz[1], &[None, Some(4.into())]).unwrap();
     assert_eq!(sch.func(), want.func());
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -476,7 +311,7 @@ fn sample_compute_location_root_is_a_no_op() {
     want.split(lz[1], &[None, Some(4.into())]).unwrap();
     assert_eq!(sch.func(), want.func());
     assert!(sch.trace().to_string().contains("sch.compute_at(block=b0, loop=l6, preserve_unit_loops=True, index=-1)"));
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -491,7 +326,7 @@ fn sample_compute_location_loops() {
         let target = [lz[0], js[0], js[1]][depth];
         want.compute_at(y, target, true, -1).unwrap();
         assert_eq!(sch.func(), want.func(), "decision {d}");
-        all_three(&f, &sch);
+        assert_equivalent(&f, &sch);
     }
     let (_, sch) = sampled(Some(1));
     insta::assert_snapshot!("sample_compute_location_loop_trace", sch.trace().to_string());
@@ -515,7 +350,7 @@ fn sample_compute_location_draws_a_candidate() {
             ref other => panic!("{other:?}"),
         };
         seen.insert(d);
-        all_three(&f, &sch);
+        assert_equivalent(&f, &sch);
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![-2, -1, 0, 1, 2]);
 }
@@ -528,7 +363,7 @@ fn sample_compute_location_skips_reduce_loops() {
     let pad = sch.get_block("pad").unwrap();
     let loc = sch.sample_compute_location(pad, Some(0)).unwrap();
     sch.compute_at(pad, loc, true, -1).unwrap();
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
     let mut sch = Schedule::new(f.clone(), 0);
     let pad = sch.get_block("pad").unwrap();
     let err = sch.sample_compute_location(pad, Some(1)).unwrap_err();
@@ -541,14 +376,14 @@ fn sample_compute_location_stale_decision_strict_and_repair() {
     let (f, sch) = sampled(Some(2));
     let site = sch.trace().insts.iter().position(|i| i.kind == InstKind::SampleComputeLocation).unwrap();
     let stale = sch.trace().with_decision(site, Some(Decision::Int(5)));
-    let ReplayError { step, error: err, .. } = Schedule::replay(&f, &stale, 0, DecisionMode::Strict).unwrap_err();
-    assert_eq!((step, err.kind()), (site + 1, "BadDecision"), "{err}");
+    let (at, _) = replay_fails(&f, &stale, "BadDecision");
+    assert_eq!(at, site + 1);
     let repaired = Schedule::replay(&f, &stale, 0, DecisionMode::Repair).unwrap();
     let d = repaired.trace().insts[site].decision.clone();
     assert!(matches!(d, Some(Decision::Int(x)) if (-2..=2).contains(&x)), "{d:?}");
-    same_results(&f, repaired.func());
+    assert_same_results(&f, repaired.func());
     let resampled = Schedule::replay(&f, &sch.trace().clone(), 3, DecisionMode::Resample).unwrap();
-    same_results(&f, resampled.func());
+    assert_same_results(&f, resampled.func());
     // A repaired decision that still fits is kept.
     let kept = Schedule::replay(&f, sch.trace(), 0, DecisionMode::Repair).unwrap();
     assert_eq!(kept.func(), sch.func());
@@ -562,8 +397,7 @@ fn compute_at_fails_block_under_loop() {
     let mut sch = Schedule::new(f.clone(), 0);
     let y = sch.get_block("y").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let r = sch.compute_at(y, ly[1], true, -1);
-    fails(&sch, &f, r, "BlockUnderLoop");
+    fails(&mut sch, "BlockUnderLoop", |s| s.compute_at(y, ly[1], true, -1));
 }
 
 #[test]
@@ -573,28 +407,7 @@ fn compute_at_fails_output_block() {
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let r = sch.compute_at(z, ly[0], true, -1);
-    fails(&sch, &f, r, "OutputBlock");
-}
-
-/// `r[vi] = Σk a[vi, k]` (intermediate), then `z = r + 1`.
-fn reduce_then_add() -> PrimFunc {
-    let vi = || vec![v("vi")];
-    func(
-        "reduce_then_add",
-        vec![input("a", &[8, 4]), output("z", &[8])],
-        vec![alloc("r", &[8])],
-        vec![
-            nest(
-                "r",
-                &[("i", 8), ("k", 4)],
-                &[("vi", 'S'), ("vk", 'R')],
-                Some(st("r", vi(), f32c(0.0))),
-                st("r", vi(), ld("r", vi()) + ld("a", vec![v("vi"), v("vk")])),
-            ),
-            ew("z", "i_1", 8, "z", ld("r", vi()) + f32c(1.0)),
-        ],
-    )
+    fails(&mut sch, "OutputBlock", |s| s.compute_at(z, ly[0], true, -1));
 }
 
 #[test]
@@ -607,7 +420,7 @@ fn compute_at_reduction_producer() {
     sch.compute_at(r, lz[0], true, -1).unwrap();
     let text = sch.func().to_string();
     assert!(text.contains("for ax0, ax1 in T.grid(1, 4):"), "{text}");
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -617,69 +430,39 @@ fn compute_at_fails_decomposed_reduction() {
     let r = sch.get_block("r").unwrap();
     let lr = sch.get_loops(r).unwrap();
     sch.decompose_reduction(r, lr[1]).unwrap();
-    let before = sch.func().clone();
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
-    let res = sch.compute_at(r, lz[0], true, -1);
-    fails(&sch, &before, res, "NotCompleteOrReduction");
+    fails(&mut sch, "NotCompleteOrReduction", |s| s.compute_at(r, lz[0], true, -1));
 }
 
 #[test]
 fn compute_at_fails_not_sole_writer() {
-    let f = func(
-        "two_writers",
-        vec![input("a", &[8]), output("z", &[8])],
-        vec![alloc("y", &[8])],
-        vec![
-            ew("y1", "i", 8, "y", ld("a", vec![v("vi")])),
-            ew("y2", "i_1", 8, "y", ld("a", vec![v("vi")]) * f32c(2.0)),
-            ew("z", "i_2", 8, "z", ld("y", vec![v("vi")]) + f32c(1.0)),
-        ],
-    );
+    let f = two_writers();
     let mut sch = Schedule::new(f.clone(), 0);
     let y1 = sch.get_block("y1").unwrap();
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
-    let r = sch.compute_at(y1, lz[0], true, -1);
-    fails(&sch, &f, r, "NotSoleWriter");
+    fails(&mut sch, "NotSoleWriter", |s| s.compute_at(y1, lz[0], true, -1));
 }
 
 #[test]
 fn compute_at_fails_store_not_plain() {
-    let f = func(
-        "strided",
-        vec![input("a", &[8]), output("z", &[16])],
-        vec![alloc("y", &[16])],
-        vec![
-            nest("y", &[("i", 8)], &[("vi", 'S')], None, st("y", vec![v("vi") * 2], ld("a", vec![v("vi")]))),
-            ew("z", "i_1", 16, "z", ld("y", vec![v("vi")]) + f32c(1.0)),
-        ],
-    );
+    let f = strided();
     let mut sch = Schedule::new(f.clone(), 0);
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
-    let r = sch.compute_at(y, lz[0], true, -1);
-    fails(&sch, &f, r, "StoreNotPlain");
+    fails(&mut sch, "StoreNotPlain", |s| s.compute_at(y, lz[0], true, -1));
 }
 
 #[test]
 fn compute_at_fails_no_consumer() {
-    let f = func(
-        "dead",
-        vec![input("a", &[8]), output("z", &[8])],
-        vec![alloc("y", &[8])],
-        vec![
-            ew("y", "i", 8, "y", ld("a", vec![v("vi")]) * f32c(2.0)),
-            ew("z", "i_1", 8, "z", ld("a", vec![v("vi")]) + f32c(1.0)),
-        ],
-    );
+    let f = dead();
     let mut sch = Schedule::new(f.clone(), 0);
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
-    let r = sch.compute_at(y, lz[0], true, -1);
-    fails(&sch, &f, r, "NoConsumer");
+    fails(&mut sch, "NoConsumer", |s| s.compute_at(y, lz[0], true, -1));
 }
 
 #[test]
@@ -698,27 +481,17 @@ fn compute_at_fails_consumer_not_under_loop() {
     let y = sch.get_block("y").unwrap();
     let z1 = sch.get_block("z1").unwrap();
     let l = sch.get_loops(z1).unwrap();
-    let r = sch.compute_at(y, l[0], true, -1);
-    fails(&sch, &f, r, "ConsumerNotUnderLoop");
+    fails(&mut sch, "ConsumerNotUnderLoop", |s| s.compute_at(y, l[0], true, -1));
 }
 
 #[test]
 fn compute_at_fails_consumer_before_block() {
-    let f = func(
-        "reversed",
-        vec![input("a", &[8]), output("z", &[8])],
-        vec![alloc("y", &[8])],
-        vec![
-            ew("z", "i_1", 8, "z", ld("y", vec![v("vi")]) + f32c(1.0)),
-            ew("y", "i", 8, "y", ld("a", vec![v("vi")]) * f32c(2.0)),
-        ],
-    );
+    let f = reversed();
     let mut sch = Schedule::new(f.clone(), 0);
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
-    let r = sch.compute_at(y, lz[0], true, -1);
-    fails(&sch, &f, r, "ConsumerBeforeBlock");
+    fails(&mut sch, "ConsumerBeforeBlock", |s| s.compute_at(y, lz[0], true, -1));
 }
 
 #[test]
@@ -739,8 +512,7 @@ fn compute_at_fails_input_overwritten() {
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
-    let r = sch.compute_at(y, lz[0], true, -1);
-    fails(&sch, &f, r, "InputOverwritten");
+    fails(&mut sch, "InputOverwritten", |s| s.compute_at(y, lz[0], true, -1));
 }
 
 #[test]
@@ -751,10 +523,8 @@ fn compute_at_fails_bad_index() {
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
     let js = sch.split(lz[1], &[None, Some(4.into())]).unwrap();
-    let before = sch.func().clone();
     for index in [1, -3] {
-        let r = sch.compute_at(y, js[0], true, index);
-        fails(&sch, &before, r, "BadIndex");
+        fails(&mut sch, "BadIndex", |s| s.compute_at(y, js[0], true, index));
     }
 }
 
@@ -782,8 +552,7 @@ fn compute_at_fails_region_not_affine() {
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let lz = sch.get_loops(z).unwrap();
-    let r = sch.compute_at(y, lz[0], true, -1);
-    fails(&sch, &f, r, "RegionNotAffine");
+    fails(&mut sch, "RegionNotAffine", |s| s.compute_at(y, lz[0], true, -1));
 }
 
 #[test]
@@ -795,9 +564,7 @@ fn compute_at_rejects_a_removed_loop_handle() {
     let ly = sch.get_loops(y).unwrap();
     let lz = sch.get_loops(z).unwrap();
     sch.compute_at(y, lz[0], true, -1).unwrap();
-    let after = sch.func().clone();
-    let r = sch.compute_at(y, ly[0], true, -1);
-    fails(&sch, &after, r, "StaleHandle");
+    fails(&mut sch, "StaleHandle", |s| s.compute_at(y, ly[0], true, -1));
 }
 
 // ---- reverse_compute_at failures, one per condition ----
@@ -808,33 +575,7 @@ fn reverse_compute_at_fails_block_under_loop() {
     let mut sch = Schedule::new(f.clone(), 0);
     let wb = sch.get_block("C_local").unwrap();
     let l = sch.get_loops(wb).unwrap();
-    let r = sch.reverse_compute_at(wb, l[1], true, -1);
-    fails(&sch, &f, r, "BlockUnderLoop");
-}
-
-/// `y = a * 2` (8×4, intermediate), then the row sums `r[vi] = Σk y[vi, k]`.
-fn add_then_reduce() -> PrimFunc {
-    func(
-        "add_then_reduce",
-        vec![input("a", &[8, 4]), output("r", &[8])],
-        vec![alloc("y", &[8, 4])],
-        vec![
-            nest(
-                "y",
-                &[("i", 8), ("j", 4)],
-                &[("vi", 'S'), ("vj", 'S')],
-                None,
-                st("y", vec![v("vi"), v("vj")], ld("a", vec![v("vi"), v("vj")]) * f32c(2.0)),
-            ),
-            nest(
-                "r",
-                &[("i_1", 8), ("k", 4)],
-                &[("vi", 'S'), ("vk", 'R')],
-                Some(st("r", vec![v("vi")], f32c(0.0))),
-                st("r", vec![v("vi")], ld("r", vec![v("vi")]) + ld("y", vec![v("vi"), v("vk")])),
-            ),
-        ],
-    )
+    fails(&mut sch, "BlockUnderLoop", |s| s.reverse_compute_at(wb, l[1], true, -1));
 }
 
 #[test]
@@ -844,11 +585,9 @@ fn reverse_compute_at_fails_decomposed_reduction() {
     let r = sch.get_block("r").unwrap();
     let lr = sch.get_loops(r).unwrap();
     sch.decompose_reduction(r, lr[1]).unwrap();
-    let before = sch.func().clone();
     let y = sch.get_block("y").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let res = sch.reverse_compute_at(r, ly[0], true, -1);
-    fails(&sch, &before, res, "NotCompleteOrReduction");
+    fails(&mut sch, "NotCompleteOrReduction", |s| s.reverse_compute_at(r, ly[0], true, -1));
 }
 
 #[test]
@@ -862,7 +601,7 @@ fn reverse_compute_at_reduction_consumer() {
     sch.reverse_compute_at(r, ly[0], true, -1).unwrap();
     let text = sch.func().to_string();
     assert!(text.contains("for ax0, ax1 in T.grid(1, 4):"), "{text}");
-    all_three(&f, &sch);
+    assert_equivalent(&f, &sch);
 }
 
 #[test]
@@ -879,8 +618,7 @@ fn reverse_compute_at_fails_no_producer_under_loop() {
     let z = sch.get_block("z").unwrap();
     let w = sch.get_block("w").unwrap();
     let lw = sch.get_loops(w).unwrap();
-    let r = sch.reverse_compute_at(z, lw[0], true, -1);
-    fails(&sch, &f, r, "NoProducerUnderLoop");
+    fails(&mut sch, "NoProducerUnderLoop", |s| s.reverse_compute_at(z, lw[0], true, -1));
 }
 
 #[test]
@@ -904,47 +642,27 @@ fn reverse_compute_at_fails_several_produced_inputs() {
     let z = sch.get_block("z").unwrap();
     let y1 = sch.get_block("y1").unwrap();
     let l = sch.get_loops(y1).unwrap();
-    let r = sch.reverse_compute_at(z, l[0], true, -1);
-    fails(&sch, &f, r, "SeveralProducedInputs");
+    fails(&mut sch, "SeveralProducedInputs", |s| s.reverse_compute_at(z, l[0], true, -1));
 }
 
 #[test]
 fn reverse_compute_at_fails_producer_not_under_loop() {
-    let f = func(
-        "halves",
-        vec![input("a", &[8]), output("z", &[8])],
-        vec![alloc("y", &[8])],
-        vec![
-            ew("y_lo", "i", 4, "y", ld("a", vec![v("vi")])),
-            nest("y_hi", &[("i_1", 4)], &[("vi", 'S')], None, st("y", vec![v("vi") + 4], ld("a", vec![v("vi") + 4]))),
-            ew("z", "i_2", 8, "z", ld("y", vec![v("vi")]) + f32c(1.0)),
-        ],
-    );
+    let f = halves();
     let mut sch = Schedule::new(f.clone(), 0);
     let z = sch.get_block("z").unwrap();
     let lo = sch.get_block("y_lo").unwrap();
     let l = sch.get_loops(lo).unwrap();
-    let r = sch.reverse_compute_at(z, l[0], true, -1);
-    fails(&sch, &f, r, "ProducerNotUnderLoop");
+    fails(&mut sch, "ProducerNotUnderLoop", |s| s.reverse_compute_at(z, l[0], true, -1));
 }
 
 #[test]
 fn reverse_compute_at_fails_producer_after_block() {
-    let f = func(
-        "reversed",
-        vec![input("a", &[8]), output("z", &[8])],
-        vec![alloc("y", &[8])],
-        vec![
-            ew("z", "i_1", 8, "z", ld("y", vec![v("vi")]) + f32c(1.0)),
-            ew("y", "i", 8, "y", ld("a", vec![v("vi")]) * f32c(2.0)),
-        ],
-    );
+    let f = reversed();
     let mut sch = Schedule::new(f.clone(), 0);
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let r = sch.reverse_compute_at(z, ly[0], true, -1);
-    fails(&sch, &f, r, "ProducerAfterBlock");
+    fails(&mut sch, "ProducerAfterBlock", |s| s.reverse_compute_at(z, ly[0], true, -1));
 }
 
 #[test]
@@ -962,31 +680,18 @@ fn reverse_compute_at_fails_load_not_plain() {
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let r = sch.reverse_compute_at(z, ly[0], true, -1);
-    fails(&sch, &f, r, "LoadNotPlain");
+    fails(&mut sch, "LoadNotPlain", |s| s.reverse_compute_at(z, ly[0], true, -1));
 }
 
 #[test]
 fn reverse_compute_at_fails_output_accessed() {
     // w reads z's output before z writes it; z moved under y would write it first.
-    let vi = || vec![v("vi")];
-    let f = func(
-        "early_reader",
-        vec![input("a", &[8]), output("w", &[8]), output("out", &[8])],
-        vec![alloc("y", &[8]), alloc("zb", &[8])],
-        vec![
-            ew("y", "i", 8, "y", ld("a", vi()) * f32c(2.0)),
-            ew("w", "i_1", 8, "w", ld("zb", vi())),
-            ew("z", "i_2", 8, "zb", ld("y", vi()) + f32c(1.0)),
-            ew("fin", "i_3", 8, "out", ld("zb", vi())),
-        ],
-    );
+    let f = early_reader();
     let mut sch = Schedule::new(f.clone(), 0);
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let r = sch.reverse_compute_at(z, ly[0], true, -1);
-    fails(&sch, &f, r, "OutputAccessed");
+    fails(&mut sch, "OutputAccessed", |s| s.reverse_compute_at(z, ly[0], true, -1));
 }
 
 #[test]
@@ -1007,8 +712,7 @@ fn reverse_compute_at_fails_input_overwritten() {
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let r = sch.reverse_compute_at(z, ly[0], true, -1);
-    fails(&sch, &f, r, "InputOverwritten");
+    fails(&mut sch, "InputOverwritten", |s| s.reverse_compute_at(z, ly[0], true, -1));
 }
 
 #[test]
@@ -1022,9 +726,7 @@ fn reverse_compute_at_fails_bad_index() {
     let is = sch.split(l[0], &[None, Some(4.into())]).unwrap();
     let js = sch.split(l[1], &[None, Some(4.into())]).unwrap();
     sch.reorder(&[is[0], js[0], l[2], is[1], js[1]]).unwrap();
-    let before = sch.func().clone();
-    let r = sch.reverse_compute_at(wb, js[0], true, 0);
-    fails(&sch, &before, r, "BadIndex");
+    fails(&mut sch, "BadIndex", |s| s.reverse_compute_at(wb, js[0], true, 0));
 }
 
 #[test]
@@ -1036,9 +738,7 @@ fn reverse_compute_at_fails_reduction_split() {
     let y = sch.get_block("y").unwrap();
     let ly = sch.get_loops(y).unwrap();
     let js = sch.split(ly[1], &[None, Some(2.into())]).unwrap();
-    let before = sch.func().clone();
-    let res = sch.reverse_compute_at(r, js[0], true, -1);
-    fails(&sch, &before, res, "ReductionSplit");
+    fails(&mut sch, "ReductionSplit", |s| s.reverse_compute_at(r, js[0], true, -1));
 }
 
 #[test]
@@ -1065,8 +765,7 @@ fn reverse_compute_at_fails_region_not_affine() {
     let y = sch.get_block("y").unwrap();
     let z = sch.get_block("z").unwrap();
     let ly = sch.get_loops(y).unwrap();
-    let r = sch.reverse_compute_at(z, ly[0], true, -1);
-    fails(&sch, &f, r, "RegionNotAffine");
+    fails(&mut sch, "RegionNotAffine", |s| s.reverse_compute_at(z, ly[0], true, -1));
 }
 
 #[test]
@@ -1149,7 +848,7 @@ fn compute_at_every_loop_keeps_results() {
                     let p = sch.get_block(producer).unwrap();
                     let loops = sch.get_loops(c).unwrap();
                     sch.compute_at(p, loops[depth], preserve, -1).unwrap();
-                    same_results(f, sch.func());
+                    assert_same_results(f, sch.func());
                     moved += 1;
                 }
             }
@@ -1174,7 +873,7 @@ fn reverse_compute_at_every_loop_keeps_results() {
             for (depth, lp) in loops.iter().enumerate() {
                 let mut sch = base.clone();
                 sch.reverse_compute_at(wb, *lp, depth % 2 == 0, -1).unwrap();
-                same_results(&f, sch.func());
+                assert_same_results(&f, sch.func());
             }
         }
     }

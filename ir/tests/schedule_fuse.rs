@@ -2,68 +2,22 @@
 //! results (also of loops split unevenly), stale handles, malformed trace
 //! instructions, and one failure per condition of `check_fuse`.
 
-use kiln_ir::interp;
-use kiln_ir::ir::{ForKind, PrimFunc};
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// The interpreter computes the same outputs before and after.
-fn assert_same_results(orig: &PrimFunc, new: &PrimFunc) {
-    let mut want = random_args(orig, 3);
-    interp::run(orig, &mut want).unwrap();
-    let mut got = random_args(orig, 3);
-    interp::run(new, &mut got).unwrap();
-    assert_eq!(want, got);
-}
-
-/// Runs a step that must fail, checks it changed nothing (IR, trace, handles,
-/// RNG), returns the error.
-fn fails<T>(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<T, ScheduleError>) -> ScheduleError {
-    let (func, trace, state) = (sch.func().clone(), sch.trace().clone(), format!("{sch:?}"));
-    let Err(err) = step(sch) else { panic!("the step succeeded") };
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace(), &trace, "a failed step changed the trace");
-    assert_eq!(format!("{sch:?}"), state, "a failed step changed the schedule");
-    err
-}
-
-/// The loops of block "C" of `func`, in a fresh schedule.
-fn matmul_loops(func: PrimFunc) -> (Schedule, Vec<LoopRV>) {
-    let mut sch = Schedule::new(func, 0);
-    let c = sch.get_block("C").unwrap();
-    let l = sch.get_loops(c).unwrap();
-    (sch, l)
-}
-
-fn lit(f: i64) -> Option<Factor> {
-    Some(Factor::Int(f))
-}
+use kiln_ir::ir::ForKind;
+use kiln_ir::schedule::testing::{
+    assert_round_trips, assert_same_results, block_loops, fails, lit, matmul, replay_fails,
+};
+use kiln_ir::trace::parse_trace_str;
 
 #[test]
 fn fuse_two_loops() {
-    let (mut sch, l) = matmul_loops(matmul(64, 128, 32));
+    let (mut sch, _, l) = block_loops(matmul(64, 128, 32), "C", 0);
     let f = sch.fuse(&[l[0], l[1]]).unwrap();
     assert_eq!(sch.loop_name(f).unwrap(), "i_j_fused");
     insta::assert_snapshot!("fuse_two_ir", sch.func().to_string());
     insta::assert_snapshot!("fuse_two_trace", sch.trace().to_string());
 
     let func = matmul(6, 7, 5);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.fuse(&[l[0], l[1]]).unwrap();
     assert_same_results(&func, sch.func());
     assert_round_trips(&func, &sch);
@@ -71,13 +25,13 @@ fn fuse_two_loops() {
 
 #[test]
 fn fuse_three_loops() {
-    let (mut sch, l) = matmul_loops(matmul(16, 8, 4));
+    let (mut sch, _, l) = block_loops(matmul(16, 8, 4), "C", 0);
     let f = sch.fuse(&l).unwrap();
     assert_eq!(sch.func().find_loop(&sch.loop_name(f).unwrap()).unwrap().extent, 512);
     insta::assert_snapshot!("fuse_three_ir", sch.func().to_string());
 
     let func = matmul(6, 7, 5);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.fuse(&l).unwrap();
     assert_same_results(&func, sch.func());
     assert_round_trips(&func, &sch);
@@ -87,7 +41,7 @@ fn fuse_three_loops() {
 fn fuse_the_loops_of_an_uneven_split() {
     // j: 37 = 5 x 8 - 3; fusing j_0 and j_1 gives one loop of 40 with the predicate.
     let func = matmul(10, 37, 3);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let js = sch.split(l[1], &[None, lit(8)]).unwrap();
     let f = sch.fuse(&js).unwrap();
     assert_eq!(sch.loop_name(f).unwrap(), "j_0_j_1_fused");
@@ -100,7 +54,7 @@ fn fuse_the_loops_of_an_uneven_split() {
 fn fuse_then_split_again() {
     // The tiling of a fused loop: 10 x 37 = 370 = 24 x 16 - 14.
     let func = matmul(10, 37, 3);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let f = sch.fuse(&[l[0], l[1]]).unwrap();
     sch.split(f, &[None, lit(16)]).unwrap();
     insta::assert_snapshot!("fuse_then_split_ir", sch.func().to_string());
@@ -108,14 +62,14 @@ fn fuse_then_split_again() {
     assert_round_trips(&func, &sch);
 
     // Into three, unevenly: 370 = 4 x 5 x 20 - 30.
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let f = sch.fuse(&[l[0], l[1]]).unwrap();
     sch.split(f, &[lit(4), None, lit(20)]).unwrap();
     assert_same_results(&func, sch.func());
     assert_round_trips(&func, &sch);
 
     // The same where the loops have too many points to enumerate: 512 x 384 = 196608 = 197 x 1000 - 392.
-    let (mut sch, l) = matmul_loops(matmul(512, 384, 1));
+    let (mut sch, _, l) = block_loops(matmul(512, 384, 1), "C", 0);
     let f = sch.fuse(&[l[0], l[1]]).unwrap();
     sch.split(f, &[None, lit(1000)]).unwrap();
     let c = sch.func().block("C").unwrap();
@@ -129,7 +83,7 @@ fn split_a_loop_fusing_spatial_and_reduce_loops_unevenly() {
     // mixes a multiple of a loop and a quotient, bounded only where the
     // predicate holds.
     let func = matmul(1, 7, 2);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let f = sch.fuse(&[l[1], l[2]]).unwrap();
     sch.split(f, &[lit(4), lit(4), lit(5)]).unwrap();
     assert_eq!(
@@ -143,7 +97,7 @@ fn split_a_loop_fusing_spatial_and_reduce_loops_unevenly() {
 #[test]
 fn fuse_keeps_a_common_loop_kind() {
     let func = matmul(8, 12, 4);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.parallel(l[0]).unwrap();
     sch.parallel(l[1]).unwrap();
     let f = sch.fuse(&[l[0], l[1]]).unwrap();
@@ -157,62 +111,56 @@ fn fuse_keeps_a_common_loop_kind() {
 
 #[test]
 fn rejects_fewer_than_two_loops() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
-    let err = fails(&mut sch, |s| s.fuse(&[l[0]]));
-    assert_eq!(err.kind(), "TooFewLoops");
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
+    let err = fails(&mut sch, "TooFewLoops", |s| s.fuse(&[l[0]]));
     assert_eq!(err.to_string(), "fuse: fuse needs at least two loops, got 1");
-    assert_eq!(fails(&mut sch, |s| s.fuse(&[])).kind(), "TooFewLoops");
+    fails(&mut sch, "TooFewLoops", |s| s.fuse(&[]));
 }
 
 #[test]
 fn rejects_a_repeated_loop() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
-    let err = fails(&mut sch, |s| s.fuse(&[l[0], l[1], l[1]]));
-    assert_eq!(err.kind(), "Duplicate");
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
+    let err = fails(&mut sch, "Duplicate", |s| s.fuse(&[l[0], l[1], l[1]]));
     assert_eq!(err.to_string(), "fuse: loop `j` is given twice");
 }
 
 #[test]
 fn rejects_loops_that_are_not_perfectly_nested() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     // Not adjacent, and inner before outer.
-    let err = fails(&mut sch, |s| s.fuse(&[l[0], l[2]]));
-    assert_eq!(err.kind(), "NotPerfectlyNested");
+    let err = fails(&mut sch, "NotPerfectlyNested", |s| s.fuse(&[l[0], l[2]]));
     assert_eq!(err.to_string(), "fuse: `k` is not the only statement directly inside `i`, so they cannot be fused");
-    assert_eq!(fails(&mut sch, |s| s.fuse(&[l[1], l[0]])).kind(), "NotPerfectlyNested");
+    fails(&mut sch, "NotPerfectlyNested", |s| s.fuse(&[l[1], l[0]]));
     // After decompose_reduction, `j` holds the init block and the `k` loop.
     let c = sch.get_block("C").unwrap();
     sch.decompose_reduction(c, l[2]).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.fuse(&[l[1], l[2]])).kind(), "NotPerfectlyNested");
+    fails(&mut sch, "NotPerfectlyNested", |s| s.fuse(&[l[1], l[2]]));
 }
 
 #[test]
 fn rejects_loops_of_different_kinds() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     sch.parallel(l[0]).unwrap();
-    let err = fails(&mut sch, |s| s.fuse(&[l[0], l[1]]));
-    assert_eq!(err.kind(), "KindMismatch");
+    let err = fails(&mut sch, "KindMismatch", |s| s.fuse(&[l[0], l[1]]));
     assert!(err.to_string().contains("`i` and `j` are of different kinds"), "{err}");
 }
 
 #[test]
 fn rejects_a_fused_extent_that_overflows() {
     // j_0 has extent 2^62, so i x j_0 does not fit in an i64.
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let js = sch.split(l[1], &[lit(1 << 62), None]).unwrap();
-    let err = fails(&mut sch, |s| s.fuse(&[l[0], js[0]]));
-    assert_eq!(err.kind(), "ExtentTooLarge");
+    fails(&mut sch, "ExtentTooLarge", |s| s.fuse(&[l[0], js[0]]));
 }
 
 // ---- handles and trace instructions ----
 
 #[test]
 fn fused_loop_handles_are_stale() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let f = sch.fuse(&[l[0], l[1]]).unwrap();
-    let err = fails(&mut sch, |s| s.split(l[0], &[None, lit(2)]));
-    assert_eq!(err.kind(), "StaleHandle");
-    assert_eq!(fails(&mut sch, |s| s.fuse(&[l[1], l[2]])).kind(), "StaleHandle");
+    fails(&mut sch, "StaleHandle", |s| s.split(l[0], &[None, lit(2)]));
+    fails(&mut sch, "StaleHandle", |s| s.fuse(&[l[1], l[2]]));
     sch.fuse(&[f, l[2]]).unwrap();
 }
 
@@ -227,11 +175,7 @@ fn malformed_fuse_instructions_are_bad_instructions() {
         "sch.fuse(l1, l2, preserve_unit_iters=True)",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err(ReplayError { step: n, error: err, .. }) =
-            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-        else {
-            panic!("`{line}` replayed")
-        };
-        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
+        let (n, err) = replay_fails(&matmul(8, 8, 8), &t, "BadInstruction");
+        assert_eq!(n, 3, "{line}: {err}");
     }
 }

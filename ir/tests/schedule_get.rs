@@ -3,39 +3,13 @@
 //! replay to the same handles; unknown names, foreign handles and malformed
 //! trace instructions are errors that change nothing.
 
-use kiln_ir::interp;
 use kiln_ir::ir::{
     Block, BlockRealize, Buffer, Const, DataType, Expr, For, IterKind, IterVar, Load, Param, ParamKind, PrimFunc, Stmt,
     Store, Var,
 };
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{BlockRV, DecisionMode, Factor, ReplayError, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// Runs a step that must fail, checks it changed nothing (IR, trace, handles,
-/// RNG), returns the error.
-fn fails<T>(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<T, ScheduleError>) -> ScheduleError {
-    let (func, trace, state) = (sch.func().clone(), sch.trace().clone(), format!("{sch:?}"));
-    let Err(err) = step(sch) else { panic!("the step succeeded") };
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace(), &trace, "a failed step changed the trace");
-    assert_eq!(format!("{sch:?}"), state, "a failed step changed the schedule");
-    err
-}
+use kiln_ir::schedule::testing::{assert_round_trips, assert_same_results, fails, matmul, replay_fails};
+use kiln_ir::schedule::{BlockRV, Factor, Schedule};
+use kiln_ir::trace::parse_trace_str;
 
 fn v(n: &str) -> Var {
     Var::new(n)
@@ -139,11 +113,7 @@ fn producers_and_consumers_in_program_order() {
     assert_round_trips(&func, &sch);
 
     // The interpreter agrees that nothing changed.
-    let mut want = random_args(&func, 3);
-    interp::run(&func, &mut want).unwrap();
-    let mut got = random_args(&func, 3);
-    interp::run(sch.func(), &mut got).unwrap();
-    assert_eq!(want, got);
+    assert_same_results(&func, sch.func());
 }
 
 #[test]
@@ -169,14 +139,13 @@ fn init_and_update_blocks_depend_on_each_other() {
 #[test]
 fn an_unknown_block_is_an_error() {
     let mut sch = Schedule::new(matmul(8, 8, 8), 0);
-    let err = fails(&mut sch, |s| s.get_block("D"));
-    assert_eq!(err.kind(), "UnknownBlock");
+    let err = fails(&mut sch, "UnknownBlock", |s| s.get_block("D"));
     assert_eq!(err.to_string(), "no block is named \"D\"");
     // Renamed by decompose_reduction: the old name is gone.
     let c = sch.get_block("C").unwrap();
     let l = sch.get_loops(c).unwrap();
     sch.decompose_reduction(c, l[0]).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.get_block("C")).kind(), "UnknownBlock");
+    fails(&mut sch, "UnknownBlock", |s| s.get_block("C"));
     sch.get_block("C_update").unwrap();
 }
 
@@ -188,11 +157,10 @@ fn a_handle_from_another_schedule_is_a_bad_handle() {
     let mut sch = Schedule::new(matmul(8, 8, 8), 0);
     let c = sch.get_block("C").unwrap();
     sch.get_loops(c).unwrap();
-    let err = fails(&mut sch, |s| s.get_loops(ob[3]));
-    assert_eq!(err.kind(), "BadHandle");
+    let err = fails(&mut sch, "BadHandle", |s| s.get_loops(ob[3]));
     assert_eq!(err.to_string(), "b3 is not a block handle");
-    assert_eq!(fails(&mut sch, |s| s.get_producers(ob[4])).kind(), "BadHandle");
-    assert_eq!(fails(&mut sch, |s| s.get_consumers(ob[4])).kind(), "BadHandle");
+    fails(&mut sch, "BadHandle", |s| s.get_producers(ob[4]));
+    fails(&mut sch, "BadHandle", |s| s.get_consumers(ob[4]));
 }
 
 #[test]
@@ -210,20 +178,13 @@ fn malformed_get_instructions_are_bad_instructions() {
         "sch.get_producers()",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err(ReplayError { step: n, error: err, .. }) =
-            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-        else {
-            panic!("`{line}` replayed")
-        };
-        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
+        let (n, err) = replay_fails(&matmul(8, 8, 8), &t, "BadInstruction");
+        assert_eq!(n, 3, "{line}: {err}");
     }
     // A well-formed lookup of a missing block reports the block.
     let t = parse_trace_str("b0 = sch.get_block(name=\"X\", func_name=\"main\")").unwrap();
-    let Err(ReplayError { step: n, error: err, .. }) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-    else {
-        panic!()
-    };
-    assert_eq!((n, err.kind()), (1, "UnknownBlock"));
+    let (n, _) = replay_fails(&matmul(8, 8, 8), &t, "UnknownBlock");
+    assert_eq!(n, 1);
     // Outputs of the wrong kind do not even parse.
     assert!(parse_trace_str("l0 = sch.get_block(name=\"C\", func_name=\"main\")").is_err());
     assert!(parse_trace_str(&format!("{prefix}b4, b5, b6 = sch.get_loops(block=b0)")).is_err());

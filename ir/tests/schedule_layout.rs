@@ -1,44 +1,9 @@
 //! `transform_layout` (primitive/layout.rs): expected IR, trace round trips,
 //! unchanged results, and one failure per check.
 
-use kiln_ir::interp;
-use kiln_ir::ir::PrimFunc;
 use kiln_ir::schedule::index_map::IndexMap;
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{BufferSide, DecisionMode, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// The interpreter computes the same outputs before and after.
-fn assert_same_results(orig: &PrimFunc, new: &PrimFunc) {
-    let mut want = random_args(orig, 5);
-    interp::run(orig, &mut want).unwrap();
-    let mut got = random_args(orig, 5);
-    interp::run(new, &mut got).unwrap();
-    assert_eq!(want, got);
-}
-
-/// Runs a step that must fail, checks it changed nothing, returns the error.
-fn fails(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<(), ScheduleError>) -> ScheduleError {
-    let (func, insts) = (sch.func().clone(), sch.trace().insts.len());
-    let err = step(sch).unwrap_err();
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace().insts.len(), insts, "a failed step was recorded");
-    err
-}
+use kiln_ir::schedule::testing::{assert_round_trips, assert_same_results, fails, matmul};
+use kiln_ir::schedule::{BufferSide, Schedule};
 
 fn map(text: &str) -> IndexMap {
     IndexMap::parse(text).unwrap()
@@ -160,40 +125,40 @@ fn cached_matmul() -> (Schedule, kiln_ir::schedule::BlockRV) {
 #[test]
 fn rejects_an_index_out_of_range() {
     let (mut sch, c) = cached_matmul();
-    let err = fails(&mut sch, |s| s.transform_layout(c, (BufferSide::Write, 1), &map("lambda i, j: (j, i)")));
-    assert_eq!(err.kind(), "IndexOutOfRange");
+    let err = fails(&mut sch, "IndexOutOfRange", |s| {
+        s.transform_layout(c, (BufferSide::Write, 1), &map("lambda i, j: (j, i)"))
+    });
     assert!(err.to_string().contains("block \"C\" has 1 write buffer(s), so (\"write\", 1) is out of range"), "{err}");
 }
 
 #[test]
 fn rejects_a_parameter() {
     let (mut sch, c) = cached_matmul();
-    let err = fails(&mut sch, |s| s.transform_layout(c, (BufferSide::Read, 0), &map("lambda i, k: (k, i)")));
-    assert_eq!(err.kind(), "ParamBuffer");
+    let err =
+        fails(&mut sch, "ParamBuffer", |s| s.transform_layout(c, (BufferSide::Read, 0), &map("lambda i, k: (k, i)")));
     assert!(err.to_string().contains("buffer `a` of block \"C\" is a parameter"), "{err}");
 }
 
 #[test]
 fn rejects_a_map_of_the_wrong_arity() {
     let (mut sch, c) = cached_matmul();
-    let err = fails(&mut sch, |s| s.transform_layout(c, (BufferSide::Read, 1), &map("lambda n: (n,)")));
-    assert_eq!(err.kind(), "ArityMismatch");
+    fails(&mut sch, "ArityMismatch", |s| s.transform_layout(c, (BufferSide::Read, 1), &map("lambda n: (n,)")));
 }
 
 #[test]
 fn rejects_a_non_constant_divisor() {
     let (mut sch, c) = cached_matmul();
     let m = map("lambda k, j: (T.floordiv(j, k), k)");
-    let err = fails(&mut sch, |s| s.transform_layout(c, (BufferSide::Read, 1), &m));
-    assert_eq!(err.kind(), "BadExpression");
+    let err = fails(&mut sch, "BadExpression", |s| s.transform_layout(c, (BufferSide::Read, 1), &m));
     assert!(err.to_string().contains("result `T.floordiv(j, k)`"), "{err}");
 }
 
 #[test]
 fn rejects_a_map_not_starting_at_zero() {
     let (mut sch, c) = cached_matmul();
-    let err = fails(&mut sch, |s| s.transform_layout(c, (BufferSide::Read, 1), &map("lambda k, j: (k - 1, j)")));
-    assert_eq!(err.kind(), "OutOfRange");
+    let err = fails(&mut sch, "OutOfRange", |s| {
+        s.transform_layout(c, (BufferSide::Read, 1), &map("lambda k, j: (k - 1, j)"))
+    });
     assert!(err.to_string().contains("result 0 of the index map ranges over -1..=30"), "{err}");
 }
 
@@ -201,8 +166,7 @@ fn rejects_a_map_not_starting_at_zero() {
 fn rejects_a_non_injective_map() {
     let (mut sch, c) = cached_matmul();
     let m = map("lambda k, j: (T.floordiv(j, 2), k)");
-    let err = fails(&mut sch, |s| s.transform_layout(c, (BufferSide::Read, 1), &m));
-    assert_eq!(err.kind(), "NotInjective");
+    let err = fails(&mut sch, "NotInjective", |s| s.transform_layout(c, (BufferSide::Read, 1), &m));
     assert!(err.to_string().contains("sends both `b_global[0, 0]` and `b_global[0, 1]` to [0, 0]"), "{err}");
 }
 
@@ -212,6 +176,5 @@ fn rejects_an_unprovable_map_on_a_large_buffer() {
     let c = sch.get_block("C").unwrap();
     sch.cache_write(c, 0, "global").unwrap();
     let m = map("lambda i, j: (i + j, j)");
-    let err = fails(&mut sch, |s| s.transform_layout(c, (BufferSide::Write, 0), &m));
-    assert_eq!(err.kind(), "CannotProveInjective");
+    fails(&mut sch, "CannotProveInjective", |s| s.transform_layout(c, (BufferSide::Write, 0), &m));
 }

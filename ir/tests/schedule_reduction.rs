@@ -3,61 +3,16 @@
 //! loops), handles after the rename, malformed trace instructions, and one
 //! failure per condition of `check_decompose_reduction`.
 
-use kiln_ir::interp;
 use kiln_ir::ir::{
     Block, BlockRealize, Buffer, Const, DataType, Expr, For, ForKind, IterKind, IterVar, Load, Param, ParamKind,
     PrimFunc, Stmt, Store, Var,
 };
 use kiln_ir::schedule::analysis::replace_block;
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{BlockRV, DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// The interpreter computes the same outputs before and after.
-fn assert_same_results(orig: &PrimFunc, new: &PrimFunc) {
-    let mut want = random_args(orig, 3);
-    interp::run(orig, &mut want).unwrap();
-    let mut got = random_args(orig, 3);
-    interp::run(new, &mut got).unwrap();
-    assert_eq!(want, got);
-}
-
-/// Runs a step that must fail, checks it changed nothing (IR, trace, handles,
-/// RNG), returns the error.
-fn fails<T>(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<T, ScheduleError>) -> ScheduleError {
-    let (func, trace, state) = (sch.func().clone(), sch.trace().clone(), format!("{sch:?}"));
-    let Err(err) = step(sch) else { panic!("the step succeeded") };
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace(), &trace, "a failed step changed the trace");
-    assert_eq!(format!("{sch:?}"), state, "a failed step changed the schedule");
-    err
-}
-
-/// Block "C" of `func` and its loops, in a fresh schedule.
-fn matmul_loops(func: PrimFunc) -> (Schedule, BlockRV, Vec<LoopRV>) {
-    let mut sch = Schedule::new(func, 0);
-    let c = sch.get_block("C").unwrap();
-    let l = sch.get_loops(c).unwrap();
-    (sch, c, l)
-}
-
-fn lit(f: i64) -> Option<Factor> {
-    Some(Factor::Int(f))
-}
+use kiln_ir::schedule::testing::{
+    assert_round_trips, assert_same_results, block_loops, fails, lit, matmul, replay_fails,
+};
+use kiln_ir::schedule::Schedule;
+use kiln_ir::trace::parse_trace_str;
 
 fn loop_names(sch: &Schedule, block: &str) -> Vec<String> {
     sch.func().loops_of_block(block).unwrap().iter().map(|l| l.var.to_string()).collect()
@@ -65,7 +20,7 @@ fn loop_names(sch: &Schedule, block: &str) -> Vec<String> {
 
 #[test]
 fn decompose_at_the_reduce_loop() {
-    let (mut sch, c, l) = matmul_loops(matmul(16, 8, 4));
+    let (mut sch, c, l) = block_loops(matmul(16, 8, 4), "C", 0);
     let init = sch.decompose_reduction(c, l[2]).unwrap();
     assert_eq!(sch.block_name(init).unwrap(), "C_init");
     assert_eq!(sch.block_name(c).unwrap(), "C_update", "the handle follows the renamed block");
@@ -74,7 +29,7 @@ fn decompose_at_the_reduce_loop() {
     insta::assert_snapshot!("decompose_at_k_trace", sch.trace().to_string());
 
     let func = matmul(6, 7, 5);
-    let (mut sch, c, l) = matmul_loops(func.clone());
+    let (mut sch, c, l) = block_loops(func.clone(), "C", 0);
     sch.decompose_reduction(c, l[2]).unwrap();
     assert_same_results(&func, sch.func());
     assert_round_trips(&func, &sch);
@@ -82,13 +37,13 @@ fn decompose_at_the_reduce_loop() {
 
 #[test]
 fn decompose_at_the_outermost_loop() {
-    let (mut sch, c, l) = matmul_loops(matmul(16, 8, 4));
+    let (mut sch, c, l) = block_loops(matmul(16, 8, 4), "C", 0);
     sch.decompose_reduction(c, l[0]).unwrap();
     assert_eq!(loop_names(&sch, "C_init"), ["i_init", "j_init"]);
     insta::assert_snapshot!("decompose_at_i_ir", sch.func().to_string());
 
     let func = matmul(6, 7, 5);
-    let (mut sch, c, l) = matmul_loops(func.clone());
+    let (mut sch, c, l) = block_loops(func.clone(), "C", 0);
     sch.decompose_reduction(c, l[0]).unwrap();
     assert_same_results(&func, sch.func());
     assert_round_trips(&func, &sch);
@@ -98,7 +53,7 @@ fn decompose_at_the_outermost_loop() {
 fn decompose_the_chapters_nest_with_an_uneven_split() {
     // j: 37 = 5 x 8 - 3: the init copies j_1 and keeps the predicate on it.
     let func = matmul(10, 37, 3);
-    let (mut sch, c, l) = matmul_loops(func.clone());
+    let (mut sch, c, l) = block_loops(func.clone(), "C", 0);
     let js = sch.split(l[1], &[None, lit(8)]).unwrap();
     sch.reorder(&[l[0], js[0], l[2], js[1]]).unwrap();
     sch.decompose_reduction(c, l[2]).unwrap();
@@ -113,7 +68,7 @@ fn decompose_the_chapters_nest_with_an_uneven_split() {
 fn decompose_drops_the_predicate_of_the_reduce_loops() {
     // k: 7 = 4 x 2 - 1 only guards the update; j: 37 = 5 x 8 - 3 guards both.
     let func = matmul(4, 37, 7);
-    let (mut sch, c, l) = matmul_loops(func.clone());
+    let (mut sch, c, l) = block_loops(func.clone(), "C", 0);
     let js = sch.split(l[1], &[None, lit(8)]).unwrap();
     let ks = sch.split(l[2], &[None, lit(2)]).unwrap();
     sch.reorder(&[l[0], js[0], ks[0], ks[1], js[1]]).unwrap();
@@ -131,7 +86,7 @@ fn decompose_keeps_the_spatial_part_of_a_predicate_on_both_kinds_of_loops() {
     // init runs where the update ran its init: at f_2 = 0, so it keeps
     // `f_0 * 12 + f_1 * 3 < 111` (dropping the conjunct would write c[_, 37..40]).
     let func = matmul(10, 37, 3);
-    let (mut sch, c, l) = matmul_loops(func.clone());
+    let (mut sch, c, l) = block_loops(func.clone(), "C", 0);
     let f = sch.fuse(&[l[1], l[2]]).unwrap();
     let fs = sch.split(f, &[lit(10), lit(4), lit(3)]).unwrap();
     let mut at_i = sch.clone();
@@ -152,7 +107,7 @@ fn decompose_keeps_the_spatial_part_of_a_predicate_on_both_kinds_of_loops() {
 #[test]
 fn decompose_copies_the_kinds_of_the_spatial_loops() {
     let func = matmul(8, 16, 4);
-    let (mut sch, c, l) = matmul_loops(func.clone());
+    let (mut sch, c, l) = block_loops(func.clone(), "C", 0);
     let js = sch.split(l[1], &[None, lit(8)]).unwrap();
     sch.reorder(&[l[2], js[1]]).unwrap();
     sch.parallel(l[0]).unwrap();
@@ -193,10 +148,9 @@ fn rename_block(func: &PrimFunc, from: &str, to: &str) -> PrimFunc {
 #[test]
 fn rejects_a_block_that_is_not_a_reduction_with_init() {
     // Decomposed already: C_update has no init.
-    let (mut sch, c, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, c, l) = block_loops(matmul(8, 8, 8), "C", 0);
     sch.decompose_reduction(c, l[2]).unwrap();
-    let err = fails(&mut sch, |s| s.decompose_reduction(c, l[2]));
-    assert_eq!(err.kind(), "NotReduction");
+    let err = fails(&mut sch, "NotReduction", |s| s.decompose_reduction(c, l[2]));
     assert_eq!(err.to_string(), "decompose_reduction: block \"C_update\" is not a reduction block with an init");
     // An init but no reduce iteration variable.
     let func = replace_block(&matmul(8, 8, 8), "C", |mut br| {
@@ -204,8 +158,8 @@ fn rejects_a_block_that_is_not_a_reduction_with_init() {
         Stmt::Block(Box::new(br))
     })
     .unwrap();
-    let (mut sch, c, l) = matmul_loops(func);
-    assert_eq!(fails(&mut sch, |s| s.decompose_reduction(c, l[2])).kind(), "NotReduction");
+    let (mut sch, c, l) = block_loops(func, "C", 0);
+    fails(&mut sch, "NotReduction", |s| s.decompose_reduction(c, l[2]));
 }
 
 /// The matmul followed by `d[i, j] = c[i, j] * 2` (block "E", loops `i2`, `j2`).
@@ -244,8 +198,7 @@ fn rejects_a_loop_that_does_not_enclose_the_block() {
     let c = sch.get_block("C").unwrap();
     let e = sch.get_block("E").unwrap();
     let le = sch.get_loops(e).unwrap();
-    let err = fails(&mut sch, |s| s.decompose_reduction(c, le[0]));
-    assert_eq!(err.kind(), "NotAnAncestor");
+    let err = fails(&mut sch, "NotAnAncestor", |s| s.decompose_reduction(c, le[0]));
     assert_eq!(err.to_string(), "decompose_reduction: loop `i2` does not enclose block \"C\"");
     // The other block's loops work for it.
     let l = sch.get_loops(c).unwrap();
@@ -257,39 +210,37 @@ fn rejects_a_loop_that_does_not_enclose_the_block() {
 #[test]
 fn rejects_a_reduce_loop_outside_the_given_loop() {
     // The chapter's nest i, j_0, k, j_1: decomposing at j_1 would rerun the init for each k.
-    let (mut sch, c, l) = matmul_loops(matmul(8, 16, 8));
+    let (mut sch, c, l) = block_loops(matmul(8, 16, 8), "C", 0);
     let js = sch.split(l[1], &[None, lit(4)]).unwrap();
     sch.reorder(&[l[0], js[0], l[2], js[1]]).unwrap();
-    let err = fails(&mut sch, |s| s.decompose_reduction(c, js[1]));
-    assert_eq!(err.kind(), "ReduceLoopOutside");
+    let err = fails(&mut sch, "ReduceLoopOutside", |s| s.decompose_reduction(c, js[1]));
     assert!(err.to_string().contains("loop `k` drives a reduce variable of block \"C\" but is outside `j_1`"));
     // k outermost.
-    let (mut sch, c, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, c, l) = block_loops(matmul(8, 8, 8), "C", 0);
     sch.reorder(&[l[2], l[0]]).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.decompose_reduction(c, l[1])).kind(), "ReduceLoopOutside");
+    fails(&mut sch, "ReduceLoopOutside", |s| s.decompose_reduction(c, l[1]));
     sch.decompose_reduction(c, l[2]).unwrap();
 }
 
 #[test]
 fn rejects_a_loop_driving_spatial_and_reduce_variables() {
-    let (mut sch, c, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, c, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let f = sch.fuse(&[l[1], l[2]]).unwrap();
-    let err = fails(&mut sch, |s| s.decompose_reduction(c, l[0]));
-    assert_eq!(err.kind(), "MixedLoop");
+    let err = fails(&mut sch, "MixedLoop", |s| s.decompose_reduction(c, l[0]));
     assert_eq!(
         err.to_string(),
         "decompose_reduction: loop `j_k_fused` drives both spatial and reduce variables of block \"C\""
     );
-    assert_eq!(fails(&mut sch, |s| s.decompose_reduction(c, f)).kind(), "MixedLoop");
+    fails(&mut sch, "MixedLoop", |s| s.decompose_reduction(c, f));
 }
 
 // ---- handles and trace instructions ----
 
 #[test]
 fn a_split_loop_cannot_be_the_decomposition_point() {
-    let (mut sch, c, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, c, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let ks = sch.split(l[2], &[None, lit(4)]).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.decompose_reduction(c, l[2])).kind(), "StaleHandle");
+    fails(&mut sch, "StaleHandle", |s| s.decompose_reduction(c, l[2]));
     sch.decompose_reduction(c, ks[0]).unwrap();
 }
 
@@ -306,12 +257,8 @@ fn malformed_decompose_reduction_instructions_are_bad_instructions() {
         "sch.decompose_reduction(block=b0, loop=l3)",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err(ReplayError { step: n, error: err, .. }) =
-            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-        else {
-            panic!("`{line}` replayed")
-        };
-        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
+        let (n, err) = replay_fails(&matmul(8, 8, 8), &t, "BadInstruction");
+        assert_eq!(n, 3, "{line}: {err}");
     }
     assert!(parse_trace_str(&format!("{prefix}l4 = sch.decompose_reduction(block=b0, loop=l3)")).is_err());
 }

@@ -2,58 +2,13 @@
 //! results (also under uneven splits), stale handles, malformed trace
 //! instructions, and one failure per condition of `check_reorder`.
 
-use kiln_ir::interp;
-use kiln_ir::ir::{ForKind, PrimFunc};
+use kiln_ir::ir::ForKind;
 use kiln_ir::schedule::primitive::annotate::{AnnArg, AnnTarget};
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, Factor, LoopRV, ReplayError, Schedule, ScheduleError};
-use kiln_ir::trace::{parse_trace_str, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// The interpreter computes the same outputs before and after.
-fn assert_same_results(orig: &PrimFunc, new: &PrimFunc) {
-    let mut want = random_args(orig, 3);
-    interp::run(orig, &mut want).unwrap();
-    let mut got = random_args(orig, 3);
-    interp::run(new, &mut got).unwrap();
-    assert_eq!(want, got);
-}
-
-/// Runs a step that must fail, checks it changed nothing (IR, trace, handles,
-/// RNG), returns the error.
-fn fails<T>(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<T, ScheduleError>) -> ScheduleError {
-    let (func, trace, state) = (sch.func().clone(), sch.trace().clone(), format!("{sch:?}"));
-    let Err(err) = step(sch) else { panic!("the step succeeded") };
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace(), &trace, "a failed step changed the trace");
-    assert_eq!(format!("{sch:?}"), state, "a failed step changed the schedule");
-    err
-}
-
-/// The loops of block "C" of `func`, in a fresh schedule.
-fn matmul_loops(func: PrimFunc) -> (Schedule, Vec<LoopRV>) {
-    let mut sch = Schedule::new(func, 0);
-    let c = sch.get_block("C").unwrap();
-    let l = sch.get_loops(c).unwrap();
-    (sch, l)
-}
-
-fn lit(f: i64) -> Option<Factor> {
-    Some(Factor::Int(f))
-}
+use kiln_ir::schedule::testing::{
+    assert_round_trips, assert_same_results, block_loops, fails, lit, matmul, replay_fails,
+};
+use kiln_ir::schedule::Schedule;
+use kiln_ir::trace::parse_trace_str;
 
 /// The loop variables from the root down to block "C".
 fn loop_names(sch: &Schedule) -> Vec<String> {
@@ -63,14 +18,14 @@ fn loop_names(sch: &Schedule) -> Vec<String> {
 #[test]
 fn reorder_swaps_the_given_loops_in_place() {
     // TVM: the given loops take the positions they occupied, in the given order.
-    let (mut sch, l) = matmul_loops(matmul(16, 8, 4));
+    let (mut sch, _, l) = block_loops(matmul(16, 8, 4), "C", 0);
     sch.reorder(&[l[2], l[0]]).unwrap();
     assert_eq!(loop_names(&sch), ["k", "j", "i"]);
     insta::assert_snapshot!("reorder_k_i_ir", sch.func().to_string());
     insta::assert_snapshot!("reorder_k_i_trace", sch.trace().to_string());
 
     let func = matmul(6, 7, 5);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.reorder(&[l[2], l[0]]).unwrap();
     assert_same_results(&func, sch.func());
     assert_round_trips(&func, &sch);
@@ -79,7 +34,7 @@ fn reorder_swaps_the_given_loops_in_place() {
 #[test]
 fn reorder_a_tiling() {
     // i, j split by 4 and 8, then reordered to i_0, j_0, i_1, j_1 (the tiling).
-    let (mut sch, l) = matmul_loops(matmul(16, 32, 4));
+    let (mut sch, _, l) = block_loops(matmul(16, 32, 4), "C", 0);
     let is = sch.split(l[0], &[None, lit(4)]).unwrap();
     let js = sch.split(l[1], &[None, lit(8)]).unwrap();
     sch.reorder(&[js[0], is[1]]).unwrap();
@@ -88,7 +43,7 @@ fn reorder_a_tiling() {
 
     // The same on uneven splits: i: 10 = 3 x 4 - 2, j: 37 = 5 x 8 - 3.
     let func = matmul(10, 37, 3);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let is = sch.split(l[0], &[None, lit(4)]).unwrap();
     let js = sch.split(l[1], &[None, lit(8)]).unwrap();
     sch.reorder(&[js[0], is[1]]).unwrap();
@@ -100,7 +55,7 @@ fn reorder_a_tiling() {
 #[test]
 fn reorder_the_chapters_loops() {
     let func = matmul(10, 37, 3);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let js = sch.split(l[1], &[None, lit(4)]).unwrap();
     sch.reorder(&[l[0], js[0], l[2], js[1]]).unwrap();
     assert_eq!(loop_names(&sch), ["i", "j_0", "k", "j_1"]);
@@ -111,7 +66,7 @@ fn reorder_the_chapters_loops() {
 #[test]
 fn reorder_moves_kinds_and_annotations_with_their_loops() {
     let func = matmul(8, 12, 4);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.parallel(l[0]).unwrap();
     sch.annotate(AnnTarget::Loop(l[1]), "pragma_auto_unroll_max_step", AnnArg::Int(16)).unwrap();
     sch.reorder(&[l[1], l[0]]).unwrap();
@@ -128,7 +83,7 @@ fn reorder_moves_kinds_and_annotations_with_their_loops() {
 fn reorder_of_fewer_than_two_loops_changes_nothing() {
     // As in TVM: nothing to reorder, and the step is still recorded.
     let func = matmul(8, 8, 8);
-    let (mut sch, l) = matmul_loops(func.clone());
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     sch.reorder(&[l[1]]).unwrap();
     sch.reorder(&[]).unwrap();
     assert_eq!(sch.func(), &func);
@@ -137,7 +92,7 @@ fn reorder_of_fewer_than_two_loops_changes_nothing() {
     assert_round_trips(&func, &sch);
     // A stale handle is still an error.
     let js = sch.split(l[1], &[None, lit(2)]).unwrap();
-    assert_eq!(fails(&mut sch, |s| s.reorder(&[l[1]])).kind(), "StaleHandle");
+    fails(&mut sch, "StaleHandle", |s| s.reorder(&[l[1]]));
     sch.reorder(&[js[1]]).unwrap();
 }
 
@@ -145,35 +100,32 @@ fn reorder_of_fewer_than_two_loops_changes_nothing() {
 
 #[test]
 fn rejects_a_repeated_loop() {
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
-    let err = fails(&mut sch, |s| s.reorder(&[l[2], l[0], l[2]]));
-    assert_eq!(err.kind(), "Duplicate");
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
+    let err = fails(&mut sch, "Duplicate", |s| s.reorder(&[l[2], l[0], l[2]]));
     assert_eq!(err.to_string(), "reorder: loop `k` is given twice");
 }
 
 #[test]
 fn rejects_loops_in_different_branches() {
     // After decompose_reduction, `j_init` (the init's copy of j) and `k` are siblings under `i`.
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let c = sch.get_block("C").unwrap();
     sch.decompose_reduction(c, l[1]).unwrap();
     let init = sch.get_block("C_init").unwrap();
     let li = sch.get_loops(init).unwrap();
     assert_eq!(sch.loop_name(li[1]).unwrap(), "j_init");
-    let err = fails(&mut sch, |s| s.reorder(&[li[1], l[2]]));
-    assert_eq!(err.kind(), "NotInOneChain");
+    let err = fails(&mut sch, "NotInOneChain", |s| s.reorder(&[li[1], l[2]]));
     assert!(err.to_string().contains("are not nested in one another"), "{err}");
-    assert_eq!(fails(&mut sch, |s| s.reorder(&[l[1], li[1]])).kind(), "NotInOneChain");
+    fails(&mut sch, "NotInOneChain", |s| s.reorder(&[l[1], li[1]]));
 }
 
 #[test]
 fn rejects_loops_that_are_not_perfectly_nested() {
     // After decompose_reduction at k, `j` holds the init block and the `k` loop.
-    let (mut sch, l) = matmul_loops(matmul(8, 8, 8));
+    let (mut sch, _, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let c = sch.get_block("C").unwrap();
     sch.decompose_reduction(c, l[2]).unwrap();
-    let err = fails(&mut sch, |s| s.reorder(&[l[2], l[0]]));
-    assert_eq!(err.kind(), "NotPerfectlyNested");
+    let err = fails(&mut sch, "NotPerfectlyNested", |s| s.reorder(&[l[2], l[0]]));
     assert_eq!(
         err.to_string(),
         "reorder: the body of `j` is not a single loop, so the loops below it cannot move above it"
@@ -189,11 +141,7 @@ fn malformed_reorder_instructions_are_bad_instructions() {
     let prefix = "b0 = sch.get_block(name=\"C\", func_name=\"main\")\nl1, l2, l3 = sch.get_loops(block=b0)\n";
     for line in ["sch.reorder(l3, b0)", "sch.reorder(l3, v1)", "sch.reorder(l3, [l1])", "sch.reorder(l3, l8)"] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err(ReplayError { step: n, error: err, .. }) =
-            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-        else {
-            panic!("`{line}` replayed")
-        };
-        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
+        let (n, err) = replay_fails(&matmul(8, 8, 8), &t, "BadInstruction");
+        assert_eq!(n, 3, "{line}: {err}");
     }
 }

@@ -5,55 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use kiln_ir::interp;
-use kiln_ir::ir::{AnnValue, PrimFunc};
+use kiln_ir::ir::AnnValue;
 use kiln_ir::schedule::primitive::annotate::{AnnArg, AnnTarget};
 use kiln_ir::schedule::primitive::sampling::{check_tile_decision, perfect_tilings};
-use kiln_ir::schedule::testing::{matmul, random_args};
-use kiln_ir::schedule::{DecisionMode, ExprRV, LoopRV, ReplayError, Schedule, ScheduleError};
+use kiln_ir::schedule::testing::{assert_round_trips, assert_same_results, block_loops, fails, matmul, replay_fails};
+use kiln_ir::schedule::{DecisionMode, ExprRV, Schedule};
 use kiln_ir::trace::{parse_trace_str, Decision, Trace};
-
-/// Replaying the printed and the JSON trace gives the same IR and trace.
-fn assert_round_trips(orig: &PrimFunc, sch: &Schedule) {
-    let text = sch.trace().to_string();
-    let parsed = parse_trace_str(&text).unwrap();
-    let again = Schedule::replay(orig, &parsed, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-    let json = serde_json::to_string(&sch.trace().to_json()).unwrap();
-    let back = Trace::from_json(&serde_json::from_str(&json).unwrap()).unwrap();
-    let again = Schedule::replay(orig, &back, 0, DecisionMode::Strict).unwrap();
-    assert_eq!(again.func(), sch.func());
-    assert_eq!(again.trace().to_string(), text);
-}
-
-/// The interpreter computes the same outputs before and after.
-fn assert_same_results(orig: &PrimFunc, new: &PrimFunc) {
-    let mut want = random_args(orig, 3);
-    interp::run(orig, &mut want).unwrap();
-    let mut got = random_args(orig, 3);
-    interp::run(new, &mut got).unwrap();
-    assert_eq!(want, got);
-}
-
-/// Runs a step that must fail, checks it changed nothing (IR, trace, handles,
-/// RNG), returns the error.
-fn fails<T>(sch: &mut Schedule, step: impl FnOnce(&mut Schedule) -> Result<T, ScheduleError>) -> ScheduleError {
-    let (func, trace, state) = (sch.func().clone(), sch.trace().clone(), format!("{sch:?}"));
-    let Err(err) = step(sch) else { panic!("the step succeeded") };
-    assert_eq!(sch.func(), &func, "a failed step changed the IR");
-    assert_eq!(sch.trace(), &trace, "a failed step changed the trace");
-    assert_eq!(format!("{sch:?}"), state, "a failed step changed the schedule");
-    err
-}
-
-/// The loops of block "C" of `func`, in a fresh schedule.
-fn matmul_loops(func: PrimFunc, seed: u64) -> (Schedule, Vec<LoopRV>) {
-    let mut sch = Schedule::new(func, seed);
-    let c = sch.get_block("C").unwrap();
-    let l = sch.get_loops(c).unwrap();
-    (sch, l)
-}
 
 fn values(sch: &Schedule, vs: &[ExprRV]) -> Vec<i64> {
     vs.iter().map(|v| sch.get(*v).unwrap()).collect()
@@ -89,7 +46,7 @@ fn sample_perfect_tile_with_a_given_decision() {
 #[test]
 fn sampling_changes_no_ir_and_keeps_results() {
     let func = matmul(24, 48, 18);
-    let (mut sch, l) = matmul_loops(func.clone(), 5);
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 5);
     let v = sch.sample_perfect_tile(l[1], 3, 8, None).unwrap();
     sch.sample_categorical(&[1, 2, 4], &[0.2, 0.3, 0.5], None).unwrap();
     assert_eq!(sch.func(), &func, "sampling does not change the IR");
@@ -128,7 +85,7 @@ fn sampled_tiles_are_perfect_tilings() {
     let valid: BTreeSet<Vec<i64>> = perfect_tilings(96, 3, 16).into_iter().collect();
     let mut seen = BTreeSet::new();
     for seed in 0..64 {
-        let (mut sch, l) = matmul_loops(matmul(4, 96, 4), seed);
+        let (mut sch, _, l) = block_loops(matmul(4, 96, 4), "C", seed);
         let v = sch.sample_perfect_tile(l[1], 3, 16, None).unwrap();
         let d = values(&sch, &v);
         assert!(valid.contains(&d), "{d:?}");
@@ -141,7 +98,7 @@ fn sampled_tiles_are_perfect_tilings() {
 #[test]
 fn the_same_seed_gives_the_same_decisions() {
     let run = |seed: u64| {
-        let (mut sch, l) = matmul_loops(matmul(64, 128, 32), seed);
+        let (mut sch, _, l) = block_loops(matmul(64, 128, 32), "C", seed);
         sch.sample_perfect_tile(l[0], 4, 8, None).unwrap();
         sch.sample_perfect_tile(l[1], 2, 16, None).unwrap();
         sch.sample_categorical(&[0, 16, 64, 512], &[0.25; 4], None).unwrap();
@@ -160,7 +117,7 @@ fn the_same_seed_gives_the_same_decisions() {
 fn with_decision_changes_exactly_that_decision() {
     // What the tuner's mutators do: edit one decision of a trace, replay.
     let func = matmul(64, 128, 4);
-    let (mut sch, l) = matmul_loops(func.clone(), 0);
+    let (mut sch, _, l) = block_loops(func.clone(), "C", 0);
     let vi = sch.sample_perfect_tile(l[0], 2, 16, Some(vec![8, 8])).unwrap();
     let vj = sch.sample_perfect_tile(l[1], 2, 16, Some(vec![32, 4])).unwrap();
     let u = sch.sample_categorical(&[0, 16, 64], &[0.5, 0.25, 0.25], Some(1)).unwrap();
@@ -209,11 +166,8 @@ fn a_stale_tile_decision_is_an_error_in_strict_and_resampled_in_repair() {
     stochastic_schedule_mm(&mut sch, Some(vec![8, 16]));
     let trace = sch.trace().clone();
     let changed = matmul(8, 96, 4);
-    let Err(ReplayError { step: n, error: err, .. }) = Schedule::replay(&changed, &trace, 0, DecisionMode::Strict)
-    else {
-        panic!()
-    };
-    assert_eq!((n, err.kind()), (3, "BadDecision"));
+    let (n, err) = replay_fails(&changed, &trace, "BadDecision");
+    assert_eq!(n, 3);
     assert!(err.to_string().contains("factors [8, 16] multiply to 128, but the loop's extent is 96"), "{err}");
 
     for mode in [DecisionMode::Repair, DecisionMode::Resample] {
@@ -277,25 +231,23 @@ fn zero_probabilities_are_never_drawn() {
 
 #[test]
 fn rejects_a_tile_count_below_one() {
-    let (mut sch, l) = matmul_loops(matmul(16, 16, 16), 0);
-    let err = fails(&mut sch, |s| s.sample_perfect_tile(l[0], 0, 0, None));
-    assert_eq!(err.kind(), "BadTileCount");
+    let (mut sch, _, l) = block_loops(matmul(16, 16, 16), "C", 0);
+    let err = fails(&mut sch, "BadTileCount", |s| s.sample_perfect_tile(l[0], 0, 0, None));
     assert_eq!(err.to_string(), "sampling: sample_perfect_tile needs n >= 1, got 0");
-    assert_eq!(fails(&mut sch, |s| s.sample_perfect_tile(l[0], -2, 0, Some(vec![16]))).kind(), "BadTileCount");
+    fails(&mut sch, "BadTileCount", |s| s.sample_perfect_tile(l[0], -2, 0, Some(vec![16])));
 }
 
 #[test]
 fn rejects_tile_decisions_that_do_not_fit() {
     // One failure per condition of `check_tile_decision`.
-    let (mut sch, l) = matmul_loops(matmul(128, 128, 128), 0);
+    let (mut sch, _, l) = block_loops(matmul(128, 128, 128), "C", 0);
     for (decision, what) in [
         (vec![128], "1 factors for n=2"),
         (vec![-1, -128], "factors [-1, -128] must be positive"),
         (vec![8, 8], "factors [8, 8] multiply to 64, but the loop's extent is 128"),
         (vec![4, 32], "innermost factor 32 exceeds max_innermost_factor=16"),
     ] {
-        let err = fails(&mut sch, |s| s.sample_perfect_tile(l[1], 2, 16, Some(decision)));
-        assert_eq!(err.kind(), "BadDecision");
+        let err = fails(&mut sch, "BadDecision", |s| s.sample_perfect_tile(l[1], 2, 16, Some(decision)));
         assert!(err.to_string().ends_with(what), "{err}");
     }
 }
@@ -303,9 +255,8 @@ fn rejects_tile_decisions_that_do_not_fit() {
 #[test]
 fn rejects_a_loop_with_no_tiling() {
     // n = 1 leaves the whole extent innermost, above the limit.
-    let (mut sch, l) = matmul_loops(matmul(128, 128, 128), 0);
-    let err = fails(&mut sch, |s| s.sample_perfect_tile(l[1], 1, 16, None));
-    assert_eq!(err.kind(), "BadDecision");
+    let (mut sch, _, l) = block_loops(matmul(128, 128, 128), "C", 0);
+    let err = fails(&mut sch, "BadDecision", |s| s.sample_perfect_tile(l[1], 1, 16, None));
     assert!(err.to_string().contains("no tiling of 128 into 1 factors"), "{err}");
 }
 
@@ -314,18 +265,16 @@ fn rejects_a_loop_with_no_tiling() {
 #[test]
 fn rejects_candidates_and_probabilities_that_do_not_match() {
     let mut sch = Schedule::new(matmul(8, 8, 8), 0);
-    let err = fails(&mut sch, |s| s.sample_categorical(&[1, 2, 3], &[0.5, 0.5], None));
-    assert_eq!(err.kind(), "BadCategorical");
+    let err = fails(&mut sch, "BadCategorical", |s| s.sample_categorical(&[1, 2, 3], &[0.5, 0.5], None));
     assert!(err.to_string().contains("got 3 candidates and 2 probabilities"), "{err}");
-    assert_eq!(fails(&mut sch, |s| s.sample_categorical(&[], &[], None)).kind(), "BadCategorical");
+    fails(&mut sch, "BadCategorical", |s| s.sample_categorical(&[], &[], None));
 }
 
 #[test]
 fn rejects_bad_probabilities() {
     let mut sch = Schedule::new(matmul(8, 8, 8), 0);
     for probs in [[0.5, -0.1], [f64::NAN, 1.0], [f64::INFINITY, 1.0], [0.0, 0.0]] {
-        let err = fails(&mut sch, |s| s.sample_categorical(&[1, 2], &probs, None));
-        assert_eq!(err.kind(), "BadProbabilities", "{probs:?}");
+        fails(&mut sch, "BadProbabilities", |s| s.sample_categorical(&[1, 2], &probs, None));
     }
 }
 
@@ -333,17 +282,12 @@ fn rejects_bad_probabilities() {
 fn rejects_categorical_decisions_that_do_not_fit() {
     let mut sch = Schedule::new(matmul(8, 8, 8), 0);
     for d in [4, -1, 1] {
-        let err = fails(&mut sch, |s| s.sample_categorical(&[1, 2, 3, 4], &[0.5, 0.0, 0.25, 0.25], Some(d)));
-        assert_eq!(err.kind(), "BadDecision", "decision {d}");
+        fails(&mut sch, "BadDecision", |s| s.sample_categorical(&[1, 2, 3, 4], &[0.5, 0.0, 0.25, 0.25], Some(d)));
     }
     // Replayed: an error in Strict, resampled among the valid candidates in Repair.
     let t = parse_trace_str("v0 = sch.sample_categorical(candidates=[1, 2, 3], probs=[0.5, 0.0, 0.5], decision=1)")
         .unwrap();
-    let Err(ReplayError { step: 1, error: err, .. }) = Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-    else {
-        panic!()
-    };
-    assert_eq!(err.kind(), "BadDecision");
+    assert_eq!(replay_fails(&matmul(8, 8, 8), &t, "BadDecision").0, 1);
     for seed in 0..20 {
         let again = Schedule::replay(&matmul(8, 8, 8), &t, seed, DecisionMode::Repair).unwrap();
         let d = decisions(again.trace());
@@ -370,12 +314,8 @@ fn malformed_sampling_instructions_are_bad_instructions() {
         "v4, v5 = sch.sample_categorical(candidates=[1, 2], probs=[0.5, 0.5], decision=0)",
     ] {
         let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
-        let Err(ReplayError { step: n, error: err, .. }) =
-            Schedule::replay(&matmul(8, 8, 8), &t, 0, DecisionMode::Strict)
-        else {
-            panic!("`{line}` replayed")
-        };
-        assert_eq!((n, err.kind()), (3, "BadInstruction"), "{line}: {err}");
+        let (n, err) = replay_fails(&matmul(8, 8, 8), &t, "BadInstruction");
+        assert_eq!(n, 3, "{line}: {err}");
     }
     // Integer probabilities are numbers too.
     let t = parse_trace_str("v0 = sch.sample_categorical(candidates=[1, 2], probs=[1, 3], decision=1)").unwrap();

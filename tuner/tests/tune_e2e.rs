@@ -4,24 +4,12 @@
 
 mod common;
 
-use kiln_ir::interp::{self, Tensor};
-use kiln_ir::schedule::testing::random_args;
+use kiln_ir::schedule::testing::assert_close_results;
 use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::target::Isa;
 use kiln_ir::tracefile::{TargetEntry, TraceFile};
 use tuner::commit::Committed;
 use tuner::{Task, TuneOptions};
-
-fn outputs_match(reference: &kiln_ir::ir::PrimFunc, scheduled: &kiln_ir::ir::PrimFunc) {
-    let mut want = random_args(reference, 3);
-    let mut got = want.clone();
-    interp::run(reference, &mut want).unwrap();
-    interp::run(scheduled, &mut got).unwrap();
-    let (Tensor::F32(w), Tensor::F32(g)) = (&want[2], &got[2]) else { panic!("f32 outputs") };
-    for (a, b) in w.iter().zip(g) {
-        assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
-    }
-}
 
 #[test]
 fn small_tuning_run_writes_a_trace_that_replays_correctly() {
@@ -72,7 +60,7 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     assert_eq!(prov.strategy.as_deref(), Some("evolutionary"));
     assert!(entry.latency_us.unwrap() > 0.0 && entry.gflops.unwrap() > 0.0);
     let sch = Schedule::replay(&func, &entry.trace, 0, DecisionMode::Strict).expect("the trace replays");
-    outputs_match(&func, sch.func());
+    assert_close_results(&func, sch.func(), 1e-4);
     // The curve exists and is monotone.
     assert_eq!(r.curve.len(), 16);
     assert!(r.curve.windows(2).all(|w| w[1].1 >= w[0].1));
@@ -93,7 +81,7 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     // The chapter's random_search.
     let (sch, us) = tuner::random_search(&func, isa, 8, 5, &work.join("random")).unwrap();
     assert!(us > 0.0);
-    outputs_match(&func, sch.func());
+    assert_close_results(&func, sch.func(), 1e-4);
     let _ = std::fs::remove_dir_all(&work);
 }
 

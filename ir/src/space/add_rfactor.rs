@@ -29,19 +29,14 @@ use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::RegisterUse;
 
 use super::common::{
-    check_tile, fusable_consumer, inside_vector_loop, loop_handles, loops_below, parallelize, split_by, tidy_nest, tile,
+    check_tile, fusable_consumer, loop_handles, loops_below, parallelize, rule_subject, split_by, tidy_nest, tile,
 };
-use super::roles::{contiguous_iter, exclusive_loops, operand_loads, LoopRole};
+use super::roles::{contiguous_iter, operand_loads, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
 
 /// Applies the rfactor rule to the reduction `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
-    if inside_vector_loop(sch, block) {
-        return Ok(());
-    }
-    let f = sch.func().clone();
-    let br = f.block(block).unwrap().clone();
-    let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
+    let Some((f, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
     if roles.len() != br.block.iter_vars.len() {
         return Ok(());
     }

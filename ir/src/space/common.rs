@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
+use crate::ir::{BlockRealize, PrimFunc};
 use crate::schedule::analysis::consumers;
 use crate::schedule::{BlockRV, DecisionMode, ExprRV, Factor, LoopRV, Schedule, ScheduleError};
 use crate::target::{Isa, RegisterUse};
 use crate::trace::Decision;
 
-use super::roles::exclusive_loops;
+use super::roles::{exclusive_loops, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
 
 /// Loops longer than this are not unrolled by the rules.
@@ -54,7 +55,12 @@ pub(super) fn tile(
 /// Samples (or, in default mode, takes `default`; or takes the next given
 /// decision) an index into `candidates`, each equally likely; returns the
 /// chosen candidate.
-pub(super) fn choose(sch: &mut Schedule, candidates: &[i64], default: usize, mode: &mut Mode) -> Result<i64, ScheduleError> {
+pub(super) fn choose(
+    sch: &mut Schedule,
+    candidates: &[i64],
+    default: usize,
+    mode: &mut Mode,
+) -> Result<i64, ScheduleError> {
     let (decision, dmode) = match mode {
         Mode::Sample => (None, DecisionMode::Strict),
         Mode::Default => (Some(default as i64), DecisionMode::Strict),
@@ -160,9 +166,22 @@ pub(super) fn fusable_consumer(sch: &Schedule, block: &str) -> Option<String> {
     .then(|| cons[0].clone())
 }
 
-/// Whether a block sits inside a vectorized loop (placed there by
+/// What a rule schedules: a copy of the function, the block and its
+/// exclusive loops (`roles::exclusive_loops`). `None` when the block has no
+/// such loops, or sits inside a vectorized loop (placed there by
 /// `compute_at`): its own loops are then left alone.
-pub(super) fn inside_vector_loop(sch: &Schedule, block: &str) -> bool {
+pub(super) fn rule_subject(sch: &Schedule, block: &str) -> Option<(PrimFunc, BlockRealize, Vec<LoopRole>)> {
+    if inside_vector_loop(sch, block) {
+        return None;
+    }
+    let f = sch.func().clone();
+    let br = f.block(block).unwrap().clone();
+    let roles = exclusive_loops(&f, block)?;
+    Some((f, br, roles))
+}
+
+/// Whether a block sits inside a vectorized loop.
+fn inside_vector_loop(sch: &Schedule, block: &str) -> bool {
     sch.func().loops_of_block(block).is_some_and(|ls| ls.iter().any(|l| l.kind == crate::ir::ForKind::Vectorized))
 }
 

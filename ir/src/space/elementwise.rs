@@ -14,18 +14,13 @@
 use crate::ir::DataType;
 use crate::schedule::{Factor, Schedule};
 
-use super::common::{inside_vector_loop, loop_handles, parallelize};
-use super::roles::{exclusive_loops, store_lane_iter};
+use super::common::{loop_handles, parallelize, rule_subject};
+use super::roles::store_lane_iter;
 use super::{SpaceError, SpaceOptions};
 
 /// Vectorizes (and parallelizes) the spatial-only `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions) -> Result<(), SpaceError> {
-    if inside_vector_loop(sch, block) {
-        return Ok(());
-    }
-    let f = sch.func().clone();
-    let br = f.block(block).unwrap().clone();
-    let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
+    let Some((_, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
     let Some(last) = roles.last() else { return Ok(()) };
     let dt = br.block.body.value.dtype();
     let lanes = opts.isa.lanes(dt) as i64;

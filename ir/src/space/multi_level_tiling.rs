@@ -27,20 +27,16 @@ use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::RegisterUse;
 
 use super::common::{
-    check_tile, choose, fusable_consumer, inside_vector_loop, loop_handles, loops_below, parallelize, split_by, tidy_nest, tile,
+    check_tile, choose, fusable_consumer, loop_handles, loops_below, parallelize, rule_subject, split_by, tidy_nest,
+    tile,
 };
 use super::packing::{derived_layout, pack_operand};
-use super::roles::{broadcast_row, contiguous_iter, exclusive_loops, store_lane_iter};
+use super::roles::{broadcast_row, contiguous_iter, store_lane_iter};
 use super::{Mode, SpaceError, SpaceOptions};
 
 /// Applies the `SSRSRS` tiling to the reduction `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
-    if inside_vector_loop(sch, block) {
-        return Ok(());
-    }
-    let f = sch.func().clone();
-    let br = f.block(block).unwrap().clone();
-    let Some(roles) = exclusive_loops(&f, block) else { return Ok(()) };
+    let Some((f, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
     if roles.len() != br.block.iter_vars.len() {
         return Ok(());
     }
@@ -162,7 +158,8 @@ fn pack_operands(sch: &mut Schedule, block: &str, lane: usize, lanes: i64, mode:
         }
         let Some(load) = br.block.body.value.loads().into_iter().find(|l| *l.buffer == *buffer) else { continue };
         let lane_var = &br.block.iter_vars[lane].var;
-        let strided = load.indices.iter().any(|e| e.uses_var(lane_var)) && contiguous_iter(br, &load.indices) != Some(lane);
+        let strided =
+            load.indices.iter().any(|e| e.uses_var(lane_var)) && contiguous_iter(br, &load.indices) != Some(lane);
         let bytes = f.buffer(&buffer).map_or(0, |b| b.numel() * b.dtype.bytes() as i64);
         let pack = strided || choose(sch, &[0, 1], usize::from(bytes > PACK_DEFAULT_BYTES), mode)? == 1;
         if pack && pack_operand(sch, b, index, lanes)?.is_none() {

@@ -8,6 +8,7 @@ use kiln_ir::ir::{BlockRealize, PrimFunc};
 use kiln_ir::schedule::index_map::IndexMap;
 use kiln_ir::schedule::primitive::annotate::{AnnArg, AnnTarget};
 use kiln_ir::schedule::primitive::sampling::perfect_tilings;
+use kiln_ir::schedule::testing::try_step;
 use kiln_ir::schedule::{BlockRV, BufferSide, ExprRV, Factor, LoopRV, Schedule, ScheduleError};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -62,9 +63,9 @@ impl Ctx {
         Ctx { sch, rng, stats: Stats::default(), log: vec![], blocks: vec![], loops: vec![], exprs: vec![] }
     }
 
-    /// Runs one primitive call. A rejected call must leave the function and
-    /// the trace as they were (checked here: a violation panics, and the
-    /// caller reports it like any panic).
+    /// Runs one primitive call. A rejected call must leave the schedule as it
+    /// was: function, trace, handles and RNG (checked by `testing::try_step`:
+    /// a violation panics, and the caller reports it like any panic).
     fn call<T: std::fmt::Debug>(
         &mut self,
         name: &'static str,
@@ -72,8 +73,7 @@ impl Ctx {
         f: impl FnOnce(&mut Schedule) -> Result<T, ScheduleError>,
     ) -> Option<T> {
         self.log.push(format!("{name}({desc})"));
-        let (func, insts) = (self.sch.func().clone(), self.sch.trace().insts.len());
-        let out = f(&mut self.sch);
+        let out = try_step(&mut self.sch, f);
         let e = self.stats.per_primitive.entry(name).or_default();
         match out {
             Ok(v) => {
@@ -85,8 +85,6 @@ impl Ctx {
                 e.1 += 1;
                 *self.stats.reasons.entry((name, err.kind())).or_default() += 1;
                 self.log.last_mut().unwrap().push_str(&format!(" -> Err({err})"));
-                assert!(self.sch.func() == &func, "CHECK: rejected {name} changed the function: {err}");
-                assert_eq!(self.sch.trace().insts.len(), insts, "CHECK: rejected {name} was recorded: {err}");
                 None
             }
         }

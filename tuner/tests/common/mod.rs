@@ -33,5 +33,5 @@ pub const SMALL_MATMUL: &str = r#"
 "#;
 
 pub fn small_matmul() -> kiln_ir::ir::PrimFunc {
-    kiln_ir::parse::parse_kernel_str(SMALL_MATMUL).expect("the test kernel parses").func
+    kiln_ir::schedule::testing::kernel(SMALL_MATMUL)
 }

@@ -150,16 +150,26 @@ impl Schedule {
         Ok(sch)
     }
 
-    /// Applies every instruction of `trace` to this schedule.
+    /// Applies every instruction of `trace` to this schedule. On failure,
+    /// says which step failed and why, and the schedule is as the
+    /// instructions before it left it.
     pub fn apply_trace(&mut self, trace: &Trace, mode: DecisionMode) -> Result<(), ReplayError> {
+        let start = self.clone();
         let mut map = RvMap { map: HashMap::new(), inst: String::new() };
         for (n, inst) in trace.insts.iter().enumerate() {
             map.inst = print_inst_for_error(inst);
             let failed = |error| ReplayError { step: n + 1, instruction: map.inst.clone(), error: Box::new(error) };
             let outs = self.apply_inst(inst, &map, mode).map_err(failed)?;
             if outs.len() != inst.outputs.len() {
-                let n = (outs.len(), inst.outputs.len());
-                return Err(failed(map.err(format!("produces {} handles but the trace names {}", n.0, n.1))));
+                // Known only once the instruction applied: undo it by
+                // applying the instructions before it to the starting state
+                // again (they succeeded, and replay is deterministic).
+                let err =
+                    map.err(format!("produces {} handles but the trace names {}", outs.len(), inst.outputs.len()));
+                *self = start;
+                let head = Trace { insts: trace.insts[..n].to_vec() };
+                self.apply_trace(&head, mode).expect("the instructions before a failed one apply again");
+                return Err(failed(err));
             }
             for (old, new) in inst.outputs.iter().zip(outs) {
                 map.map.insert(*old, new);
@@ -187,6 +197,31 @@ impl Schedule {
             }
             InstKind::ComputeInline | InstKind::ReverseComputeInline => compute_inline::replay(self, inst, map),
             InstKind::SamplePerfectTile | InstKind::SampleCategorical => sampling::replay(self, inst, map, mode),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::schedule::testing::{matmul, replay_fails};
+    use crate::trace::parse_trace_str;
+
+    /// An instruction naming more or fewer outputs than it produces is found
+    /// out only once it applied; the schedule must still be left as the
+    /// instructions before it left it (IR, trace, handles, RNG).
+    #[test]
+    fn an_instruction_with_the_wrong_outputs_changes_nothing() {
+        let prefix = "b0 = sch.get_block(name=\"C\", func_name=\"main\")\nl1, l2, l3 = sch.get_loops(block=b0)\n";
+        for line in [
+            "sch.fuse(l1, l2, preserve_unit_iters=True)",
+            "l4, l5, l6 = sch.split(loop=l2, factors=[None, 4], preserve_unit_iters=True)",
+            "v4 = sch.sample_perfect_tile(loop=l2, n=2, max_innermost_factor=16, decision=[4, 2])",
+            "l4, l5 = sch.get_loops(block=b0)",
+        ] {
+            let t = parse_trace_str(&format!("{prefix}{line}")).unwrap();
+            let (n, err) = replay_fails(&matmul(8, 8, 8), &t, "BadInstruction");
+            assert_eq!(n, 3, "{line}: {err}");
+            assert!(err.to_string().contains("but the trace names"), "{err}");
         }
     }
 }
