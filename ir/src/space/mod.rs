@@ -113,8 +113,12 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
                 Some(ReductionRule::MultiLevelTiling) => multi_level_tiling::apply(sch, name, opts, &mut mode)?,
                 Some(ReductionRule::AddRFactor) => add_rfactor::apply(sch, name, opts, &mut mode)?,
                 Some(ReductionRule::TileOrRFactor) => {
-                    // 1: tile with the strided operand packed (the default); 0: rfactor.
-                    if common::choose(sch, &[0, 1], 1, &mut mode)? == 1 {
+                    // 1: tile with the strided operand packed; 0: rfactor. By
+                    // default, tile when the packed panels are reused by enough
+                    // rows to pay for the packing.
+                    let rows = roles::store_lane_iter(&br).and_then(|l| gemm_rows(&br, l)).unwrap_or(0);
+                    let default = usize::from(rows >= MIN_PACKING_ROWS);
+                    if common::choose(sch, &[0, 1], default, &mut mode)? == 1 {
                         multi_level_tiling::apply(sch, name, opts, &mut mode)?
                     } else {
                         add_rfactor::apply(sch, name, opts, &mut mode)?
@@ -160,7 +164,7 @@ fn reduction_rule(sch: &Schedule, block: &str) -> Option<ReductionRule> {
     let (big, _) = loads.into_iter().max_by_key(|(_, n)| *n)?;
     match roles::contiguous_iter(br, &big.indices) {
         Some(i) if br.block.iter_vars[i].kind == IterKind::Reduce => {
-            if lane.is_some_and(|l| roles::strided_lane_operand(f, br, l)) {
+            if lane.is_some_and(|l| roles::strided_lane_operand(f, br, l) && gemm_rows(br, l).is_some()) {
                 Some(ReductionRule::TileOrRFactor)
             } else {
                 Some(ReductionRule::AddRFactor)
@@ -168,6 +172,19 @@ fn reduction_rule(sch: &Schedule, block: &str) -> Option<ReductionRule> {
         }
         _ => lane.map(|_| ReductionRule::MultiLevelTiling),
     }
+}
+
+/// Rows below which a default schedule does not pack an operand to tile a
+/// GEMM-shaped block: each packed element would be used by fewer rows.
+const MIN_PACKING_ROWS: i64 = 16;
+
+/// The extent of the row axis of a GEMM-shaped block (an operand indexed by
+/// a spatial axis other than the lane, and not by the lane: `X` of `X·Wᵀ`).
+fn gemm_rows(br: &crate::ir::BlockRealize, lane: usize) -> Option<i64> {
+    (0..br.block.iter_vars.len())
+        .filter(|i| *i != lane && br.block.iter_vars[*i].kind == IterKind::Spatial && roles::broadcast_row(br, *i, lane))
+        .map(|i| br.block.iter_vars[i].extent)
+        .max()
 }
 
 /// Whether `block` is an elementwise consumer that the tile of its (reduction)
