@@ -215,6 +215,39 @@ pub unsafe fn checked_mut<T>(p: *mut T, i: isize, len: usize, buffer: &str) -> *
     p.offset(i)
 }
 
+#[cold]
+#[inline(never)]
+fn lanes_out_of_bounds(buffer: &str, i: isize, n: usize, len: usize) -> ! {
+    panic!("kiln: access {buffer}[{i}..{i}+{n}] outside its {len} elements")
+}
+
+/// `p.offset(i)` after checking that the `n` elements `i..i + n` lie in
+/// `0..len`: the lanes of a vector access (`n` is the vector's lane count,
+/// or its active lanes when masked). Emitted for every vector access in the
+/// bounds-checked debug mode (`CodegenOptions::check_all_accesses`).
+///
+/// # Safety
+/// `p` must point to `len` valid elements.
+#[inline(always)]
+pub unsafe fn checked_lanes<T>(p: *const T, i: isize, n: usize, len: usize, buffer: &str) -> *const T {
+    if i < 0 || (i as usize).checked_add(n).is_none_or(|end| end > len) {
+        lanes_out_of_bounds(buffer, i, n, len)
+    }
+    p.offset(i)
+}
+
+/// Mutable [`checked_lanes`].
+///
+/// # Safety
+/// `p` must point to `len` valid elements.
+#[inline(always)]
+pub unsafe fn checked_lanes_mut<T>(p: *mut T, i: isize, n: usize, len: usize, buffer: &str) -> *mut T {
+    if i < 0 || (i as usize).checked_add(n).is_none_or(|end| end > len) {
+        lanes_out_of_bounds(buffer, i, n, len)
+    }
+    p.offset(i)
+}
+
 /// `i32` division as the interpreter defines it (0 when dividing by 0, wrapping).
 #[inline(always)]
 pub fn idiv(a: i32, b: i32) -> i32 {

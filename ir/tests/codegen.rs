@@ -1,12 +1,20 @@
 //! The code generator's output: the expected intrinsics per ISA, and golden
 //! snapshots of readable generated code.
 
-use kiln_ir::codegen::{emit_impl, pretty};
+use kiln_ir::codegen::{emit_impl, emit_impl_with, pretty, vectorization_report, CodegenOptions, ScalarReason};
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::schedule::testing::kernel_in_file;
 use kiln_ir::space::{default_trace, SpaceOptions};
 use kiln_ir::target::Isa;
 use quote::format_ident;
+
+fn default_schedule(func: &PrimFunc, isa: Isa) -> PrimFunc {
+    default_trace(func, &SpaceOptions::new(isa)).unwrap().into_parts().0
+}
+
+fn kernel(src: &str) -> PrimFunc {
+    kernel_in_file(src).func
+}
 
 fn code(func: &PrimFunc, isa: Isa) -> String {
     pretty(&emit_impl(
@@ -86,4 +94,143 @@ sch.vectorize(loop=l11)",
     let flat: String = code.split_whitespace().collect();
     assert!(!flat.contains("_mm256_maskstore_ps(c_local"), "{code}");
     assert!(flat.contains("_mm256_maskstore_ps(c.offset"), "{code}");
+}
+
+fn bundled() -> Vec<PrimFunc> {
+    [
+        include_str!("../../kernels/src/conv2d.rs"),
+        include_str!("../../kernels/src/linear.rs"),
+        include_str!("../../kernels/src/linear0.rs"),
+        include_str!("../../kernels/src/linear1.rs"),
+        include_str!("../../kernels/src/matmul.rs"),
+        include_str!("../../kernels/src/matmul_odd.rs"),
+        include_str!("../../kernels/src/relu.rs"),
+        include_str!("../../kernels/src/softmax.rs"),
+    ]
+    .into_iter()
+    .map(kernel)
+    .collect()
+}
+
+fn code_with(func: &PrimFunc, isa: Isa, opts: &CodegenOptions) -> String {
+    pretty(&emit_impl_with(&default_schedule(func, isa), isa, &format_ident!("kernel"), opts))
+}
+
+#[test]
+fn default_options_are_what_the_macro_emits() {
+    for f in bundled() {
+        for isa in Isa::ALL {
+            assert_eq!(code_with(&f, isa, &CodegenOptions::default()), code(&f, isa), "{} {isa:?}", f.name);
+        }
+    }
+}
+
+#[test]
+fn check_all_accesses_leaves_no_access_unchecked() {
+    for f in bundled() {
+        for isa in Isa::ALL {
+            let checked = code_with(&f, isa, &CodegenOptions::checked());
+            let plain = code(&f, isa);
+            // Every `p.offset(i)` of the plain code is an unchecked access.
+            assert!(plain.contains(".offset("), "{} {isa:?}", f.name);
+            assert!(!checked.contains(".offset("), "{} {isa:?}:\n{checked}", f.name);
+            let stores = |s: &str| s.matches(" = ").count() + s.matches("storeu_p").count();
+            let checked_stores = |s: &str| s.matches("checked_mut(").count() + s.matches("checked_lanes_mut(").count();
+            assert!(checked_stores(&checked) > 0 && checked_stores(&checked) <= stores(&plain), "{} {isa:?}", f.name);
+            // Vector accesses check their lanes, masked ones their active lanes.
+            let vector = ["loadu_p", "storeu_p", "maskload_p", "maskstore_p"].iter().any(|op| plain.contains(op));
+            assert_eq!(vector, checked.contains("::kiln::runtime::checked_lanes"), "{} {isa:?}", f.name);
+            // The same loops are vectorized.
+            let intrinsics = |s: &str| s.matches("_mm").count();
+            assert_eq!(intrinsics(&plain), intrinsics(&checked), "{} {isa:?}", f.name);
+        }
+    }
+    let odd = kernel(include_str!("../../kernels/src/matmul_odd.rs"));
+    let flat: String = code_with(&odd, Isa::Avx512, &CodegenOptions::checked()).split_whitespace().collect();
+    // 37 columns: a masked store checks its active lanes.
+    assert!(flat.contains("_mm512_mask_storeu_ps(::kiln::runtime::checked_lanes_mut(c,"), "{flat}");
+    assert!(flat.contains(",__lanes,3700,\"c\""), "{flat}");
+}
+
+#[test]
+fn emulated_code_runs_on_the_emulation_module() {
+    let softmax = kernel(include_str!("../../kernels/src/softmax.rs"));
+    let emu = CodegenOptions::emulated("crate::emu512");
+    let c = code_with(&softmax, Isa::Avx512, &emu);
+    assert!(c.contains("use crate::emu512::*;"), "{c}");
+    assert!(c.contains("crate::emu512::exp_avx512("), "{c}");
+    for absent in ["::core::arch", "::kiln::simd", "target_feature", "cfg(target_arch"] {
+        assert!(!c.contains(absent), "{absent}:\n{c}");
+    }
+    // The same code otherwise.
+    let native = code(&softmax, Isa::Avx512)
+        .replace("#[cfg(target_arch = \"x86_64\")]", "")
+        .replace("#[target_feature(enable = \"avx512f,avx2,fma\")]", "")
+        .replace("::core::arch::x86_64", "crate::emu512")
+        .replace("::kiln::simd", "crate::emu512");
+    let flat = |s: &str| s.split_whitespace().collect::<String>();
+    assert_eq!(flat(&native), flat(&c));
+    // AVX2's lane masks come from the module too; scalar code has nothing to emulate.
+    let odd = kernel(include_str!("../../kernels/src/matmul_odd.rs"));
+    let c = code_with(&odd, Isa::Avx2, &CodegenOptions::emulated("crate::emu256"));
+    assert!(c.contains("crate::emu256::avx2_lane_mask32("), "{c}");
+    assert!(!c.contains("::kiln::runtime::avx2_lane_mask32"), "{c}");
+    assert_eq!(code_with(&odd, Isa::Scalar, &emu), code(&odd, Isa::Scalar));
+}
+
+fn scheduled(src: &str, trace: &str) -> PrimFunc {
+    let f = kernel(src);
+    let trace = kiln_ir::trace::parse_trace_str(trace).unwrap();
+    let sch = kiln_ir::schedule::Schedule::replay(&f, &trace, 0, kiln_ir::schedule::DecisionMode::Strict).unwrap();
+    sch.into_parts().0
+}
+
+const TRANSPOSE: &str = "tensor_func! {
+    pub fn transpose(a: [f32; 8, 16], b: &mut [f32; 16, 8]) {
+        for (i, j) in grid(8, 16) {
+            block(\"T\") {
+                let (vi, vj) = axis::remap(\"SS\", (i, j));
+                b[vj, vi] = a[vi, vj];
+            }
+        }
+    }
+}";
+
+const VECTORIZE_J: &str = "b0 = sch.get_block(name=\"T\", func_name=\"main\")
+l1, l2 = sch.get_loops(block=b0)
+sch.vectorize(loop=l2)";
+
+#[test]
+fn vectorization_report_explains_scalar_loops() {
+    // A transposed store is strided in the vectorized loop.
+    let t = scheduled(TRANSPOSE, VECTORIZE_J);
+    let r = vectorization_report(&t, Isa::Avx2);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0.name(), "j");
+    assert_eq!(r[0].1.to_string(), "store to `b` (block `T`) is not contiguous in `j` (stride 8)");
+    assert!(!pretty(&emit_impl(&t, Isa::Avx2, &format_ident!("kernel"))).contains("_mm"));
+    // On the scalar target, every vectorized loop is scalar.
+    assert_eq!(vectorization_report(&t, Isa::Scalar), vec![(r[0].0.clone(), ScalarReason::ScalarIsa)]);
+    // Integers have no vectors.
+    let copy = TRANSPOSE.replace("f32", "i32").replace("b[vj, vi]", "b[vi, vj]").replace("16, 8]", "8, 16]");
+    let r = vectorization_report(&scheduled(&copy, VECTORIZE_J), Isa::Avx512);
+    assert!(matches!(&r[..], [(_, ScalarReason::ElementType { dtype: kiln_ir::ir::DataType::I32, .. })]), "{r:?}");
+    // The transposed copy in f32 vectorizes, and so do the default schedules of
+    // the bundled kernels, but for conv2d's padding, whose guarded load
+    // `data[.. (v2 - 1) ..]` a vector would read on every lane.
+    let copy = TRANSPOSE.replace("b[vj, vi]", "b[vi, vj]").replace("16, 8]", "8, 16]");
+    assert_eq!(vectorization_report(&scheduled(&copy, VECTORIZE_J), Isa::Avx2), vec![]);
+    for f in bundled() {
+        for isa in [Isa::Avx2, Isa::Avx512] {
+            let r = vectorization_report(&default_schedule(&f, isa), isa);
+            if f.name == "conv2d" {
+                assert!(
+                    matches!(&r[..], [(v, ScalarReason::NotInBounds { block, .. })] if v.name() == "i3_1" && block == "pad"),
+                    "{r:?}"
+                );
+            } else {
+                assert_eq!(r, vec![], "{} {isa:?}", f.name);
+            }
+        }
+    }
 }

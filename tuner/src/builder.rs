@@ -16,15 +16,18 @@ use std::process::Command;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use kiln_ir::codegen::emit_impl;
+use kiln_ir::codegen::{emit_impl_with, CodegenOptions};
 use kiln_ir::ir::{DataType, ParamKind, PrimFunc};
 use kiln_ir::target::Isa;
 
 /// One thing to compile: a scheduled function for an ISA.
 #[derive(Clone, Debug)]
 pub struct Candidate {
+    /// The ISA the code is generated for.
     pub isa: Isa,
     pub code: Code,
+    /// How `Code::Func` is emitted (default: as the macro emits it).
+    pub options: CodegenOptions,
 }
 
 /// A candidate's code.
@@ -39,22 +42,43 @@ pub enum Code {
 
 impl Candidate {
     pub fn new(func: PrimFunc, isa: Isa) -> Candidate {
-        Candidate { isa, code: Code::Func(func) }
+        Candidate::with_options(func, isa, CodegenOptions::default())
+    }
+
+    /// `func` for `isa`, emitted with `options`.
+    pub fn with_options(func: PrimFunc, isa: Isa, options: CodegenOptions) -> Candidate {
+        Candidate { isa, code: Code::Func(func), options }
+    }
+
+    /// Hand-written items (see [`Code::Raw`]), run as scalar code.
+    pub fn raw(items: TokenStream) -> Candidate {
+        Candidate { isa: Isa::Scalar, code: Code::Raw(items), options: CodegenOptions::default() }
     }
 
     /// The AVX-512 code of `func`, running on a portable emulation of the
     /// intrinsics (`emu512.rs`): checks the AVX-512 code generator on any
     /// machine. Only for correctness; its timings mean nothing.
     pub fn emulated_avx512(func: &PrimFunc) -> Candidate {
-        let text = kiln_ir::codegen::pretty(&emit_impl(func, Isa::Avx512, &format_ident!("run")))
-            .replace("use ::core::arch::x86_64::*;", "use crate::emu512::*;")
-            .replace("#[cfg(target_arch = \"x86_64\")]", "")
-            .replace("#[target_feature(enable = \"avx512f,avx2,fma\")]", "")
-            .replace("::kiln::simd::exp_avx512", "crate::emu512::exp_avx512");
-        let code = text.parse().expect("generated code re-parses");
-        Candidate { isa: Isa::Scalar, code: Code::Raw(code) }
+        Candidate::with_options(func.clone(), Isa::Avx512, CodegenOptions::emulated(EMU512_MODULE))
+    }
+
+    /// This candidate in the bounds-checked debug mode (every access checked).
+    pub fn checked(mut self) -> Candidate {
+        self.options.check_all_accesses = true;
+        self
+    }
+
+    /// The ISA the CPU must have to run the candidate (none for an emulation).
+    pub fn runs_on(&self) -> Isa {
+        match (&self.code, &self.options.emulate) {
+            (Code::Func(_), Some(_)) => Isa::Scalar,
+            _ => self.isa,
+        }
     }
 }
+
+/// The path of the AVX-512 emulation module in a batch.
+pub const EMU512_MODULE: &str = "crate::emu512";
 
 /// The AVX-512 emulation compiled into every batch.
 pub const EMU512_SOURCE: &str = include_str!("emu512.rs");
@@ -164,7 +188,7 @@ impl BatchText {
             .iter()
             .map(|c| {
                 let body = match &c.code {
-                    Code::Func(f) => emit_impl(f, c.isa, &format_ident!("run")),
+                    Code::Func(f) => emit_impl_with(f, c.isa, &format_ident!("run"), &c.options),
                     Code::Raw(ts) => ts.clone(),
                 };
                 kiln_ir::codegen::pretty(&body)
@@ -197,7 +221,7 @@ impl BatchText {
             .collect();
         BatchText {
             modules,
-            isas: cands.iter().map(|c| c.isa.name()).collect(),
+            isas: cands.iter().map(|c| c.runs_on().name()).collect(),
             fn_type: quote!(unsafe fn(#(#params),*)).to_string(),
             args: quote!(#(#args),*).to_string(),
             nparams: kernel.params.len(),

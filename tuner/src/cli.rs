@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use kiln_ir::codegen::{emit_impl, pretty};
+use kiln_ir::codegen::{emit_impl, pretty, vectorization_report};
 use kiln_ir::ir::func_to_string;
 use kiln_ir::target::{Isa, Target};
 use kiln_ir::tracefile::TraceFile;
@@ -41,7 +41,7 @@ pub enum Command {
     Tune(TuneArgs),
     /// List the kernels of the workspace: crate, buffers, FLOP, traces.
     List,
-    /// Show a kernel: its IR, the trace in use and the generated Rust.
+    /// Show a kernel: its IR, the trace in use, the generated Rust and the vectorized loops left scalar (why).
     Show {
         /// The kernel's name.
         kernel: String,
@@ -304,5 +304,50 @@ fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<(), String> {
     println!("{}", func_to_string(&prog.func));
     let name = quote::format_ident!("{}_{}", task.name, isa.name());
     println!("// generated Rust ({})\n{}", isa.name(), pretty(&emit_impl(&prog.func, isa, &name)));
+    for line in scalar_loop_notes(&prog.func, isa) {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// One `// note:` line per loop of `func` marked vectorized that the code
+/// generator emits as scalar code for `isa`, with the reason.
+pub fn scalar_loop_notes(func: &kiln_ir::ir::PrimFunc, isa: Isa) -> Vec<String> {
+    vectorization_report(func, isa)
+        .into_iter()
+        .map(|(var, why)| format!("// note: loop {var} marked vectorized is emitted as scalar code: {why}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_notes_the_vectorized_loops_emitted_as_scalar_code() {
+        let f = kiln_ir::schedule::testing::kernel(
+            "pub fn transpose(a: [f32; 8, 16], b: &mut [f32; 16, 8]) {
+                for (i, j) in grid(8, 16) {
+                    block(\"T\") {
+                        let (vi, vj) = axis::remap(\"SS\", (i, j));
+                        b[vj, vi] = a[vi, vj];
+                    }
+                }
+            }",
+        );
+        let trace = kiln_ir::trace::parse_trace_str(
+            "b0 = sch.get_block(name=\"T\", func_name=\"main\")\nl1, l2 = sch.get_loops(block=b0)\nsch.vectorize(loop=l2)",
+        )
+        .unwrap();
+        let sch = kiln_ir::schedule::Schedule::replay(&f, &trace, 0, kiln_ir::schedule::DecisionMode::Strict).unwrap();
+        assert_eq!(
+            scalar_loop_notes(sch.func(), Isa::Avx2),
+            vec![
+                "// note: loop j marked vectorized is emitted as scalar code: \
+                  store to `b` (block `T`) is not contiguous in `j` (stride 8)"
+            ]
+        );
+        // Without the vectorize step there is nothing to note.
+        assert!(scalar_loop_notes(&f, Isa::Avx2).is_empty());
+    }
 }

@@ -1,9 +1,14 @@
 //! Every bundled kernel's generated code against the interpreter, per ISA:
 //! the default schedule and random points of the design space, for AVX2 and
 //! scalar on this CPU, and for AVX-512 through the emulated intrinsics when
-//! the CPU lacks AVX-512 (natively otherwise). `KILN_CODEGEN_SAMPLES` sets
-//! the number of random schedules per kernel and ISA (default 4; the issue's
-//! acceptance run used 200); `KILN_CODEGEN_KERNELS=a,b` limits the kernels.
+//! the CPU lacks AVX-512 (natively otherwise). The default schedule and the
+//! first `KILN_CODEGEN_CHECKED` samples (default 4) are also built in the
+//! bounds-checked debug mode (`CodegenOptions::check_all_accesses`): every
+//! access, scalar and vector, checked against its buffer, so that an access
+//! the bounds prover wrongly proved in bounds panics (a crash) rather than go
+//! unnoticed. `KILN_CODEGEN_SAMPLES` sets the number of random schedules per
+//! kernel and ISA (default 4; the acceptance run used 200);
+//! `KILN_CODEGEN_KERNELS=a,b` limits the kernels.
 //! Some points of the space are very slow (a producer recomputed inside its
 //! consumer's innermost loop, in scalar code): each candidate gets minutes,
 //! not the tuner's 20 s, so that only a real hang fails the test.
@@ -27,7 +32,9 @@ fn kernels() -> Vec<kiln_ir::ir::PrimFunc> {
 
 #[test]
 fn generated_code_matches_the_interpreter_on_every_isa() {
-    let samples: u64 = std::env::var("KILN_CODEGEN_SAMPLES").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let samples = env("KILN_CODEGEN_SAMPLES", 4);
+    let checked_samples = env("KILN_CODEGEN_CHECKED", 4);
     let work = std::env::temp_dir().join("kiln-codegen-isas");
     let tc = prepare(&work).expect("runtime builds");
     let native512 = std::arch::is_x86_feature_detected!("avx512f");
@@ -40,19 +47,23 @@ fn generated_code_matches_the_interpreter_on_every_isa() {
         let mut cands = Vec::new();
         let mut labels = Vec::new();
         for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
-            let mut funcs =
-                vec![("default".to_string(), default_trace(&func, &SpaceOptions::new(isa)).unwrap().into_parts().0)];
+            let default = default_trace(&func, &SpaceOptions::new(isa)).unwrap().into_parts().0;
+            let mut funcs = vec![("default".to_string(), default, true)];
             for seed in 0..samples {
                 if let Ok(sch) = sample(&func, &SpaceOptions::new(isa), seed) {
-                    funcs.push((format!("sample {seed}"), sch.into_parts().0));
+                    funcs.push((format!("sample {seed}"), sch.into_parts().0, seed < checked_samples));
                 }
             }
-            for (label, f) in funcs {
+            for (label, f, checked) in funcs {
                 let c = if isa == Isa::Avx512 && !native512 {
                     Candidate::emulated_avx512(&f)
                 } else {
                     Candidate::new(f, isa)
                 };
+                if checked {
+                    cands.push(c.clone().checked());
+                    labels.push(format!("{} {isa} {label} (checked)", func.name));
+                }
                 cands.push(c);
                 labels.push(format!("{} {isa} {label}", func.name));
             }

@@ -12,7 +12,7 @@ use quote::quote;
 use kiln_ir::schedule::testing::matmul;
 use kiln_ir::schedule::Schedule;
 use kiln_ir::target::Isa;
-use tuner::builder::{build_batch, prepare, Candidate, Code};
+use tuner::builder::{build_batch, prepare, Candidate};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
 
 fn tiled(isa: Isa) -> Candidate {
@@ -37,12 +37,11 @@ fn bad_candidates_are_contained() {
     let func = matmul(64, 64, 64);
     let data = work.join("data");
     write_data(&func, &data, 7).unwrap();
-    let raw = |body: proc_macro2::TokenStream| Candidate {
-        isa: Isa::Scalar,
-        code: Code::Raw(quote! {
+    let raw = |body: proc_macro2::TokenStream| {
+        Candidate::raw(quote! {
             #[allow(unused)]
             pub unsafe fn run(a: &[f32], b: &[f32], c: &mut [f32]) { #body }
-        }),
+        })
     };
     let cands = vec![
         Candidate::new(func.clone(), Isa::Scalar),

@@ -2,9 +2,10 @@
 //! scalar expressions. Vectorized loops go to `vector.rs`.
 //!
 //! Every buffer is a raw pointer; every access is first proven to lie inside
-//! its buffer (from the loop ranges and the iteration domains of the block it
-//! is in) and emitted unchecked, or else emitted through a bounds-checked
-//! helper that panics — the generated code never reads or writes out of bounds.
+//! its buffer (`bounds.rs`) and emitted unchecked, or else emitted through a
+//! bounds-checked helper that panics — the generated code never reads or
+//! writes out of bounds. With `CodegenOptions::check_all_accesses`, every
+//! access goes through the helpers.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,11 @@ use quote::{format_ident, quote};
 
 use crate::ir::{Analyzer, BinOp, Const, DataType, Expr, ForKind, UnOp, Var};
 
+use super::bounds::in_bounds;
+use super::isa::Helpers;
+use super::legality::ScalarReason;
 use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt};
+use super::CodegenOptions;
 use crate::target::Isa;
 
 /// Elements above which a temporary lives on the heap instead of the stack.
@@ -115,40 +120,30 @@ fn const_tokens(c: Const) -> TokenStream {
     }
 }
 
-/// The conjuncts `e < c` (or `e <= c - 1`) of a predicate, as `(e, c)`.
-fn predicate_upper_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
-    let mut out = Vec::new();
-    let mut stack = vec![pred];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Binary(BinOp::And, a, b) => {
-                stack.push(a);
-                stack.push(b);
-            }
-            Expr::Binary(BinOp::Lt, a, b) => {
-                if let Some(c) = b.as_int() {
-                    out.push(((**a).clone(), c));
-                }
-            }
-            Expr::Binary(BinOp::Le, a, b) => {
-                if let Some(c) = b.as_int() {
-                    out.push(((**a).clone(), c + 1));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// The emitter.
 pub(crate) struct Emitter {
     pub isa: Isa,
     /// Counter for fresh identifiers.
     pub fresh: usize,
+    /// Every access through the bounds-checked helpers.
+    pub check_all: bool,
+    /// Where the vector code's helper functions live.
+    pub helpers: Helpers,
+    /// The loops marked vectorized emitted as scalar code, and why.
+    pub scalar_loops: Vec<(Var, ScalarReason)>,
 }
 
 impl Emitter {
+    pub fn new(isa: Isa, opts: &CodegenOptions) -> Emitter {
+        Emitter {
+            isa,
+            fresh: 0,
+            check_all: opts.check_all_accesses,
+            helpers: Helpers::new(opts.emulation_path().as_ref()),
+            scalar_loops: Vec::new(),
+        }
+    }
+
     pub fn fresh(&mut self, hint: &str) -> Ident {
         self.fresh += 1;
         format_ident!("__{}_{}", hint, self.fresh)
@@ -220,9 +215,14 @@ impl Emitter {
                 out
             }
             ForKind::Vectorized if self.isa != Isa::Scalar => {
-                if let Some(code) = super::vector::vector_loop(self, var, extent, body, env) {
-                    return code;
+                match super::vector::vector_loop(self, var, extent, body, env) {
+                    Ok(code) => return code,
+                    Err(why) => self.scalar_loops.push((var.clone(), why)),
                 }
+                self.serial(var, extent, body, env)
+            }
+            ForKind::Vectorized => {
+                self.scalar_loops.push((var.clone(), ScalarReason::ScalarIsa));
                 self.serial(var, extent, body, env)
             }
             ForKind::Parallel => self.parallel(var, extent, body, env),
@@ -280,61 +280,9 @@ impl Emitter {
         }
     }
 
-    /// Resolves an expression of a block: iteration variables → bindings,
-    /// unrolled loops → constants, then simplifies with the loop ranges.
+    /// Resolves an expression of a block (`bounds::resolve`).
     pub fn resolve(&self, b: &LBlock, e: &Expr, env: &Env) -> Expr {
-        let e = super::compact::substitute_lets(b, e);
-        env.analyzer().simplify(&env.fold(&e))
-    }
-
-    /// Whether `buffer[index]` provably stays inside the buffer.
-    pub fn in_bounds(&self, b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> bool {
-        let Some(info) = env.bufs.get(buffer) else { return false };
-        let ok = |r: Option<(i64, i64)>| r.is_some_and(|(lo, hi)| lo >= 0 && hi < info.size);
-        // A: over the loop ranges.
-        let an = env.analyzer();
-        if ok(an.range(&self.resolve(b, index, env))) {
-            return true;
-        }
-        // B: over the iteration domains (valid under the block's predicate).
-        let mut an_b = env.analyzer();
-        for (v, _, ext) in &b.lets {
-            an_b.bind(v, *ext);
-        }
-        let e = env.fold(index);
-        if ok(an_b.range(&an_b.simplify(&e))) {
-            return true;
-        }
-        // C: over the loop ranges, with the predicate's upper bounds.
-        let idx = an.linear(&self.resolve(b, index, env));
-        let Some((lo, mut hi)) = an.range(&idx.to_expr()) else { return false };
-        for (bound, c) in predicate_upper_bounds(&self.resolve(b, &b.predicate, env)) {
-            let lb = an.linear(&bound);
-            // idx = alpha * bound + rest, alpha > 0  =>  idx <= alpha * (c - 1) + max(rest)
-            let Some((atom, k)) = lb.terms.first() else { continue };
-            let ki = idx.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, x)| *x);
-            if *k <= 0 || ki <= 0 || ki % k != 0 {
-                continue;
-            }
-            let alpha = ki / k;
-            let mut rest = idx.clone();
-            let mut fits = true;
-            for (a, x) in &lb.terms {
-                match rest.terms.iter_mut().find(|(b, _)| b == a) {
-                    Some(t) if t.1 == alpha * x => t.1 = 0,
-                    _ => fits = false,
-                }
-            }
-            if !fits {
-                continue;
-            }
-            rest.terms.retain(|(_, x)| *x != 0);
-            rest.constant -= alpha * lb.constant;
-            if let Some((_, rhi)) = an.range(&rest.to_expr()) {
-                hi = hi.min(alpha * (c - 1) + rhi);
-            }
-        }
-        ok(Some((lo, hi)))
+        super::bounds::resolve(b, e, env)
     }
 
     fn block(&mut self, b: &LBlock, env: &mut Env) -> TokenStream {
@@ -369,21 +317,38 @@ impl Emitter {
         quote!(*#ptr = #v;)
     }
 
-    /// A pointer to `buffer[index]` (bounds-checked unless proven in bounds).
+    /// A pointer to `buffer[index]` (bounds-checked unless proven in bounds
+    /// and not in `check_all` mode).
     pub fn access_ptr(&self, b: &LBlock, buffer: &str, index: &Expr, env: &Env, write: bool) -> TokenStream {
         let idx = self.resolve(b, index, env);
         let i = self.index_expr(&idx, env);
         let p = ident(buffer);
-        if self.in_bounds(b, buffer, index, env) {
+        if !self.check_all && in_bounds(b, buffer, index, env) {
             quote!(#p.offset(#i))
         } else {
-            let size = Literal::usize_unsuffixed(env.bufs.get(buffer).map_or(0, |x| x.size) as usize);
-            let name = buffer.to_string();
-            if write {
-                quote!(::kiln::runtime::checked_mut(#p, #i, #size, #name))
-            } else {
-                quote!(::kiln::runtime::checked(#p as *const _, #i, #size, #name))
-            }
+            self.checked_ptr(buffer, i, env, write)
+        }
+    }
+
+    /// `buffer.offset(i)` through `::kiln::runtime::checked` (`checked_mut`
+    /// when `write`), which panics unless `0 <= i < size`.
+    ///
+    /// A read casts the pointer to `*const <element type>` (not `*const _`:
+    /// inference fails where the load is the receiver of a method, as in
+    /// `(*checked(..)).max(0f32)`).
+    pub fn checked_ptr(&self, buffer: &str, i: TokenStream, env: &Env, write: bool) -> TokenStream {
+        let p = ident(buffer);
+        let info = env.bufs.get(buffer);
+        let size = Literal::usize_unsuffixed(info.map_or(0, |x| x.size) as usize);
+        let name = buffer.to_string();
+        if write {
+            quote!(::kiln::runtime::checked_mut(#p, #i, #size, #name))
+        } else {
+            let t = match info {
+                Some(info) => elem_type(info.dtype),
+                None => quote!(_),
+            };
+            quote!(::kiln::runtime::checked(#p as *const #t, #i, #size, #name))
         }
     }
 

@@ -46,28 +46,81 @@ fn impl_params(func: &PrimFunc) -> (Vec<TokenStream>, Vec<TokenStream>) {
         .unzip()
 }
 
+/// How code is generated. The default is what the macro emits; the other
+/// settings serve tests and debugging.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CodegenOptions {
+    /// Emit vector code against this module (a Rust path, e.g.
+    /// `crate::emu512`) instead of `::core::arch::x86_64`: the implementation
+    /// imports the module's items in place of the intrinsics, calls its
+    /// helpers (`exp_avx512`, ...) in place of `::kiln::simd`'s and
+    /// `::kiln::runtime`'s lane masks, and has no `#[cfg(target_arch)]` or
+    /// `#[target_feature]`, so that it runs on any CPU (the tuner's portable
+    /// AVX-512 emulation, `tuner/src/emu512.rs`). Scalar code is unaffected.
+    pub emulate: Option<String>,
+    /// A bounds-checked debug mode: every memory access, scalar and vector,
+    /// goes through `::kiln::runtime`'s checked helpers (`checked`,
+    /// `checked_mut`, and for vectors `checked_lanes`, `checked_lanes_mut`,
+    /// which check every lane the access touches), also those the bounds
+    /// prover (`bounds.rs`) proves in bounds. The code is otherwise the same:
+    /// the same loops are vectorized.
+    pub check_all_accesses: bool,
+}
+
+impl CodegenOptions {
+    /// AVX-512 code running on the emulation module `module` (see `emulate`).
+    pub fn emulated(module: &str) -> CodegenOptions {
+        CodegenOptions { emulate: Some(module.to_string()), ..CodegenOptions::default() }
+    }
+
+    /// The bounds-checked debug mode (see `check_all_accesses`).
+    pub fn checked() -> CodegenOptions {
+        CodegenOptions { check_all_accesses: true, ..CodegenOptions::default() }
+    }
+
+    /// The emulation module as a path (panics if `emulate` is not one).
+    pub(crate) fn emulation_path(&self) -> Option<TokenStream> {
+        self.emulate.as_ref().map(|m| {
+            let p: syn::Path = syn::parse_str(m).unwrap_or_else(|e| panic!("emulation module `{m}`: {e}"));
+            p.into_token_stream()
+        })
+    }
+}
+
 /// The body of an implementation of `func` for `isa` (expects the parameters
 /// as raw pointers named after the buffers, to at least as many elements as
 /// the buffers have).
 pub fn emit_body(func: &PrimFunc, isa: Isa) -> TokenStream {
+    emit_body_with(func, isa, &CodegenOptions::default())
+}
+
+/// [`emit_body`] with `opts`.
+pub fn emit_body_with(func: &PrimFunc, isa: Isa, opts: &CodegenOptions) -> TokenStream {
     let l = lower(func);
-    let mut em = Emitter { isa, fresh: 0 };
+    let mut em = Emitter::new(isa, opts);
     em.func_body(&l)
 }
 
 /// An `unsafe fn name(<slices>)` implementing `func` for `isa`. The caller
 /// guarantees the slices' lengths and that the CPU supports `isa`.
 pub fn emit_impl(func: &PrimFunc, isa: Isa, name: &Ident) -> TokenStream {
+    emit_impl_with(func, isa, name, &CodegenOptions::default())
+}
+
+/// [`emit_impl`] with `opts` (an emulated implementation needs no CPU
+/// feature).
+pub fn emit_impl_with(func: &PrimFunc, isa: Isa, name: &Ident, opts: &CodegenOptions) -> TokenStream {
     let (params, to_ptrs) = impl_params(func);
-    let body = emit_body(func, isa);
-    let (attrs, imports) = match isa.target_features() {
-        Some(f) => (
+    let body = emit_body_with(func, isa, opts);
+    let (attrs, imports) = match (isa.target_features(), opts.emulation_path()) {
+        (Some(_), Some(m)) => (quote!(), quote!(use #m::*;)),
+        (Some(f), None) => (
             quote!(#[cfg(target_arch = "x86_64")] #[target_feature(enable = #f)]),
             quote!(
                 use ::core::arch::x86_64::*;
             ),
         ),
-        None => (quote!(), quote!()),
+        (None, _) => (quote!(), quote!()),
     };
     quote! {
         #attrs
@@ -85,11 +138,23 @@ pub fn emit_impl(func: &PrimFunc, isa: Isa, name: &Ident) -> TokenStream {
 /// The safe API of a kernel (see the module doc) over `variants`, which must
 /// include a `Scalar` one.
 pub fn emit_kernel(func: &PrimFunc, variants: &[Variant], vis: &TokenStream, attrs: &TokenStream) -> TokenStream {
+    emit_kernel_with(func, variants, vis, attrs, &CodegenOptions::default())
+}
+
+/// [`emit_kernel`] with `opts` for every implementation.
+pub fn emit_kernel_with(
+    func: &PrimFunc,
+    variants: &[Variant],
+    vis: &TokenStream,
+    attrs: &TokenStream,
+    opts: &CodegenOptions,
+) -> TokenStream {
     let name = ident(&func.name);
     let try_name = format_ident!("try_{}", func.name);
     let on_name = format_ident!("try_{}_on", func.name);
     let impl_name = |isa: Isa| format_ident!("__kiln_{}_{}", func.name, isa.name());
-    let impls: Vec<TokenStream> = variants.iter().map(|v| emit_impl(&v.func, v.isa, &impl_name(v.isa))).collect();
+    let impls: Vec<TokenStream> =
+        variants.iter().map(|v| emit_impl_with(&v.func, v.isa, &impl_name(v.isa), opts)).collect();
     let has = |isa: Isa| variants.iter().any(|v| v.isa == isa);
     assert!(has(Isa::Scalar), "a kernel needs a scalar implementation");
 

@@ -3,18 +3,25 @@
 //! The pipeline (`lower.rs`) lowers blocks and compacts buffers; the emitter
 //! (`emit.rs`, `vector.rs`) turns loops into Rust loops, unrolled loops into
 //! straight-line code, parallel loops into the runtime's parallel-for and
-//! vectorized loops into SIMD code for the ISA (`isa/`). `kernel.rs` wraps the
-//! per-ISA implementations into the safe functions a kernel exports.
+//! vectorized loops into SIMD code for the ISA (`isa/`) when `legality.rs`
+//! allows it. Every access is emitted unchecked only when `bounds.rs` proves
+//! it in bounds. `kernel.rs` wraps the per-ISA implementations into the safe
+//! functions a kernel exports.
 
+mod bounds;
 mod compact;
 mod emit;
 pub mod isa;
 mod kernel;
+mod legality;
 pub mod lir;
 pub mod lower;
 mod vector;
 
-pub use kernel::{emit_body, emit_impl, emit_kernel, Variant};
+pub use kernel::{
+    emit_body, emit_body_with, emit_impl, emit_impl_with, emit_kernel, emit_kernel_with, CodegenOptions, Variant,
+};
+pub use legality::{vectorization_report, ScalarReason};
 
 /// Formats tokens as readable Rust source (prettyplease).
 pub fn pretty(tokens: &proc_macro2::TokenStream) -> String {

@@ -11,63 +11,23 @@
 //! not hold everywhere runs lane by lane. Anything else — inner serial loops,
 //! lane-crossing dependences between statements, accesses not proven in
 //! bounds, integer vectors — falls back to the scalar loop, which is always
-//! correct.
+//! correct; `legality.rs` holds those checks and names the reason.
+//!
+//! With `check_all_accesses`, each vector access checks its whole lane range
+//! (the active lanes of a masked one) against the buffer's length first.
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, ToTokens};
 
-use crate::ir::{Analyzer, BinOp, Const, DataType, Expr, ForKind, UnOp, Var};
+use crate::ir::{BinOp, Const, DataType, Expr, UnOp, Var};
 
-use super::emit::{ident, int_lit, Emitter, Env};
+use super::emit::{elem_type, ident, int_lit, Emitter, Env};
 use super::isa::VectorOps;
+use super::legality::{access_text, check_blocks, element_type, flatten_body, linear_in, ScalarReason};
 use super::lir::{LBlock, LStmt, LStore};
-
-/// Expands unrolled loops; returns the blocks of the body with unrolled
-/// variables substituted, or `None` if the body has anything else.
-fn flatten_body(body: &[LStmt], consts: &mut Vec<(Var, i64)>, out: &mut Vec<LBlock>) -> Option<()> {
-    for s in body {
-        match s {
-            LStmt::Block(b) => {
-                let sub = |e: &Expr| e.substitute(&|v| consts.iter().find(|(x, _)| x == v).map(|(_, c)| Expr::Int(*c)));
-                let mut b = (**b).clone();
-                for l in &mut b.lets {
-                    l.1 = sub(&l.1);
-                }
-                b.predicate = sub(&b.predicate);
-                out.push(b);
-            }
-            LStmt::For { var, extent, kind: ForKind::Unrolled, body, .. } if *extent <= 64 => {
-                for c in 0..*extent {
-                    consts.push((var.clone(), c));
-                    flatten_body(body, consts, out)?;
-                    consts.pop();
-                }
-            }
-            LStmt::For { var, extent: 1, body, .. } => {
-                consts.push((var.clone(), 0));
-                flatten_body(body, consts, out)?;
-                consts.pop();
-            }
-            _ => return None,
-        }
-    }
-    Some(())
-}
 
 fn and_all(v: &[Expr]) -> Expr {
     v.iter().fold(Expr::true_(), |acc, c| acc.and(c.clone()))
-}
-
-/// Whether `x` only appears linearly (not inside a non-linear atom) in `e`.
-fn linear_in(an: &Analyzer, e: &Expr, x: &Var) -> Option<i64> {
-    let lin = an.linear(e);
-    for (atom, c) in &lin.terms {
-        if atom.uses_var(x) && !matches!(atom, Expr::Var(v) if v == x) {
-            return None;
-        }
-        let _ = c;
-    }
-    Some(lin.coef(x))
 }
 
 struct Ctx<'a> {
@@ -83,30 +43,22 @@ struct Ctx<'a> {
     partial: Option<TokenStream>,
 }
 
-/// Emits a vectorized loop, or `None` to fall back to the scalar loop.
+/// Emits a vectorized loop, or the reason to fall back to the scalar loop.
 pub(crate) fn vector_loop(
     em: &mut Emitter,
     x: &Var,
     extent: i64,
     body: &[LStmt],
     env: &mut Env,
-) -> Option<TokenStream> {
-    let ops = super::isa::ops(em.isa)?;
+) -> Result<TokenStream, ScalarReason> {
+    let ops = super::isa::ops(em.isa).ok_or(ScalarReason::ScalarIsa)?;
     let mut blocks = Vec::new();
-    flatten_body(body, &mut vec![], &mut blocks)?;
+    flatten_body(x, body, &mut vec![], &mut blocks)?;
     // One element type, supported by the ISA.
-    let dt = blocks.first()?.store.value.dtype();
-    if !ops.supports(dt) {
-        return None;
-    }
-    for b in &blocks {
-        if b.store.value.dtype() != dt || b.init.as_ref().is_some_and(|(_, s)| s.value.dtype() != dt) {
-            return None;
-        }
-    }
+    let dt = element_type(x, &blocks, |t| ops.supports(t))?;
     let lanes = em.isa.lanes(dt);
     env.loops.push((x.clone(), extent));
-    let ok = check_blocks(em, &blocks, x, env);
+    let ok = check_blocks(&blocks, x, env);
     env.loops.pop();
     ok?;
     let nvec = extent / lanes as i64;
@@ -117,18 +69,19 @@ pub(crate) fn vector_loop(
             for c in 0..nvec {
                 let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::Int(c * lanes as i64), partial: None };
                 env.loops.push((x.clone(), extent));
-                let code = emit_vector(em, &blocks, &ctx, env)?;
+                let code = emit_vector(em, &blocks, &ctx, env);
                 env.loops.pop();
-                out.extend(code);
+                out.extend(code?);
             }
         } else {
             let cv = Var::new(&format!("{}_v", x.name()));
             let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::var(&cv) * lanes as i64, partial: None };
             env.loops.push((cv.clone(), nvec));
             env.loops.push((x.clone(), extent));
-            let code = emit_vector(em, &blocks, &ctx, env)?;
+            let code = emit_vector(em, &blocks, &ctx, env);
             env.loops.pop();
             env.loops.pop();
+            let code = code?;
             let c = ident(cv.name());
             let n = int_lit(nvec);
             out.extend(quote!(for #c in 0..#n { #code }));
@@ -137,79 +90,23 @@ pub(crate) fn vector_loop(
     if tail > 0 {
         // A masked vector when every access allows it, else scalar lanes.
         let start = Expr::Int(nvec * lanes as i64);
-        let n = proc_macro2::Literal::usize_unsuffixed(tail as usize);
+        let n = Literal::usize_unsuffixed(tail as usize);
         let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(quote!(#n)) };
         env.loops.push((x.clone(), extent));
         let masked = emit_vector(em, &blocks, &ctx, env);
         env.loops.pop();
         match masked {
-            Some(code) => out.extend(code),
-            None => out.extend(scalar_lanes(em, &blocks, x, extent, start, tail, env)),
-        }
-    }
-    Some(out)
-}
-
-/// The checks that decide whether the body vectorizes.
-fn check_blocks(em: &Emitter, blocks: &[LBlock], x: &Var, env: &Env) -> Option<()> {
-    let an = env.analyzer();
-    let mut written: Vec<(String, Expr)> = Vec::new();
-    for b in blocks {
-        // Stores: contiguous in x.
-        for st in b.init.iter().map(|(_, s)| s).chain(std::iter::once(&b.store)) {
-            let idx = em.resolve(b, &st.indices[0], env);
-            if linear_in(&an, &idx, x)? != 1 {
-                return None;
-            }
-            if !em.in_bounds(b, &st.buffer, &st.indices[0], env) {
-                return None;
-            }
-            written.push((st.buffer.to_string(), idx));
-        }
-        // Conditions: uniform, or linear comparisons in x.
-        let conds = em.resolve(b, &b.predicate, env).conjuncts();
-        if let Some((c, _)) = &b.init {
-            let c = em.resolve(b, c, env);
-            if c.uses_var(x) {
-                return None;
-            }
-        }
-        for c in &conds {
-            if c.uses_var(x) {
-                match c {
-                    Expr::Binary(op, l, r) if op.is_compare() && *op != BinOp::Ne && *op != BinOp::Eq => {
-                        linear_in(&an, &(*l.clone() - *r.clone()), x)?;
-                    }
-                    _ => return None,
+            Ok(code) => out.extend(code),
+            Err(why) => {
+                if nvec == 0 {
+                    // No vector at all: the whole loop runs as scalar lanes.
+                    em.scalar_loops.push((x.clone(), why));
                 }
+                out.extend(scalar_lanes(em, &blocks, x, extent, start, tail, env))
             }
         }
     }
-    // Loads: in bounds; and no lane reads what another lane of the body writes.
-    for b in blocks {
-        for st in b.init.iter().map(|(_, s)| s).chain(std::iter::once(&b.store)) {
-            for l in st.value.loads() {
-                if !em.in_bounds(b, &l.buffer, &l.indices[0], env) {
-                    return None;
-                }
-                let idx = em.resolve(b, &l.indices[0], env);
-                linear_in(&an, &idx, x)?;
-                for (buf, w) in &written {
-                    if buf.as_str() == &*l.buffer && an.linear(w) != an.linear(&idx) {
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-    for (i, (buf, w)) in written.iter().enumerate() {
-        for (buf2, w2) in &written[..i] {
-            if buf == buf2 && an.linear(w) != an.linear(w2) {
-                return None;
-            }
-        }
-    }
-    Some(())
+    Ok(out)
 }
 
 /// The scalar loop over lanes `start .. start + count` of the body.
@@ -232,7 +129,7 @@ fn scalar_lanes(
     quote!(for #v in #s..#s + #n { #code })
 }
 
-fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) -> Option<TokenStream> {
+fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) -> Result<TokenStream, ScalarReason> {
     let mut out = TokenStream::new();
     for b in blocks {
         let mut uniform = Vec::new();
@@ -249,7 +146,8 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
         let code = if varying.is_empty() {
             vec_code
         } else if ctx.partial.is_some() {
-            return None;
+            let what = format!("the lane predicate `{}`", and_all(&varying));
+            return Err(ScalarReason::PartialVector { lane: ctx.x.to_string(), block: b.name.clone(), what });
         } else {
             // Linear conditions hold on every lane iff they hold on the first and the last.
             let first = and_all(&varying).substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone()));
@@ -271,7 +169,7 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
                 .any(|st| env.bufs.get(&*st.buffer).is_none_or(|i| i.temp));
             let masked = (!to_temp).then(|| prefix_lanes(em, &varying, ctx, env)).flatten().and_then(|n| {
                 let pctx = Ctx { partial: Some(quote!(__lanes)), xbase: ctx.xbase.clone(), x: ctx.x.clone(), ..*ctx };
-                let code = block_stores(em, b, &pctx, env)?;
+                let code = block_stores(em, b, &pctx, env).ok()?;
                 let l = int_lit(ctx.lanes as i64);
                 Some(quote!({
                     let __lanes: isize = (#n).min(#l);
@@ -311,11 +209,11 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
             }
         });
     }
-    Some(out)
+    Ok(out)
 }
 
 /// The vector code of a block's init (under its condition) and update.
-fn block_stores(em: &mut Emitter, b: &LBlock, ctx: &Ctx, env: &mut Env) -> Option<TokenStream> {
+fn block_stores(em: &mut Emitter, b: &LBlock, ctx: &Ctx, env: &mut Env) -> Result<TokenStream, ScalarReason> {
     let mut out = TokenStream::new();
     if let Some((cond, st)) = &b.init {
         let c = em.resolve(b, cond, env);
@@ -330,7 +228,7 @@ fn block_stores(em: &mut Emitter, b: &LBlock, ctx: &Ctx, env: &mut Env) -> Optio
         });
     }
     out.extend(vstore(em, b, &b.store, ctx, env)?);
-    Some(out)
+    Ok(out)
 }
 
 /// When every lane-varying condition is an upper bound on the lane with
@@ -371,17 +269,41 @@ fn lane_access(em: &Emitter, b: &LBlock, index: &Expr, ctx: &Ctx, env: &Env) -> 
     (em.index_expr(&base, env), stride, base)
 }
 
-fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env) -> Option<TokenStream> {
+/// A pointer to the first lane of a contiguous vector access at `off`:
+/// `buffer.offset(off)`, or in `check_all` mode through
+/// `::kiln::runtime::checked_lanes` (`_mut` when `write`), which checks the
+/// lanes the access touches (all, or the `n` active ones of a masked access)
+/// against the buffer's length.
+fn lanes_ptr(em: &Emitter, buffer: &str, off: TokenStream, ctx: &Ctx, env: &Env, write: bool) -> TokenStream {
+    let p = ident(buffer);
+    if !em.check_all {
+        return quote!(#p.offset(#off));
+    }
+    let n = match &ctx.partial {
+        Some(n) => n.clone(),
+        None => Literal::usize_unsuffixed(ctx.lanes).to_token_stream(),
+    };
+    let size = Literal::usize_unsuffixed(env.bufs.get(buffer).map_or(0, |x| x.size) as usize);
+    let name = buffer.to_string();
+    if write {
+        quote!(::kiln::runtime::checked_lanes_mut(#p, #off, #n, #size, #name))
+    } else {
+        let t = elem_type(ctx.dt);
+        quote!(::kiln::runtime::checked_lanes(#p as *const #t, #off, #n, #size, #name))
+    }
+}
+
+fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env) -> Result<TokenStream, ScalarReason> {
     let (off, stride, _) = lane_access(em, b, &st.indices[0], ctx, env);
     debug_assert_eq!(stride, 1);
     let v = vexpr(em, b, &st.value, ctx, env)?;
     let v = to_vec(ctx, v);
-    let p = ident(&st.buffer);
+    let ptr = lanes_ptr(em, &st.buffer, off, ctx, env, true);
     let s = match &ctx.partial {
-        None => ctx.ops.storeu(ctx.dt, quote!(#p.offset(#off)), v),
-        Some(n) => ctx.ops.store_partial(ctx.dt, quote!(#p.offset(#off)), v, n.clone()),
+        None => ctx.ops.storeu(ctx.dt, ptr, v),
+        Some(n) => ctx.ops.store_partial(&em.helpers, ctx.dt, ptr, v, n.clone()),
     };
-    Some(quote!(#s;))
+    Ok(quote!(#s;))
 }
 
 /// A vector value, or a scalar to broadcast.
@@ -409,41 +331,51 @@ fn varies(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> bool {
     }
 }
 
-fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Option<V> {
+/// `e` has no vector form.
+fn no_vector_form(b: &LBlock, e: &Expr, ctx: &Ctx) -> ScalarReason {
+    ScalarReason::NoVectorForm { lane: ctx.x.to_string(), block: b.name.clone(), expr: e.to_string() }
+}
+
+fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, ScalarReason> {
     if !varies(em, b, e, ctx, env) {
-        return Some(V::Scalar(em.value(b, e, env)));
+        return Ok(V::Scalar(em.value(b, e, env)));
     }
     let dt = ctx.dt;
-    Some(match e {
+    let none = || no_vector_form(b, e, ctx);
+    Ok(match e {
         Expr::Load(l) => {
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
-            let p = ident(&l.buffer);
             if stride == 1 {
+                let ptr = lanes_ptr(em, &l.buffer, off, ctx, env, false);
                 match &ctx.partial {
-                    None => V::Vec(ctx.ops.loadu(dt, quote!(#p.offset(#off)))),
-                    Some(n) => V::Vec(ctx.ops.load_partial(dt, quote!(#p.offset(#off)), n.clone())),
+                    None => V::Vec(ctx.ops.loadu(dt, ptr)),
+                    Some(n) => V::Vec(ctx.ops.load_partial(&em.helpers, dt, ptr, n.clone())),
                 }
             } else if ctx.partial.is_some() {
-                return None;
+                let what = format!("the strided load `{}`", access_text(&l.buffer, &l.indices[0]));
+                return Err(ScalarReason::PartialVector { lane: ctx.x.to_string(), block: b.name.clone(), what });
             } else {
                 let an = env.analyzer();
+                let p = ident(&l.buffer);
                 let lanes = (0..ctx.lanes as i64)
                     .map(|k| {
                         let o = em.index_expr(&an.simplify(&(base.clone() + stride * k)), env);
-                        quote!(*#p.offset(#o))
+                        if em.check_all {
+                            let ptr = em.checked_ptr(&l.buffer, o, env, false);
+                            quote!(*#ptr)
+                        } else {
+                            quote!(*#p.offset(#o))
+                        }
                     })
                     .collect();
                 V::Vec(ctx.ops.gather_lanes(dt, lanes))
             }
         }
         Expr::Binary(BinOp::Add, x, y) if dt.is_float() => {
-            let fma = |m: &Expr, c: &Expr| -> Option<V> {
-                if let Expr::Binary(BinOp::Mul, p, q) = m {
-                    let (p, q, c) =
-                        (vexpr(em, b, p, ctx, env)?, vexpr(em, b, q, ctx, env)?, vexpr(em, b, c, ctx, env)?);
-                    return Some(V::Vec(ctx.ops.fma(dt, to_vec(ctx, p), to_vec(ctx, q), to_vec(ctx, c))));
-                }
-                None
+            let fma = |m: &Expr, c: &Expr| -> Result<V, ScalarReason> {
+                let Expr::Binary(BinOp::Mul, p, q) = m else { unreachable!("checked by the caller") };
+                let (p, q, c) = (vexpr(em, b, p, ctx, env)?, vexpr(em, b, q, ctx, env)?, vexpr(em, b, c, ctx, env)?);
+                Ok(V::Vec(ctx.ops.fma(dt, to_vec(ctx, p), to_vec(ctx, q), to_vec(ctx, c))))
             };
             if matches!(**y, Expr::Binary(BinOp::Mul, _, _)) {
                 return fma(y, x);
@@ -452,7 +384,7 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Option<V> 
                 return fma(x, y);
             }
             let (a, c) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, y, ctx, env)?);
-            V::Vec(ctx.ops.binary(dt, BinOp::Add, to_vec(ctx, a), to_vec(ctx, c))?)
+            V::Vec(ctx.ops.binary(dt, BinOp::Add, to_vec(ctx, a), to_vec(ctx, c)).ok_or_else(none)?)
         }
         Expr::Binary(BinOp::Sub, x, y) if matches!(**y, Expr::Binary(BinOp::Mul, _, _)) => {
             let Expr::Binary(_, p, q) = &**y else { unreachable!() };
@@ -461,38 +393,38 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Option<V> 
         }
         Expr::Binary(op, x, y) if x.dtype() == dt => {
             let (a, c) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, y, ctx, env)?);
-            V::Vec(ctx.ops.binary(dt, *op, to_vec(ctx, a), to_vec(ctx, c))?)
+            V::Vec(ctx.ops.binary(dt, *op, to_vec(ctx, a), to_vec(ctx, c)).ok_or_else(none)?)
         }
         Expr::Unary(op, x) => {
             let a = vexpr(em, b, x, ctx, env)?;
-            V::Vec(ctx.ops.unary(dt, *op, to_vec(ctx, a))?)
+            V::Vec(ctx.ops.unary(&em.helpers, dt, *op, to_vec(ctx, a)).ok_or_else(none)?)
         }
         Expr::Select(c, t, f) => {
             let m = vmask(em, b, c, ctx, env)?;
             let (t, f) = (vexpr(em, b, t, ctx, env)?, vexpr(em, b, f, ctx, env)?);
             V::Vec(ctx.ops.select(dt, m, to_vec(ctx, t), to_vec(ctx, f)))
         }
-        _ => return None,
+        _ => return Err(none()),
     })
 }
 
 /// A lane mask for a condition over element values.
-fn vmask(em: &Emitter, b: &LBlock, c: &Expr, ctx: &Ctx, env: &Env) -> Option<TokenStream> {
+fn vmask(em: &Emitter, b: &LBlock, c: &Expr, ctx: &Ctx, env: &Env) -> Result<TokenStream, ScalarReason> {
     let dt = ctx.dt;
     match c {
         Expr::Binary(BinOp::And, x, y) => {
             let (x, y) = (vmask(em, b, x, ctx, env)?, vmask(em, b, y, ctx, env)?);
-            Some(ctx.ops.mask_and(dt, x, y))
+            Ok(ctx.ops.mask_and(dt, x, y))
         }
         Expr::Binary(BinOp::Or, x, y) => {
             let (x, y) = (vmask(em, b, x, ctx, env)?, vmask(em, b, y, ctx, env)?);
-            Some(ctx.ops.mask_or(dt, x, y))
+            Ok(ctx.ops.mask_or(dt, x, y))
         }
-        Expr::Unary(UnOp::Not, x) => Some(ctx.ops.mask_not(dt, vmask(em, b, x, ctx, env)?)),
+        Expr::Unary(UnOp::Not, x) => Ok(ctx.ops.mask_not(dt, vmask(em, b, x, ctx, env)?)),
         Expr::Binary(op, x, y) if op.is_compare() && x.dtype() == dt => {
             let (a, c) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, y, ctx, env)?);
-            Some(ctx.ops.cmp(dt, *op, to_vec(ctx, a), to_vec(ctx, c)))
+            Ok(ctx.ops.cmp(dt, *op, to_vec(ctx, a), to_vec(ctx, c)))
         }
-        _ => None,
+        _ => Err(no_vector_form(b, c, ctx)),
     }
 }

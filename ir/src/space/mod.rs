@@ -182,7 +182,9 @@ const MIN_PACKING_ROWS: i64 = 16;
 /// a spatial axis other than the lane, and not by the lane: `X` of `X·Wᵀ`).
 fn gemm_rows(br: &crate::ir::BlockRealize, lane: usize) -> Option<i64> {
     (0..br.block.iter_vars.len())
-        .filter(|i| *i != lane && br.block.iter_vars[*i].kind == IterKind::Spatial && roles::broadcast_row(br, *i, lane))
+        .filter(|i| {
+            *i != lane && br.block.iter_vars[*i].kind == IterKind::Spatial && roles::broadcast_row(br, *i, lane)
+        })
         .map(|i| br.block.iter_vars[i].extent)
         .max()
 }

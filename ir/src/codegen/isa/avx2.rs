@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::VectorOps;
+use super::{Helpers, VectorOps};
 use crate::ir::{BinOp, DataType, UnOp};
 
 pub struct Avx2;
@@ -38,19 +38,28 @@ impl VectorOps for Avx2 {
         quote!(#f(#ptr, #v))
     }
 
-    fn load_partial(&self, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream {
+    fn load_partial(&self, h: &Helpers, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream {
+        let rt = &h.runtime;
         if ps(dt) {
-            quote!(_mm256_maskload_ps(#ptr, ::kiln::runtime::avx2_lane_mask32(#n)))
+            quote!(_mm256_maskload_ps(#ptr, #rt::avx2_lane_mask32(#n)))
         } else {
-            quote!(_mm256_maskload_pd(#ptr, ::kiln::runtime::avx2_lane_mask64(#n)))
+            quote!(_mm256_maskload_pd(#ptr, #rt::avx2_lane_mask64(#n)))
         }
     }
 
-    fn store_partial(&self, dt: DataType, ptr: TokenStream, v: TokenStream, n: TokenStream) -> TokenStream {
+    fn store_partial(
+        &self,
+        h: &Helpers,
+        dt: DataType,
+        ptr: TokenStream,
+        v: TokenStream,
+        n: TokenStream,
+    ) -> TokenStream {
+        let rt = &h.runtime;
         if ps(dt) {
-            quote!(_mm256_maskstore_ps(#ptr, ::kiln::runtime::avx2_lane_mask32(#n), #v))
+            quote!(_mm256_maskstore_ps(#ptr, #rt::avx2_lane_mask32(#n), #v))
         } else {
-            quote!(_mm256_maskstore_pd(#ptr, ::kiln::runtime::avx2_lane_mask64(#n), #v))
+            quote!(_mm256_maskstore_pd(#ptr, #rt::avx2_lane_mask64(#n), #v))
         }
     }
 
@@ -82,7 +91,7 @@ impl VectorOps for Avx2 {
         quote!(#f(#a, #b, #c))
     }
 
-    fn unary(&self, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream> {
+    fn unary(&self, h: &Helpers, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream> {
         Some(match (op, ps(dt)) {
             (UnOp::Sqrt, true) => quote!(_mm256_sqrt_ps(#a)),
             (UnOp::Sqrt, false) => quote!(_mm256_sqrt_pd(#a)),
@@ -94,7 +103,10 @@ impl VectorOps for Avx2 {
             (UnOp::Abs, false) => {
                 quote!(_mm256_andnot_pd(_mm256_set1_pd(-0.0), #a))
             }
-            (UnOp::Exp, true) => quote!(::kiln::simd::exp_avx2(#a)),
+            (UnOp::Exp, true) => {
+                let simd = &h.simd;
+                quote!(#simd::exp_avx2(#a))
+            }
             _ => return None,
         })
     }

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::VectorOps;
+use super::{Helpers, VectorOps};
 use crate::ir::{BinOp, DataType, UnOp};
 
 pub struct Avx512;
@@ -38,7 +38,7 @@ impl VectorOps for Avx512 {
         quote!(#f(#ptr, #v))
     }
 
-    fn load_partial(&self, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream {
+    fn load_partial(&self, _h: &Helpers, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream {
         if ps(dt) {
             quote!(_mm512_maskz_loadu_ps(((1u32 << (#n)) - 1) as u16, #ptr))
         } else {
@@ -46,7 +46,14 @@ impl VectorOps for Avx512 {
         }
     }
 
-    fn store_partial(&self, dt: DataType, ptr: TokenStream, v: TokenStream, n: TokenStream) -> TokenStream {
+    fn store_partial(
+        &self,
+        _h: &Helpers,
+        dt: DataType,
+        ptr: TokenStream,
+        v: TokenStream,
+        n: TokenStream,
+    ) -> TokenStream {
         if ps(dt) {
             quote!(_mm512_mask_storeu_ps(#ptr, ((1u32 << (#n)) - 1) as u16, #v))
         } else {
@@ -85,7 +92,7 @@ impl VectorOps for Avx512 {
         quote!(#f(#a, #b, #c))
     }
 
-    fn unary(&self, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream> {
+    fn unary(&self, h: &Helpers, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream> {
         Some(match (op, ps(dt)) {
             (UnOp::Sqrt, true) => quote!(_mm512_sqrt_ps(#a)),
             (UnOp::Sqrt, false) => quote!(_mm512_sqrt_pd(#a)),
@@ -93,7 +100,10 @@ impl VectorOps for Avx512 {
             (UnOp::Neg, false) => quote!(_mm512_sub_pd(_mm512_setzero_pd(), #a)),
             (UnOp::Abs, true) => quote!(_mm512_abs_ps(#a)),
             (UnOp::Abs, false) => quote!(_mm512_abs_pd(#a)),
-            (UnOp::Exp, true) => quote!(::kiln::simd::exp_avx512(#a)),
+            (UnOp::Exp, true) => {
+                let simd = &h.simd;
+                quote!(#simd::exp_avx512(#a))
+            }
             _ => return None,
         })
     }

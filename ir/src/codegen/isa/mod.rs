@@ -7,6 +7,7 @@ mod avx2;
 mod avx512;
 
 use proc_macro2::TokenStream;
+use quote::quote;
 
 use crate::ir::{BinOp, DataType, UnOp};
 use crate::target::Isa;
@@ -23,6 +24,26 @@ pub(crate) fn ops(isa: Isa) -> Option<&'static dyn VectorOps> {
     }
 }
 
+/// Where vector code finds the functions it calls besides the intrinsics:
+/// vector math (`exp_avx2`, `exp_avx512`) in `simd`, AVX2 lane masks
+/// (`avx2_lane_mask32`) in `runtime`. By default kiln's `::kiln::simd` and
+/// `::kiln::runtime`; for emulated code, the emulation module, which then
+/// provides the intrinsics and these helpers alike.
+pub(crate) struct Helpers {
+    pub simd: TokenStream,
+    pub runtime: TokenStream,
+}
+
+impl Helpers {
+    /// kiln's helpers, or those of the emulation module `emulate`.
+    pub fn new(emulate: Option<&TokenStream>) -> Helpers {
+        match emulate {
+            None => Helpers { simd: quote!(::kiln::simd), runtime: quote!(::kiln::runtime) },
+            Some(m) => Helpers { simd: m.clone(), runtime: m.clone() },
+        }
+    }
+}
+
 /// The vector operations of one ISA, as token builders. `dt` is `F32` or
 /// `F64`; masks are whatever the ISA's comparisons produce.
 pub(crate) trait VectorOps: Sync {
@@ -34,8 +55,9 @@ pub(crate) trait VectorOps: Sync {
     fn loadu(&self, dt: DataType, ptr: TokenStream) -> TokenStream;
     fn storeu(&self, dt: DataType, ptr: TokenStream, v: TokenStream) -> TokenStream;
     /// Lanes `0..n` from/to memory, the others zero / untouched (`n` is a runtime `usize`).
-    fn load_partial(&self, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream;
-    fn store_partial(&self, dt: DataType, ptr: TokenStream, v: TokenStream, n: TokenStream) -> TokenStream;
+    fn load_partial(&self, h: &Helpers, dt: DataType, ptr: TokenStream, n: TokenStream) -> TokenStream;
+    fn store_partial(&self, h: &Helpers, dt: DataType, ptr: TokenStream, v: TokenStream, n: TokenStream)
+        -> TokenStream;
     /// A vector from scalars, lane 0 first.
     fn gather_lanes(&self, dt: DataType, lanes: Vec<TokenStream>) -> TokenStream;
     /// `+ - * / min max`; `None` for other operators.
@@ -44,7 +66,7 @@ pub(crate) trait VectorOps: Sync {
     fn fma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream;
     /// `c - a * b`.
     fn fnma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream;
-    fn unary(&self, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream>;
+    fn unary(&self, h: &Helpers, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream>;
     /// A comparison mask.
     fn cmp(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> TokenStream;
     fn mask_and(&self, dt: DataType, a: TokenStream, b: TokenStream) -> TokenStream;

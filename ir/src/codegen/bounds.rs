@@ -1,0 +1,162 @@
+//! The bounds prover: decides which memory accesses the emitter may emit
+//! unchecked. This is the one piece of the code generator that memory safety
+//! rests on.
+//!
+//! Every buffer of the generated code is a raw pointer to `size` elements
+//! (the parameters' lengths are checked by the safe wrapper, temporaries are
+//! allocated with their size). An access `buffer[index]` is emitted as a
+//! plain `ptr.offset(index)` only when [`prove`] shows `0 <= index < size` for
+//! every execution that reaches it; otherwise it goes through
+//! `::kiln::runtime::checked` / `checked_mut`, which panic on an index outside
+//! the buffer. A failed proof costs a compare and a branch, never safety, so
+//! the prover only has to be sound, not complete.
+//!
+//! An access sits in a lowered block (`LBlock`): the block binds its
+//! iteration variables (`lets`: `v = binding`, with the domain `0..extent`
+//! that holds whenever the block's predicate does), runs only where its
+//! predicate holds, and is nested in runtime loops whose variables range over
+//! `0..extent` (`Env::loops`; unrolled loops are constants, `Env::consts`).
+//! Three strategies, tried in order; the first that succeeds proves the access:
+//!
+//! - **A, loop ranges.** Substitute the bindings (the index becomes an
+//!   expression of the loop variables), simplify, and take its interval over
+//!   the loop ranges. Sound because the access runs only inside its loops:
+//!   every loop variable lies in its range, and the analyzer's interval
+//!   over-approximates the values. No use of the predicate.
+//! - **B, iteration domains.** Keep the iteration variables and bound each to
+//!   its domain `0..extent`. Sound because the block runs only where its
+//!   predicate holds, and where it holds the bindings lie in their domains
+//!   (the invariant of `LBlock::lets`, established by the schedule primitives:
+//!   a non-dividing `split` adds exactly the predicate that keeps the bound
+//!   variable inside its domain). This is what proves the accesses of a loop
+//!   split by a factor that does not divide it.
+//! - **C, predicate upper bounds.** Over the loop ranges again, but use the
+//!   predicate's conjuncts `bound < c` (or `bound <= c - 1`) with `c` a
+//!   constant: if the index is `alpha · bound + rest` with `alpha > 0` (the
+//!   linear form of the index contains every term of `bound`, each scaled by
+//!   the same `alpha`), then where the predicate holds
+//!   `index <= alpha · (c - 1) + max(rest)`. Sound because the access runs
+//!   only where the predicate (hence each conjunct) holds and `alpha > 0`
+//!   keeps the inequality's direction. The lower bound is A's. This proves
+//!   accesses to compacted temporaries, whose indices mix iteration and loop
+//!   variables, under a non-dividing split's predicate. Conjuncts of any other
+//!   form (`>`, `>=`, `==`, `!=`, `||`, a bound that is not a constant) are
+//!   ignored: ignoring a fact is always sound.
+//!
+//! Vector code asks the same question with the lane variable bound to the
+//! whole loop: a full vector covers iterations of the loop, and a vector
+//! where a lane predicate does not hold everywhere is masked or runs lane by
+//! lane, so every accessed lane is an iteration where the predicate holds.
+
+use crate::ir::{BinOp, Expr};
+
+use super::emit::Env;
+use super::lir::LBlock;
+
+/// The strategy that proved an access in bounds (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proof {
+    /// A: the index's interval over the loop ranges.
+    LoopRanges,
+    /// B: the index's interval over the block's iteration domains.
+    IterationDomains,
+    /// C: the loop ranges with the predicate's constant upper bounds (also
+    /// when the interval of the index's linear form needs none of them).
+    PredicateBounds,
+}
+
+/// Resolves an expression of a block: iteration variables → bindings,
+/// unrolled loops → constants, then simplifies with the loop ranges.
+pub(crate) fn resolve(b: &LBlock, e: &Expr, env: &Env) -> Expr {
+    let e = super::compact::substitute_lets(b, e);
+    env.analyzer().simplify(&env.fold(&e))
+}
+
+/// Whether `buffer[index]`, an access of block `b`, provably stays inside
+/// the buffer.
+pub(crate) fn in_bounds(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> bool {
+    prove(b, buffer, index, env).is_some()
+}
+
+/// The first strategy that proves `buffer[index]` in bounds, if any. A
+/// buffer not in scope is never in bounds.
+pub(crate) fn prove(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> Option<Proof> {
+    let info = env.bufs.get(buffer)?;
+    let ok = |r: Option<(i64, i64)>| r.is_some_and(|(lo, hi)| lo >= 0 && hi < info.size);
+    // A: over the loop ranges.
+    let an = env.analyzer();
+    let resolved = resolve(b, index, env);
+    if ok(an.range(&resolved)) {
+        return Some(Proof::LoopRanges);
+    }
+    // B: over the iteration domains (valid under the block's predicate).
+    let mut an_b = env.analyzer();
+    for (v, _, ext) in &b.lets {
+        an_b.bind(v, *ext);
+    }
+    let e = env.fold(index);
+    if ok(an_b.range(&an_b.simplify(&e))) {
+        return Some(Proof::IterationDomains);
+    }
+    // C: over the loop ranges, with the predicate's upper bounds.
+    let idx = an.linear(&resolved);
+    let (lo, mut hi) = an.range(&idx.to_expr())?;
+    for (bound, c) in predicate_upper_bounds(&resolve(b, &b.predicate, env)) {
+        let lb = an.linear(&bound);
+        // idx = alpha * bound + rest, alpha > 0  =>  idx <= alpha * (c - 1) + max(rest)
+        let Some((atom, k)) = lb.terms.first() else { continue };
+        let ki = idx.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, x)| *x);
+        if *k <= 0 || ki <= 0 || ki % k != 0 {
+            continue;
+        }
+        let alpha = ki / k;
+        let mut rest = idx.clone();
+        let mut fits = true;
+        for (a, x) in &lb.terms {
+            match rest.terms.iter_mut().find(|(b, _)| b == a) {
+                Some(t) if t.1 == alpha * x => t.1 = 0,
+                _ => fits = false,
+            }
+        }
+        if !fits {
+            continue;
+        }
+        rest.terms.retain(|(_, x)| *x != 0);
+        rest.constant -= alpha * lb.constant;
+        if let Some((_, rhi)) = an.range(&rest.to_expr()) {
+            hi = hi.min(alpha * (c - 1) + rhi);
+        }
+    }
+    ok(Some((lo, hi))).then_some(Proof::PredicateBounds)
+}
+
+/// The conjuncts `e < c` (or `e <= c - 1`) of a predicate with `c` a
+/// constant, as `(e, c)`; every other conjunct is left out.
+pub(crate) fn predicate_upper_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![pred];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Binary(BinOp::And, a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Binary(BinOp::Lt, a, b) => {
+                if let Some(c) = b.as_int() {
+                    out.push(((**a).clone(), c));
+                }
+            }
+            Expr::Binary(BinOp::Le, a, b) => {
+                if let Some(c) = b.as_int() {
+                    out.push(((**a).clone(), c + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "bounds_tests.rs"]
+mod tests;
