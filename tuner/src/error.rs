@@ -116,3 +116,22 @@ fn no_trace_message(path: &Path, why: &NoTrace) -> String {
         _ => format!("{}: {why}", path.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn messages_name_the_file_and_say_the_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = Error::io("create", Path::new("/w/data"))(io);
+        assert_eq!(e.to_string(), "cannot create /w/data: denied");
+        assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("denied"));
+        let e = Error::NoTrace { path: "k.json".into(), why: NoTrace::NoFile { path: "k.json".into() } };
+        assert_eq!(e.to_string(), "no trace file k.json");
+        let e = Error::NoTrace { path: "k.json".into(), why: NoTrace::NoEntry { key: "x86_64-avx2".into() } };
+        assert_eq!(e.to_string(), "k.json: the trace file has no x86_64-avx2 entry");
+    }
+}

@@ -111,3 +111,70 @@ impl TuningState {
         &self.best
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::Task;
+
+    fn programs() -> (Task, Vec<Program>) {
+        let task = Task::with_section(&kiln_ir::schedule::testing::matmul(32, 32, 32), None, "t", "t.json".into());
+        let mut progs: Vec<Program> = Vec::new();
+        for seed in 0..100 {
+            match task.sample(Isa::Avx2, 1, seed) {
+                Ok(p) if progs.len() < 6 && progs.iter().all(|q| q.key != p.key) => progs.push(p),
+                _ => {}
+            }
+        }
+        (task, progs)
+    }
+
+    /// `(role, latency)` of a sequence of measurements: a baseline, failures, ties.
+    const SEQ: [(Role, Option<f64>); 6] = [
+        (Role::Default, Some(4.0)),
+        (Role::Search, Some(2.0)),
+        (Role::Search, None),
+        (Role::Search, Some(2.0)),
+        (Role::Search, Some(1.0)),
+        (Role::Committed, None),
+    ];
+
+    fn observe_all(progs: &[Program], new: bool, model: &mut CostModel) -> TuningState {
+        let mut s = TuningState::new("g".into(), Isa::Avx2, 1000);
+        for (p, (role, latency_us)) in progs.iter().zip(SEQ) {
+            let counted = s.observe(Observation { key: &p.key, program: Some(p), role, latency_us, new }, model);
+            assert_eq!(counted, role == Role::Search);
+        }
+        s
+    }
+
+    #[test]
+    fn resumed_and_new_measurements_give_the_same_state() {
+        let (_, progs) = programs();
+        assert_eq!(progs.len(), SEQ.len());
+        let (mut m1, mut m2) = (CostModel::new(1), CostModel::new(1));
+        let resumed = observe_all(&progs, false, &mut m1);
+        let measured = observe_all(&progs, true, &mut m2);
+        assert_eq!(m1.dataset(), m2.dataset());
+        assert_eq!(m1.len(), SEQ.len(), "failures are training rows too");
+        for s in [&resumed, &measured] {
+            assert_eq!((s.trials, s.failed), (4, 1));
+            assert_eq!(s.curve, [(1, 0.5), (2, 0.5), (3, 0.5), (4, 1.0)]);
+            assert_eq!(s.measured().len(), SEQ.len());
+            // Best first; the two at 2 µs in the order observed.
+            let keys: Vec<&str> = s.best().iter().map(|(p, _)| p.key.as_str()).collect();
+            assert_eq!(keys, [&progs[4].key, &progs[1].key, &progs[3].key, &progs[0].key]);
+        }
+        assert_eq!((resumed.new_trials, measured.new_trials), (0, 4));
+    }
+
+    #[test]
+    fn a_record_that_no_longer_replays_counts_but_trains_nothing() {
+        let mut model = CostModel::new(1);
+        let mut s = TuningState::new("g".into(), Isa::Avx2, 1000);
+        let obs = Observation { key: "gone", program: None, role: Role::Search, latency_us: Some(1.0), new: false };
+        assert!(s.observe(obs, &mut model));
+        assert!(s.is_measured("gone") && s.best().is_empty() && model.is_empty());
+        assert_eq!((s.trials, s.failed, s.curve.as_slice()), (1, 0, [(1, 1.0)].as_slice()));
+    }
+}
