@@ -43,6 +43,9 @@ use tuner::TuneOptions;
 
 use chapter::{decisions, heading, stochastic_schedule_mm};
 
+/// The walkthrough's errors: the tuner's ([`tuner::Error`]) and the parser's.
+type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
 /// The work directory: `<target>/<profile>/walkthrough`, next to `examples/`.
 fn work_root() -> PathBuf {
     let exe = std::env::current_exe().ok();
@@ -51,12 +54,12 @@ fn work_root() -> PathBuf {
 }
 
 /// A work directory with an empty database (the runtime build and the data stay).
-fn fresh_dir(root: &Path, name: &str) -> Result<PathBuf, String> {
+fn fresh_dir(root: &Path, name: &str) -> tuner::Result<PathBuf> {
     let dir = root.join(name);
     for f in ["records.jsonl", "workloads.jsonl"] {
         let p = dir.join(f);
         if p.exists() {
-            std::fs::remove_file(&p).map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
+            std::fs::remove_file(&p).map_err(tuner::Error::io("remove", &p))?;
         }
     }
     Ok(dir)
@@ -67,7 +70,7 @@ fn gflops(flops: u64, us: f64) -> f64 {
 }
 
 /// Section 5: the chapter's `random_search`, sampling `stochastic_schedule_mm`.
-fn section5(func: &PrimFunc, isa: Isa, root: &Path) -> Result<Schedule, String> {
+fn section5(func: &PrimFunc, isa: Isa, root: &Path) -> tuner::Result<Schedule> {
     let mut out = String::new();
     heading(&mut out, "5. random_search(MyModule, num_trials=5)");
     let mut one = Schedule::new(func.clone(), 0);
@@ -105,7 +108,7 @@ fn section5(func: &PrimFunc, isa: Isa, root: &Path) -> Result<Schedule, String> 
 }
 
 /// Section 6: `ms.tune_tir` over the default space.
-fn section6(func: &PrimFunc, isa: Isa, root: &Path, trials: usize) -> Result<Schedule, String> {
+fn section6(func: &PrimFunc, isa: Isa, root: &Path, trials: usize) -> tuner::Result<Schedule> {
     let mut out = String::new();
     heading(&mut out, &format!("6. ms.tune_tir(MyModule, max_trials_global={trials}): the default space"));
     print!("{out}");
@@ -134,7 +137,7 @@ fn section6(func: &PrimFunc, isa: Isa, root: &Path, trials: usize) -> Result<Sch
 
 /// The naive loop nest, the default schedule, the random search's best and
 /// the tuned best, timed side by side in one runner process.
-fn side_by_side(func: &PrimFunc, isa: Isa, root: &Path, others: &[(&str, &Schedule)]) -> Result<(), String> {
+fn side_by_side(func: &PrimFunc, isa: Isa, root: &Path, others: &[(&str, &Schedule)]) -> tuner::Result<()> {
     let dir = root.join("tune");
     let task = Task::with_section(func, None, "", PathBuf::new());
     let tc = tuner::builder::prepare(&dir)?;
@@ -143,10 +146,9 @@ fn side_by_side(func: &PrimFunc, isa: Isa, root: &Path, others: &[(&str, &Schedu
         tuner::runner::write_data(func, &data, 7)?;
     }
     let naive = task.naive_program(isa);
-    let mut progs: Vec<(&str, Program)> =
-        vec![("naive", naive), ("default schedule", task.default_program(isa, 1).map_err(|e| e.to_string())?)];
+    let mut progs: Vec<(&str, Program)> = vec![("naive", naive), ("default schedule", task.default_program(isa, 1)?)];
     for (name, sch) in others {
-        progs.push((name, task.replay(sch.trace(), isa, 1).map_err(|e| e.to_string())?));
+        progs.push((name, task.replay(sch.trace(), isa, 1)?));
     }
     let all: Vec<Program> = progs.iter().map(|(_, p)| p.clone()).collect();
     let run = TuneOptions::new(&dir).run;
@@ -162,17 +164,12 @@ fn side_by_side(func: &PrimFunc, isa: Isa, root: &Path, others: &[(&str, &Schedu
 }
 
 /// Section 7: tuning the MLP's first layer, `linear0`.
-fn section7(isa: Isa, root: &Path, trials: usize) -> Result<(), String> {
+fn section7(isa: Isa, root: &Path, trials: usize) -> Result<()> {
     let mut out = String::new();
     heading(&mut out, &format!("7. the MLP: tuning linear0 ({trials} trials)"));
     print!("{out}");
     let src = include_str!("../kernels/src/linear0.rs");
-    let k = find_kernels_in_file(src)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .next()
-        .ok_or("no kernel in linear0.rs")?
-        .map_err(|e| e.to_string())?;
+    let k = find_kernels_in_file(src)?.into_iter().next().ok_or("no kernel in linear0.rs")??;
     let mut o = TuneOptions::new(fresh_dir(root, "linear0")?);
     o.trials = trials;
     o.isas = vec![isa];
@@ -192,7 +189,7 @@ fn section7(isa: Isa, root: &Path, trials: usize) -> Result<(), String> {
 }
 
 /// Sections 5–7: what compiles and times candidates.
-fn sections_5_to_7(func: &PrimFunc, isa: Isa, root: &Path, trials: usize) -> Result<(), String> {
+fn sections_5_to_7(func: &PrimFunc, isa: Isa, root: &Path, trials: usize) -> Result<()> {
     let best = section5(func, isa, root)?;
     let tuned = section6(func, isa, root, trials)?;
     side_by_side(func, isa, root, &[("random search best", &best), ("tuned best", &tuned)])?;

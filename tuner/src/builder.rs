@@ -20,6 +20,8 @@ use kiln_ir::codegen::{emit_impl_with, CodegenOptions};
 use kiln_ir::ir::{DataType, ParamKind, PrimFunc};
 use kiln_ir::target::Isa;
 
+use crate::error::{Error, Result};
+
 /// One thing to compile: a scheduled function for an ISA.
 #[derive(Clone, Debug)]
 pub struct Candidate {
@@ -109,12 +111,12 @@ fn workspace_root() -> PathBuf {
 /// Builds (or reuses) the runtime in `work_dir/harness` (or in
 /// `$KILN_TUNE_HARNESS_DIR`, which lets several work directories — tests —
 /// share one build of the runtime).
-pub fn prepare(work_dir: &Path) -> Result<Toolchain, String> {
+pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
     let h = match std::env::var_os("KILN_TUNE_HARNESS_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => work_dir.join("harness"),
     };
-    std::fs::create_dir_all(h.join("src")).map_err(|e| format!("cannot create {}: {e}", h.display()))?;
+    std::fs::create_dir_all(h.join("src")).map_err(Error::io("create", &h))?;
     let manifest = format!(
         "[package]\nname = \"kiln-harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
          [dependencies]\nkiln = {{ path = {:?} }}\n\n[workspace]\n\n\
@@ -130,9 +132,9 @@ pub fn prepare(work_dir: &Path) -> Result<Toolchain, String> {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .map_err(Error::spawn("cargo"))?;
     if !out.status.success() {
-        return Err(format!("building kiln's runtime failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        return Err(Error::Toolchain(String::from_utf8_lossy(&out.stderr).to_string()));
     }
     let mut kiln_rlib = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -145,16 +147,16 @@ pub fn prepare(work_dir: &Path) -> Result<Toolchain, String> {
             }
         }
     }
-    let kiln_rlib = kiln_rlib.ok_or("cargo did not report kiln's rlib")?;
+    let kiln_rlib = kiln_rlib.ok_or_else(|| Error::Toolchain("cargo did not report kiln's rlib".into()))?;
     let deps_dir = kiln_rlib.parent().unwrap().to_path_buf();
     let work = work_dir.join("build");
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&work).map_err(Error::io("create", &work))?;
     Ok(Toolchain { kiln_rlib, deps_dir, work_dir: work })
 }
 
-fn write_if_changed(p: &Path, text: &str) -> Result<(), String> {
+fn write_if_changed(p: &Path, text: &str) -> Result<()> {
     if std::fs::read_to_string(p).ok().as_deref() != Some(text) {
-        std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        std::fs::write(p, text).map_err(Error::io("write", p))?;
     }
     Ok(())
 }

@@ -10,11 +10,12 @@ use kiln_ir::ir::func_to_string;
 use kiln_ir::target::{Isa, Target};
 use kiln_ir::tracefile::TraceFile;
 
-use crate::discover::{discover, workspace, Workspace};
+use crate::bench::{bench, BenchOptions};
+use crate::discover::{tasks, workspace, Workspace};
+use crate::error::{Error, Result};
+use crate::options::{parse_isas, parse_strategy, run_options, TuneOptions};
 use crate::runner::RunOptions;
-use crate::search::StrategyKind;
-use crate::task::Task;
-use crate::tune::{tune, TuneOptions};
+use crate::tune::tune;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -131,47 +132,14 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// Parses `--isa`.
-pub fn parse_isas(s: Option<&str>) -> Result<Vec<Isa>, String> {
-    match s {
-        None => Ok(vec![crate::machine::best_isa()]),
-        Some("all") => Ok(vec![Isa::Avx512, Isa::Avx2]),
-        Some(s) => {
-            Isa::from_name(s).map(|i| vec![i]).ok_or_else(|| format!("unknown ISA `{s}` (avx512, avx2, scalar, all)"))
-        }
+impl Common {
+    fn work_dir(&self, ws: &Workspace) -> PathBuf {
+        ws.work_dir(self.work_dir.as_deref())
     }
-}
 
-/// The tasks of the workspace (or just `only`).
-pub fn tasks(ws: &Workspace, only: Option<&str>) -> Result<Vec<Task>, String> {
-    let (found, problems) = discover(ws);
-    for p in &problems {
-        eprintln!("warning: {}: {}", p.file.display(), p.message.lines().next().unwrap_or(""));
+    fn run_options(&self) -> RunOptions {
+        run_options(self.runner_cmd.as_deref())
     }
-    let mut out = Vec::new();
-    for f in found.iter().filter(|f| only.is_none_or(|k| f.kernel.func.name == k)) {
-        out.push(Task::from_kernel(&f.kernel, &f.crate_name, &f.crate_dir).map_err(|e| e.to_string())?);
-    }
-    if out.is_empty() {
-        return Err(match only {
-            Some(k) => {
-                let names: Vec<String> = found.iter().map(|f| f.kernel.func.name.clone()).collect();
-                format!("no kernel named `{k}` in the workspace (there are: {})", names.join(", "))
-            }
-            None => format!("no tensor_func! kernels in the workspace at {}", ws.root.display()),
-        });
-    }
-    Ok(out)
-}
-
-pub fn work_dir(ws: &Workspace, c: &Common) -> PathBuf {
-    c.work_dir.clone().unwrap_or_else(|| ws.root.join("target").join("kiln-tune"))
-}
-
-pub fn run_options(c: &Common) -> RunOptions {
-    let runner_cmd =
-        c.runner_cmd.as_deref().map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
-    RunOptions { runner_cmd, min_sample_us: 100.0, repeats: 9, ..RunOptions::default() }
 }
 
 fn cores() -> usize {
@@ -179,20 +147,17 @@ fn cores() -> usize {
 }
 
 /// Runs the command line; the error is printed by `main`.
-pub fn run(cli: Cli) -> Result<(), String> {
+pub fn run(cli: Cli) -> Result<()> {
     let ws = workspace();
     match cli.command {
         Command::List => list(&ws),
         Command::Show { kernel, isa } => show(&ws, &kernel, isa.as_deref()),
-        Command::Bench(b) => crate::bench::bench(&ws, &b),
+        Command::Bench(b) => run_bench(&ws, &b),
         Command::Machine { json, work_dir } => {
             let m = crate::probe::probe();
-            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
-            let dir = self::work_dir(&ws, &c);
-            let text = serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?;
-            let _ = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("machine.json"), &text));
+            m.save(&ws.work_dir(work_dir.as_deref()));
             if json {
-                println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
+                println!("{}", serde_json::to_string(&m).expect("serializable"));
             } else {
                 print!("{}", m.table());
             }
@@ -200,16 +165,14 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Tune(t) => run_tune(&ws, &t),
         Command::DumpFeatures { work_dir } => {
-            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
-            for (g, gf, f) in measured_features(&ws, &self::work_dir(&ws, &c))? {
+            for (g, gf, f) in measured_features(&ws, &ws.work_dir(work_dir.as_deref()))? {
                 let f: Vec<String> = f.iter().map(|x| format!("{x}")).collect();
                 println!("{g},{gf},{}", f.join(","));
             }
             Ok(())
         }
         Command::EvalCostModel { work_dir } => {
-            let c = Common { kernel: None, work_dir, runner_cmd: None, jobs: None, threads: 1 };
-            let rows = measured_features(&ws, &self::work_dir(&ws, &c))?;
+            let rows = measured_features(&ws, &ws.work_dir(work_dir.as_deref()))?;
             println!("{} measured programs; Spearman on held-out 30% (5 splits):", rows.len());
             for (g, s) in crate::cost_model::evaluate(&rows, 5, 0) {
                 println!("  {g:<28} {s:.3}");
@@ -220,7 +183,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `(kernel/target, GFLOP/s, features)` of every record of the database.
-fn measured_features(ws: &Workspace, dir: &std::path::Path) -> Result<Vec<(String, f64, Vec<f32>)>, String> {
+fn measured_features(ws: &Workspace, dir: &std::path::Path) -> Result<Vec<(String, f64, Vec<f32>)>> {
     let db = crate::database::Database::open(dir)?;
     let tasks = tasks(ws, None)?;
     let mut out = Vec::new();
@@ -228,28 +191,28 @@ fn measured_features(ws: &Workspace, dir: &std::path::Path) -> Result<Vec<(Strin
         let Some(task) = tasks.iter().find(|t| t.workload == r.workload) else { continue };
         let Some(isa) = Isa::from_name(&r.target) else { continue };
         let Some(p) = r.trace().and_then(|t| task.replay(&t, isa, r.threads).ok()) else { continue };
-        let g = r.median_us.filter(|_| r.is_ok()).map_or(0.0, |us| task.flops as f64 / us / 1e3);
+        let g = r.median_us.filter(|_| r.is_ok()).map_or(0.0, |us| crate::task::gflops(task.flops, us));
         out.push((format!("{}/{}", task.name, r.target), g, crate::features::extract(&p.func, isa)));
     }
     Ok(out)
 }
 
-fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<(), String> {
+fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<()> {
     let start = Instant::now();
     let tasks = tasks(ws, t.common.kernel.as_deref())?;
-    let mut opts = TuneOptions::new(work_dir(ws, &t.common));
+    let mut opts = TuneOptions::new(t.common.work_dir(ws));
     opts.trials = t.trials;
     opts.per_iter = t.per_iter.max(1);
     opts.isas = parse_isas(t.isa.as_deref())?;
     opts.seed = t.seed;
     opts.jobs = t.common.jobs.unwrap_or_else(cores).max(1);
-    opts.strategy = StrategyKind::from_name(&t.strategy).ok_or_else(|| format!("unknown strategy `{}`", t.strategy))?;
-    opts.run = RunOptions { timeout: Duration::from_secs(t.timeout), flush: t.flush, ..run_options(&t.common) };
+    opts.strategy = parse_strategy(&t.strategy)?;
+    opts.run = RunOptions { timeout: Duration::from_secs(t.timeout), flush: t.flush, ..t.common.run_options() };
     opts.threads = t.common.threads.max(1);
     opts.write_traces = !t.dry_run;
     let reports = tune(&tasks, &opts)?;
     if reports.is_empty() {
-        return Err("nothing was tuned: no requested ISA can be measured here".into());
+        return Err(Error::UnsupportedIsa("nothing was tuned: no requested ISA can be measured here".into()));
     }
     print!("{}", crate::report::table(&reports));
     for r in &reports {
@@ -264,7 +227,18 @@ fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn list(ws: &Workspace) -> Result<(), String> {
+fn run_bench(ws: &Workspace, b: &BenchArgs) -> Result<()> {
+    let tasks = tasks(ws, b.common.kernel.as_deref())?;
+    let opts = BenchOptions {
+        work_dir: b.common.work_dir(ws),
+        run: b.common.run_options(),
+        threads: b.common.threads,
+        json: b.json,
+    };
+    bench(&tasks, &opts)
+}
+
+fn list(ws: &Workspace) -> Result<()> {
     let tasks = tasks(ws, None)?;
     println!("{:<12} {:<8} {:>10}  {:<28} buffers", "kernel", "crate", "FLOP", "traces");
     for t in &tasks {
@@ -289,16 +263,16 @@ fn list(ws: &Workspace) -> Result<(), String> {
     Ok(())
 }
 
-fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<(), String> {
+fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<()> {
     let isa = match isa {
         None => crate::machine::best_isa(),
-        Some(s) => Isa::from_name(s).ok_or_else(|| format!("unknown ISA `{s}` (avx512, avx2, scalar)"))?,
+        Some(s) => crate::options::parse_isa(s)?,
     };
     let task = tasks(ws, Some(kernel))?.remove(0);
     println!("{}", func_to_string(&task.func));
     // What `cargo build` emits for this ISA, and why.
-    let sources = task.sources().map_err(|e| e.to_string())?;
-    let prog = sources.program(&Target::isa(isa)).map_err(|e| e.to_string())?;
+    let sources = task.sources()?;
+    let prog = sources.program(&Target::isa(isa))?;
     let what = prog.origin.label();
     println!("# trace in use for {}: {what}\n{}", isa.name(), prog.trace);
     println!("{}", func_to_string(&prog.func));

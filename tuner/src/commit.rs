@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use kiln_ir::target::{Isa, Target};
 use kiln_ir::tracefile::{Provenance, TargetEntry, TraceFile};
 
-use crate::task::{Program, Task};
-use crate::tune::{TaskReport, TuneOptions};
+use crate::error::{Error, Result};
+use crate::task::{gflops, Program, Task};
 
 /// A committed entry stays unless the best found is faster by more than
 /// this factor: differences below it are measurement noise on a shared
@@ -46,20 +46,31 @@ impl Committed {
     }
 }
 
-/// Writes `winner` (the fastest correct program of the task, `latency` µs)
-/// unless the committed entry (`old`: its program and latency measured in
-/// the same final round) is as fast.
-#[allow(clippy::too_many_arguments)]
-pub fn commit_best(
-    task: &Task,
-    isa: Isa,
-    threads: usize,
-    winner: &Program,
-    latency: f64,
-    old: Option<(Program, Option<f64>)>,
-    report: &TaskReport,
-    opts: &TuneOptions,
-) -> Result<Committed, String> {
+/// The final round's verdict on one task and ISA.
+#[derive(Clone, Debug)]
+pub struct Choice<'a> {
+    /// The fastest correct program.
+    pub winner: &'a Program,
+    /// Its latency, µs.
+    pub latency: f64,
+    /// The committed entry's program and its latency in the same round.
+    pub old: Option<(Program, Option<f64>)>,
+}
+
+/// How the winner was found (its provenance in the trace file).
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    pub trials: usize,
+    pub seed: u64,
+    /// The search strategy's name.
+    pub strategy: &'static str,
+    pub wall_seconds: f64,
+}
+
+/// Writes `choice.winner` for `isa` unless the committed entry (`choice.old`,
+/// timed in the same final round) is as fast.
+pub fn commit_best(task: &Task, isa: Isa, threads: usize, choice: Choice, tuning: &Tuning) -> Result<Committed> {
+    let Choice { winner, latency, old } = choice;
     if !(latency.is_finite() && latency > 0.0) {
         return Ok(Committed::NotWritten("no correct measured program".into()));
     }
@@ -95,26 +106,25 @@ pub fn commit_best(
             note = Some(format!("replaced a hand-written entry that measured {measured}"));
         }
     }
-    let gflops = task.flops as f64 / latency / 1e3;
     let entry = TargetEntry {
         trace,
         latency_us: Some(round3(latency)),
-        gflops: Some(round3(gflops)),
+        gflops: Some(round3(gflops(task.flops, latency))),
         tuned: Some(Provenance {
-            trials: report.trials as u64,
-            seed: opts.seed,
+            trials: tuning.trials as u64,
+            seed: tuning.seed,
             cpu: crate::machine::cpu_model(),
             date: crate::machine::iso_date(crate::database::now()),
-            wall_seconds: Some(round3(report.wall_seconds)),
-            strategy: Some(opts.strategy.name().to_string()),
+            wall_seconds: Some(round3(tuning.wall_seconds)),
+            strategy: Some(tuning.strategy.to_string()),
         }),
         note: (threads > 1).then(|| format!("tuned for {threads} threads")),
     };
     file.targets.insert(isa.target_key().to_string(), entry);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
     }
-    file.write(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write(&path).map_err(Error::io("write", &path))?;
     Ok(Committed::Written { path, note })
 }
 

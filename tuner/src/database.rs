@@ -23,6 +23,8 @@ use kiln_ir::ir::{func_to_string, PrimFunc};
 use kiln_ir::trace::Trace;
 use kiln_ir::tracefile::workload_hash;
 
+use crate::error::{Error, Result};
+
 /// Why a program is in the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,27 +98,22 @@ fn process_alive(pid: u32) -> bool {
 }
 
 /// Takes the lock of `dir` (creating the directory), or says who holds it.
-pub fn lock(dir: &Path) -> Result<Lock, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+pub fn lock(dir: &Path) -> Result<Lock> {
+    std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
     let path = dir.join("tuner.lock");
     for _ in 0..3 {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
                 f.write_all(format!("{}\n", std::process::id()).as_bytes())
                     .and_then(|_| f.sync_all())
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    .map_err(Error::io("write", &path))?;
                 return Ok(Lock { path });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 match text.trim().parse::<u32>() {
                     Ok(pid) if pid != std::process::id() && process_alive(pid) => {
-                        return Err(format!(
-                            "another tuner (PID {pid}) is using the work directory {}; wait for it to finish, \
-                             or pass a different --work-dir (if PID {pid} is not a tuner, delete {})",
-                            dir.display(),
-                            path.display()
-                        ));
+                        return Err(Error::Locked { pid, dir: dir.to_path_buf(), lock: path });
                     }
                     // A dead owner, or a lock torn while being written: take it over.
                     _ => {
@@ -124,33 +121,30 @@ pub fn lock(dir: &Path) -> Result<Lock, String> {
                     }
                 }
             }
-            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            Err(e) => return Err(Error::io("create", &path)(e)),
         }
     }
-    Err(format!("cannot take the lock {}", path.display()))
+    Err(Error::Lock { path })
 }
 
 /// Appends one line with a single write, then syncs it to disk.
-fn append_line(path: &Path, value: &impl Serialize) -> Result<(), String> {
-    let mut line = serde_json::to_string(value).map_err(|e| e.to_string())?;
+fn append_line(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut line = serde_json::to_string(value).map_err(|e| Error::Database {
+        dir: path.parent().unwrap_or(path).to_path_buf(),
+        message: format!("cannot serialize a line of {}: {e}", path.display()),
+    })?;
     line.push('\n');
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    f.write_all(line.as_bytes())
-        .and_then(|_| f.sync_data())
-        .map_err(|e| format!("cannot append to {}: {e}", path.display()))
+    let mut f = OpenOptions::new().create(true).append(true).open(path).map_err(Error::io("open", path))?;
+    f.write_all(line.as_bytes()).and_then(|_| f.sync_data()).map_err(Error::io("append to", path))
 }
 
 /// Reads the parseable lines of a JSON-lines file; returns them and the
 /// number of lines skipped (torn or corrupt).
-fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, usize), String> {
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, usize)> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(Error::io("read", path)(e)),
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut out = Vec::new();
@@ -162,6 +156,18 @@ fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, usiz
         }
     }
     Ok((out, skipped))
+}
+
+/// Ends a file torn mid-line with a newline, so that the next line appended
+/// does not glue itself to the torn one.
+fn end_torn_line(path: &Path) -> Result<()> {
+    if let Ok(b) = std::fs::read(path) {
+        if b.last().is_some_and(|c| *c != b'\n') {
+            let mut f = OpenOptions::new().append(true).open(path).map_err(Error::io("open", path))?;
+            f.write_all(b"\n").and_then(|_| f.sync_data()).map_err(Error::io("append to", path))?;
+        }
+    }
+    Ok(())
 }
 
 /// The database of one work directory.
@@ -176,20 +182,12 @@ pub struct Database {
 
 impl Database {
     /// Opens (or creates) the database in `dir`. The caller holds the lock.
-    pub fn open(dir: &Path) -> Result<Database, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path) -> Result<Database> {
+        std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
         let (wl, s1): (Vec<WorkloadLine>, usize) = read_lines(&dir.join("workloads.jsonl"))?;
         let (records, s2): (Vec<Record>, usize) = read_lines(&dir.join("records.jsonl"))?;
-        // A torn last line must not glue itself to the next record: end the file with a newline.
-        for name in ["workloads.jsonl", "records.jsonl"] {
-            let p = dir.join(name);
-            if let Ok(b) = std::fs::read(&p) {
-                if b.last().is_some_and(|c| *c != b'\n') {
-                    let mut f = OpenOptions::new().append(true).open(&p).map_err(|e| e.to_string())?;
-                    f.write_all(b"\n").and_then(|_| f.sync_data()).map_err(|e| e.to_string())?;
-                }
-            }
-        }
+        end_torn_line(&dir.join("workloads.jsonl"))?;
+        end_torn_line(&dir.join("records.jsonl"))?;
         let workloads = wl.into_iter().map(|w| (w.workload, w.kernel)).collect();
         Ok(Database { dir: dir.to_path_buf(), workloads, records, skipped: s1 + s2 })
     }
@@ -199,7 +197,7 @@ impl Database {
     }
 
     /// Registers a kernel's workload (once).
-    pub fn add_workload(&mut self, func: &PrimFunc) -> Result<String, String> {
+    pub fn add_workload(&mut self, func: &PrimFunc) -> Result<String> {
         let hash = workload_hash(func);
         if !self.workloads.contains_key(&hash) {
             let line = WorkloadLine { kernel: func.name.clone(), workload: hash.clone(), ir: func_to_string(func) };
@@ -210,7 +208,7 @@ impl Database {
     }
 
     /// Appends a record (durably) and keeps it in memory.
-    pub fn add(&mut self, rec: Record) -> Result<(), String> {
+    pub fn add(&mut self, rec: Record) -> Result<()> {
         append_line(&self.dir.join("records.jsonl"), &rec)?;
         self.records.push(rec);
         Ok(())

@@ -23,6 +23,8 @@
 use forust_ml::objective::ObjectiveType;
 use forust_ml::{GradientBooster, Matrix};
 
+use crate::error::{Error, Result};
+
 /// A fitted model.
 pub struct Model {
     booster: GradientBooster,
@@ -43,10 +45,10 @@ fn column_major(x: &[Vec<f32>], cols: usize) -> Vec<f64> {
 
 impl Model {
     /// Fits `y` (relative throughputs) on `x` (feature rows).
-    pub fn fit(x: &[Vec<f32>], y: &[f32]) -> Result<Model, String> {
+    pub fn fit(x: &[Vec<f32>], y: &[f32]) -> Result<Model> {
         let cols = x.first().map_or(0, |r| r.len());
         if x.is_empty() || cols == 0 || x.len() != y.len() {
-            return Err("no training data".into());
+            return Err(Error::CostModel("no training data".into()));
         }
         let data = column_major(x, cols);
         let m = Matrix::new(&data, x.len(), cols);
@@ -59,7 +61,7 @@ impl Model {
             .set_min_leaf_weight(2.0)
             .set_parallel(false)
             .set_seed(0);
-        booster.fit_unweighted(&m, &y, None).map_err(|e| e.to_string())?;
+        booster.fit_unweighted(&m, &y, None).map_err(|e| Error::CostModel(e.to_string()))?;
         Ok(Model { booster, cols })
     }
 

@@ -5,9 +5,16 @@
 //! (`task`, `search`, `mutator`), ranks them with a cost model (`features`,
 //! `cost_model`, `gbt`), compiles them in batches (`builder`), checks and
 //! times them in a separate process (`runner`), keeps every measurement
-//! (`database`), and writes the best trace per kernel and ISA to
-//! `<crate>/traces/<kernel>.json` (`commit`), with a table and tuning curves
-//! (`report`).
+//! (`database`) and what it tells about a task (`state`), and writes the
+//! best trace per kernel and ISA to `<crate>/traces/<kernel>.json`
+//! (`commit`), with a table and tuning curves (`report`). `tune` is the
+//! loop; `options` says how to run it; `cli` and `bench` are the command
+//! line. Every fallible public function returns [`Error`].
+//!
+//! Modules, lowest first (each uses only modules before it):
+//! `error`, `machine`, `gbt`, `features`, `database`, `probe`, `runner`, `task`,
+//! `builder`, `cost_model`, `mutator`, `search`, `confirm`, `discover`,
+//! `options`, `state`, `commit`, `report`, `tune`, `bench`, `cli`.
 //!
 //! The library API mirrors the chapter: [`random_search`] is its
 //! `random_search`, [`tune_func`] its `ms.tune_tir`, and [`tune`] tunes many
@@ -28,17 +35,24 @@ pub mod confirm;
 pub mod cost_model;
 pub mod database;
 pub mod discover;
+pub mod error;
 pub mod features;
 pub mod gbt;
 pub mod machine;
 pub mod mutator;
+pub mod options;
 pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod search;
+pub mod state;
 pub mod task;
 pub mod tune;
 
+pub use error::{Error, Result};
+pub use options::TuneOptions;
+pub use report::TaskReport;
 pub use search::StrategyKind;
+pub use state::TuningState;
 pub use task::{Program, Space, Task};
-pub use tune::{random_search, random_search_space, tune, tune_func, tune_func_space, TaskReport, TuneOptions};
+pub use tune::{random_search, random_search_space, tune, tune_func, tune_func_space};

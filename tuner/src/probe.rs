@@ -113,10 +113,15 @@ impl Machine {
     pub fn get(dir: &Path) -> Machine {
         Machine::cached(dir).unwrap_or_else(|| {
             let m = probe();
-            let _ = std::fs::create_dir_all(dir);
-            let _ = std::fs::write(dir.join("machine.json"), serde_json::to_string_pretty(&m).unwrap_or_default());
+            m.save(dir);
             m
         })
+    }
+
+    /// Writes `dir/machine.json` (a cache: failing to write it is not an error).
+    pub fn save(&self, dir: &Path) {
+        let text = serde_json::to_string_pretty(self).expect("serializable");
+        let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join("machine.json"), text));
     }
 }
 

@@ -1,11 +1,50 @@
-//! Reports: the per-task table and the tuning curves (SVG, `plotters`).
+//! Reports: what tuning one task for one ISA gave ([`TaskReport`]), the
+//! per-task table and the tuning curves (SVG, `plotters`).
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use crate::tune::TaskReport;
+use kiln_ir::target::Isa;
+use kiln_ir::trace::Trace;
+
+use crate::commit::Committed;
+use crate::error::{Error, Result};
+use crate::task::gflops;
+
+/// What tuning one task for one ISA gave.
+#[derive(Clone, Debug)]
+pub struct TaskReport {
+    pub kernel: String,
+    pub isa: Isa,
+    pub flops: u64,
+    pub default_us: Option<f64>,
+    pub best_us: Option<f64>,
+    pub best_trace: Option<Trace>,
+    /// Search trials in the database (this run's and earlier ones').
+    pub trials: usize,
+    /// Trials measured by this run.
+    pub new_trials: usize,
+    /// Trials that failed (build, check, crash, timeout).
+    pub failed: usize,
+    pub wall_seconds: f64,
+    /// `(trial, best GFLOP/s so far)` after every measured search trial.
+    pub curve: Vec<(usize, f64)>,
+    /// What happened to the trace file.
+    pub committed: Committed,
+    pub notes: Vec<String>,
+}
+
+impl TaskReport {
+    pub fn gflops(&self) -> Option<f64> {
+        self.best_us.map(|us| gflops(self.flops, us))
+    }
+
+    pub fn speedup(&self) -> Option<f64> {
+        Some(self.default_us? / self.best_us?)
+    }
+}
 
 fn fmt_us(us: Option<f64>) -> String {
     us.map_or("—".into(), |u| format!("{u:.2}"))
@@ -75,14 +114,19 @@ pub fn table(reports: &[TaskReport]) -> String {
 
 /// Writes the tuning curve of a report (best GFLOP/s against trials, with
 /// the default schedule as a flat line) to `dir/<kernel>-<isa>.svg`.
-pub fn curve_svg(r: &TaskReport, dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+pub fn curve_svg(r: &TaskReport, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
     let path = dir.join(format!("{}-{}.svg", r.kernel, r.isa.name()));
-    let default_g = r.default_us.map(|us| r.flops as f64 / us / 1e3);
+    draw_curve(r, &path).map_err(|message| Error::Plot { path: path.clone(), message })?;
+    Ok(path)
+}
+
+fn draw_curve(r: &TaskReport, path: &Path) -> std::result::Result<(), String> {
+    let default_g = r.default_us.map(|us| gflops(r.flops, us));
     let top = r.curve.iter().map(|p| p.1).chain(default_g).fold(1.0f64, f64::max) * 1.1;
     let n = r.curve.last().map_or(1, |p| p.0).max(1);
     {
-        let root = SVGBackend::new(&path, (720, 420)).into_drawing_area();
+        let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{} ({}): best GFLOP/s vs trials", r.kernel, r.isa.name()), ("sans-serif", 20))
@@ -115,5 +159,5 @@ pub fn curve_svg(r: &TaskReport, dir: &Path) -> Result<PathBuf, String> {
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(path)
+    Ok(())
 }

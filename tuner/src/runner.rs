@@ -20,6 +20,9 @@ use std::time::Duration;
 
 use kiln_ir::interp::{self, Tensor};
 use kiln_ir::ir::{ParamKind, PrimFunc};
+use kiln_ir::tracefile::workload_hash;
+
+use crate::error::{Error, Result};
 
 /// The runner's source, compiled into every batch.
 pub const RUNNER_SOURCE: &str = include_str!("runner_main.rs");
@@ -96,10 +99,10 @@ impl Outcome {
 }
 
 /// Writes random inputs and the interpreter's outputs for `func` into `dir`.
-pub fn write_data(func: &PrimFunc, dir: &Path, seed: u64) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+pub fn write_data(func: &PrimFunc, dir: &Path, seed: u64) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
     let mut args = kiln_ir::schedule::testing::random_args(func, seed);
-    interp::run(func, &mut args).map_err(|e| format!("the interpreter failed on `{}`: {e}", func.name))?;
+    interp::run(func, &mut args).map_err(|source| Error::Reference { kernel: func.name.clone(), source })?;
     let mut meta = String::new();
     for (k, (p, t)) in func.params.iter().zip(&args).enumerate() {
         let kind = if p.kind == ParamKind::Output { "out" } else { "in" };
@@ -110,9 +113,22 @@ pub fn write_data(func: &PrimFunc, dir: &Path, seed: u64) -> Result<(), String> 
             Tensor::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         };
         let name = if p.kind == ParamKind::Output { format!("want{k}.bin") } else { format!("p{k}.bin") };
-        std::fs::write(dir.join(name), bytes).map_err(|e| e.to_string())?;
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(Error::io("write", &path))?;
     }
-    std::fs::write(dir.join("meta.txt"), meta).map_err(|e| e.to_string())
+    let path = dir.join("meta.txt");
+    std::fs::write(&path, meta).map_err(Error::io("write", &path))
+}
+
+/// The data of `func` in `work_dir` (`data/<workload>`, seed 7): written the
+/// first time, reused after (tuning, `bench` and reruns check against the
+/// same reference).
+pub fn kernel_data(func: &PrimFunc, work_dir: &Path) -> Result<std::path::PathBuf> {
+    let dir = work_dir.join("data").join(workload_hash(func).replace(':', "-"));
+    if !dir.join("meta.txt").exists() {
+        write_data(func, &dir, 7)?;
+    }
+    Ok(dir)
 }
 
 enum Event {

@@ -14,12 +14,14 @@ use std::path::PathBuf;
 
 use kiln_ir::ir::{func_to_string, PrimFunc};
 use kiln_ir::parse::Kernel;
-use kiln_ir::program::{NoTrace, ProgramError, Sources};
+use kiln_ir::program::{ProgramError, Sources};
 use kiln_ir::schedule::{DecisionMode, ReplayError, Schedule};
 use kiln_ir::space::{self, check_program, SpaceError, SpaceOptions};
 use kiln_ir::target::{Isa, Target};
 use kiln_ir::trace::Trace;
 use kiln_ir::tracefile::{fnv1a64, workload_hash};
+
+use crate::error::{Error, Result};
 
 /// Where a task's candidates come from.
 #[derive(Clone, Debug)]
@@ -52,6 +54,11 @@ pub struct Program {
     pub trace: Trace,
     pub func: PrimFunc,
     pub key: String,
+}
+
+/// Throughput in GFLOP/s of `flops` FLOP done in `us` µs.
+pub fn gflops(flops: u64, us: f64) -> f64 {
+    flops as f64 / us / 1e3
 }
 
 /// The structural key of a scheduled function for an ISA and thread count.
@@ -138,16 +145,14 @@ impl Task {
 
     /// The program of the committed trace entry `cargo build` would use for
     /// `isa`, or why there is none (no file, no entry, stale, a step that fails).
-    pub fn committed_program(&self, isa: Isa, threads: usize) -> Result<Program, String> {
-        let sources = self.sources().map_err(|e| e.to_string())?;
-        let p = sources.program(&Target::isa(isa)).map_err(|e| e.to_string())?;
+    pub fn committed_program(&self, isa: Isa, threads: usize) -> Result<Program> {
+        let p = self.sources()?.program(&Target::isa(isa))?;
         match p.origin.why_not_trace() {
             None => {
                 let key = program_key(&p.func, isa, threads);
                 Ok(Program { trace: p.trace, func: p.func, key })
             }
-            Some(NoTrace::NoFile { path }) => Err(format!("no trace file {path}")),
-            Some(why) => Err(format!("{}: {why}", self.trace_path.display())),
+            Some(why) => Err(Error::NoTrace { path: self.trace_path.clone(), why: why.clone() }),
         }
     }
 

@@ -1,13 +1,22 @@
 //! The tuning loop (MetaSchedule's `tune_tasks`, ahead of time).
 //!
-//! For every task and ISA: resume from the database (measured programs count
-//! towards the budget, seed the search and are never measured again), measure
-//! the baselines (default schedule, committed trace) once, then iterate —
-//! the strategy proposes up to `per_iter` new programs, the builder compiles
-//! them in `jobs` parallel crates, the runner checks and times them, every
-//! outcome is appended to the database as soon as it is known, the cost model
-//! retrains — until the task's share of the trial budget is spent. The best
-//! correct program is then written to the kernel's trace file (`commit.rs`).
+//! For every task and ISA ([`tune_one`]):
+//! 1. **resume**: every record of the database for the task, ISA and thread
+//!    count is observed ([`TuningState::observe`]): measured programs count
+//!    towards the budget, seed the search and are never measured again;
+//! 2. **baselines**: the default schedule and the committed trace, measured
+//!    once, in the first batch;
+//! 3. **search**: the strategy proposes up to `per_iter` new programs, the
+//!    builder compiles them in `jobs` parallel crates, the runner checks and
+//!    times them, every outcome is appended to the database as soon as it is
+//!    known and observed, the cost model retrains — until the task's share
+//!    of the trial budget is spent;
+//! 4. **final round**: the finalists timed side by side (`confirm.rs`);
+//! 5. **commit**: the fastest correct program is written to the kernel's
+//!    trace file (`commit.rs`).
+//!
+//! The library entry points of the chapter, [`tune_func`] and
+//! [`random_search`], tune one function with this loop.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,146 +27,58 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::target::Isa;
-use kiln_ir::trace::Trace;
 
 use crate::builder::{build_parallel, prepare, Candidate, Toolchain};
-use crate::commit::{commit_best, Committed};
+use crate::commit::{commit_best, Choice, Committed, Tuning};
+use crate::confirm;
 use crate::cost_model::CostModel;
 use crate::database::{self, Database, Record, Role};
-use crate::features;
-use crate::runner::{run_batch_each, write_data, Outcome, RunOptions};
-use crate::search::{Context, StrategyKind};
+use crate::error::{Error, Result};
+use crate::options::TuneOptions;
+use crate::report::TaskReport;
+use crate::runner::{kernel_data, run_batch_each, Outcome};
+use crate::search::{Context, Strategy, StrategyKind};
+use crate::state::{Observation, TuningState};
 use crate::task::{Program, Space, Task};
 
-/// How to tune.
-#[derive(Clone, Debug)]
-pub struct TuneOptions {
-    /// The global trial budget, shared evenly by every task and ISA.
-    pub trials: usize,
-    /// Candidates built and measured per iteration.
-    pub per_iter: usize,
-    pub isas: Vec<Isa>,
-    pub seed: u64,
-    pub work_dir: PathBuf,
-    /// Parallel compilations.
-    pub jobs: usize,
-    pub strategy: StrategyKind,
-    pub run: RunOptions,
-    /// Threads the kernels may use.
-    pub threads: usize,
-    /// Write the best traces to the kernels' trace files.
-    pub write_traces: bool,
-    /// Show a progress bar (when stderr is a terminal).
-    pub progress: bool,
+/// What stays fixed while one task is tuned for one ISA.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    task: &'a Task,
+    isa: Isa,
+    opts: &'a TuneOptions,
+    tc: &'a Toolchain,
+    bar: &'a ProgressBar,
 }
 
-impl TuneOptions {
-    /// Defaults for `work_dir`: 64 trials, 16 per iteration, the best ISA of this machine.
-    pub fn new(work_dir: impl Into<PathBuf>) -> TuneOptions {
-        TuneOptions {
-            trials: 64,
-            per_iter: 16,
-            isas: vec![crate::machine::best_isa()],
-            seed: 0,
-            work_dir: work_dir.into(),
-            jobs: 2,
-            strategy: StrategyKind::Evolutionary,
-            run: RunOptions { min_sample_us: 100.0, repeats: 9, ..RunOptions::default() },
-            threads: 1,
-            write_traces: true,
-            progress: true,
-        }
+impl Job<'_> {
+    fn threads(&self) -> usize {
+        self.opts.threads
     }
-}
-
-/// What tuning one task for one ISA gave.
-#[derive(Clone, Debug)]
-pub struct TaskReport {
-    pub kernel: String,
-    pub isa: Isa,
-    pub flops: u64,
-    pub default_us: Option<f64>,
-    pub best_us: Option<f64>,
-    pub best_trace: Option<Trace>,
-    /// Search trials in the database (this run's and earlier ones').
-    pub trials: usize,
-    /// Trials measured by this run.
-    pub new_trials: usize,
-    /// Trials that failed (build, check, crash, timeout).
-    pub failed: usize,
-    pub wall_seconds: f64,
-    /// `(trial, best GFLOP/s so far)` after every measured search trial.
-    pub curve: Vec<(usize, f64)>,
-    /// What happened to the trace file.
-    pub committed: Committed,
-    pub notes: Vec<String>,
-}
-
-impl TaskReport {
-    pub fn gflops(&self) -> Option<f64> {
-        self.best_us.map(|us| self.flops as f64 / us / 1e3)
-    }
-
-    pub fn speedup(&self) -> Option<f64> {
-        Some(self.default_us? / self.best_us?)
-    }
-}
-
-struct Pending {
-    prog: Program,
-    role: Role,
-}
-
-fn verbose() -> bool {
-    std::env::var("KILN_TUNE_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-fn gflops(flops: u64, us: f64) -> f64 {
-    flops as f64 / us / 1e3
 }
 
 /// Tunes `tasks` for every ISA of `opts`.
-pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>, String> {
+pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>> {
     let _lock = database::lock(&opts.work_dir)?;
     let mut db = Database::open(&opts.work_dir)?;
     if db.skipped > 0 {
         eprintln!("note: skipped {} unreadable line(s) of the database (a torn last write)", db.skipped);
     }
-    let isas: Vec<Isa> = opts
-        .isas
-        .iter()
-        .copied()
-        .filter(|isa| {
-            let ok = !opts.run.runner_cmd.is_empty() || crate::machine::supports(*isa);
-            if !ok {
-                eprintln!(
-                    "note: this machine cannot run {} code: not tuning for {} (measure it on a machine that can, \
-                     e.g. with --runner-cmd \"ssh HOST\")",
-                    isa.name(),
-                    isa.target_key()
-                );
-            }
-            ok
-        })
-        .collect();
+    let isas = measurable_isas(opts);
     let jobs: Vec<(&Task, Isa)> = tasks.iter().flat_map(|t| isas.iter().map(move |i| (t, *i))).collect();
     if jobs.is_empty() {
         return Ok(vec![]);
     }
     let tc = prepare(&opts.work_dir)?;
     let share = |k: usize| opts.trials / jobs.len() + usize::from(k < opts.trials % jobs.len());
-    let bar = if opts.progress { ProgressBar::new(opts.trials as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
+    let bar = progress_bar(opts);
     let mut model = CostModel::default();
     let mut reports = Vec::new();
     for (k, (task, isa)) in jobs.iter().enumerate() {
+        let job = Job { task, isa: *isa, opts, tc: &tc, bar: &bar };
         // A task that cannot be tuned (its kernel's rules fail, its data
         // cannot be written...) is reported and the others go on.
-        match tune_one(task, *isa, share(k), opts, &tc, &mut db, &mut model, &bar) {
+        match tune_one(job, share(k), &mut db, &mut model) {
             Ok(r) => reports.push(r),
             Err(e) => bar.suspend(|| eprintln!("error: tuning `{}` for {}: {e}", task.name, isa.name())),
         }
@@ -166,108 +87,178 @@ pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>, Strin
     Ok(reports)
 }
 
-/// Tunes one task for one ISA with a budget of `budget` search trials.
-#[allow(clippy::too_many_arguments)]
-fn tune_one(
-    task: &Task,
-    isa: Isa,
-    budget: usize,
-    opts: &TuneOptions,
-    tc: &Toolchain,
-    db: &mut Database,
-    model: &mut CostModel,
-    bar: &ProgressBar,
-) -> Result<TaskReport, String> {
-    let start = Instant::now();
-    let threads = opts.threads;
-    let wl = db.add_workload(&task.func)?;
-    let target = isa.target_key().to_string();
-    let group = format!("{}/{}/t{}", wl, target, threads);
-    let mut report = TaskReport {
-        kernel: task.name.clone(),
-        isa,
-        flops: task.flops,
-        default_us: None,
-        best_us: None,
-        best_trace: None,
-        trials: 0,
-        new_trials: 0,
-        failed: 0,
-        wall_seconds: 0.0,
-        curve: vec![],
-        committed: Committed::NotWritten("not tuned".into()),
-        notes: vec![],
+/// The ISAs of `opts` this machine (or the remote runner) can run.
+fn measurable_isas(opts: &TuneOptions) -> Vec<Isa> {
+    let remote = !opts.run.runner_cmd.is_empty();
+    let can = |isa: &Isa| {
+        let ok = remote || crate::machine::supports(*isa);
+        if !ok {
+            eprintln!(
+                "note: this machine cannot run {} code: not tuning for {} (measure it on a machine that can, \
+                 e.g. with --runner-cmd \"ssh HOST\")",
+                isa.name(),
+                isa.target_key()
+            );
+        }
+        ok
     };
-    // Resume: what is known about this task already.
-    let mut measured: BTreeSet<String> = BTreeSet::new();
-    let mut best: Vec<(Program, f64)> = Vec::new();
-    let mut best_so_far = 0.0f64;
-    let known: Vec<Record> = db.records(&wl, &target, threads).cloned().collect();
-    for r in &known {
-        measured.insert(r.key.clone());
-        let prog = r.trace().and_then(|t| task.replay(&t, isa, threads).ok());
-        let g = r.median_us.filter(|_| r.is_ok()).map(|us| gflops(task.flops, us));
-        if let Some(p) = &prog {
-            model.add(&group, features::extract(&p.func, isa), g.unwrap_or(0.0));
-        }
-        if let (Some(p), Some(g)) = (prog, g) {
-            best.push((p, g));
-        }
-        if r.role == Role::Search {
-            report.trials += 1;
-            report.failed += usize::from(!r.is_ok());
-            best_so_far = best_so_far.max(g.unwrap_or(0.0));
-            report.curve.push((report.trials, best_so_far));
-        }
+    opts.isas.iter().copied().filter(can).collect()
+}
+
+fn progress_bar(opts: &TuneOptions) -> ProgressBar {
+    let bar = if opts.progress { ProgressBar::new(opts.trials as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Tunes one task for one ISA with a budget of `budget` search trials.
+fn tune_one(job: Job, budget: usize, db: &mut Database, model: &mut CostModel) -> Result<TaskReport> {
+    let start = Instant::now();
+    let workload = db.add_workload(&job.task.func)?;
+    let state = resume(job, &workload, db, model);
+    job.bar.inc(state.trials.min(budget) as u64);
+    let data = kernel_data(&job.task.func, &job.opts.work_dir)?;
+    let default = job.task.default_program(job.isa, job.threads())?;
+    let mut t = TaskTuning { job, workload, data, db, model, state, notes: vec![], unsupported: None };
+    let baselines = t.baselines(&default);
+    t.search(budget, baselines)?;
+    let verdict = t.final_round(&default);
+    t.finish(verdict, start)
+}
+
+/// Step 1: what the database knows about the task on this ISA and thread
+/// count, every record observed in the order written; the cost model is
+/// retrained on it.
+fn resume(job: Job, workload: &str, db: &Database, model: &mut CostModel) -> TuningState {
+    let target = job.isa.target_key();
+    let group = format!("{workload}/{target}/t{}", job.threads());
+    let mut state = TuningState::new(group, job.isa, job.task.flops);
+    for r in db.records(workload, target, job.threads()) {
+        let program = r.trace().and_then(|t| job.task.replay(&t, job.isa, job.threads()).ok());
+        let latency_us = r.median_us.filter(|_| r.is_ok());
+        let obs = Observation { key: &r.key, program: program.as_ref(), role: r.role, latency_us, new: false };
+        state.observe(obs, model);
     }
-    best.sort_by(|a, b| b.1.total_cmp(&a.1));
     model.train();
-    bar.inc(report.trials.min(budget) as u64);
-    // The baselines, measured once.
-    let data = opts.work_dir.join("data").join(wl.replace(':', "-"));
-    if !data.join("meta.txt").exists() {
-        write_data(&task.func, &data, 7)?;
-    }
-    let mut baselines = Vec::new();
-    let default = task.default_program(isa, threads).map_err(|e| e.to_string())?;
-    if !measured.contains(&default.key) {
-        baselines.push(Pending { prog: default.clone(), role: Role::Default });
-    }
-    if let Ok(c) = task.committed_program(isa, threads) {
-        if !measured.contains(&c.key) && c.key != default.key {
-            baselines.push(Pending { prog: c, role: Role::Committed });
+    state
+}
+
+/// A program waiting to be measured, and why it is measured.
+struct Pending {
+    prog: Program,
+    role: Role,
+}
+
+/// The final round's results.
+struct Verdict {
+    default_us: Option<f64>,
+    /// The fastest correct finalist and its latency.
+    winner: Option<(Program, f64)>,
+    /// The committed entry's program and its latency in the round.
+    committed: Option<(Program, Option<f64>)>,
+}
+
+fn verbose() -> bool {
+    std::env::var("KILN_TUNE_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// One task being tuned for one ISA: the fixed job, the database and the
+/// cost model every task shares, and the task's own state.
+struct TaskTuning<'a> {
+    job: Job<'a>,
+    workload: String,
+    /// The kernel's inputs and reference outputs.
+    data: PathBuf,
+    db: &'a mut Database,
+    model: &'a mut CostModel,
+    state: TuningState,
+    notes: Vec<String>,
+    /// Set when the runner says this machine cannot run the ISA.
+    unsupported: Option<String>,
+}
+
+impl TaskTuning<'_> {
+    /// Step 2: the baselines not measured yet — the default schedule, and the
+    /// committed trace when it is another program.
+    fn baselines(&self, default: &Program) -> Vec<Pending> {
+        let mut out = Vec::new();
+        if !self.state.is_measured(&default.key) {
+            out.push(Pending { prog: default.clone(), role: Role::Default });
         }
+        if let Ok(c) = self.job.task.committed_program(self.job.isa, self.job.threads()) {
+            if !self.state.is_measured(&c.key) && c.key != default.key {
+                out.push(Pending { prog: c, role: Role::Committed });
+            }
+        }
+        out
     }
-    let seed = opts.seed ^ kiln_ir::tracefile::fnv1a64(&group);
-    let mut strategy = opts.strategy.build(seed);
-    let mut iter = 0;
-    let mut unsupported = None;
-    while report.trials < budget || !baselines.is_empty() {
-        let t_gen = Instant::now();
-        let n = opts.per_iter.min(budget.saturating_sub(report.trials));
-        let cands = if n > 0 {
-            // The baselines of this batch count as measured: a search trial
-            // that would repeat one is wasted.
-            let pending: BTreeSet<String>;
-            let measured = if baselines.is_empty() {
-                &measured
-            } else {
-                pending = measured.iter().cloned().chain(baselines.iter().map(|p| p.prog.key.clone())).collect();
-                &pending
-            };
-            let ctx = Context { task, isa, threads, measured, best: &best, model };
-            strategy.generate(&ctx, n)
+
+    /// Step 3: batches until the budget is spent (the baselines go in the
+    /// first one), or the space seems exhausted, or the ISA turns out not to
+    /// run here.
+    fn search(&mut self, budget: usize, mut baselines: Vec<Pending>) -> Result<()> {
+        let (task, isa, opts) = (self.job.task, self.job.isa, self.job.opts);
+        let mut strategy = opts.strategy.build(opts.seed ^ kiln_ir::tracefile::fnv1a64(&self.state.group));
+        let mut iter = 0;
+        while self.state.trials < budget || !baselines.is_empty() {
+            let t_gen = Instant::now();
+            let n = opts.per_iter.min(budget.saturating_sub(self.state.trials));
+            let cands = if n > 0 { self.propose(strategy.as_mut(), &baselines, n) } else { vec![] };
+            let exhausted = cands.is_empty();
+            let mut batch: Vec<Pending> = std::mem::take(&mut baselines);
+            batch.extend(cands.into_iter().map(|prog| Pending { prog, role: Role::Search }));
+            if batch.is_empty() {
+                self.notes.push(format!("the space seems exhausted after {} trials", self.state.trials));
+                break;
+            }
+            iter += 1;
+            self.job.bar.set_message(format!("{} {} iteration {iter}", task.name, isa.name()));
+            let outcomes = self.measure(&batch, iter, t_gen);
+            self.record(&batch, outcomes)?;
+            self.model.train();
+            if let Some(m) = &self.unsupported {
+                self.notes.push(format!("{m}: stopped tuning {} for {}", task.name, isa.name()));
+                break;
+            }
+            if exhausted && n > 0 {
+                self.notes.push(format!("no new candidates after {} trials", self.state.trials));
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `n` new programs from the strategy.
+    fn propose(&self, strategy: &mut dyn Strategy, baselines: &[Pending], n: usize) -> Vec<Program> {
+        // The baselines of this batch count as measured: a search trial
+        // that would repeat one is wasted.
+        let pending: BTreeSet<String>;
+        let measured = if baselines.is_empty() {
+            self.state.measured()
         } else {
-            vec![]
+            pending =
+                self.state.measured().iter().cloned().chain(baselines.iter().map(|p| p.prog.key.clone())).collect();
+            &pending
         };
-        let exhausted = cands.is_empty();
-        let mut batch: Vec<Pending> = std::mem::take(&mut baselines);
-        batch.extend(cands.into_iter().map(|prog| Pending { prog, role: Role::Search }));
-        if batch.is_empty() {
-            report.notes.push(format!("the space seems exhausted after {} trials", report.trials));
-            break;
-        }
-        bar.set_message(format!("{} {} iteration {}", task.name, isa.name(), iter + 1));
+        let ctx = Context {
+            task: self.job.task,
+            isa: self.job.isa,
+            threads: self.job.threads(),
+            measured,
+            best: self.state.best(),
+            model: self.model,
+        };
+        strategy.generate(&ctx, n)
+    }
+
+    /// Builds the batch (`jobs` executables in parallel) and runs it: the
+    /// outcome of every candidate the runner reported on, by batch index.
+    fn measure(&mut self, batch: &[Pending], iter: usize, t_gen: Instant) -> Vec<(usize, Outcome)> {
+        let Job { task, isa, opts, tc, bar } = self.job;
         let cs: Vec<Candidate> = batch.iter().map(|p| Candidate::new(p.prog.func.clone(), isa)).collect();
         let name = format!("{}-{}", task.name, isa.name());
         let gen_s = t_gen.elapsed().as_secs_f64();
@@ -284,142 +275,154 @@ fn tune_one(
         for b in built.iter().filter(|b| !b.included.is_empty()) {
             let ids: Vec<usize> = (0..b.included.len()).collect();
             let mut got = Vec::new();
-            run_batch_each(&b.exe, &data, &ids, &opts.run, &mut |id, o| got.push((b.included[id], o.clone())));
+            run_batch_each(&b.exe, &self.data, &ids, &opts.run, &mut |id, o| got.push((b.included[id], o.clone())));
             if got.len() < ids.len() {
-                report
-                    .notes
-                    .push(format!("the runner failed on {} candidate(s) (not recorded)", ids.len() - got.len()));
+                self.notes.push(format!("the runner failed on {} candidate(s) (not recorded)", ids.len() - got.len()));
             }
             outcomes.extend(got);
         }
         outcomes.sort_by_key(|(i, _)| *i);
         if verbose() {
+            let run_s = t_run.elapsed().as_secs_f64();
             bar.suspend(|| {
                 eprintln!(
-                    "[{} {}] iteration {}: {} candidates, generate {gen_s:.2} s, build {build_s:.2} s, run {:.2} s",
+                    "[{} {}] iteration {iter}: {} candidates, generate {gen_s:.2} s, build {build_s:.2} s, run {run_s:.2} s",
                     task.name,
                     isa.name(),
-                    iter + 1,
                     batch.len(),
-                    t_run.elapsed().as_secs_f64()
                 )
             });
         }
+        outcomes
+    }
+
+    /// Appends every outcome to the database, then observes it. An
+    /// `Unsupported` outcome is not recorded: it stops the task.
+    fn record(&mut self, batch: &[Pending], outcomes: Vec<(usize, Outcome)>) -> Result<()> {
         for (i, o) in outcomes {
             let p = &batch[i];
             if let Outcome::Unsupported(m) = &o {
-                unsupported = Some(m.clone());
+                self.unsupported = Some(m.clone());
                 continue;
             }
-            let rec = Record {
-                workload: wl.clone(),
-                kernel: task.name.clone(),
-                target: target.clone(),
-                threads,
+            let latency_us = o.latency_us();
+            self.db.add(Record {
+                workload: self.workload.clone(),
+                kernel: self.job.task.name.clone(),
+                target: self.job.isa.target_key().to_string(),
+                threads: self.job.threads(),
                 role: p.role,
                 key: p.prog.key.clone(),
                 trace: p.prog.trace.to_json(),
-                median_us: o.latency_us(),
-                error: if o.latency_us().is_some() { None } else { Some(o.describe()) },
+                median_us: latency_us,
+                error: if latency_us.is_some() { None } else { Some(o.describe()) },
                 time: database::now(),
-            };
-            db.add(rec)?;
-            measured.insert(p.prog.key.clone());
-            let g = o.latency_us().map(|us| gflops(task.flops, us));
-            model.add(&group, features::extract(&p.prog.func, isa), g.unwrap_or(0.0));
-            if let Some(g) = g {
-                best.push((p.prog.clone(), g));
-            }
-            if p.role == Role::Search {
-                report.trials += 1;
-                report.new_trials += 1;
-                report.failed += usize::from(g.is_none());
-                best_so_far = best_so_far.max(g.unwrap_or(0.0));
-                report.curve.push((report.trials, best_so_far));
-                bar.inc(1);
+            })?;
+            let obs = Observation { key: &p.prog.key, program: Some(&p.prog), role: p.role, latency_us, new: true };
+            if self.state.observe(obs, self.model) {
+                self.job.bar.inc(1);
             }
         }
-        best.sort_by(|a, b| b.1.total_cmp(&a.1));
-        model.train();
-        iter += 1;
-        if let Some(m) = &unsupported {
-            report.notes.push(format!("{m}: stopped tuning {} for {}", task.name, isa.name()));
-            break;
-        }
-        if exhausted && n > 0 {
-            report.notes.push(format!("no new candidates after {} trials", report.trials));
-            break;
+        Ok(())
+    }
+
+    /// Step 4: the best measured programs, the default schedule and the
+    /// committed trace timed side by side; a program's latency is its time
+    /// in this round, else its best recorded one.
+    fn final_round(&self, default: &Program) -> Verdict {
+        let Job { task, isa, opts, tc, .. } = self.job;
+        let recs: Vec<&Record> = self.db.records(&self.workload, isa.target_key(), self.job.threads()).collect();
+        let recorded = |key: &str| -> Option<f64> {
+            recs.iter().filter(|r| r.key == key && r.is_ok()).filter_map(|r| r.median_us).reduce(f64::min)
+        };
+        let committed = task.committed_program(isa, self.job.threads()).ok();
+        let mut finalists: Vec<Program> =
+            self.state.best().iter().take(confirm::FINALISTS).map(|(p, _)| p.clone()).collect();
+        finalists
+            .extend(std::iter::once(default.clone()).chain(committed.clone()).filter(|p| recorded(&p.key).is_some()));
+        let timed = if self.unsupported.is_none() {
+            let name = format!("{}-{}-final", task.name, isa.name());
+            confirm::time_together(tc, &task.func, &finalists, isa, &self.data, &opts.run, &name)
+        } else {
+            Default::default()
+        };
+        let latency = |key: &str| timed.get(key).copied().or_else(|| recorded(key));
+        let winner = finalists
+            .iter()
+            .filter_map(|p| latency(&p.key).map(|us| (p, us)))
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.key.cmp(&b.0.key)))
+            .map(|(p, us)| (p.clone(), us));
+        Verdict {
+            default_us: latency(&default.key),
+            winner,
+            committed: committed.map(|c| {
+                let us = latency(&c.key);
+                (c, us)
+            }),
         }
     }
-    // The final round: the finalists timed side by side; the fastest wins.
-    let recs: Vec<Record> = db.records(&wl, &target, threads).cloned().collect();
-    let recorded = |key: &str| -> Option<f64> {
-        recs.iter().filter(|r| r.key == key && r.is_ok()).filter_map(|r| r.median_us).reduce(f64::min)
-    };
-    let committed = task.committed_program(isa, threads).ok();
-    let mut finalists: Vec<Program> = best.iter().take(crate::confirm::FINALISTS).map(|(p, _)| p.clone()).collect();
-    finalists.extend(std::iter::once(default.clone()).chain(committed.clone()).filter(|p| recorded(&p.key).is_some()));
-    let timed = if unsupported.is_none() {
-        let name = format!("{}-{}-final", task.name, isa.name());
-        crate::confirm::time_together(tc, &task.func, &finalists, isa, &data, &opts.run, &name)
-    } else {
-        Default::default()
-    };
-    let latency = |key: &str| timed.get(key).copied().or_else(|| recorded(key));
-    report.default_us = latency(&default.key);
-    let winner = finalists
-        .iter()
-        .filter_map(|p| latency(&p.key).map(|us| (p, us)))
-        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.key.cmp(&b.0.key)));
-    if let Some((w, us)) = winner {
-        report.best_us = Some(us);
-        report.best_trace = Some(w.trace.clone());
+
+    /// Step 5: the trace file (unless the ISA does not run here or traces
+    /// are not to be written), then the report.
+    fn finish(self, verdict: Verdict, start: Instant) -> Result<TaskReport> {
+        let Job { task, isa, opts, .. } = self.job;
+        let wall_seconds = start.elapsed().as_secs_f64();
+        let committed = if self.unsupported.is_some() {
+            Committed::NotWritten("this machine cannot run the ISA".into())
+        } else if let (true, Some((w, us))) = (opts.write_traces, &verdict.winner) {
+            let choice = Choice { winner: w, latency: *us, old: verdict.committed };
+            let tuning =
+                Tuning { trials: self.state.trials, seed: opts.seed, strategy: opts.strategy.name(), wall_seconds };
+            commit_best(task, isa, self.job.threads(), choice, &tuning)?
+        } else {
+            Committed::NotWritten("not asked to write traces".into())
+        };
+        let (best_us, best_trace) = verdict.winner.map(|(p, us)| (us, p.trace)).unzip();
+        Ok(TaskReport {
+            kernel: task.name.clone(),
+            isa,
+            flops: task.flops,
+            default_us: verdict.default_us,
+            best_us,
+            best_trace,
+            trials: self.state.trials,
+            new_trials: self.state.new_trials,
+            failed: self.state.failed,
+            wall_seconds,
+            curve: self.state.curve,
+            committed,
+            notes: self.notes,
+        })
     }
-    report.wall_seconds = start.elapsed().as_secs_f64();
-    report.committed = if unsupported.is_some() {
-        Committed::NotWritten("this machine cannot run the ISA".into())
-    } else if let (true, Some((w, us))) = (opts.write_traces, winner) {
-        let old = committed.map(|c| {
-            let us = latency(&c.key);
-            (c, us)
-        });
-        commit_best(task, isa, threads, w, us, old, &report, opts)?
-    } else {
-        Committed::NotWritten("not asked to write traces".into())
-    };
-    Ok(report)
 }
 
 /// Tunes one function (MetaSchedule's `tune_tir`): returns the best schedule
 /// found and the report. Nothing is written to trace files.
-pub fn tune_func(func: &PrimFunc, opts: &TuneOptions) -> Result<(Schedule, TaskReport), String> {
+pub fn tune_func(func: &PrimFunc, opts: &TuneOptions) -> Result<(Schedule, TaskReport)> {
     tune_func_space(func, Space::Rules, opts)
 }
 
 /// [`tune_func`] over a given space: [`Space::Rules`] (the default space) or
 /// [`Space::Custom`] (a trace whose decisions are sampled anew, e.g. the
 /// trace of the chapter's `stochastic_schedule_mm`).
-pub fn tune_func_space(func: &PrimFunc, space: Space, opts: &TuneOptions) -> Result<(Schedule, TaskReport), String> {
-    let task = Task::with_space(func, space, "", PathBuf::new());
+pub fn tune_func_space(func: &PrimFunc, space: Space, opts: &TuneOptions) -> Result<(Schedule, TaskReport)> {
+    let task = Task::with_space(func, space, "", Default::default());
     let mut o = opts.clone();
     o.write_traces = false;
     o.isas.truncate(1);
-    let report = tune(std::slice::from_ref(&task), &o)?.into_iter().next().ok_or("no ISA this machine supports")?;
-    let trace = report.best_trace.clone().ok_or("no candidate was correct")?;
-    let sch = Schedule::replay(func, &trace, 0, DecisionMode::Strict).map_err(|e| e.to_string())?;
+    let report = tune(std::slice::from_ref(&task), &o)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::UnsupportedIsa("no ISA this machine supports".into()))?;
+    let trace = report.best_trace.clone().ok_or(Error::NoCorrectCandidate)?;
+    let sch = Schedule::replay(func, &trace, 0, DecisionMode::Strict)?;
     Ok((sch, report))
 }
 
 /// The chapter's `random_search(mod, num_trials)`: `trials` random samples of
 /// the default space of `func` for `isa`, each checked and timed; returns
 /// the best schedule and its latency in µs.
-pub fn random_search(
-    func: &PrimFunc,
-    isa: Isa,
-    trials: usize,
-    seed: u64,
-    work_dir: &Path,
-) -> Result<(Schedule, f64), String> {
+pub fn random_search(func: &PrimFunc, isa: Isa, trials: usize, seed: u64, work_dir: &Path) -> Result<(Schedule, f64)> {
     random_search_space(func, Space::Rules, isa, trials, seed, work_dir)
 }
 
@@ -448,7 +451,7 @@ pub fn random_search_space(
     trials: usize,
     seed: u64,
     work_dir: &Path,
-) -> Result<(Schedule, f64), String> {
+) -> Result<(Schedule, f64)> {
     let mut o = TuneOptions::new(work_dir);
     o.trials = trials;
     o.per_iter = trials.clamp(1, 64);

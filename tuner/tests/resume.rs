@@ -81,6 +81,8 @@ fn lock_names_a_live_owner_and_takes_over_a_dead_one() {
     let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
     std::fs::write(work.join("tuner.lock"), format!("{}\n", sleeper.id())).unwrap();
     let err = tuner::database::lock(&work).unwrap_err();
+    assert!(matches!(err, tuner::Error::Locked { pid, .. } if pid == sleeper.id()), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains(&format!("another tuner (PID {})", sleeper.id())), "{err}");
     assert!(err.contains("--work-dir"), "{err}");
     sleeper.kill().unwrap();
