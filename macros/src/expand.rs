@@ -263,4 +263,70 @@ mod tests {
         }
         assert!(expanded > words.len(), "most variants tokenize ({expanded})");
     }
+
+    /// The implementation functions (`__kiln_*`) in generated code, by name,
+    /// pretty-printed.
+    fn impl_fns(code: &str) -> std::collections::BTreeMap<String, String> {
+        fn collect(items: &[syn::Item], out: &mut std::collections::BTreeMap<String, String>) {
+            for item in items {
+                match item {
+                    syn::Item::Fn(f) if f.sig.ident.to_string().starts_with("__kiln_") => {
+                        let file = syn::File { shebang: None, attrs: vec![], items: vec![item.clone()] };
+                        out.insert(f.sig.ident.to_string(), kiln_ir::codegen::pretty(&quote::quote!(#file)));
+                    }
+                    syn::Item::Mod(m) => collect(m.content.as_ref().map_or(&[][..], |c| &c.1[..]), out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        collect(&syn::parse_file(code).expect("Rust").items, &mut out);
+        out
+    }
+
+    /// What the tuner builds for a trace is what the macro emits for it: for
+    /// a kernel whose trace file has an AVX2 entry and whose other ISAs use
+    /// its `schedule { }` section, every implementation the macro emits is,
+    /// token for token, the tuner's candidate for that ISA's program.
+    #[test]
+    fn the_tuner_builds_what_the_macro_emits() {
+        use kiln_ir::program::Sources;
+        use kiln_ir::target::{Isa, Target};
+        use tuner::builder::{batch_source, Candidate};
+
+        let src = KERNEL.replace("fn mm(", "fn same_code_mm(");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("traces")).unwrap();
+        let kernel = kiln_ir::parse::parse_kernel(src.parse().unwrap()).unwrap();
+        // An AVX2 entry different from the section: j split by 8, vectorized.
+        let trace = kiln_ir::trace::parse_trace_str(
+            "b0 = sch.get_block(name=\"C\", func_name=\"main\")\nl1, l2, l3 = sch.get_loops(block=b0)\n\
+             l4, l5 = sch.split(loop=l2, factors=[None, 8], preserve_unit_iters=True)\nsch.reorder(l1, l4, l3, l5)\n\
+             b6 = sch.decompose_reduction(block=b0, loop=l3)\nsch.vectorize(loop=l5)",
+        )
+        .unwrap();
+        let mut file = kiln_ir::tracefile::TraceFile::new(&kernel.func);
+        let entry = kiln_ir::tracefile::TargetEntry { trace, latency_us: None, gflops: None, tuned: None, note: None };
+        file.targets.insert(Target::isa(Isa::Avx2).key(), entry);
+        file.write(&dir.path().join("traces/same_code_mm.json")).unwrap();
+
+        // The macro, as cargo runs it for a crate at `dir`.
+        std::env::set_var("CARGO_MANIFEST_DIR", dir.path());
+        let expanded = expand(src.parse().unwrap()).to_string();
+        std::env::remove_var("CARGO_MANIFEST_DIR");
+        let macro_fns = impl_fns(&expanded);
+        assert_eq!(macro_fns.len(), 3, "{expanded}");
+
+        // The tuner's candidate for each ISA's program.
+        let sources = Sources::of_kernel(&kernel, dir.path()).unwrap();
+        for isa in Isa::ALL {
+            let program = sources.program(&Target::isa(isa)).unwrap();
+            assert_eq!(program.origin.is_trace(), isa == Isa::Avx2, "{isa}: {}", program.origin.label());
+            let (batch, _) = batch_source(&kernel.func, &[Candidate::new(program.func, isa)]);
+            let tuner_fns = impl_fns(&batch);
+            let name = format!("__kiln_same_code_mm_{}", isa.name());
+            assert!(tuner_fns.contains_key(&name), "{isa}: no {name} in the tuner's batch:\n{batch}");
+            assert_eq!(tuner_fns.get(&name), macro_fns.get(&name), "{isa}: the tuner builds other code");
+        }
+    }
 }

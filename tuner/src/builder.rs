@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
-use kiln_ir::codegen::{emit_impl_with, CodegenOptions};
+use kiln_ir::codegen::{emit_impl_with, impl_ident, CodegenOptions};
 use kiln_ir::ir::{DataType, ParamKind, PrimFunc};
 use kiln_ir::target::Isa;
 
@@ -190,7 +190,12 @@ impl BatchText {
             .iter()
             .map(|c| {
                 let body = match &c.code {
-                    Code::Func(f) => emit_impl_with(f, c.isa, &format_ident!("run"), &c.options),
+                    // The macro's implementation, under the macro's name, then `run`.
+                    Code::Func(f) => {
+                        let name = impl_ident(&f.name, c.isa);
+                        let item = emit_impl_with(f, c.isa, &name, &c.options);
+                        quote!(#item pub use self::#name as run;)
+                    }
                     Code::Raw(ts) => ts.clone(),
                 };
                 kiln_ir::codegen::pretty(&body)

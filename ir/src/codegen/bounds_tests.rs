@@ -195,7 +195,7 @@ fn has(code: &str, pattern: &str) -> bool {
 #[test]
 fn an_unprovable_load_goes_through_checked() {
     let c = code(var("vi"), var("vi") + 1, &CodegenOptions::default());
-    assert!(has(&c, "*::kiln::runtime::checked(a as *const _, (i + 1isize), 8, \"a\""), "{c}");
+    assert!(has(&c, "*::kiln::runtime::checked(a as *const f32, (i + 1isize), 8, \"a\""), "{c}");
     assert!(has(&c, "*out.offset(i) ="), "{c}");
     assert!(!has(&c, "checked_mut"), "{c}");
 }

@@ -135,6 +135,13 @@ pub fn emit_impl_with(func: &PrimFunc, isa: Isa, name: &Ident, opts: &CodegenOpt
     }
 }
 
+/// The name of kernel `kernel`'s implementation for `isa` in the macro's
+/// expansion (`__kiln_matmul_avx2`); the tuner names its candidates the same,
+/// so that what it builds is what the macro emits, name included.
+pub fn impl_ident(kernel: &str, isa: Isa) -> Ident {
+    format_ident!("__kiln_{}_{}", kernel, isa.name())
+}
+
 /// The safe API of a kernel (see the module doc) over `variants`, which must
 /// include a `Scalar` one.
 pub fn emit_kernel(func: &PrimFunc, variants: &[Variant], vis: &TokenStream, attrs: &TokenStream) -> TokenStream {
@@ -152,7 +159,7 @@ pub fn emit_kernel_with(
     let name = ident(&func.name);
     let try_name = format_ident!("try_{}", func.name);
     let on_name = format_ident!("try_{}_on", func.name);
-    let impl_name = |isa: Isa| format_ident!("__kiln_{}_{}", func.name, isa.name());
+    let impl_name = |isa: Isa| impl_ident(&func.name, isa);
     let impls: Vec<TokenStream> =
         variants.iter().map(|v| emit_impl_with(&v.func, v.isa, &impl_name(v.isa), opts)).collect();
     let has = |isa: Isa| variants.iter().any(|v| v.isa == isa);

@@ -19,7 +19,8 @@ pub mod lower;
 mod vector;
 
 pub use kernel::{
-    emit_body, emit_body_with, emit_impl, emit_impl_with, emit_kernel, emit_kernel_with, CodegenOptions, Variant,
+    emit_body, emit_body_with, emit_impl, emit_impl_with, emit_kernel, emit_kernel_with, impl_ident, CodegenOptions,
+    Variant,
 };
 pub use legality::{vectorization_report, ScalarReason};
 

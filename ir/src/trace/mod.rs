@@ -7,6 +7,7 @@
 //! (`text.rs`), parses back from it, has a versioned JSON form (`json.rs`) and
 //! replays onto a fresh schedule (`Schedule::replay`).
 
+pub mod index_expr;
 mod json;
 mod text;
 

@@ -299,9 +299,9 @@ fn parse_lambda(c: &mut Cursor) -> Result<Arg, TraceParseError> {
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => {
             let mut out = Vec::new();
             for part in split_commas(g.stream()) {
-                let e = super::super::schedule::index_map::parse_index_expr_tokens(&part, &params)
+                let e = super::index_expr::parse_index_expr_tokens(&part, &params)
                     .map_err(|(m, s)| TraceParseError { message: m, span: s.unwrap_or(g.span()) })?;
-                out.push(super::super::schedule::index_map::index_expr_text(&e));
+                out.push(super::index_expr::index_expr_text(&e));
             }
             out
         }
