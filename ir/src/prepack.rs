@@ -133,18 +133,12 @@ mod tests {
     use crate::schedule::testing::random_args;
     use crate::schedule::{BufferSide, Schedule};
 
-    const LINEAR: &str = "fn lin(x: [f32; 4, 12], w: [f32; 16, 12], z: &mut [f32; 4, 16]) {
-        for (i, j, k) in grid(4, 16, 12) {
-            block(\"Y\") {
-                let (vi, vj, vk) = axis::remap(\"SSR\", (i, j, k));
-                init { z[vi, vj] = 0.0; }
-                z[vi, vj] += x[vi, vk] * w[vj, vk];
-            }
-        }
-    }";
+    fn linear() -> PrimFunc {
+        crate::schedule::testing::linear_xwt(4, 16, 12)
+    }
 
     fn packed_linear() -> PrimFunc {
-        let func = crate::schedule::testing::kernel(LINEAR);
+        let func = linear();
         let mut sch = Schedule::new(func, 0);
         let y = sch.get_block("Y").unwrap();
         sch.cache_read(y, 1, "global").unwrap();
@@ -176,7 +170,7 @@ mod tests {
     /// An unscheduled function, or a cache of an output, packs nothing.
     #[test]
     fn nothing_to_pack() {
-        let func = crate::schedule::testing::kernel(LINEAR);
+        let func = linear();
         assert!(split(&func).is_empty());
         let mut sch = Schedule::new(func, 0);
         let y = sch.get_block("Y").unwrap();

@@ -37,6 +37,22 @@ fn param(name: &str, shape: Vec<i64>, kind: ParamKind) -> Param {
     Param { buffer: Buffer::new(name, DataType::F32, shape), kind }
 }
 
+/// `Y = X·Wᵀ` (`x: [m, k]`, `w: [n, k]`, `y: [m, n]`, one block "Y"): the
+/// layout of a `Linear` layer, whose `w` is strided along the output's rows.
+pub fn linear_xwt(m: i64, n: i64, k: i64) -> PrimFunc {
+    kernel(&format!(
+        "fn lin(x: [f32; {m}, {k}], w: [f32; {n}, {k}], y: &mut [f32; {m}, {n}]) {{
+            for (i, j, k) in grid({m}, {n}, {k}) {{
+                block(\"Y\") {{
+                    let (vi, vj, vk) = axis::remap(\"SSR\", (i, j, k));
+                    init {{ y[vi, vj] = 0.0; }}
+                    y[vi, vj] += x[vi, vk] * w[vj, vk];
+                }}
+            }}
+        }}"
+    ))
+}
+
 /// `c[m, n] = Σk a[m, k] · b[k, n]`, the chapter's `MyModule` (block "C").
 pub fn matmul(m: i64, n: i64, k: i64) -> PrimFunc {
     let (i, j, kk) = (Var::new("i"), Var::new("j"), Var::new("k"));

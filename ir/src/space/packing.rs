@@ -184,22 +184,16 @@ fn result_dim(r: &Expr, map: &IndexMap) -> Result<(usize, Option<i64>), Schedule
 mod tests {
     use super::*;
     use crate::interp;
-    use crate::schedule::testing::{kernel, random_args};
+    use crate::schedule::testing::random_args;
 
-    const LINEAR: &str = "fn lin(x: [f32; 8, 24], w: [f32; 32, 24], z: &mut [f32; 8, 32]) {
-        for (i, j, k) in grid(8, 32, 24) {
-            block(\"Y\") {
-                let (vi, vj, vk) = axis::remap(\"SSR\", (i, j, k));
-                init { z[vi, vj] = 0.0; }
-                z[vi, vj] += x[vi, vk] * w[vj, vk];
-            }
-        }
-    }";
+    fn linear() -> PrimFunc {
+        crate::schedule::testing::linear_xwt(8, 32, 24)
+    }
 
     /// `j` split into 4 × 8 lanes and `k` into 3 × 8, ordered j0, k0, i, k1, j1:
     /// `w` is packed as `[j0][k0][k1][j1]`.
     fn tiled() -> Schedule {
-        let mut sch = Schedule::new(kernel(LINEAR), 0);
+        let mut sch = Schedule::new(linear(), 0);
         let y = sch.get_block("Y").unwrap();
         let l = sch.get_loops(y).unwrap();
         let j = sch.split(l[1], &[None, Some(8.into())]).unwrap();
@@ -224,9 +218,9 @@ mod tests {
         let y = sch.get_block("Y").unwrap();
         let copy = pack_operand(&mut sch, y, 1, 8).unwrap().expect("w packs");
         let func = sch.func().clone();
-        let mut want = random_args(&kernel(LINEAR), 1);
-        interp::run(&kernel(LINEAR), &mut want).unwrap();
-        let mut got = random_args(&kernel(LINEAR), 1);
+        let mut want = random_args(&linear(), 1);
+        interp::run(&linear(), &mut want).unwrap();
+        let mut got = random_args(&linear(), 1);
         interp::run(&func, &mut got).unwrap();
         assert_eq!(got, want);
         // The packed buffer and the copy's loops follow the panel order.
@@ -240,7 +234,7 @@ mod tests {
     #[test]
     fn unpackable_accesses() {
         // Unscheduled: the loops already read w in order (j, k): no change.
-        let func = kernel(LINEAR);
+        let func = linear();
         assert!(derived_layout(&func, "Y", "w").is_none());
         assert!(derived_layout(&func, "Y", "nothing").is_none());
     }
