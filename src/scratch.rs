@@ -57,6 +57,15 @@ impl<T: Copy> Scratch<T> {
         Scratch { lines, len, _t: PhantomData }
     }
 
+    /// [`Scratch::take`], with every element set to zero.
+    pub fn take_zeroed(len: usize) -> Scratch<T> {
+        let mut s = Scratch::take(len);
+        // SAFETY: the buffer holds at least `len` elements of `T` (all-zero
+        // bytes are a valid `f32`, `f64`, `i32`, ...: kernels' element types).
+        unsafe { std::ptr::write_bytes(s.as_mut_ptr(), 0, len) };
+        s
+    }
+
     /// The buffer's first element.
     pub fn as_mut_ptr(&mut self) -> *mut T {
         self.lines.as_mut_ptr() as *mut T

@@ -210,7 +210,7 @@ fn regression(func: PrimFunc, trace: &str, rejected: Option<&str>) -> bool {
         Some(kind) => {
             let (n, e) = replay_fails(&func, &t, kind);
             assert_eq!(n, t.insts.len(), "{e}");
-            let head = kiln_ir::trace::Trace { insts: t.insts[..n].to_vec() };
+            let head = kiln_ir::trace::Trace { insts: t.insts[..n - 1].to_vec() };
             Schedule::replay(&func, &head, 0, DecisionMode::Strict).unwrap()
         }
     };

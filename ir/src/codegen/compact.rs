@@ -83,7 +83,7 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
     let temps: Vec<_> =
         f.body.iter().filter_map(|s| if let LStmt::Alloc(b) = s { Some(b.clone()) } else { None }).collect();
     for buf in &temps {
-        debug_assert_eq!(buf.kind, LBufferKind::Temp);
+        debug_assert!(matches!(buf.kind, LBufferKind::Temp { .. }));
         let Some(acc) = accesses.get(&*buf.name) else { continue };
         let mut depth = acc[0].loops.len();
         for a in acc {

@@ -190,14 +190,21 @@ impl Emitter {
             DataType::F64 => quote!(0.0f64),
             _ => quote!(0i32),
         };
+        // Small temporaries on the stack; large ones from the thread's pool of
+        // scratch buffers (`kiln::scratch`: no allocation after the first call),
+        // zeroed unless their first stage overwrites them.
         if b.size() <= STACK_ELEMS {
             quote! {
                 let mut #store: [#t; #n] = [#zero; #n];
                 let #name: *mut #t = #store.as_mut_ptr();
             }
         } else {
+            let take = match b.kind {
+                LBufferKind::Temp { zeroed: false } => quote!(take),
+                _ => quote!(take_zeroed),
+            };
             quote! {
-                let mut #store: ::std::vec::Vec<#t> = ::std::vec![#zero; #n];
+                let mut #store = ::kiln::scratch::Scratch::<#t>::#take(#n);
                 let #name: *mut #t = #store.as_mut_ptr();
             }
         }

@@ -104,7 +104,7 @@ fn allocation() {
         dtype: DataType::F32,
         shape: vec![1],
         scope: Scope::Local,
-        kind: LBufferKind::Temp,
+        kind: LBufferKind::Temp { zeroed: true },
     };
     let why = reason(&func(DataType::F32, 16, 16, vec![LStmt::Alloc(t), store(x(), f32_load("a", x()))])).unwrap();
     assert_eq!(why, ScalarReason::Allocation { lane: lane(), buffer: "t".into() });

@@ -29,8 +29,13 @@ impl LBuffer {
 pub enum LBufferKind {
     Input,
     Output,
-    /// Allocated by the kernel (at the top, or inside the loop given by `Alloc`).
-    Temp,
+    /// Allocated by the kernel (at the top, or inside the loop given by
+    /// `Alloc`). `zeroed`: it must start as zeros (the language's semantics
+    /// of `alloc`); `false` when its first stage writes every element that is
+    /// read later (a packing copy), so its storage may hold anything.
+    Temp {
+        zeroed: bool,
+    },
 }
 
 /// `buffer[index] = value`, indices flat (after `flatten`) or per dimension.

@@ -84,6 +84,7 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
             kind: if p.kind == ParamKind::Input { LBufferKind::Input } else { LBufferKind::Output },
         })
         .collect();
+    let overwritten = overwritten_temps(func);
     let mut body: Vec<LStmt> = func
         .allocs
         .iter()
@@ -93,12 +94,60 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
                 dtype: b.dtype,
                 shape: b.shape.clone(),
                 scope: b.scope,
-                kind: LBufferKind::Temp,
+                kind: LBufferKind::Temp { zeroed: !overwritten.contains(&*b.name) },
             })
         })
         .collect();
     body.extend(go(&func.body));
     LFunc { name: func.name.clone(), params, body }
+}
+
+/// The temporaries whose first top-level statement is a stage that writes
+/// every element read later, so that their storage need not start as zeros:
+/// a single block storing `t[f(v)] = p[v]` over the whole of `p`'s shape
+/// (a `cache_read` copy, also into a packed layout: consumers read `t` only
+/// at images of `p`'s elements, or in vector lanes they discard), or
+/// `t[v] = e` over the whole of `t`'s shape, without reading `t`.
+fn overwritten_temps(func: &PrimFunc) -> std::collections::BTreeSet<String> {
+    let top: Vec<&Stmt> = match &func.body {
+        Stmt::Seq(v) => v.iter().collect(),
+        s => vec![s],
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for buf in &func.allocs {
+        let touches = |s: &Stmt| {
+            let mut hit = false;
+            s.walk(&mut |x, _| {
+                if let Stmt::Block(br) = x {
+                    hit |= *br.block.body.buffer == *buf.name
+                        || crate::ir::block_read_buffers(&br.block).iter().any(|b| **b == *buf.name);
+                }
+            });
+            hit
+        };
+        let Some(first) = top.iter().find(|s| touches(s)) else { continue };
+        let blocks = first.block_names();
+        let [name] = blocks.as_slice() else { continue };
+        let Some(br) = func.block(name) else { continue };
+        let b = &br.block;
+        let plain = |idx: &[Expr]| {
+            idx.len() == b.iter_vars.len() && idx.iter().zip(&b.iter_vars).all(|(e, iv)| e == &Expr::var(&iv.var))
+        };
+        let domain: Vec<i64> = b.iter_vars.iter().map(|iv| iv.extent).collect();
+        let reads_itself = crate::ir::block_read_buffers(b).iter().any(|x| **x == *buf.name);
+        if *b.body.buffer != *buf.name || b.init.is_some() || b.is_reduction() || reads_itself {
+            continue;
+        }
+        let copy = match &b.body.value {
+            Expr::Load(l) => plain(&l.indices) && func.buffer(&l.buffer).is_some_and(|src| src.shape == domain),
+            _ => false,
+        };
+        let whole = plain(&b.body.indices) && domain == buf.shape;
+        if copy || whole {
+            out.insert(buf.name.to_string());
+        }
+    }
+    out
 }
 
 fn flat_index(shape: &[i64], idx: &[Expr]) -> Vec<Expr> {
