@@ -34,7 +34,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
         let Ok(k) = k else { continue };
         let f = &k.func;
-        let scalar = Variant { isa: Isa::Scalar, func: f.clone() };
+        let scalar = Variant::new(Isa::Scalar, f.clone());
         let vis = quote::quote!(pub);
         let none = proc_macro2::TokenStream::new();
         writeln!(naive, "{}", emit_kernel(f, &[scalar], &vis, &none)).unwrap();
@@ -44,7 +44,7 @@ fn main() {
             .iter()
             .map(|isa| {
                 let p = sources.untuned(&Target::isa(*isa), 1).unwrap_or_else(|e| panic!("{}: {e}", f.name));
-                Variant { isa: *isa, func: p.func }
+                Variant::new(*isa, p.func)
             })
             .collect();
         writeln!(default, "{}", emit_kernel(f, &variants, &vis, &none)).unwrap();

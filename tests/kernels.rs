@@ -109,3 +109,34 @@ fn wrong_lengths_are_reported_not_read() {
     let r = std::panic::catch_unwind(move || kernels::matmul(&a, &b, &mut c));
     assert!(r.is_err());
 }
+
+/// `W` of `linear`, packed ahead of time for each ISA's implementation
+/// (`linear::try_pack_w_on`), then used by `linear::try_with_packed_w`:
+/// the same results as the interpreter, and as the ordinary entry.
+#[test]
+fn linear_with_packed_weights() {
+    let func = kernel_in_file(include_str!("../kernels/src/linear.rs")).func;
+    let mut want = random_args(&func, 11);
+    let inputs: Vec<Vec<f32>> = want.iter().map(|t| t.as_f32().unwrap().to_vec()).collect();
+    interp::run(&func, &mut want).unwrap();
+    let Tensor::F32(want_z) = &want[3] else { unreachable!() };
+    for isa in isas() {
+        let packed = kernels::linear::try_pack_w_on(isa, &inputs[1]).unwrap();
+        let mut z = vec![f32::NAN; 64 * 128];
+        kernels::linear::try_with_packed_w(&inputs[0], &packed, &inputs[2], &mut z).unwrap();
+        check_close("linear (packed w)", isa, &z, want_z);
+        let mut again = vec![f32::NAN; 64 * 128];
+        kernels::try_linear_on(isa, &inputs[0], &inputs[1], &inputs[2], &mut again).unwrap();
+        assert_eq!(z, again, "{isa}: the packed entry computes what the ordinary one computes");
+    }
+    // The machine's own choice, through the panicking entries.
+    let packed = kernels::linear::pack_w(&inputs[1]);
+    let mut z = vec![f32::NAN; 64 * 128];
+    kernels::linear::with_packed_w(&inputs[0], &packed, &inputs[2], &mut z);
+    check_close("linear (packed w)", kiln::runtime::isa(), &z, want_z);
+    // Wrong lengths are errors, for the weights and for the other arguments.
+    let e = kernels::linear::try_pack_w(&inputs[1][1..]).unwrap_err();
+    assert_eq!(e.to_string(), "linear: `w` has 100351 elements but is declared [f32; 128, 784], which needs 100352");
+    let e = kernels::linear::try_with_packed_w(&inputs[0][1..], &packed, &inputs[2], &mut z).unwrap_err();
+    assert!(e.to_string().starts_with("linear: `x` has 50175 elements"), "{e}");
+}

@@ -32,6 +32,11 @@ const KERNEL: &str = r#"kiln::tensor_func! {
 
 const MAIN: &str = r#"
 fn main() {
+    // The variant this CPU runs (with KILN_CPU / KILN_ISA as the test sets them).
+    if std::env::var_os("PROBE_CHOSEN").is_some() {
+        println!("{}", __kiln_schedule_of_mm[__kiln_mm_variant()].0);
+        return;
+    }
     for (isa, source, _, _) in __kiln_schedule_of_mm {
         println!("{isa}: {source}");
     }
@@ -135,6 +140,19 @@ impl Probe {
         assert!(run.status.success(), "{step}: the probe failed:\n{stdout}{}", String::from_utf8_lossy(&run.stderr));
         assert!(stdout.ends_with("result ok\n"), "{step}: {stdout}");
         (stderr, stdout)
+    }
+
+    /// Runs the last build with `env` set; returns the key of the variant it chose.
+    fn chosen(&self, env: &[(&str, &str)]) -> String {
+        let exe = self.target.join("debug").join(format!("kiln-trace-probe{}", std::env::consts::EXE_SUFFIX));
+        let mut cmd = Command::new(exe);
+        cmd.env("PROBE_CHOSEN", "1").env_remove("KILN_CPU").env_remove("KILN_ISA");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let run = cmd.output().expect("the probe runs");
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        String::from_utf8_lossy(&run.stdout).trim().to_string()
     }
 
     /// Builds, requires failure; returns the build's stderr.
@@ -291,4 +309,36 @@ fn trace_files_end_to_end() {
         &["warning: kiln-trace-probe@0.0.0: orphan trace file traces/other.json: no kernel `other` in src/"],
     );
     assert!(stdout.starts_with(&format!("x86_64-avx512: {none}\nx86_64-avx2: {none}\n")), "orphan: {stdout}");
+    std::fs::remove_file(probe.trace_path("other")).unwrap();
+
+    // 10. Entries per CPU class: the running CPU's class entry wins (over a
+    //     generic entry of a higher ISA too), else the ISA's generic entry, else
+    //     the default; KILN_CPU and KILN_ISA override the detection.
+    if !kiln::runtime::supported(kiln::Isa::Avx2) {
+        return;
+    }
+    let here = kiln::cpu::detected_class();
+    let mut classes = good.clone();
+    let split4 = GOOD_TRACE.replace("factors=[None, 8]", "factors=[None, 4]");
+    for key in [format!("x86_64-avx2@{here}"), "x86_64-avx2@other-cpu".to_string()] {
+        let entry = TargetEntry {
+            trace: parse_trace_str(&split4).unwrap(),
+            latency_us: None,
+            gflops: None,
+            tuned: None,
+            note: None,
+        };
+        classes.targets.insert(key, entry);
+    }
+    probe.write_trace("mm", &classes.to_json_string());
+    let (stderr, stdout) = probe.build_and_run("cpu classes");
+    assert_quiet("cpu classes", &stderr);
+    assert!(stdout.contains(&format!("x86_64-avx2@{here}: trace file {shown} (x86_64-avx2@{here})")), "{stdout}");
+    assert!(stdout.contains(&format!("x86_64-avx2@other-cpu: trace file {shown} (x86_64-avx2@other-cpu)")), "{stdout}");
+    assert_eq!(probe.chosen(&[]), format!("x86_64-avx2@{here}"));
+    assert_eq!(probe.chosen(&[("KILN_CPU", "other-cpu")]), "x86_64-avx2@other-cpu");
+    let generic = if kiln::runtime::supported(kiln::Isa::Avx512) { "x86_64-avx512" } else { "x86_64-avx2" };
+    assert_eq!(probe.chosen(&[("KILN_CPU", "unknown-cpu")]), generic);
+    assert_eq!(probe.chosen(&[("KILN_ISA", "scalar")]), "generic-scalar");
+    assert_eq!(probe.chosen(&[("KILN_CPU", "other-cpu"), ("KILN_ISA", "scalar")]), "generic-scalar");
 }

@@ -17,21 +17,32 @@
 //! | [`softmax`] | row-wise softmax over 64×1000 |
 //! | [`conv2d`] | NCHW convolution 1×16×32×32 ⊛ 32×16×3×3, stride 1, pad 1 |
 
-mod conv2d;
-mod linear;
-mod linear0;
-mod linear1;
-mod matmul;
-mod matmul_odd;
+// One file per kernel. The file modules are named `<kernel>_src` so that a
+// kernel's own module (the packing API, `linear::pack_w`) is not shadowed
+// by its file's module when the files' items are re-exported.
+#[path = "conv2d.rs"]
+mod conv2d_src;
+#[path = "linear0.rs"]
+mod linear0_src;
+#[path = "linear1.rs"]
+mod linear1_src;
+#[path = "linear.rs"]
+mod linear_src;
+#[path = "matmul_odd.rs"]
+mod matmul_odd_src;
+#[path = "matmul.rs"]
+mod matmul_src;
 pub mod mlp;
-mod relu;
-mod softmax;
+#[path = "relu.rs"]
+mod relu_src;
+#[path = "softmax.rs"]
+mod softmax_src;
 
-pub use conv2d::*;
-pub use linear::*;
-pub use linear0::*;
-pub use linear1::*;
-pub use matmul::*;
-pub use matmul_odd::*;
-pub use relu::*;
-pub use softmax::*;
+pub use conv2d_src::*;
+pub use linear0_src::*;
+pub use linear1_src::*;
+pub use linear_src::*;
+pub use matmul_odd_src::*;
+pub use matmul_src::*;
+pub use relu_src::*;
+pub use softmax_src::*;

@@ -84,13 +84,14 @@ fn error_between(start: Span, end: Span, msg: impl std::fmt::Display) -> syn::Er
     syn::Error::new_spanned(quote!(#a #b), msg)
 }
 
-/// One ISA's program.
+/// One variant's program: an ISA's, or an ISA's on one CPU class.
 struct Chosen {
-    isa: Isa,
+    target: Target,
     program: Program,
 }
 
-/// The program of each ISA (best first), and the stale-trace warning, if any.
+/// The program of each ISA (best first), then of each CPU-class entry of the
+/// trace file; and the stale-trace warning, if any.
 fn choose(k: &Kernel, crate_dir: Option<&Path>) -> Result<(Vec<Chosen>, Option<String>), syn::Error> {
     let func = &k.func;
     let name_span = k.sig.name.span();
@@ -113,8 +114,14 @@ fn choose(k: &Kernel, crate_dir: Option<&Path>) -> Result<(Vec<Chosen>, Option<S
     .map_err(|e| syn::Error::new(name_span, e.to_string()))?;
     let mut warning = None;
     let mut chosen = Vec::new();
-    for isa in Isa::ALL {
-        let program = sources.program(&Target::isa(isa)).map_err(|e| match e {
+    // The CPU-class entries of a current trace file, in key order.
+    let classes: Vec<Target> = match sources.current_file() {
+        Ok(Some(file)) => file.targets.keys().filter_map(|k| Target::parse(k)).filter(|t| t.cpu.is_some()).collect(),
+        _ => vec![],
+    };
+    let targets = Isa::ALL.iter().map(|isa| Target::isa(*isa)).chain(classes);
+    for target in targets {
+        let program = sources.program(&target).map_err(|e| match e {
             // A failing step of the section points at the step.
             ProgramError::Section(r) => {
                 let (start, end) = spans.get(r.step - 1).copied().unwrap_or((name_span, name_span));
@@ -134,7 +141,7 @@ fn choose(k: &Kernel, crate_dir: Option<&Path>) -> Result<(Vec<Chosen>, Option<S
             }
             warning = Some(msg);
         }
-        chosen.push(Chosen { isa, program });
+        chosen.push(Chosen { target, program });
     }
     Ok((chosen, warning))
 }
@@ -144,14 +151,17 @@ fn generate(k: &Kernel) -> Result<TokenStream, syn::Error> {
     let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
     let (chosen, warning) = choose(k, crate_dir.as_deref())?;
     let path = crate_dir.map(|d| trace_path(&d, &func.name));
-    let variants: Vec<Variant> = chosen.iter().map(|c| Variant { isa: c.isa, func: c.program.func.clone() }).collect();
+    let variants: Vec<Variant> = chosen
+        .iter()
+        .map(|c| Variant { isa: c.target.isa, cpu: c.target.cpu.clone(), func: c.program.func.clone() })
+        .collect();
     let attrs = &k.sig.attrs;
     let vis = &k.sig.vis;
     let mut out = emit_kernel(func, &variants, &quote!(#vis), &quote!(#(#attrs)*));
 
     // What each variant was built from (see the module doc).
     let rows = chosen.iter().map(|c| {
-        let (isa, source) = (c.isa.target_key(), c.program.origin.label());
+        let (isa, source) = (c.target.key(), c.program.origin.label());
         let (trace, ir) = (c.program.trace.to_string(), func_to_string(&c.program.func));
         quote!((#isa, #source, #trace, #ir))
     });

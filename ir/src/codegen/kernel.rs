@@ -7,11 +7,24 @@
 //! pub fn try_matmul(a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), kiln::Error>;
 //! pub fn try_matmul_on(isa: kiln::Isa, a: &[f32], ..) -> Result<(), kiln::Error>; // one ISA's code
 //! ```
-//! The implementations are `unsafe fn`s over raw pointers, one per ISA, each
-//! `#[target_feature]`-enabled so that intrinsics inline; the safe function
-//! checks lengths, then calls the best implementation the running CPU
-//! supports (detected once and cached by the runtime; `KILN_ISA` can force a
-//! lower one).
+//! The implementations are `unsafe fn`s over raw pointers, one per variant
+//! (an ISA, or an ISA on one CPU class), each `#[target_feature]`-enabled so
+//! that intrinsics inline; the safe function checks lengths, then calls the
+//! variant chosen once for the running CPU (`__kiln_<kernel>_variant`): the
+//! variant of its CPU class (`kiln::cpu::class`) with the best ISA it runs,
+//! else the generic variant of the best ISA it runs (`kiln::runtime::isa`),
+//! else the scalar one. `KILN_ISA` and `KILN_CPU` override the detection.
+//!
+//! When a variant packs an input parameter at its root (`crate::prepack`), the
+//! kernel also gets a module of the same name with the layout rewrite done
+//! ahead of time:
+//! ```ignore
+//! pub mod linear {
+//!     pub struct PackedW { .. }                           // `w`, packed for this machine's variant
+//!     pub fn pack_w(w: &[f32]) -> PackedW;                 // (try_pack_w returns a Result)
+//!     pub fn with_packed_w(x: &[f32], w: &PackedW, b: &[f32], z: &mut [f32]); // (try_with_packed_w)
+//! }
+//! ```
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote, ToTokens};
@@ -22,11 +35,20 @@ use super::emit::{elem_type, ident, Emitter};
 use super::lower::lower;
 use crate::target::Isa;
 
-/// One implementation of a kernel: the scheduled function for an ISA.
+/// One implementation of a kernel: the scheduled function for an ISA, and,
+/// for a trace entry of one CPU class (`x86_64-avx2@znver3`), that class.
 #[derive(Clone, Debug)]
 pub struct Variant {
     pub isa: Isa,
+    pub cpu: Option<String>,
     pub func: PrimFunc,
+}
+
+impl Variant {
+    /// The generic variant of `isa`.
+    pub fn new(isa: Isa, func: PrimFunc) -> Variant {
+        Variant { isa, cpu: None, func }
+    }
 }
 
 /// The parameter list of an implementation: slices (so that LLVM knows
@@ -135,17 +157,63 @@ pub fn emit_impl_with(func: &PrimFunc, isa: Isa, name: &Ident, opts: &CodegenOpt
     }
 }
 
-/// The name of kernel `kernel`'s implementation for `isa` in the macro's
-/// expansion (`__kiln_matmul_avx2`); the tuner names its candidates the same,
-/// so that what it builds is what the macro emits, name included.
+/// The name of kernel `kernel`'s generic implementation for `isa` in the
+/// macro's expansion (`__kiln_matmul_avx2`); the tuner names its candidates
+/// the same, so that what it builds is what the macro emits, name included.
 pub fn impl_ident(kernel: &str, isa: Isa) -> Ident {
-    format_ident!("__kiln_{}_{}", kernel, isa.name())
+    variant_ident(kernel, isa, None)
+}
+
+/// The name of a variant's implementation: [`impl_ident`], with the CPU class
+/// appended for a class's variant (`__kiln_matmul_avx512_znver4`).
+pub fn variant_ident(kernel: &str, isa: Isa, cpu: Option<&str>) -> Ident {
+    match cpu {
+        None => format_ident!("__kiln_{}_{}", kernel, isa.name()),
+        Some(c) => format_ident!("__kiln_{}_{}_{}", kernel, isa.name(), c.replace('-', "_")),
+    }
 }
 
 /// The safe API of a kernel (see the module doc) over `variants`, which must
-/// include a `Scalar` one.
+/// include a generic `Scalar` one.
 pub fn emit_kernel(func: &PrimFunc, variants: &[Variant], vis: &TokenStream, attrs: &TokenStream) -> TokenStream {
     emit_kernel_with(func, variants, vis, attrs, &CodegenOptions::default())
+}
+
+/// The runtime's `kiln::Isa` variant of `isa`.
+fn runtime_isa(isa: Isa) -> TokenStream {
+    let v = format_ident!("{}", isa.runtime_variant());
+    quote!(::kiln::Isa::#v)
+}
+
+/// `#[cfg(target_arch = "x86_64")]` for code that names an x86 implementation.
+fn arch_cfg(isa: Isa) -> TokenStream {
+    if isa == Isa::Scalar {
+        quote!()
+    } else {
+        quote!(#[cfg(target_arch = "x86_64")])
+    }
+}
+
+/// The parameters of the safe functions (`a: &[f32]`, `c: &mut [f32]`) and
+/// the length check of each.
+fn safe_params(func: &PrimFunc) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let kname = func.name.as_str();
+    func.params
+        .iter()
+        .map(|p| {
+            let n = ident(&p.buffer.name);
+            let t = elem_type(p.buffer.dtype);
+            let pname = p.buffer.name.to_string();
+            let len = Literal::usize_unsuffixed(p.buffer.numel() as usize);
+            let shape = format!(
+                "[{}; {}]",
+                p.buffer.dtype,
+                p.buffer.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            );
+            let param = if p.kind == ParamKind::Output { quote!(#n: &mut [#t]) } else { quote!(#n: &[#t]) };
+            (param, quote!(::kiln::runtime::check_len(#kname, #pname, #shape, #n.len(), #len)?;))
+        })
+        .unzip()
 }
 
 /// [`emit_kernel`] with `opts` for every implementation.
@@ -159,68 +227,51 @@ pub fn emit_kernel_with(
     let name = ident(&func.name);
     let try_name = format_ident!("try_{}", func.name);
     let on_name = format_ident!("try_{}_on", func.name);
-    let impl_name = |isa: Isa| impl_ident(&func.name, isa);
-    let impls: Vec<TokenStream> =
-        variants.iter().map(|v| emit_impl_with(&v.func, v.isa, &impl_name(v.isa), opts)).collect();
-    let has = |isa: Isa| variants.iter().any(|v| v.isa == isa);
-    assert!(has(Isa::Scalar), "a kernel needs a scalar implementation");
+    let chooser = format_ident!("__kiln_{}_variant", func.name);
+    let vname = |v: &Variant| variant_ident(&func.name, v.isa, v.cpu.as_deref());
+    let impls: Vec<TokenStream> = variants.iter().map(|v| emit_impl_with(&v.func, v.isa, &vname(v), opts)).collect();
+    let generic = |isa: Isa| variants.iter().position(|v| v.isa == isa && v.cpu.is_none());
+    let scalar = generic(Isa::Scalar).expect("a kernel needs a generic scalar implementation");
 
-    let safe_params: Vec<TokenStream> = func
-        .params
+    let (safe_params, checks) = safe_params(func);
+    let args: Vec<Ident> = func.params.iter().map(|p| ident(&p.buffer.name)).collect();
+    let kname = func.name.as_str();
+    let call = |k: usize| {
+        let f = vname(&variants[k]);
+        quote!(#f(#(#args),*))
+    };
+    // The choice: CPU-class variants (best ISA first), then generic ones.
+    let mut order: Vec<usize> = (0..variants.len()).filter(|k| variants[*k].isa != Isa::Scalar).collect();
+    order.sort_by_key(|k| (variants[*k].cpu.is_none(), std::cmp::Reverse(variants[*k].isa)));
+    let rules: Vec<TokenStream> = order
         .iter()
-        .map(|p| {
-            let n = ident(&p.buffer.name);
-            let t = elem_type(p.buffer.dtype);
-            if p.kind == ParamKind::Output {
-                quote!(#n: &mut [#t])
-            } else {
-                quote!(#n: &[#t])
+        .map(|k| {
+            let v = &variants[*k];
+            let isa = runtime_isa(v.isa);
+            match &v.cpu {
+                Some(c) => quote!(if isa >= #isa && cpu == #c { return #k; }),
+                None => quote!(if isa >= #isa { return #k; }),
             }
         })
         .collect();
-    let args: Vec<Ident> = func.params.iter().map(|p| ident(&p.buffer.name)).collect();
-    let kname = func.name.as_str();
-    let checks: Vec<TokenStream> = func
-        .params
-        .iter()
-        .map(|p| {
-            let n = ident(&p.buffer.name);
-            let pname = p.buffer.name.to_string();
-            let len = Literal::usize_unsuffixed(p.buffer.numel() as usize);
-            let shape = format!(
-                "[{}; {}]",
-                p.buffer.dtype,
-                p.buffer.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-            );
-            quote!(::kiln::runtime::check_len(#kname, #pname, #shape, #n.len(), #len)?;)
+    let arms: Vec<TokenStream> = (0..variants.len())
+        .filter(|k| *k != scalar)
+        .map(|k| {
+            let cfg = arch_cfg(variants[k].isa);
+            let c = call(k);
+            quote!(#cfg #k => unsafe { #c },)
         })
         .collect();
-    let ptrs: Vec<TokenStream> = func.params.iter().map(|p| ident(&p.buffer.name).into_token_stream()).collect();
-    // For each ISA the CPU may have, the best implementation at or below it.
-    let pick =
-        |cpu: Isa| -> Isa { [Isa::Avx512, Isa::Avx2, Isa::Scalar].into_iter().find(|i| *i <= cpu && has(*i)).unwrap() };
-    let call = |isa: Isa| {
-        let f = impl_name(isa);
-        quote!(#f(#(#ptrs),*))
-    };
-    let x86_arms: Vec<TokenStream> = [Isa::Avx512, Isa::Avx2]
-        .into_iter()
-        .filter(|cpu| pick(*cpu) != Isa::Scalar)
-        .map(|cpu| {
-            let c = call(pick(cpu));
-            let variant = format_ident!("{}", if cpu == Isa::Avx512 { "Avx512" } else { "Avx2" });
-            quote!(::kiln::Isa::#variant => { unsafe { #c }; return Ok(()); })
-        })
-        .collect();
-    let scalar_call = call(Isa::Scalar);
+    let scalar_call = call(scalar);
     let on_arms: Vec<TokenStream> = variants
         .iter()
-        .filter(|v| v.isa != Isa::Scalar)
-        .map(|v| {
-            let c = call(v.isa);
-            let variant = format_ident!("{}", if v.isa == Isa::Avx512 { "Avx512" } else { "Avx2" });
+        .enumerate()
+        .filter(|(k, v)| v.cpu.is_none() && *k != scalar)
+        .map(|(k, v)| {
+            let c = call(k);
+            let isa = runtime_isa(v.isa);
             quote! {
-                ::kiln::Isa::#variant => {
+                #isa => {
                     #[cfg(target_arch = "x86_64")]
                     { unsafe { #c }; return Ok(()); }
                 }
@@ -239,8 +290,32 @@ pub fn emit_kernel_with(
         "Runs the implementation of [`{}`] for `isa` (an error if this build has none for it or the CPU lacks it); for tests and benchmarks.",
         func.name
     );
+    let packed = super::packed::emit_packed(func, variants, vis, &chooser, &safe_params, opts);
     quote! {
         #(#impls)*
+
+        /// The variant of this kernel the running CPU uses (chosen once).
+        #[doc(hidden)]
+        #[allow(unused_variables, unreachable_code)]
+        #vis fn #chooser() -> usize {
+            static CHOSEN: ::core::sync::atomic::AtomicUsize = ::core::sync::atomic::AtomicUsize::new(usize::MAX);
+            let k = CHOSEN.load(::core::sync::atomic::Ordering::Relaxed);
+            if k != usize::MAX {
+                return k;
+            }
+            let choose = || -> usize {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let isa = ::kiln::runtime::isa();
+                    let cpu = ::kiln::cpu::class();
+                    #(#rules)*
+                }
+                #scalar
+            };
+            let k = choose();
+            CHOSEN.store(k, ::core::sync::atomic::Ordering::Relaxed);
+            k
+        }
 
         #attrs
         #vis fn #name(#(#safe_params),*) {
@@ -252,14 +327,10 @@ pub fn emit_kernel_with(
         #[doc = #doc_try]
         #vis fn #try_name(#(#safe_params),*) -> ::core::result::Result<(), ::kiln::Error> {
             #(#checks)*
-            #[cfg(target_arch = "x86_64")]
-            {
-                match ::kiln::runtime::isa() {
-                    #(#x86_arms)*
-                    _ => {}
-                }
+            match #chooser() {
+                #(#arms)*
+                _ => unsafe { #scalar_call },
             }
-            unsafe { #scalar_call };
             Ok(())
         }
 
@@ -277,5 +348,7 @@ pub fn emit_kernel_with(
             }
             Err(::kiln::Error::NoImplementation { kernel: #kname, isa: #isa })
         }
+
+        #packed
     }
 }

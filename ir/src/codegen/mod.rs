@@ -16,11 +16,12 @@ mod kernel;
 mod legality;
 pub mod lir;
 pub mod lower;
+mod packed;
 mod vector;
 
 pub use kernel::{
-    emit_body, emit_body_with, emit_impl, emit_impl_with, emit_kernel, emit_kernel_with, impl_ident, CodegenOptions,
-    Variant,
+    emit_body, emit_body_with, emit_impl, emit_impl_with, emit_kernel, emit_kernel_with, impl_ident, variant_ident,
+    CodegenOptions, Variant,
 };
 pub use legality::{vectorization_report, ScalarReason};
 
