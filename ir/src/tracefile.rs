@@ -42,6 +42,15 @@ pub struct Provenance {
     pub wall_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
+    /// kiln's CPU class of the tuning machine (`znver3`, `sapphirerapids`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_class: Option<String>,
+    /// Its measured fp32 FMA peak for the entry's ISA, GFLOP/s, one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_gflops: Option<f64>,
+    /// Its cache sizes, KiB: L1d, L2, L3 (the bounds of the cache blocking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_kib: Option<[u64; 3]>,
 }
 
 /// The committed schedule of one kernel for one target.

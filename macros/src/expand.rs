@@ -274,13 +274,14 @@ mod tests {
         assert!(expanded > words.len(), "most variants tokenize ({expanded})");
     }
 
-    /// The implementation functions (`__kiln_*`) in generated code, by name,
-    /// pretty-printed.
+    /// The implementation functions (`__kiln_<kernel>_<isa>`, as
+    /// [`kiln_ir::codegen::impl_ident`] names them) in generated code, by name,
+    /// pretty-printed; the variant chooser and other helpers are left out.
     fn impl_fns(code: &str) -> std::collections::BTreeMap<String, String> {
         fn collect(items: &[syn::Item], out: &mut std::collections::BTreeMap<String, String>) {
             for item in items {
                 match item {
-                    syn::Item::Fn(f) if f.sig.ident.to_string().starts_with("__kiln_") => {
+                    syn::Item::Fn(f) if is_impl(&f.sig.ident.to_string()) => {
                         let file = syn::File { shebang: None, attrs: vec![], items: vec![item.clone()] };
                         out.insert(f.sig.ident.to_string(), kiln_ir::codegen::pretty(&quote::quote!(#file)));
                     }
@@ -288,6 +289,10 @@ mod tests {
                     _ => {}
                 }
             }
+        }
+        fn is_impl(name: &str) -> bool {
+            name.starts_with("__kiln_")
+                && kiln_ir::target::Isa::ALL.iter().any(|isa| name.ends_with(&format!("_{}", isa.name())))
         }
         let mut out = std::collections::BTreeMap::new();
         collect(&syn::parse_file(code).expect("Rust").items, &mut out);

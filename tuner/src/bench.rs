@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use kiln_ir::target::Isa;
+use kiln_ir::target::{Isa, Target};
 
 use crate::builder::{build_parallel, prepare, Candidate};
 use crate::error::Result;
@@ -76,7 +76,7 @@ fn variants(task: &Task, isas: &[Isa], threads: usize) -> Result<Vec<Variant>> {
     for isa in isas.iter().copied().filter(|i| *i != Isa::Scalar) {
         let d = task.default_program(isa, threads)?;
         vars.push(Variant { name: "default", isa, cand: Candidate::new(d.func, isa) });
-        if let Ok(c) = task.committed_program(isa, threads) {
+        if let Ok(c) = task.committed_program(&Target::cpu(isa, kiln::cpu::class()), threads) {
             vars.push(Variant { name: "committed", isa, cand: Candidate::new(c.func, isa) });
         }
     }

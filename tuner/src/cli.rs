@@ -210,6 +210,10 @@ fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<()> {
     opts.run = RunOptions { timeout: Duration::from_secs(t.timeout), flush: t.flush, ..t.common.run_options() };
     opts.threads = t.common.threads.max(1);
     opts.write_traces = !t.dry_run;
+    if t.common.runner_cmd.is_some() {
+        // The candidates run elsewhere: only the ISA's generic entry is written.
+        opts.cpu_class = None;
+    }
     let reports = tune(&tasks, &opts)?;
     if reports.is_empty() {
         return Err(Error::UnsupportedIsa("nothing was tuned: no requested ISA can be measured here".into()));

@@ -4,7 +4,11 @@
 //! Rules:
 //! - only a correct, measured program is written, and only after its trace
 //!   replays (strictly) to the very program that was measured;
-//! - the entries of the other ISAs are kept;
+//! - the entry is for the ISA on the tuning machine's CPU class
+//!   (`x86_64-avx2@znver3`); the ISA's generic entry (`x86_64-avx2`, what
+//!   CPUs of other classes run) is written too when the file has none yet or
+//!   only a hand-written one (a tuned generic entry from another CPU stays);
+//! - the entries of the other targets are kept;
 //! - the entry already there for this ISA (hand-written or tuned) is timed
 //!   in the same final round as the winner; it is kept unless the winner is
 //!   faster by more than 2% ([`KEEP_MARGIN`], measurement noise);
@@ -13,7 +17,7 @@
 
 use std::path::PathBuf;
 
-use kiln_ir::target::{Isa, Target};
+use kiln_ir::target::Target;
 use kiln_ir::tracefile::{Provenance, TargetEntry, TraceFile};
 
 use crate::error::{Error, Result};
@@ -67,9 +71,18 @@ pub struct Tuning {
     pub wall_seconds: f64,
 }
 
-/// Writes `choice.winner` for `isa` unless the committed entry (`choice.old`,
-/// timed in the same final round) is as fast.
-pub fn commit_best(task: &Task, isa: Isa, threads: usize, choice: Choice, tuning: &Tuning) -> Result<Committed> {
+/// Writes `choice.winner` for `target` unless the committed entry that
+/// target runs (`choice.old`, timed in the same final round) is as fast;
+/// `work_dir` holds the machine probe recorded in the provenance.
+pub fn commit_best(
+    task: &Task,
+    target: &Target,
+    threads: usize,
+    choice: Choice,
+    tuning: &Tuning,
+    work_dir: &std::path::Path,
+) -> Result<Committed> {
+    let isa = target.isa;
     let Choice { winner, latency, old } = choice;
     if !(latency.is_finite() && latency > 0.0) {
         return Ok(Committed::NotWritten("no correct measured program".into()));
@@ -93,7 +106,8 @@ pub fn commit_best(task: &Task, isa: Isa, threads: usize, choice: Choice, tuning
         if old.key == winner.key {
             return Ok(Committed::Kept("it is still the best program".into()));
         }
-        let hand = file.entry(&Target::isa(isa)).is_some_and(|e| e.tuned.is_none());
+        let hand =
+            [target.clone(), target.generic()].iter().find_map(|t| file.entry(t)).is_some_and(|e| e.tuned.is_none());
         if let Some(us) = old_us.filter(|us| *us <= latency * KEEP_MARGIN) {
             let what = if hand { "hand-written" } else { "tuned earlier" };
             return Ok(Committed::Kept(format!(
@@ -106,6 +120,7 @@ pub fn commit_best(task: &Task, isa: Isa, threads: usize, choice: Choice, tuning
             note = Some(format!("replaced a hand-written entry that measured {measured}"));
         }
     }
+    let machine = crate::probe::Machine::quick(work_dir);
     let entry = TargetEntry {
         trace,
         latency_us: Some(round3(latency)),
@@ -117,10 +132,16 @@ pub fn commit_best(task: &Task, isa: Isa, threads: usize, choice: Choice, tuning
             date: crate::machine::iso_date(crate::database::now()),
             wall_seconds: Some(round3(tuning.wall_seconds)),
             strategy: Some(tuning.strategy.to_string()),
+            cpu_class: Some(machine.cpu_class.clone()).filter(|_| target.cpu.is_some()),
+            peak_gflops: machine.peak(isa),
+            cache_kib: Some([machine.l1d_bytes / 1024, machine.l2_bytes / 1024, machine.l3_bytes / 1024]),
         }),
         note: (threads > 1).then(|| format!("tuned for {threads} threads")),
     };
-    file.targets.insert(isa.target_key().to_string(), entry);
+    if target.cpu.is_some() && file.entry(&target.generic()).is_none_or(|e| e.tuned.is_none()) {
+        file.targets.insert(target.generic().key(), entry.clone());
+    }
+    file.targets.insert(target.key(), entry);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
     }

@@ -29,6 +29,10 @@ pub struct TuneOptions {
     pub write_traces: bool,
     /// Show a progress bar (when stderr is a terminal).
     pub progress: bool,
+    /// The CPU class the candidates run on (this machine's; `None` when a
+    /// `--runner-cmd` measures elsewhere): the trace file gets an entry for
+    /// it (`x86_64-avx2@znver3`), and a generic one when there is none yet.
+    pub cpu_class: Option<String>,
 }
 
 impl TuneOptions {
@@ -46,6 +50,7 @@ impl TuneOptions {
             threads: 1,
             write_traces: true,
             progress: true,
+            cpu_class: Some(kiln::cpu::detected_class().to_string()),
         }
     }
 }

@@ -109,9 +109,19 @@ impl Machine {
         (m.model_name == crate::machine::cpu_model() && m.cpu_class == kiln::cpu::detected_class()).then_some(m)
     }
 
-    /// The cached probe, or a new one (written to the cache).
-    pub fn get(dir: &Path) -> Machine {
+    /// The cached probe, or a quick new one (the CPU, its peaks and cache
+    /// sizes, no bandwidths: about a second) written to the cache.
+    pub fn quick(dir: &Path) -> Machine {
         Machine::cached(dir).unwrap_or_else(|| {
+            let m = Machine { read_gbs: vec![], ..probe_with(false) };
+            m.save(dir);
+            m
+        })
+    }
+
+    /// The cached probe with bandwidths, or a full new one (written to the cache).
+    pub fn get(dir: &Path) -> Machine {
+        Machine::cached(dir).filter(|m| !m.read_gbs.is_empty()).unwrap_or_else(|| {
             let m = probe();
             m.save(dir);
             m
@@ -161,6 +171,11 @@ pub fn cache_sizes() -> (u64, u64, u64) {
 
 /// Runs the probe (a few seconds).
 pub fn probe() -> Machine {
+    probe_with(true)
+}
+
+/// The probe, with or without the bandwidths.
+fn probe_with(bandwidth: bool) -> Machine {
     let id = kiln::cpu::cpuid();
     let isas = crate::machine::supported_isas();
     let peak_gflops =
@@ -172,7 +187,11 @@ pub fn probe() -> Machine {
         ("L3", if l3 > 0 { (l3 / 2).min(16 << 20) } else { 4 << 20 }),
         ("DRAM", 256 << 20),
     ];
-    let read_gbs = levels.iter().map(|(n, bytes)| (n.to_string(), round1(read_bandwidth(*bytes as usize)))).collect();
+    let read_gbs = if bandwidth {
+        levels.iter().map(|(n, bytes)| (n.to_string(), round1(read_bandwidth(*bytes as usize)))).collect()
+    } else {
+        vec![]
+    };
     Machine {
         model_name: crate::machine::cpu_model(),
         vendor: id.as_ref().map_or_else(String::new, |i| i.vendor.clone()),

@@ -34,11 +34,18 @@ pub struct TaskReport {
     /// What happened to the trace file.
     pub committed: Committed,
     pub notes: Vec<String>,
+    /// The machine's fp32 FMA peak for the ISA, GFLOP/s (`tuner machine`).
+    pub peak_gflops: Option<f64>,
 }
 
 impl TaskReport {
     pub fn gflops(&self) -> Option<f64> {
         self.best_us.map(|us| gflops(self.flops, us))
+    }
+
+    /// The best program's share of the machine's FMA peak, in percent.
+    pub fn percent_of_peak(&self) -> Option<f64> {
+        Some(100.0 * self.gflops()? / self.peak_gflops?)
     }
 
     pub fn speedup(&self) -> Option<f64> {
@@ -62,7 +69,19 @@ fn fmt_flop(f: u64) -> String {
 /// The per-task table: FLOP, default and best latency, GFLOP/s, trials,
 /// speed-up over the default schedule, tuning time.
 pub fn table(reports: &[TaskReport]) -> String {
-    let head = ["kernel", "isa", "FLOP", "default µs", "best µs", "GFLOP/s", "trials", "failed", "speed-up", "wall s"];
+    let head = [
+        "kernel",
+        "isa",
+        "FLOP",
+        "default µs",
+        "best µs",
+        "GFLOP/s",
+        "% peak",
+        "trials",
+        "failed",
+        "speed-up",
+        "wall s",
+    ];
     let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|r| {
@@ -73,6 +92,7 @@ pub fn table(reports: &[TaskReport]) -> String {
                 fmt_us(r.default_us),
                 fmt_us(r.best_us),
                 r.gflops().map_or("—".into(), |g| format!("{g:.1}")),
+                r.percent_of_peak().map_or("—".into(), |p| format!("{p:.0}%")),
                 if r.new_trials == r.trials {
                     r.trials.to_string()
                 } else {

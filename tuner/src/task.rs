@@ -145,8 +145,9 @@ impl Task {
 
     /// The program of the committed trace entry `cargo build` would use for
     /// `isa`, or why there is none (no file, no entry, stale, a step that fails).
-    pub fn committed_program(&self, isa: Isa, threads: usize) -> Result<Program> {
-        let p = self.sources()?.program(&Target::isa(isa))?;
+    pub fn committed_program(&self, target: &Target, threads: usize) -> Result<Program> {
+        let isa = target.isa;
+        let p = self.sources()?.program(target)?;
         match p.origin.why_not_trace() {
             None => {
                 let key = program_key(&p.func, isa, threads);

@@ -26,7 +26,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::schedule::{DecisionMode, Schedule};
-use kiln_ir::target::Isa;
+use kiln_ir::target::{Isa, Target};
 
 use crate::builder::{build_parallel, prepare, Candidate, Toolchain};
 use crate::commit::{commit_best, Choice, Committed, Tuning};
@@ -54,6 +54,15 @@ struct Job<'a> {
 impl Job<'_> {
     fn threads(&self) -> usize {
         self.opts.threads
+    }
+
+    /// The trace-file target the tuning is for: the ISA on this machine's
+    /// CPU class (when the candidates run here).
+    fn target(&self) -> Target {
+        match &self.opts.cpu_class {
+            Some(c) => Target::cpu(self.isa, c),
+            None => Target::isa(self.isa),
+        }
     }
 }
 
@@ -189,7 +198,7 @@ impl TaskTuning<'_> {
         if !self.state.is_measured(&default.key) {
             out.push(Pending { prog: default.clone(), role: Role::Default });
         }
-        if let Ok(c) = self.job.task.committed_program(self.job.isa, self.job.threads()) {
+        if let Ok(c) = self.job.task.committed_program(&self.job.target(), self.job.threads()) {
             if !self.state.is_measured(&c.key) && c.key != default.key {
                 out.push(Pending { prog: c, role: Role::Committed });
             }
@@ -335,7 +344,7 @@ impl TaskTuning<'_> {
         let recorded = |key: &str| -> Option<f64> {
             recs.iter().filter(|r| r.key == key && r.is_ok()).filter_map(|r| r.median_us).reduce(f64::min)
         };
-        let committed = task.committed_program(isa, self.job.threads()).ok();
+        let committed = task.committed_program(&self.job.target(), self.job.threads()).ok();
         let mut finalists: Vec<Program> =
             self.state.best().iter().take(confirm::FINALISTS).map(|(p, _)| p.clone()).collect();
         finalists
@@ -373,7 +382,7 @@ impl TaskTuning<'_> {
             let choice = Choice { winner: w, latency: *us, old: verdict.committed };
             let tuning =
                 Tuning { trials: self.state.trials, seed: opts.seed, strategy: opts.strategy.name(), wall_seconds };
-            commit_best(task, isa, self.job.threads(), choice, &tuning)?
+            commit_best(task, &self.job.target(), self.job.threads(), choice, &tuning, &opts.work_dir)?
         } else {
             Committed::NotWritten("not asked to write traces".into())
         };
@@ -392,6 +401,7 @@ impl TaskTuning<'_> {
             curve: self.state.curve,
             committed,
             notes: self.notes,
+            peak_gflops: crate::probe::Machine::quick(&opts.work_dir).peak(isa),
         })
     }
 }
@@ -433,7 +443,7 @@ pub fn random_search(func: &PrimFunc, isa: Isa, trials: usize, seed: u64, work_d
 /// # use kiln_ir::schedule::Schedule;
 /// # let func = kiln_ir::schedule::testing::matmul(128, 128, 128);
 /// # let stochastic_schedule_mm = |_: &mut Schedule| {};
-/// use kiln_ir::target::Isa;
+/// use kiln_ir::target::{Isa, Target};
 /// use tuner::task::Space;
 /// let mut sch = Schedule::new(func.clone(), 0);
 /// stochastic_schedule_mm(&mut sch); // one sample: its trace, decisions dropped, is the space

@@ -54,7 +54,13 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     let written = TraceFile::read(&trace_path).unwrap().expect("the trace file exists");
     assert_eq!(written.workload, task.workload);
     assert!(written.targets.contains_key("generic-scalar"), "the other target is kept");
+    let class = kiln::cpu::detected_class();
+    let class_entry =
+        written.targets.get(&format!("{}@{class}", isa.target_key())).expect("an entry for this CPU class");
+    assert_eq!(class_entry.tuned.as_ref().and_then(|p| p.cpu_class.as_deref()), Some(class));
+    // The hand-written generic entry lost, so the generic entry is the tuned one too.
     let entry = written.entry(&kiln_ir::target::Target::isa(isa)).expect("an entry for the tuned ISA");
+    assert_eq!(entry.trace, class_entry.trace);
     let prov = entry.tuned.as_ref().expect("provenance");
     assert_eq!(prov.trials, 16);
     assert_eq!(prov.strategy.as_deref(), Some("evolutionary"));
