@@ -4,7 +4,8 @@
 //! compiled with `-O3 -march=native` (`c_o3`), and — where the kernel is a
 //! matrix product — the Rust BLAS crates `matrixmultiply` and `faer`.
 //!
-//! `cargo bench --bench kernels` (add `-- matmul` to run one group). Compare
+//! `cargo bench --bench kernels` (add `-- matmul` to run one group;
+//! `matmul512_t2` runs kiln, faer and matrixmultiply on two threads). Compare
 //! medians within one run: the machine is shared and noisy.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -53,12 +54,12 @@ fn mm_matrixmultiply(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k:
     }
 }
 
-/// C[m×n] = A[m×k]·B[k×n] with faer (row-major views, one thread).
-fn mm_faer(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+/// C[m×n] = A[m×k]·B[k×n] with faer (row-major views).
+fn mm_faer(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize, par: faer::Par) {
     let a = faer::MatRef::from_row_major_slice(a, m, k);
     let b = faer::MatRef::from_row_major_slice(b, k, n);
     let c = faer::MatMut::from_row_major_slice_mut(c, m, n);
-    faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, faer::Par::Seq);
+    faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, par);
 }
 
 /// Z[m×n] = X[m×k]·W[n×k]ᵀ + b with faer.
@@ -97,30 +98,65 @@ fn linear_matrixmultiply(x: &[f32], w: &[f32], bias: &[f32], z: &mut [f32], m: u
     }
 }
 
-fn matmul_group(c: &mut Criterion, name: &str, m: usize, n: usize, k: usize, tuned: fn(&[f32], &[f32], &mut [f32])) {
+type Mm = fn(&[f32], &[f32], &mut [f32]);
+
+/// A matrix-product group: `tuned` (the committed traces), `default` (no
+/// trace), the peers, and (for the small shapes) `naive` and `c_o3`.
+fn matmul_group(c: &mut Criterion, name: &str, (m, n, k): (usize, usize, usize), kiln: [Mm; 3], small: bool) {
     let (a, b) = (data(m * k, 1), data(k * n, 2));
     let mut out = vec![0f32; m * n];
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements((2 * m * n * k) as u64));
-    type F = fn(&[f32], &[f32], &mut [f32]);
-    let (naive_f, default_f): (F, F) = match name {
-        "matmul" => (|a, b, c| naive::matmul(a, b, c), |a, b, c| default::matmul(a, b, c)),
-        _ => (|a, b, c| naive::matmul_odd(a, b, c), |a, b, c| default::matmul_odd(a, b, c)),
-    };
-    g.bench_function("naive", |bch| bch.iter(|| naive_f(black_box(&a), black_box(&b), &mut out)));
+    let [naive_f, default_f, tuned] = kiln;
+    if small {
+        g.bench_function("naive", |bch| bch.iter(|| naive_f(black_box(&a), black_box(&b), &mut out)));
+    }
     g.bench_function("default", |bch| bch.iter(|| default_f(black_box(&a), black_box(&b), &mut out)));
     g.bench_function("tuned", |bch| bch.iter(|| tuned(black_box(&a), black_box(&b), &mut out)));
-    g.bench_function("c_o3", |bch| {
-        bch.iter(|| unsafe { c_matmul(a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), m as i32, n as i32, k as i32) })
-    });
+    if small {
+        g.bench_function("c_o3", |bch| {
+            bch.iter(|| unsafe { c_matmul(a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), m as i32, n as i32, k as i32) })
+        });
+    }
     g.bench_function("matrixmultiply", |bch| bch.iter(|| mm_matrixmultiply(&a, &b, &mut out, m, n, k)));
-    g.bench_function("faer", |bch| bch.iter(|| mm_faer(&a, &b, &mut out, m, n, k)));
+    g.bench_function("faer", |bch| bch.iter(|| mm_faer(&a, &b, &mut out, m, n, k, faer::Par::Seq)));
+    g.finish();
+}
+
+/// 512³ on two threads: kiln's trace tuned for two threads, faer on a
+/// two-thread rayon pool, matrixmultiply on two halves of the rows (each
+/// half one `sgemm` call on its own thread: its threading feature would make
+/// every other group multithreaded too).
+fn matmul512_t2(c: &mut Criterion) {
+    const N: usize = 512;
+    let (a, b) = (data(N * N, 1), data(N * N, 2));
+    let mut out = vec![0f32; N * N];
+    let mut g = c.benchmark_group("matmul512_t2");
+    g.throughput(Throughput::Elements((2 * N * N * N) as u64));
+    g.bench_function("default", |bch| bch.iter(|| default::matmul512_t2(black_box(&a), black_box(&b), &mut out)));
+    g.bench_function("tuned", |bch| bch.iter(|| kernels::matmul512_t2(black_box(&a), black_box(&b), &mut out)));
+    g.bench_function("matrixmultiply", |bch| {
+        bch.iter(|| {
+            let (top, bottom) = out.split_at_mut(N * N / 2);
+            let (a0, a1) = a.split_at(N * N / 2);
+            std::thread::scope(|s| {
+                s.spawn(|| mm_matrixmultiply(a0, &b, top, N / 2, N, N));
+                mm_matrixmultiply(a1, &b, bottom, N / 2, N, N);
+            });
+        })
+    });
+    g.bench_function("faer", |bch| bch.iter(|| mm_faer(&a, &b, &mut out, N, N, N, faer::Par::rayon(2))));
     g.finish();
 }
 
 fn matmuls(c: &mut Criterion) {
-    matmul_group(c, "matmul", 128, 128, 128, kernels::matmul);
-    matmul_group(c, "matmul_odd", 100, 37, 300, kernels::matmul_odd);
+    let mm: [Mm; 3] = [naive::matmul, default::matmul, kernels::matmul];
+    matmul_group(c, "matmul", (128, 128, 128), mm, true);
+    let odd: [Mm; 3] = [naive::matmul_odd, default::matmul_odd, kernels::matmul_odd];
+    matmul_group(c, "matmul_odd", (100, 37, 300), odd, true);
+    let big: [Mm; 3] = [naive::matmul512, default::matmul512, kernels::matmul512];
+    matmul_group(c, "matmul512", (512, 512, 512), big, false);
+    matmul512_t2(c);
 }
 
 type Linear = fn(&[f32], &[f32], &[f32], &mut [f32]);

@@ -16,6 +16,11 @@ fn main() {
     let mut c = vec![0f32; 128 * 128];
     kernels::matmul(&data(128 * 128), &data(128 * 128), &mut c);
     check("matmul", &c);
+    let mut c = vec![0f32; 512 * 512];
+    kernels::matmul512(&data(512 * 512), &data(512 * 512), &mut c);
+    check("matmul512", &c);
+    kernels::matmul512_t2(&data(512 * 512), &data(512 * 512), &mut c);
+    check("matmul512_t2", &c);
     let mut c = vec![0f32; 100 * 37];
     kernels::matmul_odd(&data(100 * 300), &data(300 * 37), &mut c);
     check("matmul_odd", &c);

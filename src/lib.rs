@@ -20,15 +20,12 @@
 //! // matmul(&a, &b, &mut c) — panics on wrong lengths; try_matmul returns a Result.
 //! ```
 //!
-//! This crate is the small runtime the generated code calls: ISA detection
-//! ([`runtime::isa`]), a parallel-for, bounds-checked accessors for accesses
-//! the compiler could not prove in bounds, and vector math ([`simd`]).
+//! Beside the macro, this crate re-exports the small runtime the generated
+//! code calls (the `kiln-runtime` crate): ISA detection ([`runtime::isa`]),
+//! the CPU class ([`cpu::class`]), a parallel-for, per-thread scratch memory
+//! ([`scratch`]), bounds-checked accessors for accesses the compiler could
+//! not prove in bounds, and vector math ([`simd`]).
 
 pub use kiln_macros::tensor_func;
 
-pub mod cpu;
-pub mod runtime;
-pub mod scratch;
-pub mod simd;
-
-pub use runtime::{Error, Isa};
+pub use kiln_runtime::{cpu, runtime, scratch, simd, Error, Isa};

@@ -85,6 +85,34 @@ kernel_test!(conv2d, "../kernels/src/conv2d.rs", |isa, a| {
     kernels::try_conv2d_on(isa, &x[0], &x[1], &mut y[0])
 });
 
+/// `matmul512` and `matmul512_t2` (134M multiply-adds each: too many for the
+/// interpreter) against a plain f64 product, on every ISA.
+#[test]
+fn matmul512_matches_an_f64_product() {
+    const N: usize = 512;
+    let a: Vec<f32> = (0..N * N).map(|i| ((i * 7919) % 211) as f32 / 211.0 - 0.5).collect();
+    let b: Vec<f32> = (0..N * N).map(|i| ((i * 104729) % 197) as f32 / 197.0 - 0.5).collect();
+    let mut want = vec![0f64; N * N];
+    for i in 0..N {
+        for k in 0..N {
+            let aik = f64::from(a[i * N + k]);
+            for j in 0..N {
+                want[i * N + j] += aik * f64::from(b[k * N + j]);
+            }
+        }
+    }
+    let want: Vec<f32> = want.into_iter().map(|x| x as f32).collect();
+    type Mm = fn(Isa, &[f32], &[f32], &mut [f32]) -> Result<(), kiln::Error>;
+    for (name, run) in [("matmul512", kernels::try_matmul512_on as Mm), ("matmul512_t2", kernels::try_matmul512_t2_on)]
+    {
+        for isa in isas() {
+            let mut c = vec![f32::NAN; N * N];
+            run(isa, &a, &b, &mut c).unwrap();
+            check_close(name, isa, &c, &want);
+        }
+    }
+}
+
 #[test]
 fn linear0_matches_the_plain_rust_reference() {
     let x: Vec<f32> = (0..784).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();

@@ -113,6 +113,31 @@ fn large_buffers_accept_a_split_and_reorder_without_enumeration() {
     assert_eq!(sch.func().buffer("c_global").unwrap().shape, [256, 4097, 16]);
 }
 
+#[test]
+fn large_buffers_accept_mixed_radix_panels_without_enumeration() {
+    // The panels of operand packing: j split in three digits, k whole.
+    let func = matmul(8, 4096, 4097);
+    let mut sch = Schedule::new(func, 0);
+    let c = sch.get_block("C").unwrap();
+    sch.cache_read(c, 1, "global").unwrap();
+    let panels = map("lambda k, j: (T.floordiv(j, 32), k, T.floordiv(j, 8) % 4, j % 8)");
+    sch.transform_layout(c, (BufferSide::Read, 1), &panels).unwrap();
+    assert_eq!(sch.func().buffer("b_global").unwrap().shape, [128, 4097, 4, 8]);
+}
+
+#[test]
+fn mixed_radix_panels_keep_results() {
+    let func = matmul(5, 24, 7);
+    let mut sch = Schedule::new(func.clone(), 0);
+    let c = sch.get_block("C").unwrap();
+    sch.cache_read(c, 1, "global").unwrap();
+    let panels = map("lambda k, j: (T.floordiv(j, 12), k, T.floordiv(j, 4) % 3, j % 4)");
+    sch.transform_layout(c, (BufferSide::Read, 1), &panels).unwrap();
+    assert_eq!(sch.func().buffer("b_global").unwrap().shape, [2, 7, 3, 4]);
+    assert_same_results(&func, sch.func());
+    assert_round_trips(&func, &sch);
+}
+
 // ---- failures: one per condition of `check_transform_layout` ----
 
 fn cached_matmul() -> (Schedule, kiln_ir::schedule::BlockRV) {
@@ -168,6 +193,20 @@ fn rejects_a_non_injective_map() {
     let m = map("lambda k, j: (T.floordiv(j, 2), k)");
     let err = fails(&mut sch, "NotInjective", |s| s.transform_layout(c, (BufferSide::Read, 1), &m));
     assert!(err.to_string().contains("sends both `b_global[0, 0]` and `b_global[0, 1]` to [0, 0]"), "{err}");
+}
+
+#[test]
+fn rejects_digits_that_skip_part_of_a_dimension() {
+    // j // 8 and j % 4 leave out the digit (j // 4) % 2: two indices clash.
+    let (mut sch, c) = cached_matmul();
+    let m = map("lambda k, j: (T.floordiv(j, 8), k, j % 4)");
+    fails(&mut sch, "NotInjective", |s| s.transform_layout(c, (BufferSide::Read, 1), &m));
+    // On a large buffer, the same shape of map cannot be enumerated: not proven.
+    let mut sch = Schedule::new(matmul(4097, 4096, 2), 0);
+    let c = sch.get_block("C").unwrap();
+    sch.cache_write(c, 0, "global").unwrap();
+    let m = map("lambda i, j: (T.floordiv(j, 8), i, j % 4)");
+    fails(&mut sch, "CannotProveInjective", |s| s.transform_layout(c, (BufferSide::Write, 0), &m));
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //! | kernel | computation |
 //! |---|---|
 //! | [`matmul`] | C = A·B, 128×128×128 (the chapter's `MyModule`) |
+//! | [`matmul512`] | C = A·B, 512×512×512: bigger than L2 (cache blocking, packed panels) |
+//! | [`matmul512_t2`] | the same product, tuned for two threads |
 //! | [`matmul_odd`] | C = A·B, 100×300·300×37: sizes that do not divide by the vector width |
 //! | [`linear0`] | Z = X·Wᵀ + B, 1×784 → 1×128 (the MLP's first layer, two blocks as in the chapter) |
 //! | [`linear1`] | Z = X·Wᵀ + B, 1×128 → 1×10 |
@@ -28,6 +30,10 @@ mod linear0_src;
 mod linear1_src;
 #[path = "linear.rs"]
 mod linear_src;
+#[path = "matmul512.rs"]
+mod matmul512_src;
+#[path = "matmul512_t2.rs"]
+mod matmul512_t2_src;
 #[path = "matmul_odd.rs"]
 mod matmul_odd_src;
 #[path = "matmul.rs"]
@@ -42,6 +48,8 @@ pub use conv2d_src::*;
 pub use linear0_src::*;
 pub use linear1_src::*;
 pub use linear_src::*;
+pub use matmul512_src::*;
+pub use matmul512_t2_src::*;
 pub use matmul_odd_src::*;
 pub use matmul_src::*;
 pub use relu_src::*;

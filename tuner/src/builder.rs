@@ -88,6 +88,8 @@ pub const EMU512_SOURCE: &str = include_str!("emu512.rs");
 /// The prebuilt runtime candidates link against.
 #[derive(Clone, Debug)]
 pub struct Toolchain {
+    /// The `kiln-runtime` rlib, passed to rustc as the crate `kiln` (its
+    /// module paths are `kiln`'s: the generated code is the same).
     pub kiln_rlib: PathBuf,
     pub deps_dir: PathBuf,
     pub work_dir: PathBuf,
@@ -108,9 +110,10 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// Builds (or reuses) the runtime in `work_dir/harness` (or in
-/// `$KILN_TUNE_HARNESS_DIR`, which lets several work directories — tests —
-/// share one build of the runtime).
+/// Builds (or reuses) the runtime (`kiln-runtime`: rayon and a few hundred
+/// lines, no build script, no macro — seconds on a fresh work directory) in
+/// `work_dir/harness` (or in `$KILN_TUNE_HARNESS_DIR`, which lets several work
+/// directories — tests — share one build of the runtime).
 pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
     let h = match std::env::var_os("KILN_TUNE_HARNESS_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
@@ -119,12 +122,12 @@ pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
     std::fs::create_dir_all(h.join("src")).map_err(Error::io("create", &h))?;
     let manifest = format!(
         "[package]\nname = \"kiln-harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nkiln = {{ path = {:?} }}\n\n[workspace]\n\n\
+         [dependencies]\nkiln-runtime = {{ path = {:?} }}\n\n[workspace]\n\n\
          [profile.release]\nopt-level = 3\ncodegen-units = 1\ndebug = false\n",
-        workspace_root().to_string_lossy()
+        workspace_root().join("runtime").to_string_lossy()
     );
     write_if_changed(&h.join("Cargo.toml"), &manifest)?;
-    write_if_changed(&h.join("src/lib.rs"), "pub use kiln;\n")?;
+    write_if_changed(&h.join("src/lib.rs"), "pub use kiln_runtime;\n")?;
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "--quiet", "--message-format=json"])
         .current_dir(&h)
@@ -139,7 +142,7 @@ pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
     let mut kiln_rlib = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "kiln" {
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "kiln_runtime" {
             for f in v["filenames"].as_array().into_iter().flatten() {
                 if let Some(s) = f.as_str().filter(|s| s.ends_with(".rlib")) {
                     kiln_rlib = Some(PathBuf::from(s));
@@ -147,7 +150,7 @@ pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
             }
         }
     }
-    let kiln_rlib = kiln_rlib.ok_or_else(|| Error::Toolchain("cargo did not report kiln's rlib".into()))?;
+    let kiln_rlib = kiln_rlib.ok_or_else(|| Error::Toolchain("cargo did not report kiln-runtime's rlib".into()))?;
     let deps_dir = kiln_rlib.parent().unwrap().to_path_buf();
     let work = work_dir.join("build");
     std::fs::create_dir_all(&work).map_err(Error::io("create", &work))?;

@@ -128,9 +128,25 @@ impl Machine {
         })
     }
 
-    /// Writes `dir/machine.json` (a cache: failing to write it is not an error).
+    /// Writes `dir/machine.json` (a cache: failing to write it is not an
+    /// error). Peaks and bandwidths are maxima, and a probe on a busy machine
+    /// measures less than the machine does: each figure saved is the best of
+    /// this probe and the cached one.
     pub fn save(&self, dir: &Path) {
-        let text = serde_json::to_string_pretty(self).expect("serializable");
+        let mut best = self.clone();
+        if let Some(old) = Machine::cached(dir) {
+            let keep_max = |new: &mut Vec<(String, f64)>, old: &[(String, f64)]| {
+                for (name, v) in old {
+                    match new.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, x)) => *x = x.max(*v),
+                        None => new.push((name.clone(), *v)),
+                    }
+                }
+            };
+            keep_max(&mut best.peak_gflops, &old.peak_gflops);
+            keep_max(&mut best.read_gbs, &old.read_gbs);
+        }
+        let text = serde_json::to_string_pretty(&best).expect("serializable");
         let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join("machine.json"), text));
     }
 }

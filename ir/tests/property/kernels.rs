@@ -20,6 +20,8 @@ pub struct Subject {
 /// instances), so most cases run these; a kernel missing here runs at full size.
 const SCALE_DOWN: &[(&str, &[(&str, &str)])] = &[
     ("matmul", &[("128", "16")]),
+    ("matmul512", &[("512", "24")]),
+    ("matmul512_t2", &[("512", "24")]),
     ("matmul_odd", &[("100", "10"), ("300", "15"), ("37", "7")]),
     ("linear0", &[("784", "28"), ("128", "12")]),
     ("linear1", &[("128", "16"), ("10", "5")]),

@@ -16,7 +16,7 @@
 //! function's signature).
 
 use super::RvMap;
-use crate::ir::{block_reads, block_writes, Analyzer, BinOp, Expr, PrimFunc};
+use crate::ir::{block_reads, block_writes, Analyzer, BinOp, Expr, PrimFunc, Var};
 use crate::schedule::analysis::{normalize, rewrite_block_accesses};
 use crate::schedule::error::family_error;
 use crate::schedule::index_map::{index_expr_text, IndexMap};
@@ -85,33 +85,48 @@ fn plain_index_arith(e: &Expr, map: &IndexMap) -> bool {
     }
 }
 
-/// Whether the map is a reorder of the dimensions where each dimension may be
-/// split once into `p // c` and `p % c` (then injective by construction).
+/// Whether the map is a reorder of mixed-radix digits of the dimensions
+/// (then injective by construction): every result is a digit
+/// `(p // c) % e` of one parameter `p` (`p`, `p // c` and `p % e` are digits
+/// too), and the digits of each parameter, ordered by `c`, start at `c = 1`,
+/// each next one starting where the last ended (`c' = c·e`), the last
+/// covering the whole extent. A split at most once (`p // c, p % c`) and
+/// the panels of operand packing (`j // 24, k, j % 24 // 8, j % 8`) are such
+/// maps.
 fn is_split_reorder(map: &IndexMap, shape: &[i64]) -> bool {
-    // Per parameter: (plain uses, divisors of `//` uses, divisors of `%` uses).
-    let mut uses: Vec<(usize, Vec<i64>, Vec<i64>)> = vec![(0, vec![], vec![]); map.params.len()];
+    // Per parameter: its digits (c, e), e = None for an unbounded digit.
+    let mut digits: Vec<Vec<(i64, Option<i64>)>> = vec![vec![]; map.params.len()];
     for r in &map.results {
-        let (p, slot, c) = match r {
-            Expr::Var(v) => (v, 0, 0),
-            Expr::Binary(op @ (BinOp::FloorDiv | BinOp::FloorMod), a, b) => match (a.as_var(), b.as_int()) {
-                (Some(v), Some(c)) if c > 0 => (v, if *op == BinOp::FloorDiv { 1 } else { 2 }, c),
-                _ => return false,
-            },
-            _ => return false,
-        };
-        let Some(k) = map.params.iter().position(|x| x == p) else { return false };
-        match slot {
-            0 => uses[k].0 += 1,
-            1 => uses[k].1.push(c),
-            _ => uses[k].2.push(c),
+        let Some((p, c, e)) = digit(r) else { return false };
+        let Some(k) = map.params.iter().position(|x| *x == *p) else { return false };
+        digits[k].push((c, e));
+    }
+    digits.iter_mut().zip(shape).all(|(ds, n)| {
+        ds.sort_by_key(|d| d.0);
+        let Some(last) = ds.last() else { return *n == 1 };
+        let chained = ds.windows(2).all(|w| w[0].1.is_some_and(|e| w[1].0 == w[0].0 * e));
+        let covers = last.1.is_none_or(|e| last.0.checked_mul(e).is_some_and(|span| span >= *n));
+        ds[0].0 == 1 && chained && covers
+    })
+}
+
+/// `(p // c) % e` as `(p, c, Some(e))`; `p // c`, `p % e` and `p` likewise
+/// (`c = 1`, `e = None` when absent). Constants must be positive.
+fn digit(r: &Expr) -> Option<(&Var, i64, Option<i64>)> {
+    fn quotient(x: &Expr) -> Option<(&Var, i64)> {
+        match x {
+            Expr::Var(v) => Some((v, 1)),
+            Expr::Binary(BinOp::FloorDiv, a, b) => Some((a.as_var()?, b.as_int().filter(|c| *c > 0)?)),
+            _ => None,
         }
     }
-    uses.iter().zip(shape).all(|((plain, div, rem), n)| match (plain, div.as_slice(), rem.as_slice()) {
-        (1, [], []) => true,
-        (0, [a], [b]) => a == b,
-        (0, [], []) => *n == 1,
-        _ => false,
-    })
+    match r {
+        Expr::Binary(BinOp::FloorMod, a, b) => {
+            let (v, c) = quotient(a)?;
+            Some((v, c, Some(b.as_int().filter(|e| *e > 0)?)))
+        }
+        _ => quotient(r).map(|(v, c)| (v, c, None)),
+    }
 }
 
 fn index_list(v: &[i64]) -> String {
