@@ -25,7 +25,17 @@ fn kernels() -> Vec<kiln_ir::ir::PrimFunc> {
     names
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .flat_map(|p| kiln_ir::parse::find_kernels_in_file(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .flat_map(|p| {
+            let src = std::fs::read_to_string(p).unwrap();
+            // The 512³ products are 134M block instances: too many to
+            // interpret; 40³ has the same schedules' structure (and tails).
+            let src = if p.file_name().unwrap().to_string_lossy().starts_with("matmul512") {
+                src.replace("512", "40")
+            } else {
+                src
+            };
+            kiln_ir::parse::find_kernels_in_file(&src).unwrap()
+        })
         .map(|k| k.unwrap().func)
         .collect()
 }

@@ -27,7 +27,9 @@ fn cmp(op: BinOp, a: Expr, b: impl Into<Expr>) -> Expr {
 fn env(loops: &[(&str, i64)], bufs: &[(&str, i64)]) -> Env {
     let bufs: HashMap<String, BufInfo> = bufs
         .iter()
-        .map(|(n, size)| (n.to_string(), BufInfo { dtype: DataType::F32, size: *size, mutable: true, temp: false }))
+        .map(|(n, size)| {
+            (n.to_string(), BufInfo { dtype: DataType::F32, size: *size, mutable: true, temp: false, row: None })
+        })
         .collect();
     Env { consts: HashMap::new(), loops: loops.iter().map(|(v, e)| (Var::new(v), *e)).collect(), bufs }
 }

@@ -9,6 +9,13 @@
 //! index that depends only on loops outside the common loop (the same for
 //! every access) and `lo..=hi` the range of the rest over the inner loops. A
 //! dimension where that does not work keeps its full extent.
+//!
+//! A small temporary (at most [`PAD_LIMIT`] elements once padded) whose
+//! innermost extent is not a multiple of [`LANE_PAD`] gets rows padded to one:
+//! `c_local` of a 2×37 tile is stored 2×48. Nothing reads the padding as
+//! data; it lets the vector tail of a register tile (37 = 4·8 + 5 columns)
+//! run as a full vector whose switched-off lanes land in the padding, where
+//! it would otherwise run lane by lane.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -70,9 +77,29 @@ fn dim_region(accesses: &[&Access], depth: usize, d: usize, full: i64) -> (Expr,
     }
 }
 
+/// Rows of small temporaries are padded to a multiple of this many elements
+/// (the lanes of the widest vector).
+pub const LANE_PAD: i64 = 16;
+
+/// The largest temporary (elements, once padded) whose rows are padded.
+pub const PAD_LIMIT: i64 = 4096;
+
+/// The padded shape of a temporary of compacted `shape`, and its row padding
+/// `(stored, valid)`.
+fn pad_rows(mut shape: Vec<i64>) -> (Vec<i64>, Option<(i64, i64)>) {
+    let Some(&valid) = shape.last() else { return (shape, None) };
+    let stored = (valid + LANE_PAD - 1) / LANE_PAD * LANE_PAD;
+    let size = shape[..shape.len() - 1].iter().product::<i64>() * stored;
+    if valid <= 1 || stored == valid || size > PAD_LIMIT {
+        return (shape, None);
+    }
+    *shape.last_mut().unwrap() = stored;
+    (shape, Some((stored, valid)))
+}
+
 /// Per buffer: the loop under which to declare it (`None`: the top), its new
-/// shape, and the offset subtracted from each index.
-type Plans = BTreeMap<String, (Option<Var>, Vec<i64>, Vec<Expr>)>;
+/// shape and row padding, and the offset subtracted from each index.
+type Plans = BTreeMap<String, (Option<Var>, (Vec<i64>, Option<(i64, i64)>), Vec<Expr>)>;
 
 /// Shrinks temporaries and moves their declarations to their innermost common loop.
 pub fn compact_buffers(mut f: LFunc) -> LFunc {
@@ -94,10 +121,8 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
         let regions: Vec<(Expr, i64)> =
             buf.shape.iter().enumerate().map(|(d, full)| dim_region(&refs, depth, d, *full)).collect();
         let at = if depth == 0 { None } else { Some(acc[0].loops[depth - 1].0.clone()) };
-        plans.insert(
-            buf.name.to_string(),
-            (at, regions.iter().map(|r| r.1).collect(), regions.into_iter().map(|r| r.0).collect()),
-        );
+        let shape = pad_rows(regions.iter().map(|r| r.1).collect());
+        plans.insert(buf.name.to_string(), (at, shape, regions.into_iter().map(|r| r.0).collect()));
     }
     // Rewrite accesses and move the declarations.
     fn rewrite(s: &mut [LStmt], plans: &Plans) {
@@ -127,7 +152,7 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
                     .filter(|b| plans.get(&*b.name).is_some_and(|p| p.0.as_ref() == Some(var)))
                     .map(|b| {
                         let mut b = b.clone();
-                        b.shape = plans[&*b.name].1.clone();
+                        (b.shape, b.row) = plans[&*b.name].1.clone();
                         LStmt::Alloc(b)
                     })
                     .collect();
@@ -143,7 +168,7 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
     f.body.retain_mut(|s| match s {
         LStmt::Alloc(b) => match plans.get(&*b.name) {
             Some((None, shape, _)) => {
-                b.shape = shape.clone();
+                (b.shape, b.row) = shape.clone();
                 true
             }
             Some((Some(_), _, _)) => false,

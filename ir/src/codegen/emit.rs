@@ -34,6 +34,8 @@ pub(crate) struct BufInfo {
     pub mutable: bool,
     /// A temporary of the function (an `alloc`), not a parameter.
     pub temp: bool,
+    /// Row padding of a temporary (`LBuffer::row`).
+    pub row: Option<(i64, i64)>,
 }
 
 /// What is known where code is being emitted.
@@ -155,7 +157,13 @@ impl Emitter {
         for p in &f.params {
             env.bufs.insert(
                 p.name.to_string(),
-                BufInfo { dtype: p.dtype, size: p.size(), mutable: p.kind == LBufferKind::Output, temp: false },
+                BufInfo {
+                    dtype: p.dtype,
+                    size: p.size(),
+                    mutable: p.kind == LBufferKind::Output,
+                    temp: false,
+                    row: None,
+                },
             );
         }
         self.stmts(&f.body, &mut env)
@@ -180,7 +188,8 @@ impl Emitter {
     }
 
     fn alloc(&mut self, b: &LBuffer, env: &mut Env) -> TokenStream {
-        env.bufs.insert(b.name.to_string(), BufInfo { dtype: b.dtype, size: b.size(), mutable: true, temp: true });
+        let info = BufInfo { dtype: b.dtype, size: b.size(), mutable: true, temp: true, row: b.row };
+        env.bufs.insert(b.name.to_string(), info);
         let name = ident(&b.name);
         let store = format_ident!("__{}_storage", &*b.name);
         let t = elem_type(b.dtype);

@@ -35,7 +35,7 @@ fn store(index: Expr, value: Expr) -> LStmt {
 }
 
 fn param(name: &str, dtype: DataType, size: i64, kind: LBufferKind) -> LBuffer {
-    LBuffer { name: name.into(), dtype, shape: vec![size], scope: Scope::Global, kind }
+    LBuffer { name: name.into(), dtype, shape: vec![size], scope: Scope::Global, kind, row: None }
 }
 
 fn for_(var: &str, extent: i64, kind: ForKind, body: Vec<LStmt>) -> LStmt {
@@ -105,6 +105,7 @@ fn allocation() {
         shape: vec![1],
         scope: Scope::Local,
         kind: LBufferKind::Temp { zeroed: true },
+        row: None,
     };
     let why = reason(&func(DataType::F32, 16, 16, vec![LStmt::Alloc(t), store(x(), f32_load("a", x()))])).unwrap();
     assert_eq!(why, ScalarReason::Allocation { lane: lane(), buffer: "t".into() });

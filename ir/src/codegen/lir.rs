@@ -17,6 +17,12 @@ pub struct LBuffer {
     pub shape: Vec<i64>,
     pub scope: Scope,
     pub kind: LBufferKind,
+    /// `Some((stored, valid))` when compaction padded the innermost
+    /// dimension of a small temporary from `valid` to `stored` elements
+    /// (`compact::LANE_PAD`): the padding is never read as data, so a vector
+    /// lane that a predicate switches off may compute into it instead of
+    /// running lane by lane (`vector::emit_vector`).
+    pub row: Option<(i64, i64)>,
 }
 
 impl LBuffer {

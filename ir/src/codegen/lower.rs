@@ -3,7 +3,8 @@
 //! ```text
 //! lower_blocks     blocks → LBlocks (iteration variables as bound lets), allocations at the top
 //! compact_buffers  temporaries shrink to the region used under their innermost common loop,
-//!                  and are declared there (a register tile's accumulators become a small array)
+//!                  and are declared there (a register tile's accumulators become a small array);
+//!                  a small one's rows are padded to a multiple of 16 elements
 //! flatten          multi-dimensional indices → one row-major index
 //! ```
 //! Set `KILN_DUMP_LOWER=1` to print the lowered IR after every pass.
@@ -82,6 +83,7 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
             shape: p.buffer.shape.clone(),
             scope: p.buffer.scope,
             kind: if p.kind == ParamKind::Input { LBufferKind::Input } else { LBufferKind::Output },
+            row: None,
         })
         .collect();
     let overwritten = overwritten_temps(func);
@@ -95,6 +97,7 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
                 shape: b.shape.clone(),
                 scope: b.scope,
                 kind: LBufferKind::Temp { zeroed: !overwritten.contains(&*b.name) },
+                row: None,
             })
         })
         .collect();

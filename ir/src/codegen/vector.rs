@@ -41,6 +41,10 @@ struct Ctx<'a> {
     /// expression, a literal for a loop's tail, a variable for a vector that
     /// a lane predicate cuts short).
     partial: Option<TokenStream>,
+    /// In a partial vector, temporaries are still read and written whole:
+    /// the lanes past the `n` active ones land in their row padding
+    /// ([`tail_in_padding`]).
+    full_temps: bool,
 }
 
 /// Emits a vectorized loop, or the reason to fall back to the scalar loop.
@@ -67,7 +71,15 @@ pub(crate) fn vector_loop(
     if nvec > 0 {
         if nvec <= 4 {
             for c in 0..nvec {
-                let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::Int(c * lanes as i64), partial: None };
+                let ctx = Ctx {
+                    ops,
+                    dt,
+                    lanes,
+                    x: x.clone(),
+                    xbase: Expr::Int(c * lanes as i64),
+                    partial: None,
+                    full_temps: false,
+                };
                 env.loops.push((x.clone(), extent));
                 let code = emit_vector(em, &blocks, &ctx, env);
                 env.loops.pop();
@@ -75,7 +87,15 @@ pub(crate) fn vector_loop(
             }
         } else {
             let cv = Var::new(&format!("{}_v", x.name()));
-            let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: Expr::var(&cv) * lanes as i64, partial: None };
+            let ctx = Ctx {
+                ops,
+                dt,
+                lanes,
+                x: x.clone(),
+                xbase: Expr::var(&cv) * lanes as i64,
+                partial: None,
+                full_temps: false,
+            };
             env.loops.push((cv.clone(), nvec));
             env.loops.push((x.clone(), extent));
             let code = emit_vector(em, &blocks, &ctx, env);
@@ -91,7 +111,8 @@ pub(crate) fn vector_loop(
         // A masked vector when every access allows it, else scalar lanes.
         let start = Expr::Int(nvec * lanes as i64);
         let n = Literal::usize_unsuffixed(tail as usize);
-        let ctx = Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(quote!(#n)) };
+        let ctx =
+            Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(quote!(#n)), full_temps: false };
         env.loops.push((x.clone(), extent));
         let masked = emit_vector(em, &blocks, &ctx, env);
         env.loops.pop();
@@ -158,17 +179,28 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
             let all = em.index_expr(&all, env);
             // Otherwise a masked vector when the conditions bound the lanes
             // from above (the valid lanes are a prefix), else lane by lane.
-            // Not for stores to temporaries: those are the accumulators read
-            // back on the next iteration, and a load cannot be forwarded from
-            // a masked store (measured: matmul_odd 3× slower than lane by lane).
+            // Stores to temporaries (the accumulators, read back on the next
+            // iteration) are not masked — a load cannot be forwarded from a
+            // masked store (measured: matmul_odd 3× slower than lane by lane)
+            // — but are whole vectors when the switched-off lanes land in the
+            // temporaries' row padding: only the loads of parameters are masked.
             let to_temp = b
                 .init
                 .iter()
                 .map(|(_, st)| st)
                 .chain(std::iter::once(&b.store))
                 .any(|st| env.bufs.get(&*st.buffer).is_none_or(|i| i.temp));
-            let masked = (!to_temp).then(|| prefix_lanes(em, &varying, ctx, env)).flatten().and_then(|n| {
-                let pctx = Ctx { partial: Some(quote!(__lanes)), xbase: ctx.xbase.clone(), x: ctx.x.clone(), ..*ctx };
+            let counts = prefix_lanes(&varying, ctx, env);
+            let full_temps = to_temp && counts.as_ref().is_some_and(|c| tail_in_padding(em, b, c, ctx, env));
+            let masked = (!to_temp || full_temps).then_some(counts).flatten().and_then(|counts| {
+                let n = counts.iter().map(|c| em.index_expr(c, env)).reduce(|acc, c| quote!((#acc).min(#c)))?;
+                let pctx = Ctx {
+                    partial: Some(quote!(__lanes)),
+                    xbase: ctx.xbase.clone(),
+                    x: ctx.x.clone(),
+                    full_temps,
+                    ..*ctx
+                };
                 let code = block_stores(em, b, &pctx, env).ok()?;
                 let l = int_lit(ctx.lanes as i64);
                 Some(quote!({
@@ -235,7 +267,7 @@ fn block_stores(em: &mut Emitter, b: &LBlock, ctx: &Ctx, env: &mut Env) -> Resul
 /// coefficient 1 (`x + e < n`, `x + e <= n`, or mirrored), the lanes where
 /// all hold are a prefix of the vector: an `isize` expression of its length
 /// (possibly negative or above the lane count; the caller clamps).
-fn prefix_lanes(em: &Emitter, varying: &[Expr], ctx: &Ctx, env: &Env) -> Option<TokenStream> {
+fn prefix_lanes(varying: &[Expr], ctx: &Ctx, env: &Env) -> Option<Vec<Expr>> {
     let an = env.analyzer();
     let mut counts = Vec::new();
     for c in varying {
@@ -254,10 +286,36 @@ fn prefix_lanes(em: &Emitter, varying: &[Expr], ctx: &Ctx, env: &Env) -> Option<
         // Lanes k = 0, 1, .. hold while d(xbase) + k < 0 (or <= 0).
         let d0 = an.simplify(&d.substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone())));
         let n = if strict { Expr::Int(0) - d0 } else { Expr::Int(1) - d0 };
-        counts.push(em.index_expr(&an.simplify(&n), env));
+        counts.push(an.simplify(&n));
     }
-    let first = counts.first()?.clone();
-    Some(counts[1..].iter().fold(first, |acc, c| quote!((#acc).min(#c))))
+    (!counts.is_empty()).then_some(counts)
+}
+
+/// Whether every lane-varying access of `b` to a temporary may run as a
+/// whole vector when only the first `min(counts)` lanes are active: the
+/// temporary's rows are padded (`(stored, valid)`), the access is
+/// contiguous, its vector lies in one row, and its first switched-off lane
+/// is at a column `>= valid` — so the lanes that are off read and write
+/// padding only, which nothing reads as data.
+fn tail_in_padding(em: &Emitter, b: &LBlock, counts: &[Expr], ctx: &Ctx, env: &Env) -> bool {
+    let an = env.analyzer();
+    b.accesses().iter().all(|(buffer, idx, _)| {
+        let Some(info) = env.bufs.get(&**buffer) else { return false };
+        let idx = em.resolve(b, &idx[0], env);
+        if !info.temp || !idx.uses_var(&ctx.x) {
+            return true;
+        }
+        let (Some((stored, valid)), Some(1)) = (info.row, linear_in(&an, &idx, &ctx.x)) else { return false };
+        // Lane 0's offset = stored·row + column: the terms (and the part of
+        // the constant) that are multiples of `stored` make the row.
+        let first = an.linear(&an.simplify(&idx.substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone()))));
+        let mut column = first.clone();
+        column.terms.retain(|(_, c)| c % stored != 0);
+        column.constant = first.constant.rem_euclid(stored);
+        let column = column.to_expr();
+        let in_one_row = an.range(&column).is_some_and(|(lo, hi)| lo >= 0 && hi + ctx.lanes as i64 <= stored);
+        in_one_row && counts.iter().all(|n| an.range(&(column.clone() + n.clone())).is_some_and(|(lo, _)| lo >= valid))
+    })
 }
 
 /// The offset of the first lane and the lane stride of an access.
@@ -279,7 +337,7 @@ fn lanes_ptr(em: &Emitter, buffer: &str, off: TokenStream, ctx: &Ctx, env: &Env,
     if !em.check_all {
         return quote!(#p.offset(#off));
     }
-    let n = match &ctx.partial {
+    let n = match partial(ctx, buffer, env) {
         Some(n) => n.clone(),
         None => Literal::usize_unsuffixed(ctx.lanes).to_token_stream(),
     };
@@ -299,11 +357,18 @@ fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env) -> Result
     let v = vexpr(em, b, &st.value, ctx, env)?;
     let v = to_vec(ctx, v);
     let ptr = lanes_ptr(em, &st.buffer, off, ctx, env, true);
-    let s = match &ctx.partial {
+    let s = match partial(ctx, &st.buffer, env) {
         None => ctx.ops.storeu(ctx.dt, ptr, v),
         Some(n) => ctx.ops.store_partial(&em.helpers, ctx.dt, ptr, v, n.clone()),
     };
     Ok(quote!(#s;))
+}
+
+/// The active lanes of a vector access of `buffer`: all (`None`) in a whole
+/// vector, and for a temporary when [`Ctx::full_temps`].
+fn partial<'c>(ctx: &'c Ctx, buffer: &str, env: &Env) -> Option<&'c TokenStream> {
+    let whole = ctx.full_temps && env.bufs.get(buffer).is_some_and(|i| i.temp);
+    ctx.partial.as_ref().filter(|_| !whole)
 }
 
 /// A vector value, or a scalar to broadcast.
@@ -346,9 +411,21 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
         Expr::Load(l) => {
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             if stride == 1 {
+                let off_expr = off.clone();
                 let ptr = lanes_ptr(em, &l.buffer, off, ctx, env, false);
-                match &ctx.partial {
+                match partial(ctx, &l.buffer, env) {
                     None => V::Vec(ctx.ops.loadu(dt, ptr)),
+                    // The lanes that are off compute into padding: any value
+                    // will do, so a whole load where the buffer holds all the
+                    // lanes (masked loads are slow on some CPUs: matmul_odd
+                    // 115 µs masked, 64 µs whole on Zen 1), masked at its end.
+                    Some(n) if ctx.full_temps => {
+                        let size = Literal::isize_unsuffixed(env.bufs.get(&*l.buffer).map_or(0, |i| i.size) as isize);
+                        let lanes = Literal::isize_unsuffixed(ctx.lanes as isize);
+                        let whole = ctx.ops.loadu(dt, ptr.clone());
+                        let masked = ctx.ops.load_partial(&em.helpers, dt, ptr, n.clone());
+                        V::Vec(quote!(if (#off_expr) + #lanes <= #size { #whole } else { #masked }))
+                    }
                     Some(n) => V::Vec(ctx.ops.load_partial(&em.helpers, dt, ptr, n.clone())),
                 }
             } else if ctx.partial.is_some() {
