@@ -244,6 +244,15 @@ impl Schedule {
         }
     }
 
+    /// Commits `func` (as [`Schedule::commit`]) and records `inst` with a
+    /// handle to the new block `block` as its output; returns the handle.
+    pub(crate) fn commit_with_new_block(&mut self, func: PrimFunc, block: String, inst: Instruction) -> BlockRV {
+        self.commit(func, inst.kind.name());
+        let b = self.new_block_rv(block);
+        self.record(Instruction { outputs: vec![b.rv()], ..inst });
+        b
+    }
+
     pub(crate) fn values_mut(&mut self) -> &mut [RvValue] {
         &mut self.values
     }

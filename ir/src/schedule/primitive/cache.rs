@@ -326,16 +326,11 @@ impl Schedule {
         let name = self.block_name(block)?;
         let plan = check_cache_read(self.func(), &name, read_buffer_index, storage_scope)?;
         let (func, copy) = apply_cache_read(self.func(), &plan);
-        self.commit(func, "cache_read");
-        let b = self.new_block_rv(copy);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::CacheRead)
-                .arg("block", Arg::Rv(block.rv()))
-                .arg("read_buffer_index", Arg::Int(read_buffer_index as i64))
-                .arg("storage_scope", Arg::Str(storage_scope.to_string()))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::CacheRead)
+            .arg("block", Arg::Rv(block.rv()))
+            .arg("read_buffer_index", Arg::Int(read_buffer_index as i64))
+            .arg("storage_scope", Arg::Str(storage_scope.to_string()));
+        Ok(self.commit_with_new_block(func, copy, inst))
     }
 
     /// Makes `block` write a new buffer of scope `storage_scope` instead of
@@ -349,16 +344,11 @@ impl Schedule {
         let name = self.block_name(block)?;
         let (buffer, scope) = check_cache_write(self.func(), &name, write_buffer_index, storage_scope)?;
         let (func, copy) = apply_cache_write(self.func(), &name, &buffer, scope);
-        self.commit(func, "cache_write");
-        let b = self.new_block_rv(copy);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::CacheWrite)
-                .arg("block", Arg::Rv(block.rv()))
-                .arg("write_buffer_index", Arg::Int(write_buffer_index as i64))
-                .arg("storage_scope", Arg::Str(storage_scope.to_string()))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::CacheWrite)
+            .arg("block", Arg::Rv(block.rv()))
+            .arg("write_buffer_index", Arg::Int(write_buffer_index as i64))
+            .arg("storage_scope", Arg::Str(storage_scope.to_string()));
+        Ok(self.commit_with_new_block(func, copy, inst))
     }
 
     /// Sets the storage scope of the intermediate buffer `block` writes.

@@ -257,15 +257,10 @@ impl Schedule {
         let chain = check_decompose_reduction(self.func(), &name, &var)?;
         let (func, init, update) = apply_decompose_reduction(self.func(), &name, &var, &chain);
         self.rename_block_handles(&name, &update);
-        self.commit(func, "decompose_reduction");
-        let b = self.new_block_rv(init);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::DecomposeReduction)
-                .arg("block", Arg::Rv(block.rv()))
-                .arg("loop", Arg::Rv(loop_.rv()))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::DecomposeReduction)
+            .arg("block", Arg::Rv(block.rv()))
+            .arg("loop", Arg::Rv(loop_.rv()));
+        Ok(self.commit_with_new_block(func, init, inst))
     }
 
     /// Points every handle of block `old` at `new` (the block was renamed).

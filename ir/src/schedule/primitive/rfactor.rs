@@ -569,15 +569,10 @@ impl Schedule {
         let var = self.loop_name(loop_)?;
         let plan = check_rfactor(self.func(), &var, factor_axis)?;
         let (func, rf_block) = apply_rfactor(self.func(), &plan);
-        self.commit(func, "rfactor");
-        let b = self.new_block_rv(rf_block);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::RFactor)
-                .arg("loop", Arg::Rv(loop_.rv()))
-                .arg("factor_axis", Arg::Int(factor_axis))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::RFactor)
+            .arg("loop", Arg::Rv(loop_.rv()))
+            .arg("factor_axis", Arg::Int(factor_axis));
+        Ok(self.commit_with_new_block(func, rf_block, inst))
     }
 }
 
