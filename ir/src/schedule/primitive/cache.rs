@@ -31,8 +31,10 @@ use crate::ir::{
     block_read_buffers, block_reads, block_writes, fresh_in, Block, BlockRealize, Buffer, Expr, For, IterKind, IterVar,
     Load, PrimFunc, Scope, Stmt, Store, Var,
 };
-use crate::schedule::analysis::{insert_top_level, normalize, rewrite_block_accesses, top_level_position, writers};
-use crate::schedule::error::family_error;
+use crate::schedule::analysis::{
+    insert_top_level, loop_var_names, normalize, rewrite_block_accesses, top_level_position, writers,
+};
+use crate::schedule::error::{family_error, name_list};
 use crate::schedule::{BlockRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 
@@ -119,7 +121,7 @@ pub fn check_cache_read(
     let scope = parse_scope(scope).ok_or_else(|| CacheReadError::UnknownScope { scope: scope.into() })?;
     let ws = writers(func, &buffer);
     if ws.len() > 1 {
-        return Err(CacheReadError::NotSingleWriter { buffer, writers: quoted(&ws) });
+        return Err(CacheReadError::NotSingleWriter { buffer, writers: name_list(&ws, '"') });
     }
     let readers: Vec<String> = func
         .blocks()
@@ -166,7 +168,7 @@ pub fn check_cache_write(
     let scope = parse_scope(scope).ok_or_else(|| CacheWriteError::UnknownScope { scope: scope.into() })?;
     let all = writers(func, &buffer);
     if all.len() > 1 {
-        return Err(CacheWriteError::NotSingleWriter { buffer, writers: quoted(&all) });
+        return Err(CacheWriteError::NotSingleWriter { buffer, writers: name_list(&all, '"') });
     }
     if block_reads(&br.block).iter().any(|r| *r.buffer == *buffer) {
         return Err(CacheWriteError::ReadsOwnOutput { block: block.into(), buffer });
@@ -207,21 +209,6 @@ pub fn check_set_scope(
         return Err(SetScopeError::ParamBuffer { block: block.into(), buffer });
     }
     Ok((buffer, scope))
-}
-
-fn quoted(names: &[String]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
-}
-
-/// The names of every loop variable of the function.
-fn loop_var_names(func: &PrimFunc) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    func.body.walk(&mut |s, _| {
-        if let Stmt::For(f) = s {
-            out.insert(f.var.name().to_string());
-        }
-    });
-    out
 }
 
 /// The copy `dst[v0, v1, ..] = src[v0, v1, ..]` over the whole shape: block

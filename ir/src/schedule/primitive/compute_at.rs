@@ -76,10 +76,11 @@ use crate::ir::{
     Stmt, Sum, Var,
 };
 use crate::schedule::analysis::{
-    analyzer_for, block_position, blocks_with_loops, consumers, iter_kinds_bound_to, loop_block_span, loop_chain,
-    loop_encloses, normalize, outermost_loop_apart, producers, prune_empty, replace_block, replace_loop, writers,
+    analyzer_for, block_position, blocks_with_loops, consumers, first_writer_of, iter_kinds_bound_to, loop_block_span,
+    loop_chain, loop_encloses, normalize, outermost_loop_apart, producers, prune_empty, replace_block, replace_loop,
+    writers,
 };
-use crate::schedule::error::family_error;
+use crate::schedule::error::{family_error, name_list};
 use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, Decision, InstKind, Instruction, Rv};
 
@@ -391,16 +392,8 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     let chain = loop_chain(func, loop_).expect("live loop");
     let apart = outermost_loop_apart(func, block, &chain).expect("the loop does not enclose the block");
     let (_, end) = loop_block_span(func, &apart).expect("the loop holds the consumers");
-    let reads = block_read_buffers(&br.block);
-    let blocks = func.blocks();
-    for w in &blocks[pos + 1..=end] {
-        if reads.contains(&w.block.body.buffer) {
-            return Err(ComputeAtError::InputOverwritten {
-                block: b(),
-                buffer: w.block.body.buffer.to_string(),
-                writer: w.block.name.clone(),
-            });
-        }
+    if let Some((writer, buffer)) = first_writer_of(func, pos + 1..=end, &block_read_buffers(&br.block)) {
+        return Err(ComputeAtError::InputOverwritten { block: b(), buffer, writer });
     }
     let position = insertion_point(func, loop_, &producers(func, block), &cons, index)
         .map_err(|(lo, hi)| ComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
@@ -471,7 +464,7 @@ pub fn check_reverse_compute_at(
         [] => return Err(ReverseComputeAtError::NoProducerUnderLoop { block: b(), loop_: loop_.into() }),
         [one] => one.clone(),
         many => {
-            let buffers = many.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+            let buffers = name_list(many, '`');
             return Err(ReverseComputeAtError::SeveralProducedInputs { block: b(), loop_: loop_.into(), buffers });
         }
     };

@@ -14,7 +14,7 @@
 
 use super::RvMap;
 use crate::ir::{Block, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Var};
-use crate::schedule::analysis::{normalize, replace_block, replace_loop};
+use crate::schedule::analysis::{flatten, normalize, replace_block, replace_loop};
 use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
@@ -234,18 +234,6 @@ pub fn apply_decompose_reduction(
     let f = replace_loop(&f, loop_, |l| Stmt::Seq(vec![nest, Stmt::For(Box::new(l))])).unwrap();
     let f = PrimFunc { body: flatten(f.body), ..f };
     (normalize(f), init_name, update_name)
-}
-
-fn flatten(s: Stmt) -> Stmt {
-    match s {
-        Stmt::Seq(v) => Stmt::seq(v.into_iter().map(flatten).collect()),
-        Stmt::For(mut l) => {
-            let body = std::mem::replace(&mut l.body, Stmt::Seq(vec![]));
-            l.body = flatten(body);
-            Stmt::For(l)
-        }
-        b => b,
-    }
 }
 
 impl Schedule {
