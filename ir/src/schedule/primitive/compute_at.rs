@@ -283,6 +283,25 @@ fn relax_access(func: &PrimFunc, br: &BlockRealize, at: &str, indices: &[Expr]) 
     relax.region(&indices)
 }
 
+/// The union of the regions the `accesses` (a block and the indices of one of
+/// its accesses) cover during one iteration of loop `loop_`, with an analyzer
+/// knowing the loops fixed during it. `Err(Some(b))`: an access of block `b`
+/// cannot be bounded; `Err(None)`: their union cannot be.
+fn region_in_iteration(
+    func: &PrimFunc,
+    loop_: &str,
+    accesses: &[(&str, &[Expr])],
+) -> Result<(Vec<Interval>, Analyzer), Option<String>> {
+    let mut ranges: Vec<Vec<Interval>> = Vec::new();
+    for (block, indices) in accesses {
+        let br = func.block(block).unwrap();
+        ranges.push(relax_access(func, br, loop_, indices).ok_or_else(|| Some(block.to_string()))?);
+    }
+    let an = fixed_analyzer(func, loop_);
+    let region = union_regions(&ranges, Some(&an)).ok_or(None)?;
+    Ok((region, an))
+}
+
 /// The ranges of `block`'s iteration variables that cover `region` of the
 /// buffer it accesses at `pins`; `an` knows the loops at and above the target.
 fn plan_axes(block: &Block, pins: &Pins, region: &[Interval], an: &Analyzer) -> Vec<AxisPlan> {
@@ -397,22 +416,15 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     }
     let position = insertion_point(func, loop_, &producers(func, block), &cons, index)
         .map_err(|(lo, hi)| ComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
-    let mut ranges: Vec<Vec<Interval>> = Vec::new();
-    for c in &cons {
-        let cbr = func.block(c).unwrap();
-        for l in block_loads(&cbr.block).into_iter().filter(|l| l.buffer == buffer) {
-            let r = relax_access(func, cbr, loop_, &l.indices).ok_or_else(|| ComputeAtError::RegionNotAffine {
-                block: b(),
-                consumer: c.clone(),
-                loop_: loop_.into(),
-            })?;
-            ranges.push(r);
-        }
-    }
-    let an = fixed_analyzer(func, loop_);
-    let region = union_regions(&ranges, Some(&an)).ok_or_else(|| ComputeAtError::RegionNotAffine {
+    let loads: Vec<_> = cons
+        .iter()
+        .flat_map(|c| block_loads(&func.block(c).unwrap().block).into_iter().map(move |l| (c, l)))
+        .filter(|(_, l)| l.buffer == buffer)
+        .collect();
+    let accesses: Vec<_> = loads.iter().map(|(c, l)| (c.as_str(), l.indices.as_slice())).collect();
+    let (region, an) = region_in_iteration(func, loop_, &accesses).map_err(|c| ComputeAtError::RegionNotAffine {
         block: b(),
-        consumer: cons[0].clone(),
+        consumer: c.unwrap_or_else(|| cons[0].clone()),
         loop_: loop_.into(),
     })?;
     let predicate =
@@ -506,20 +518,14 @@ pub fn check_reverse_compute_at(
     }
     let position = insertion_point(func, loop_, &prods, &consumers(func, block), index)
         .map_err(|(lo, hi)| ReverseComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
-    let mut ranges: Vec<Vec<Interval>> = Vec::new();
-    for p in &prods {
-        let pbr = func.block(p).unwrap();
-        let r = relax_access(func, pbr, loop_, &pbr.block.body.indices).ok_or_else(|| {
-            ReverseComputeAtError::RegionNotAffine { block: b(), producer: p.clone(), loop_: loop_.into() }
+    let accesses: Vec<_> =
+        prods.iter().map(|p| (p.as_str(), func.block(p).unwrap().block.body.indices.as_slice())).collect();
+    let (region, an) =
+        region_in_iteration(func, loop_, &accesses).map_err(|p| ReverseComputeAtError::RegionNotAffine {
+            block: b(),
+            producer: p.unwrap_or_else(|| prods[0].clone()),
+            loop_: loop_.into(),
         })?;
-        ranges.push(r);
-    }
-    let an = fixed_analyzer(func, loop_);
-    let region = union_regions(&ranges, Some(&an)).ok_or_else(|| ReverseComputeAtError::RegionNotAffine {
-        block: b(),
-        producer: prods[0].clone(),
-        loop_: loop_.into(),
-    })?;
     let axes = plan_axes(&br.block, &pins, &region, &an);
     for (iv, ax) in br.block.iter_vars.iter().zip(&axes) {
         if iv.kind == IterKind::Reduce && (ax.min.as_const() != Some(0) || ax.extent != iv.extent) {
