@@ -708,25 +708,7 @@ impl Schedule {
         preserve_unit_loops: bool,
         index: i64,
     ) -> Result<(), ScheduleError> {
-        let name = self.block_name(block)?;
-        match self.loop_value(loop_)?.clone() {
-            RvValue::Root => {}
-            RvValue::Inline => {
-                check_compute_inline(self.func(), &name)?;
-                let func = apply_compute_inline(self.func(), &name);
-                self.commit(func, "compute_at");
-            }
-            RvValue::Loop(var) => {
-                let plan = check_compute_at(self.func(), &name, &var, index)?;
-                let func = apply_location(self.func(), &plan, preserve_unit_loops);
-                let gone = loops_left_empty(self.func(), &name);
-                self.commit(func, "compute_at");
-                self.forget_loops(&gone);
-            }
-            _ => unreachable!("loop_value returns loops and marks"),
-        }
-        self.record(location_inst(InstKind::ComputeAt, block, loop_, preserve_unit_loops, index));
-        Ok(())
+        self.move_block(InstKind::ComputeAt, block, loop_, preserve_unit_loops, index)
     }
 
     /// Moves consumer `block` under `loop_`, computing there the part of its
@@ -740,24 +722,47 @@ impl Schedule {
         preserve_unit_loops: bool,
         index: i64,
     ) -> Result<(), ScheduleError> {
+        self.move_block(InstKind::ReverseComputeAt, block, loop_, preserve_unit_loops, index)
+    }
+
+    /// `compute_at` (`kind` `ComputeAt`) or `reverse_compute_at`
+    /// (`ReverseComputeAt`): resolve the handles, check, apply, record.
+    fn move_block(
+        &mut self,
+        kind: InstKind,
+        block: BlockRV,
+        loop_: LoopRV,
+        preserve_unit_loops: bool,
+        index: i64,
+    ) -> Result<(), ScheduleError> {
+        let reverse = kind == InstKind::ReverseComputeAt;
         let name = self.block_name(block)?;
         match self.loop_value(loop_)?.clone() {
             RvValue::Root => {}
             RvValue::Inline => {
-                let producer = check_reverse_compute_inline(self.func(), &name)?;
-                let func = apply_reverse_compute_inline(self.func(), &name, &producer);
-                self.commit(func, "reverse_compute_at");
+                let func = if reverse {
+                    let producer = check_reverse_compute_inline(self.func(), &name)?;
+                    apply_reverse_compute_inline(self.func(), &name, &producer)
+                } else {
+                    check_compute_inline(self.func(), &name)?;
+                    apply_compute_inline(self.func(), &name)
+                };
+                self.commit(func, kind.name());
             }
             RvValue::Loop(var) => {
-                let plan = check_reverse_compute_at(self.func(), &name, &var, index)?;
+                let plan = if reverse {
+                    check_reverse_compute_at(self.func(), &name, &var, index)?
+                } else {
+                    check_compute_at(self.func(), &name, &var, index)?
+                };
                 let func = apply_location(self.func(), &plan, preserve_unit_loops);
                 let gone = loops_left_empty(self.func(), &name);
-                self.commit(func, "reverse_compute_at");
+                self.commit(func, kind.name());
                 self.forget_loops(&gone);
             }
             _ => unreachable!("loop_value returns loops and marks"),
         }
-        self.record(location_inst(InstKind::ReverseComputeAt, block, loop_, preserve_unit_loops, index));
+        self.record(location_inst(kind, block, loop_, preserve_unit_loops, index));
         Ok(())
     }
 
