@@ -178,33 +178,32 @@ struct Compiler {
     accesses: Vec<usize>,
 }
 
+/// `x op y` on two floats of one width, the result wrapped in `$val`
+/// (`Val::F32` or `Val::F64`): the same arithmetic at both widths.
+macro_rules! float_binop {
+    ($val:path, $op:expr, $x:expr, $y:expr) => {{
+        let (op, x, y) = ($op, $x, $y);
+        match op {
+            BinOp::Add => $val(x + y),
+            BinOp::Sub => $val(x - y),
+            BinOp::Mul => $val(x * y),
+            BinOp::Div => $val(x / y),
+            BinOp::Rem | BinOp::FloorMod => $val(x % y),
+            BinOp::FloorDiv => $val((x / y).floor()),
+            BinOp::Min => $val(x.min(y)),
+            BinOp::Max => $val(x.max(y)),
+            _ => Val::Bool(cmp(op, x.partial_cmp(&y))),
+        }
+    }};
+}
+
 fn binop(op: BinOp, a: Val, b: Val) -> Val {
     use Val::*;
     match (op, a, b) {
         (BinOp::And, _, _) => Bool(a.truth() && b.truth()),
         (BinOp::Or, _, _) => Bool(a.truth() || b.truth()),
-        (_, F32(x), F32(y)) => match op {
-            BinOp::Add => F32(x + y),
-            BinOp::Sub => F32(x - y),
-            BinOp::Mul => F32(x * y),
-            BinOp::Div => F32(x / y),
-            BinOp::Rem | BinOp::FloorMod => F32(x % y),
-            BinOp::FloorDiv => F32((x / y).floor()),
-            BinOp::Min => F32(x.min(y)),
-            BinOp::Max => F32(x.max(y)),
-            _ => Bool(cmp(op, x.partial_cmp(&y))),
-        },
-        (_, F64(x), F64(y)) => match op {
-            BinOp::Add => F64(x + y),
-            BinOp::Sub => F64(x - y),
-            BinOp::Mul => F64(x * y),
-            BinOp::Div => F64(x / y),
-            BinOp::Rem | BinOp::FloorMod => F64(x % y),
-            BinOp::FloorDiv => F64((x / y).floor()),
-            BinOp::Min => F64(x.min(y)),
-            BinOp::Max => F64(x.max(y)),
-            _ => Bool(cmp(op, x.partial_cmp(&y))),
-        },
+        (_, F32(x), F32(y)) => float_binop!(F32, op, x, y),
+        (_, F64(x), F64(y)) => float_binop!(F64, op, x, y),
         (_, I32(x), I32(y)) => match op {
             BinOp::Add => I32(x.wrapping_add(y)),
             BinOp::Sub => I32(x.wrapping_sub(y)),

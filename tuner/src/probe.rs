@@ -240,33 +240,28 @@ fn best_rate(runs: usize, work: f64, mut f: impl FnMut()) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// An FMA throughput kernel: `iters` iterations of independent FMA chains,
+/// summed so that the work is kept.
+type FmaKernel = unsafe fn(iters: u64) -> f32;
+
 /// fp32 FMA GFLOP/s of `isa` on one core (`None` if not measurable here).
 pub fn fma_peak(isa: Isa) -> Option<f64> {
     const ITERS: u64 = 4_000_000;
-    match isa {
+    // The kernel of `isa` and the FLOP of one of its iterations (chains × lanes × 2).
+    let kernel: Option<(u64, FmaKernel)> = match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 if crate::machine::supports(Isa::Avx2) => {
-            // 12 chains × 8 lanes × 2 FLOP per iteration.
-            let flop = (ITERS * 12 * 8 * 2) as f64;
-            Some(
-                best_rate(7, flop, || {
-                    // SAFETY: AVX2 + FMA checked above.
-                    std::hint::black_box(unsafe { fma_avx2(std::hint::black_box(ITERS)) });
-                }) / 1e9,
-            )
-        }
+        Isa::Avx2 if crate::machine::supports(Isa::Avx2) => Some((12 * 8 * 2, fma_avx2)),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if crate::machine::supports(Isa::Avx512) => {
-            let flop = (ITERS * 24 * 16 * 2) as f64;
-            Some(
-                best_rate(7, flop, || {
-                    // SAFETY: AVX-512F checked above.
-                    std::hint::black_box(unsafe { fma_avx512(std::hint::black_box(ITERS)) });
-                }) / 1e9,
-            )
-        }
+        Isa::Avx512 if crate::machine::supports(Isa::Avx512) => Some((24 * 16 * 2, fma_avx512)),
         _ => None,
-    }
+    };
+    let (flop_per_iter, kernel) = kernel?;
+    let flop = (ITERS * flop_per_iter) as f64;
+    let rate = best_rate(7, flop, || {
+        // SAFETY: the kernel's target features are supported (checked above).
+        std::hint::black_box(unsafe { kernel(std::hint::black_box(ITERS)) });
+    });
+    Some(rate / 1e9)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -48,7 +48,8 @@
 //! where a lane predicate does not hold everywhere is masked or runs lane by
 //! lane, so every accessed lane is an iteration where the predicate holds.
 
-use crate::ir::{BinOp, Expr};
+use crate::ir::verify::predicate_upper_bounds;
+use crate::ir::Expr;
 
 use super::emit::Env;
 use super::lir::LBlock;
@@ -128,33 +129,6 @@ pub(crate) fn prove(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> Option
         }
     }
     ok(Some((lo, hi))).then_some(Proof::PredicateBounds)
-}
-
-/// The conjuncts `e < c` (or `e <= c - 1`) of a predicate with `c` a
-/// constant, as `(e, c)`; every other conjunct is left out.
-pub(crate) fn predicate_upper_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
-    let mut out = Vec::new();
-    let mut stack = vec![pred];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Binary(BinOp::And, a, b) => {
-                stack.push(a);
-                stack.push(b);
-            }
-            Expr::Binary(BinOp::Lt, a, b) => {
-                if let Some(c) = b.as_int() {
-                    out.push(((**a).clone(), c));
-                }
-            }
-            Expr::Binary(BinOp::Le, a, b) => {
-                if let Some(c) = b.as_int() {
-                    out.push(((**a).clone(), c + 1));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]

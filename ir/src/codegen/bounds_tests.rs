@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{predicate_upper_bounds, prove, Proof};
+use super::{prove, Proof};
 use crate::codegen::emit::{BufInfo, Emitter, Env};
 use crate::codegen::lir::{LBlock, LStmt, LStore};
 use crate::codegen::CodegenOptions;
@@ -164,18 +164,6 @@ fn c_needs_the_bound_inside_the_index() {
     assert_eq!(proof(&e, cmp(BinOp::Lt, var("i0") * 2 + var("i1"), 7), "a", split()), None);
     // A bound on another variable entirely.
     assert_eq!(proof(&e, cmp(BinOp::Lt, var("j"), 1), "a", split()), None);
-}
-
-#[test]
-fn predicate_upper_bounds_reads_lt_and_le_conjuncts_only() {
-    let (x, y, z) = (var("x"), var("y"), var("z"));
-    let pred = cmp(BinOp::Lt, x.clone(), 8)
-        .and(cmp(BinOp::Le, y.clone(), 3).and(cmp(BinOp::Gt, z.clone(), 2)))
-        .and(cmp(BinOp::Lt, z.clone(), var("n")));
-    let mut got = predicate_upper_bounds(&pred);
-    got.sort_by_key(|(_, c)| *c);
-    assert_eq!(got, vec![(y, 4), (x, 8)]);
-    assert!(predicate_upper_bounds(&Expr::true_()).is_empty());
 }
 
 /// The code of one block `out[vi] = a[load_index]` (`vi` = `i`, `i` in 0..8,

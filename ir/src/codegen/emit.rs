@@ -72,8 +72,12 @@ pub(crate) fn ident(name: &str) -> Ident {
 }
 
 pub(crate) fn int_lit(v: i64) -> TokenStream {
-    let l = Literal::isize_suffixed(v.abs() as isize);
-    if v < 0 {
+    signed(Literal::isize_suffixed(v.abs() as isize), v < 0)
+}
+
+/// The literal `l` of a magnitude, negated (in parentheses) when `negative`.
+fn signed(l: Literal, negative: bool) -> TokenStream {
+    if negative {
         quote!((-#l))
     } else {
         quote!(#l)
@@ -90,30 +94,25 @@ pub(crate) fn elem_type(dt: DataType) -> TokenStream {
     }
 }
 
+/// A float constant `v` of type `ty`: the type's named constant for NaN and
+/// the infinities, else the literal `abs()` (of `|v|`, finite) with the sign
+/// in front.
+fn float_tokens(ty: TokenStream, v: f64, abs: impl FnOnce() -> Literal) -> TokenStream {
+    if v.is_nan() {
+        quote!(#ty::NAN)
+    } else if v == f64::INFINITY {
+        quote!(#ty::INFINITY)
+    } else if v == f64::NEG_INFINITY {
+        quote!(#ty::NEG_INFINITY)
+    } else {
+        signed(abs(), v.is_sign_negative())
+    }
+}
+
 fn const_tokens(c: Const) -> TokenStream {
     match c {
-        Const::F32(v) if v.is_nan() => quote!(f32::NAN),
-        Const::F32(v) if v == f32::INFINITY => quote!(f32::INFINITY),
-        Const::F32(v) if v == f32::NEG_INFINITY => quote!(f32::NEG_INFINITY),
-        Const::F32(v) => {
-            let l = Literal::f32_suffixed(v.abs());
-            if v.is_sign_negative() {
-                quote!((-#l))
-            } else {
-                quote!(#l)
-            }
-        }
-        Const::F64(v) if v.is_nan() => quote!(f64::NAN),
-        Const::F64(v) if v == f64::INFINITY => quote!(f64::INFINITY),
-        Const::F64(v) if v == f64::NEG_INFINITY => quote!(f64::NEG_INFINITY),
-        Const::F64(v) => {
-            let l = Literal::f64_suffixed(v.abs());
-            if v.is_sign_negative() {
-                quote!((-#l))
-            } else {
-                quote!(#l)
-            }
-        }
+        Const::F32(v) => float_tokens(quote!(f32), v.into(), || Literal::f32_suffixed(v.abs())),
+        Const::F64(v) => float_tokens(quote!(f64), v, || Literal::f64_suffixed(v.abs())),
         Const::I32(v) => {
             let l = Literal::i32_suffixed(v);
             quote!(#l)
@@ -307,22 +306,21 @@ impl Emitter {
         if let Some((cond, st)) = &b.init {
             let c = self.resolve(b, cond, env);
             let s = self.store(b, st, env);
-            inner.extend(match c {
-                Expr::Const(Const::Bool(true)) => s,
-                Expr::Const(Const::Bool(false)) => TokenStream::new(),
-                c => {
-                    let c = self.index_expr(&c, env);
-                    quote!(if #c { #s })
-                }
-            });
+            inner.extend(self.guarded(c, s, env));
         }
         inner.extend(self.store(b, &b.store, env));
-        match pred {
-            Expr::Const(Const::Bool(true)) => inner,
+        self.guarded(pred, inner, env)
+    }
+
+    /// `code` under the resolved condition `cond`: as is when it always
+    /// holds, nothing when it never does, else `if cond { code }`.
+    pub fn guarded(&self, cond: Expr, code: TokenStream, env: &Env) -> TokenStream {
+        match cond {
+            Expr::Const(Const::Bool(true)) => code,
             Expr::Const(Const::Bool(false)) => TokenStream::new(),
-            p => {
-                let p = self.index_expr(&p, env);
-                quote!(if #p { #inner })
+            c => {
+                let c = self.index_expr(&c, env);
+                quote!(if #c { #code })
             }
         }
     }

@@ -29,7 +29,7 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 
-use crate::ir::{ParamKind, PrimFunc};
+use crate::ir::{Buffer, ParamKind, PrimFunc};
 
 use super::emit::{elem_type, ident, Emitter};
 use super::lower::lower;
@@ -186,7 +186,7 @@ fn runtime_isa(isa: Isa) -> TokenStream {
 }
 
 /// `#[cfg(target_arch = "x86_64")]` for code that names an x86 implementation.
-fn arch_cfg(isa: Isa) -> TokenStream {
+pub(super) fn arch_cfg(isa: Isa) -> TokenStream {
     if isa == Isa::Scalar {
         quote!()
     } else {
@@ -197,23 +197,26 @@ fn arch_cfg(isa: Isa) -> TokenStream {
 /// The parameters of the safe functions (`a: &[f32]`, `c: &mut [f32]`) and
 /// the length check of each.
 fn safe_params(func: &PrimFunc) -> (Vec<TokenStream>, Vec<TokenStream>) {
-    let kname = func.name.as_str();
     func.params
         .iter()
         .map(|p| {
             let n = ident(&p.buffer.name);
             let t = elem_type(p.buffer.dtype);
-            let pname = p.buffer.name.to_string();
-            let len = Literal::usize_unsuffixed(p.buffer.numel() as usize);
-            let shape = format!(
-                "[{}; {}]",
-                p.buffer.dtype,
-                p.buffer.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-            );
             let param = if p.kind == ParamKind::Output { quote!(#n: &mut [#t]) } else { quote!(#n: &[#t]) };
-            (param, quote!(::kiln::runtime::check_len(#kname, #pname, #shape, #n.len(), #len)?;))
+            (param, len_check(&func.name, &p.buffer))
         })
         .unzip()
+}
+
+/// `::kiln::runtime::check_len(..)?;`: the check that the slice passed for
+/// parameter `buf` of kernel `kernel` has the buffer's length (the error
+/// names the buffer's type and shape).
+pub(super) fn len_check(kernel: &str, buf: &Buffer) -> TokenStream {
+    let n = ident(&buf.name);
+    let name = buf.name.to_string();
+    let len = Literal::usize_unsuffixed(buf.numel() as usize);
+    let shape = format!("[{}; {}]", buf.dtype, buf.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    quote!(::kiln::runtime::check_len(#kernel, #name, #shape, #n.len(), #len)?;)
 }
 
 /// [`emit_kernel`] with `opts` for every implementation.

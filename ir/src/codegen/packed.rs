@@ -25,7 +25,7 @@ use crate::prepack::{split, Packing};
 use crate::target::Isa;
 
 use super::emit::{elem_type, ident};
-use super::kernel::{emit_impl_with, variant_ident, CodegenOptions, Variant};
+use super::kernel::{arch_cfg, emit_impl_with, len_check, variant_ident, CodegenOptions, Variant};
 
 /// `w_in` → `PackedWIn`.
 fn packed_type(param: &str) -> Ident {
@@ -77,12 +77,7 @@ pub(super) fn emit_packed(
         let pid = ident(&pname);
         let ty = packed_type(&pname);
         let t = elem_type(p.buffer.dtype);
-        let len = Literal::usize_unsuffixed(p.buffer.numel() as usize);
-        let shape = format!(
-            "[{}; {}]",
-            p.buffer.dtype,
-            p.buffer.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-        );
+        let check = len_check(kernel, &p.buffer);
         let pack_fn = format_ident!("pack_{}", pname);
         let try_pack_fn = format_ident!("try_pack_{}", pname);
         let with_fn = format_ident!("with_packed_{}", pname);
@@ -94,8 +89,7 @@ pub(super) fn emit_packed(
                 let pk = packing(k)?;
                 let n = Literal::usize_unsuffixed(pk.pack.params[1].buffer.numel() as usize);
                 let f = pack_name(k, &pname);
-                let cfg =
-                    if variants[k].isa == Isa::Scalar { quote!() } else { quote!(#[cfg(target_arch = "x86_64")]) };
+                let cfg = arch_cfg(variants[k].isa);
                 Some(quote!(#cfg #k => {
                     let mut data = ::std::vec![<#t>::default(); #n];
                     unsafe { super::#f(#pid, &mut data) };
@@ -136,22 +130,8 @@ pub(super) fn emit_packed(
             .zip(safe_params)
             .map(|(q, sp)| if *q.buffer.name == *pname { quote!(#pid: &#ty) } else { sp.clone() })
             .collect();
-        let checks: Vec<TokenStream> = func
-            .params
-            .iter()
-            .filter(|q| *q.buffer.name != *pname)
-            .map(|q| {
-                let n = ident(&q.buffer.name);
-                let qname = q.buffer.name.to_string();
-                let qlen = Literal::usize_unsuffixed(q.buffer.numel() as usize);
-                let qshape = format!(
-                    "[{}; {}]",
-                    q.buffer.dtype,
-                    q.buffer.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-                );
-                quote!(::kiln::runtime::check_len(#kernel, #qname, #qshape, #n.len(), #qlen)?;)
-            })
-            .collect();
+        let checks: Vec<TokenStream> =
+            func.params.iter().filter(|q| *q.buffer.name != *pname).map(|q| len_check(kernel, &q.buffer)).collect();
         let call_args: Vec<Ident> = func.params.iter().map(|q| ident(&q.buffer.name)).collect();
         let doc_ty = format!(
             "`{pname}` of [`{kernel}`](super::{kernel}), packed by [`pack_{pname}`] for the implementation this CPU runs."
@@ -217,7 +197,7 @@ pub(super) fn emit_packed(
             #[doc = #doc_try_pack]
             #[allow(unreachable_code, unreachable_patterns)]
             pub fn #try_pack_fn(#pid: &[#t]) -> ::core::result::Result<#ty, ::kiln::Error> {
-                ::kiln::runtime::check_len(#kernel, #pname, #shape, #pid.len(), #len)?;
+                #check
                 let variant = super::#chooser();
                 let data = match variant {
                     #(#pack_arms)*
@@ -229,7 +209,7 @@ pub(super) fn emit_packed(
             #[doc = #doc_on]
             #[allow(unreachable_code, unreachable_patterns)]
             pub fn #try_pack_on(isa: ::kiln::Isa, #pid: &[#t]) -> ::core::result::Result<#ty, ::kiln::Error> {
-                ::kiln::runtime::check_len(#kernel, #pname, #shape, #pid.len(), #len)?;
+                #check
                 if !::kiln::runtime::supported(isa) {
                     return Err(::kiln::Error::UnsupportedIsa { kernel: #kernel, isa });
                 }

@@ -19,7 +19,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, ToTokens};
 
-use crate::ir::{BinOp, Const, DataType, Expr, UnOp, Var};
+use crate::ir::{BinOp, DataType, Expr, UnOp, Var};
 
 use super::emit::{elem_type, ident, int_lit, Emitter, Env};
 use super::isa::VectorOps;
@@ -232,14 +232,7 @@ fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) ->
             quote!(if #all { #vec_code } else { #rest })
         };
         let u = env.analyzer().simplify(&and_all(&uniform));
-        out.extend(match u {
-            Expr::Const(Const::Bool(true)) => code,
-            Expr::Const(Const::Bool(false)) => TokenStream::new(),
-            u => {
-                let u = em.index_expr(&u, env);
-                quote!(if #u { #code })
-            }
-        });
+        out.extend(em.guarded(u, code, env));
     }
     Ok(out)
 }
@@ -250,14 +243,7 @@ fn block_stores(em: &mut Emitter, b: &LBlock, ctx: &Ctx, env: &mut Env) -> Resul
     if let Some((cond, st)) = &b.init {
         let c = em.resolve(b, cond, env);
         let s = vstore(em, b, st, ctx, env)?;
-        out.extend(match c {
-            Expr::Const(Const::Bool(true)) => s,
-            Expr::Const(Const::Bool(false)) => TokenStream::new(),
-            c => {
-                let c = em.index_expr(&c, env);
-                quote!(if #c { #s })
-            }
-        });
+        out.extend(em.guarded(c, s, env));
     }
     out.extend(vstore(em, b, &b.store, ctx, env)?);
     Ok(out)

@@ -85,7 +85,7 @@ fn verify_block(func: &PrimFunc, br: &BlockRealize, loops: &[&For], errs: &mut V
         }
     }
     // Every binding stays inside its iteration domain, or the predicate bounds it.
-    let bounds = predicate_bounds(&an, &br.predicate);
+    let bounds = predicate_upper_bounds(&br.predicate);
     let lower = predicate_lower_bounds(&br.predicate);
     for (iv, bind) in b.iter_vars.iter().zip(&br.bindings) {
         // A conjunct bounds the binding when the two differ by a constant `k`
@@ -275,14 +275,15 @@ fn gcd(a: i64, b: i64) -> i64 {
     a
 }
 
-/// The conjuncts `e < c` (and `e <= c - 1`) of a predicate.
-pub fn predicate_bounds(an: &Analyzer, pred: &Expr) -> Vec<(Expr, i64)> {
+/// The conjuncts `e < c` and `e <= c - 1` of a predicate with `c` a
+/// constant, as `(e, c)`, in order; every other conjunct is left out.
+pub fn predicate_upper_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
     let mut out = Vec::new();
-    fn go(an: &Analyzer, e: &Expr, out: &mut Vec<(Expr, i64)>) {
+    fn go(e: &Expr, out: &mut Vec<(Expr, i64)>) {
         match e {
             Expr::Binary(BinOp::And, a, b) => {
-                go(an, a, out);
-                go(an, b, out);
+                go(a, out);
+                go(b, out);
             }
             Expr::Binary(BinOp::Lt, a, b) => {
                 if let Some(c) = b.as_int() {
@@ -296,9 +297,8 @@ pub fn predicate_bounds(an: &Analyzer, pred: &Expr) -> Vec<(Expr, i64)> {
             }
             _ => {}
         }
-        let _ = an;
     }
-    go(an, pred, &mut out);
+    go(pred, &mut out);
     out
 }
 
@@ -331,8 +331,22 @@ pub fn predicate_lower_bounds(pred: &Expr) -> Vec<(Expr, i64)> {
 
 #[cfg(test)]
 mod tests {
+    use super::predicate_upper_bounds;
+    use crate::ir::{BinOp, Expr, Var};
     use crate::schedule::testing::matmul;
     use crate::schedule::Schedule;
+
+    #[test]
+    fn predicate_upper_bounds_reads_lt_and_le_conjuncts_only() {
+        let var = |n: &str| Expr::var(&Var::new(n));
+        let cmp = |op, a, b: i64| Expr::binary(op, a, Expr::Int(b));
+        let (x, y, z) = (var("x"), var("y"), var("z"));
+        let pred = cmp(BinOp::Lt, x.clone(), 8)
+            .and(cmp(BinOp::Le, y.clone(), 3).and(cmp(BinOp::Gt, z.clone(), 2)))
+            .and(Expr::binary(BinOp::Lt, z.clone(), var("n")));
+        assert_eq!(predicate_upper_bounds(&pred), vec![(x, 8), (y, 4)]);
+        assert!(predicate_upper_bounds(&Expr::true_()).is_empty());
+    }
 
     /// Found by the random-schedule property test: splits whose factors
     /// overshoot the loop by far give predicated bindings over huge nests,

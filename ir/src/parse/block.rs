@@ -388,13 +388,7 @@ fn parse_store(input: ParseStream) -> syn::Result<SStore> {
     }
     let content;
     let bracket = syn::bracketed!(content in input);
-    let mut indices = Vec::new();
-    while !content.is_empty() {
-        indices.push(expr::parse_expr(&content)?);
-        if !content.is_empty() {
-            content.parse::<Token![,]>()?;
-        }
-    }
+    let indices = expr::parse_expr_list(&content)?;
     let target_sp = Sp::new(target.span(), bracket.span.close());
     let update = if input.peek(Token![+=]) {
         input.parse::<Token![+=]>()?;

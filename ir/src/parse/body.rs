@@ -435,13 +435,7 @@ impl State {
             let name = Ident::parse_any(input)?;
             let content;
             let paren = syn::parenthesized!(content in input);
-            let mut args = Vec::new();
-            while !content.is_empty() {
-                args.push(expr::parse_expr(&content)?);
-                if !content.is_empty() {
-                    content.parse::<Token![,]>()?;
-                }
-            }
+            let args = expr::parse_expr_list(&content)?;
             let sp = Sp::new(name.span(), paren.span.close());
             if grid {
                 if args.is_empty() {

@@ -314,6 +314,12 @@ fn call_args(input: ParseStream, depth: u32) -> syn::Result<(Vec<SExpr>, Span)> 
     Ok((args, paren.span.close()))
 }
 
+/// A comma-separated list of expressions filling `content` (indices, call
+/// arguments); a trailing comma is allowed.
+pub(crate) fn parse_expr_list(content: ParseStream) -> syn::Result<Vec<SExpr>> {
+    list(content, 0)
+}
+
 /// A comma-separated list of expressions filling `content`.
 fn list(content: ParseStream, depth: u32) -> syn::Result<Vec<SExpr>> {
     let mut out = Vec::new();

@@ -2,6 +2,7 @@
 //! between blocks, and the regions a subtree accesses.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::ir::{block_read_buffers, Analyzer, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Var};
 
@@ -134,6 +135,31 @@ pub fn prune_empty(stmt: Stmt) -> Stmt {
 
 pub fn is_empty(s: &Stmt) -> bool {
     matches!(s, Stmt::Seq(v) if v.is_empty())
+}
+
+/// Applies [`Stmt::seq`] throughout: nested sequences are spliced into their
+/// parent and a one-statement sequence becomes the statement.
+pub fn flatten(s: Stmt) -> Stmt {
+    match s {
+        Stmt::Seq(v) => Stmt::seq(v.into_iter().map(flatten).collect()),
+        Stmt::For(mut l) => {
+            let body = std::mem::replace(&mut l.body, Stmt::Seq(vec![]));
+            l.body = flatten(body);
+            Stmt::For(l)
+        }
+        b => b,
+    }
+}
+
+/// The names of every loop variable of the function.
+pub fn loop_var_names(func: &PrimFunc) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    func.body.walk(&mut |s, _| {
+        if let Stmt::For(f) = s {
+            out.insert(f.var.name().to_string());
+        }
+    });
+    out
 }
 
 /// Simplifies every block's bindings and predicate knowing the ranges of the
@@ -274,6 +300,18 @@ pub fn loop_block_span(func: &PrimFunc, var: &str) -> Option<(usize, usize)> {
 /// The outermost loop of `chain` (outermost first) that does not enclose block `block`.
 pub fn outermost_loop_apart(func: &PrimFunc, block: &str, chain: &[String]) -> Option<String> {
     chain.iter().find(|l| !loop_encloses(func, l, block)).cloned()
+}
+
+/// The first block of `blocks` (a program-order range of `func.blocks()`)
+/// that writes one of `buffers`: its name and the buffer.
+pub fn first_writer_of(
+    func: &PrimFunc,
+    blocks: std::ops::RangeInclusive<usize>,
+    buffers: &[Arc<str>],
+) -> Option<(String, String)> {
+    let all = func.blocks();
+    let w = all[blocks].iter().find(|w| buffers.contains(&w.block.body.buffer))?;
+    Some((w.block.name.clone(), w.block.body.buffer.to_string()))
 }
 
 /// Whether any block reads or writes `buffer`.

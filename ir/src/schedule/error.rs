@@ -138,3 +138,9 @@ macro_rules! family_error {
 }
 
 pub(crate) use family_error;
+
+/// Names for a message, each between two `quote`s, separated by commas:
+/// `"C", "C_rf"` for blocks, `` `a`, `b` `` for buffers.
+pub(crate) fn name_list(names: &[impl fmt::Display], quote: char) -> String {
+    names.iter().map(|n| format!("{quote}{n}{quote}")).collect::<Vec<_>>().join(", ")
+}

@@ -150,36 +150,45 @@ impl Schedule {
         }
     }
 
+    /// What `pick` makes of the value handle `rv` denotes; a handle to a
+    /// removed block or loop is stale, one `pick` refuses is not an `expected`.
+    fn resolve<'a, T>(
+        &'a self,
+        rv: Rv,
+        expected: &'static str,
+        pick: impl FnOnce(&'a RvValue) -> Option<T>,
+    ) -> Result<T, ScheduleError> {
+        let v = self.values.get(rv.id as usize);
+        match v.and_then(pick) {
+            Some(t) => Ok(t),
+            None => match v {
+                Some(RvValue::Removed(what)) => {
+                    Err(ScheduleError::StaleHandle { handle: rv.to_string(), what: what.clone() })
+                }
+                _ => Err(ScheduleError::BadHandle { handle: rv.to_string(), expected }),
+            },
+        }
+    }
+
     /// The name of the block a handle denotes.
     pub fn block_name(&self, b: BlockRV) -> Result<String, ScheduleError> {
-        match self.values.get(b.0 as usize) {
-            Some(RvValue::Block(n)) => Ok(n.clone()),
-            Some(RvValue::Removed(what)) => {
-                Err(ScheduleError::StaleHandle { handle: b.rv().to_string(), what: what.clone() })
-            }
-            _ => Err(ScheduleError::BadHandle { handle: b.rv().to_string(), expected: "block" }),
-        }
+        self.resolve(b.rv(), "block", |v| match v {
+            RvValue::Block(n) => Some(n.clone()),
+            _ => None,
+        })
     }
 
     /// The variable name of the loop a handle denotes.
     pub fn loop_name(&self, l: LoopRV) -> Result<String, ScheduleError> {
-        match self.values.get(l.0 as usize) {
-            Some(RvValue::Loop(n)) => Ok(n.clone()),
-            Some(RvValue::Removed(what)) => {
-                Err(ScheduleError::StaleHandle { handle: l.rv().to_string(), what: what.clone() })
-            }
-            _ => Err(ScheduleError::BadHandle { handle: l.rv().to_string(), expected: "loop" }),
-        }
+        self.resolve(l.rv(), "loop", |v| match v {
+            RvValue::Loop(n) => Some(n.clone()),
+            _ => None,
+        })
     }
 
+    /// What a loop handle denotes: a loop, or a mark of `sample_compute_location`.
     pub(crate) fn loop_value(&self, l: LoopRV) -> Result<&RvValue, ScheduleError> {
-        match self.values.get(l.0 as usize) {
-            Some(v @ (RvValue::Loop(_) | RvValue::Root | RvValue::Inline)) => Ok(v),
-            Some(RvValue::Removed(what)) => {
-                Err(ScheduleError::StaleHandle { handle: l.rv().to_string(), what: what.clone() })
-            }
-            _ => Err(ScheduleError::BadHandle { handle: l.rv().to_string(), expected: "loop" }),
-        }
+        self.resolve(l.rv(), "loop", |v| matches!(v, RvValue::Loop(_) | RvValue::Root | RvValue::Inline).then_some(v))
     }
 
     /// Resolves a split factor to its value (`None` stays `None`).
@@ -233,6 +242,15 @@ impl Schedule {
                 _ => {}
             }
         }
+    }
+
+    /// Commits `func` (as [`Schedule::commit`]) and records `inst` with a
+    /// handle to the new block `block` as its output; returns the handle.
+    pub(crate) fn commit_with_new_block(&mut self, func: PrimFunc, block: String, inst: Instruction) -> BlockRV {
+        self.commit(func, inst.kind.name());
+        let b = self.new_block_rv(block);
+        self.record(Instruction { outputs: vec![b.rv()], ..inst });
+        b
     }
 
     pub(crate) fn values_mut(&mut self) -> &mut [RvValue] {

@@ -3,24 +3,10 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Helpers, VectorOps};
+use super::{cmp_predicate, pick, ps, Helpers, VectorOps};
 use crate::ir::{BinOp, DataType, UnOp};
 
 pub struct Avx2;
-
-fn ps(dt: DataType) -> bool {
-    dt == DataType::F32
-}
-
-macro_rules! pick {
-    ($dt:expr, $f:ident, $d:ident) => {
-        if ps($dt) {
-            quote!($f)
-        } else {
-            quote!($d)
-        }
-    };
-}
 
 impl VectorOps for Avx2 {
     fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream {
@@ -112,14 +98,7 @@ impl VectorOps for Avx2 {
     }
 
     fn cmp(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> TokenStream {
-        let imm = match op {
-            BinOp::Lt => quote!(_CMP_LT_OQ),
-            BinOp::Le => quote!(_CMP_LE_OQ),
-            BinOp::Gt => quote!(_CMP_GT_OQ),
-            BinOp::Ge => quote!(_CMP_GE_OQ),
-            BinOp::Eq => quote!(_CMP_EQ_OQ),
-            _ => quote!(_CMP_NEQ_UQ),
-        };
+        let imm = cmp_predicate(op);
         let f = pick!(dt, _mm256_cmp_ps, _mm256_cmp_pd);
         quote!(#f::<{ #imm }>(#a, #b))
     }

@@ -24,6 +24,36 @@ pub(crate) fn ops(isa: Isa) -> Option<&'static dyn VectorOps> {
     }
 }
 
+/// Whether vectors of `dt` hold `f32` (`_ps` intrinsics) rather than `f64` (`_pd`).
+fn ps(dt: DataType) -> bool {
+    dt == DataType::F32
+}
+
+/// The intrinsic `$f` for `f32` vectors or `$d` for `f64` ones.
+macro_rules! pick {
+    ($dt:expr, $f:ident, $d:ident) => {
+        if ps($dt) {
+            quote!($f)
+        } else {
+            quote!($d)
+        }
+    };
+}
+use pick;
+
+/// The `_CMP_*` predicate of comparison `op` (ordered and quiet; `!=` is
+/// unordered, so it holds for NaN), the same for AVX2 and AVX-512.
+fn cmp_predicate(op: BinOp) -> TokenStream {
+    match op {
+        BinOp::Lt => quote!(_CMP_LT_OQ),
+        BinOp::Le => quote!(_CMP_LE_OQ),
+        BinOp::Gt => quote!(_CMP_GT_OQ),
+        BinOp::Ge => quote!(_CMP_GE_OQ),
+        BinOp::Eq => quote!(_CMP_EQ_OQ),
+        _ => quote!(_CMP_NEQ_UQ),
+    }
+}
+
 /// Where vector code finds the functions it calls besides the intrinsics:
 /// vector math (`exp_avx2`, `exp_avx512`) in `simd`, AVX2 lane masks
 /// (`avx2_lane_mask32`) in `runtime`. By default kiln's `::kiln::simd` and

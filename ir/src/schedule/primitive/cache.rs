@@ -26,13 +26,15 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::RvMap;
+use super::{BufferSide, RvMap};
 use crate::ir::{
     block_read_buffers, block_reads, block_writes, fresh_in, Block, BlockRealize, Buffer, Expr, For, IterKind, IterVar,
-    Load, PrimFunc, Scope, Stmt, Store, Var,
+    Load, PrimFunc, Region, Scope, Stmt, Store, Var,
 };
-use crate::schedule::analysis::{insert_top_level, normalize, rewrite_block_accesses, top_level_position, writers};
-use crate::schedule::error::family_error;
+use crate::schedule::analysis::{
+    insert_top_level, loop_var_names, normalize, rewrite_block_accesses, top_level_position, writers,
+};
+use crate::schedule::error::{family_error, name_list};
 use crate::schedule::{BlockRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 
@@ -87,6 +89,12 @@ pub fn parse_scope(scope: &str) -> Option<Scope> {
     }
 }
 
+/// The buffer of `regions[index]` (a block's reads or writes), or the number
+/// of regions when `index` is out of range.
+fn nth_buffer(regions: &[Region], index: usize) -> Result<String, usize> {
+    regions.get(index).map(|r| r.buffer.to_string()).ok_or(regions.len())
+}
+
 /// Where `cache_read` copies a buffer: its name and the top-level position of the copy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheReadPlan {
@@ -111,15 +119,15 @@ pub fn check_cache_read(
     scope: &str,
 ) -> Result<CacheReadPlan, CacheReadError> {
     let br = func.block(block).expect("live block");
-    let reads = block_reads(&br.block);
-    let Some(region) = reads.get(index) else {
-        return Err(CacheReadError::IndexOutOfRange { block: block.into(), index, count: reads.len() });
-    };
-    let buffer = region.buffer.to_string();
+    let buffer = nth_buffer(&block_reads(&br.block), index).map_err(|count| CacheReadError::IndexOutOfRange {
+        block: block.into(),
+        index,
+        count,
+    })?;
     let scope = parse_scope(scope).ok_or_else(|| CacheReadError::UnknownScope { scope: scope.into() })?;
     let ws = writers(func, &buffer);
     if ws.len() > 1 {
-        return Err(CacheReadError::NotSingleWriter { buffer, writers: quoted(&ws) });
+        return Err(CacheReadError::NotSingleWriter { buffer, writers: name_list(&ws, '"') });
     }
     let readers: Vec<String> = func
         .blocks()
@@ -158,15 +166,15 @@ pub fn check_cache_write(
     scope: &str,
 ) -> Result<(String, Scope), CacheWriteError> {
     let br = func.block(block).expect("live block");
-    let ws = block_writes(&br.block);
-    let Some(region) = ws.get(index) else {
-        return Err(CacheWriteError::IndexOutOfRange { block: block.into(), index, count: ws.len() });
-    };
-    let buffer = region.buffer.to_string();
+    let buffer = nth_buffer(&block_writes(&br.block), index).map_err(|count| CacheWriteError::IndexOutOfRange {
+        block: block.into(),
+        index,
+        count,
+    })?;
     let scope = parse_scope(scope).ok_or_else(|| CacheWriteError::UnknownScope { scope: scope.into() })?;
     let all = writers(func, &buffer);
     if all.len() > 1 {
-        return Err(CacheWriteError::NotSingleWriter { buffer, writers: quoted(&all) });
+        return Err(CacheWriteError::NotSingleWriter { buffer, writers: name_list(&all, '"') });
     }
     if block_reads(&br.block).iter().any(|r| *r.buffer == *buffer) {
         return Err(CacheWriteError::ReadsOwnOutput { block: block.into(), buffer });
@@ -197,31 +205,16 @@ pub fn check_set_scope(
     scope: &str,
 ) -> Result<(String, Scope), SetScopeError> {
     let br = func.block(block).expect("live block");
-    let ws = block_writes(&br.block);
-    let Some(region) = ws.get(index) else {
-        return Err(SetScopeError::IndexOutOfRange { block: block.into(), index, count: ws.len() });
-    };
-    let buffer = region.buffer.to_string();
+    let buffer = nth_buffer(&block_writes(&br.block), index).map_err(|count| SetScopeError::IndexOutOfRange {
+        block: block.into(),
+        index,
+        count,
+    })?;
     let scope = parse_scope(scope).ok_or_else(|| SetScopeError::UnknownScope { scope: scope.into() })?;
     if func.param(&buffer).is_some() {
         return Err(SetScopeError::ParamBuffer { block: block.into(), buffer });
     }
     Ok((buffer, scope))
-}
-
-fn quoted(names: &[String]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
-}
-
-/// The names of every loop variable of the function.
-fn loop_var_names(func: &PrimFunc) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    func.body.walk(&mut |s, _| {
-        if let Stmt::For(f) = s {
-            out.insert(f.var.name().to_string());
-        }
-    });
-    out
 }
 
 /// The copy `dst[v0, v1, ..] = src[v0, v1, ..]` over the whole shape: block
@@ -261,48 +254,53 @@ fn copy_stage(func: &PrimFunc, name: &str, src: &str, dst: &str, dtype: crate::i
     stmt
 }
 
-/// Adds the cache of `plan.buffer`, its copy block and redirects the readers;
-/// returns the new function and the copy block's name.
-pub fn apply_cache_read(func: &PrimFunc, plan: &CacheReadPlan) -> (PrimFunc, String) {
-    let src = func.buffer(&plan.buffer).expect("live buffer").clone();
-    let cache = func.fresh_name(&format!("{}_{}", src.name, plan.scope.name()));
-    let stage = copy_stage(func, &cache, &src.name, &cache, src.dtype, &src.shape);
+/// Adds the cache `<buffer>_<scope>` of `buffer`, makes the blocks
+/// `redirect` selects access the cache instead, and inserts the copy block
+/// (named as the cache) among the top-level statements at `position`: into
+/// the cache for a read cache, back into `buffer` for a write cache. Returns
+/// the new function and the copy block's name.
+fn add_cache(
+    func: &PrimFunc,
+    buffer: &str,
+    side: BufferSide,
+    scope: Scope,
+    position: usize,
+    redirect: impl Fn(&str) -> bool,
+) -> (PrimFunc, String) {
+    let buf = func.buffer(buffer).expect("live buffer").clone();
+    let cache = func.fresh_name(&format!("{}_{}", buf.name, scope.name()));
+    let (src, dst) = match side {
+        BufferSide::Read => (&*buf.name, cache.as_str()),
+        BufferSide::Write => (cache.as_str(), &*buf.name),
+    };
+    let stage = copy_stage(func, &cache, src, dst, buf.dtype, &buf.shape);
     let cache_arc: Arc<str> = Arc::from(cache.as_str());
     let body = func.body.clone().map_blocks(&mut |mut br| {
-        if plan.readers.contains(&br.block.name) {
+        if redirect(&br.block.name) {
             br.block = rewrite_block_accesses(&br.block, &mut |b, idx| {
-                (*b == *src.name).then(|| (cache_arc.clone(), idx.to_vec()))
+                (*b == *buf.name).then(|| (cache_arc.clone(), idx.to_vec()))
             });
         }
         br
     });
     let mut allocs = func.allocs.clone();
-    allocs.push(Buffer { name: cache_arc.clone(), scope: plan.scope, ..src.clone() });
+    allocs.push(Buffer { name: cache_arc.clone(), scope, ..buf.clone() });
     let out = PrimFunc { body, allocs, ..func.clone() };
-    (normalize(insert_top_level(out, plan.position, stage)), cache)
+    (normalize(insert_top_level(out, position, stage)), cache)
+}
+
+/// Adds the cache of `plan.buffer`, its copy block and redirects the readers;
+/// returns the new function and the copy block's name.
+pub fn apply_cache_read(func: &PrimFunc, plan: &CacheReadPlan) -> (PrimFunc, String) {
+    add_cache(func, &plan.buffer, BufferSide::Read, plan.scope, plan.position, |b| plan.readers.iter().any(|r| r == b))
 }
 
 /// Makes `block` write the cache of `buffer` and adds the write-back block
 /// after its top-level statement; returns the new function and the write-back
 /// block's name.
 pub fn apply_cache_write(func: &PrimFunc, block: &str, buffer: &str, scope: Scope) -> (PrimFunc, String) {
-    let dst = func.buffer(buffer).expect("live buffer").clone();
-    let cache = func.fresh_name(&format!("{}_{}", dst.name, scope.name()));
-    let stage = copy_stage(func, &cache, &cache, &dst.name, dst.dtype, &dst.shape);
-    let cache_arc: Arc<str> = Arc::from(cache.as_str());
     let position = top_level_position(func, block).unwrap() + 1;
-    let body = func.body.clone().map_blocks(&mut |mut br| {
-        if br.block.name == block {
-            br.block = rewrite_block_accesses(&br.block, &mut |b, idx| {
-                (*b == *dst.name).then(|| (cache_arc.clone(), idx.to_vec()))
-            });
-        }
-        br
-    });
-    let mut allocs = func.allocs.clone();
-    allocs.push(Buffer { name: cache_arc.clone(), scope, ..dst.clone() });
-    let out = PrimFunc { body, allocs, ..func.clone() };
-    (normalize(insert_top_level(out, position, stage)), cache)
+    add_cache(func, buffer, BufferSide::Write, scope, position, |b| b == block)
 }
 
 /// Sets the scope of the allocated buffer `buffer`.
@@ -326,16 +324,11 @@ impl Schedule {
         let name = self.block_name(block)?;
         let plan = check_cache_read(self.func(), &name, read_buffer_index, storage_scope)?;
         let (func, copy) = apply_cache_read(self.func(), &plan);
-        self.commit(func, "cache_read");
-        let b = self.new_block_rv(copy);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::CacheRead)
-                .arg("block", Arg::Rv(block.rv()))
-                .arg("read_buffer_index", Arg::Int(read_buffer_index as i64))
-                .arg("storage_scope", Arg::Str(storage_scope.to_string()))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::CacheRead)
+            .arg("block", Arg::Rv(block.rv()))
+            .arg("read_buffer_index", Arg::Int(read_buffer_index as i64))
+            .arg("storage_scope", Arg::Str(storage_scope.to_string()));
+        Ok(self.commit_with_new_block(func, copy, inst))
     }
 
     /// Makes `block` write a new buffer of scope `storage_scope` instead of
@@ -349,16 +342,11 @@ impl Schedule {
         let name = self.block_name(block)?;
         let (buffer, scope) = check_cache_write(self.func(), &name, write_buffer_index, storage_scope)?;
         let (func, copy) = apply_cache_write(self.func(), &name, &buffer, scope);
-        self.commit(func, "cache_write");
-        let b = self.new_block_rv(copy);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::CacheWrite)
-                .arg("block", Arg::Rv(block.rv()))
-                .arg("write_buffer_index", Arg::Int(write_buffer_index as i64))
-                .arg("storage_scope", Arg::Str(storage_scope.to_string()))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::CacheWrite)
+            .arg("block", Arg::Rv(block.rv()))
+            .arg("write_buffer_index", Arg::Int(write_buffer_index as i64))
+            .arg("storage_scope", Arg::Str(storage_scope.to_string()));
+        Ok(self.commit_with_new_block(func, copy, inst))
     }
 
     /// Sets the storage scope of the intermediate buffer `block` writes.

@@ -76,10 +76,11 @@ use crate::ir::{
     Stmt, Sum, Var,
 };
 use crate::schedule::analysis::{
-    analyzer_for, block_position, blocks_with_loops, consumers, iter_kinds_bound_to, loop_block_span, loop_chain,
-    loop_encloses, normalize, outermost_loop_apart, producers, prune_empty, replace_block, replace_loop, writers,
+    analyzer_for, block_position, blocks_with_loops, consumers, first_writer_of, iter_kinds_bound_to, loop_block_span,
+    loop_chain, loop_encloses, normalize, outermost_loop_apart, producers, prune_empty, replace_block, replace_loop,
+    writers,
 };
-use crate::schedule::error::family_error;
+use crate::schedule::error::{family_error, name_list};
 use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, Decision, InstKind, Instruction, Rv};
 
@@ -282,6 +283,25 @@ fn relax_access(func: &PrimFunc, br: &BlockRealize, at: &str, indices: &[Expr]) 
     relax.region(&indices)
 }
 
+/// The union of the regions the `accesses` (a block and the indices of one of
+/// its accesses) cover during one iteration of loop `loop_`, with an analyzer
+/// knowing the loops fixed during it. `Err(Some(b))`: an access of block `b`
+/// cannot be bounded; `Err(None)`: their union cannot be.
+fn region_in_iteration(
+    func: &PrimFunc,
+    loop_: &str,
+    accesses: &[(&str, &[Expr])],
+) -> Result<(Vec<Interval>, Analyzer), Option<String>> {
+    let mut ranges: Vec<Vec<Interval>> = Vec::new();
+    for (block, indices) in accesses {
+        let br = func.block(block).unwrap();
+        ranges.push(relax_access(func, br, loop_, indices).ok_or_else(|| Some(block.to_string()))?);
+    }
+    let an = fixed_analyzer(func, loop_);
+    let region = union_regions(&ranges, Some(&an)).ok_or(None)?;
+    Ok((region, an))
+}
+
 /// The ranges of `block`'s iteration variables that cover `region` of the
 /// buffer it accesses at `pins`; `an` knows the loops at and above the target.
 fn plan_axes(block: &Block, pins: &Pins, region: &[Interval], an: &Analyzer) -> Vec<AxisPlan> {
@@ -391,35 +411,20 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     let chain = loop_chain(func, loop_).expect("live loop");
     let apart = outermost_loop_apart(func, block, &chain).expect("the loop does not enclose the block");
     let (_, end) = loop_block_span(func, &apart).expect("the loop holds the consumers");
-    let reads = block_read_buffers(&br.block);
-    let blocks = func.blocks();
-    for w in &blocks[pos + 1..=end] {
-        if reads.contains(&w.block.body.buffer) {
-            return Err(ComputeAtError::InputOverwritten {
-                block: b(),
-                buffer: w.block.body.buffer.to_string(),
-                writer: w.block.name.clone(),
-            });
-        }
+    if let Some((writer, buffer)) = first_writer_of(func, pos + 1..=end, &block_read_buffers(&br.block)) {
+        return Err(ComputeAtError::InputOverwritten { block: b(), buffer, writer });
     }
     let position = insertion_point(func, loop_, &producers(func, block), &cons, index)
         .map_err(|(lo, hi)| ComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
-    let mut ranges: Vec<Vec<Interval>> = Vec::new();
-    for c in &cons {
-        let cbr = func.block(c).unwrap();
-        for l in block_loads(&cbr.block).into_iter().filter(|l| l.buffer == buffer) {
-            let r = relax_access(func, cbr, loop_, &l.indices).ok_or_else(|| ComputeAtError::RegionNotAffine {
-                block: b(),
-                consumer: c.clone(),
-                loop_: loop_.into(),
-            })?;
-            ranges.push(r);
-        }
-    }
-    let an = fixed_analyzer(func, loop_);
-    let region = union_regions(&ranges, Some(&an)).ok_or_else(|| ComputeAtError::RegionNotAffine {
+    let loads: Vec<_> = cons
+        .iter()
+        .flat_map(|c| block_loads(&func.block(c).unwrap().block).into_iter().map(move |l| (c, l)))
+        .filter(|(_, l)| l.buffer == buffer)
+        .collect();
+    let accesses: Vec<_> = loads.iter().map(|(c, l)| (c.as_str(), l.indices.as_slice())).collect();
+    let (region, an) = region_in_iteration(func, loop_, &accesses).map_err(|c| ComputeAtError::RegionNotAffine {
         block: b(),
-        consumer: cons[0].clone(),
+        consumer: c.unwrap_or_else(|| cons[0].clone()),
         loop_: loop_.into(),
     })?;
     let predicate =
@@ -471,7 +476,7 @@ pub fn check_reverse_compute_at(
         [] => return Err(ReverseComputeAtError::NoProducerUnderLoop { block: b(), loop_: loop_.into() }),
         [one] => one.clone(),
         many => {
-            let buffers = many.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+            let buffers = name_list(many, '`');
             return Err(ReverseComputeAtError::SeveralProducedInputs { block: b(), loop_: loop_.into(), buffers });
         }
     };
@@ -513,20 +518,14 @@ pub fn check_reverse_compute_at(
     }
     let position = insertion_point(func, loop_, &prods, &consumers(func, block), index)
         .map_err(|(lo, hi)| ReverseComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
-    let mut ranges: Vec<Vec<Interval>> = Vec::new();
-    for p in &prods {
-        let pbr = func.block(p).unwrap();
-        let r = relax_access(func, pbr, loop_, &pbr.block.body.indices).ok_or_else(|| {
-            ReverseComputeAtError::RegionNotAffine { block: b(), producer: p.clone(), loop_: loop_.into() }
+    let accesses: Vec<_> =
+        prods.iter().map(|p| (p.as_str(), func.block(p).unwrap().block.body.indices.as_slice())).collect();
+    let (region, an) =
+        region_in_iteration(func, loop_, &accesses).map_err(|p| ReverseComputeAtError::RegionNotAffine {
+            block: b(),
+            producer: p.unwrap_or_else(|| prods[0].clone()),
+            loop_: loop_.into(),
         })?;
-        ranges.push(r);
-    }
-    let an = fixed_analyzer(func, loop_);
-    let region = union_regions(&ranges, Some(&an)).ok_or_else(|| ReverseComputeAtError::RegionNotAffine {
-        block: b(),
-        producer: prods[0].clone(),
-        loop_: loop_.into(),
-    })?;
     let axes = plan_axes(&br.block, &pins, &region, &an);
     for (iv, ax) in br.block.iter_vars.iter().zip(&axes) {
         if iv.kind == IterKind::Reduce && (ax.min.as_const() != Some(0) || ax.extent != iv.extent) {
@@ -709,25 +708,7 @@ impl Schedule {
         preserve_unit_loops: bool,
         index: i64,
     ) -> Result<(), ScheduleError> {
-        let name = self.block_name(block)?;
-        match self.loop_value(loop_)?.clone() {
-            RvValue::Root => {}
-            RvValue::Inline => {
-                check_compute_inline(self.func(), &name)?;
-                let func = apply_compute_inline(self.func(), &name);
-                self.commit(func, "compute_at");
-            }
-            RvValue::Loop(var) => {
-                let plan = check_compute_at(self.func(), &name, &var, index)?;
-                let func = apply_location(self.func(), &plan, preserve_unit_loops);
-                let gone = loops_left_empty(self.func(), &name);
-                self.commit(func, "compute_at");
-                self.forget_loops(&gone);
-            }
-            _ => unreachable!("loop_value returns loops and marks"),
-        }
-        self.record(location_inst(InstKind::ComputeAt, block, loop_, preserve_unit_loops, index));
-        Ok(())
+        self.move_block(InstKind::ComputeAt, block, loop_, preserve_unit_loops, index)
     }
 
     /// Moves consumer `block` under `loop_`, computing there the part of its
@@ -741,24 +722,47 @@ impl Schedule {
         preserve_unit_loops: bool,
         index: i64,
     ) -> Result<(), ScheduleError> {
+        self.move_block(InstKind::ReverseComputeAt, block, loop_, preserve_unit_loops, index)
+    }
+
+    /// `compute_at` (`kind` `ComputeAt`) or `reverse_compute_at`
+    /// (`ReverseComputeAt`): resolve the handles, check, apply, record.
+    fn move_block(
+        &mut self,
+        kind: InstKind,
+        block: BlockRV,
+        loop_: LoopRV,
+        preserve_unit_loops: bool,
+        index: i64,
+    ) -> Result<(), ScheduleError> {
+        let reverse = kind == InstKind::ReverseComputeAt;
         let name = self.block_name(block)?;
         match self.loop_value(loop_)?.clone() {
             RvValue::Root => {}
             RvValue::Inline => {
-                let producer = check_reverse_compute_inline(self.func(), &name)?;
-                let func = apply_reverse_compute_inline(self.func(), &name, &producer);
-                self.commit(func, "reverse_compute_at");
+                let func = if reverse {
+                    let producer = check_reverse_compute_inline(self.func(), &name)?;
+                    apply_reverse_compute_inline(self.func(), &name, &producer)
+                } else {
+                    check_compute_inline(self.func(), &name)?;
+                    apply_compute_inline(self.func(), &name)
+                };
+                self.commit(func, kind.name());
             }
             RvValue::Loop(var) => {
-                let plan = check_reverse_compute_at(self.func(), &name, &var, index)?;
+                let plan = if reverse {
+                    check_reverse_compute_at(self.func(), &name, &var, index)?
+                } else {
+                    check_compute_at(self.func(), &name, &var, index)?
+                };
                 let func = apply_location(self.func(), &plan, preserve_unit_loops);
                 let gone = loops_left_empty(self.func(), &name);
-                self.commit(func, "reverse_compute_at");
+                self.commit(func, kind.name());
                 self.forget_loops(&gone);
             }
             _ => unreachable!("loop_value returns loops and marks"),
         }
-        self.record(location_inst(InstKind::ReverseComputeAt, block, loop_, preserve_unit_loops, index));
+        self.record(location_inst(kind, block, loop_, preserve_unit_loops, index));
         Ok(())
     }
 

@@ -25,10 +25,10 @@ use super::RvMap;
 use crate::ir::region::block_loads;
 use crate::ir::{block_read_buffers, Analyzer, Block, Expr, PrimFunc, Stmt, Store, Var};
 use crate::schedule::analysis::{
-    block_position, buffer_in_use, consumers, loop_block_span, normalize, outermost_loop_apart, prune_empty, readers,
-    replace_block, writers,
+    block_position, buffer_in_use, consumers, first_writer_of, loop_block_span, normalize, outermost_loop_apart,
+    prune_empty, readers, replace_block, writers,
 };
-use crate::schedule::error::family_error;
+use crate::schedule::error::{family_error, name_list};
 use crate::schedule::{BlockRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 
@@ -165,14 +165,8 @@ pub fn check_compute_inline(func: &PrimFunc, block: &str) -> Result<(), ComputeI
         return Err(ComputeInlineError::ConsumerBeforeBlock { block: b(), consumer: c.clone() });
     }
     let end = cons.iter().map(|c| reach(func, block, c)).max().unwrap();
-    for w in &func.blocks()[pos + 1..=end] {
-        if reads.contains(&w.block.body.buffer) {
-            return Err(ComputeInlineError::InputOverwritten {
-                block: b(),
-                buffer: w.block.body.buffer.to_string(),
-                writer: w.block.name.clone(),
-            });
-        }
+    if let Some((writer, buffer)) = first_writer_of(func, pos + 1..=end, &reads) {
+        return Err(ComputeInlineError::InputOverwritten { block: b(), buffer, writer });
     }
     Ok(())
 }
@@ -251,7 +245,7 @@ pub fn check_reverse_compute_inline(func: &PrimFunc, block: &str) -> Result<Stri
         [] => return Err(ReverseComputeInlineError::NoProducer { block: b() }),
         [one] => one.clone(),
         many => {
-            let buffers = many.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+            let buffers = name_list(many, '`');
             return Err(ReverseComputeInlineError::SeveralProducedInputs { block: b(), buffers });
         }
     };

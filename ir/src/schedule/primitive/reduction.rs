@@ -14,7 +14,7 @@
 
 use super::RvMap;
 use crate::ir::{Block, BlockRealize, Expr, For, IterKind, PrimFunc, Stmt, Var};
-use crate::schedule::analysis::{normalize, replace_block, replace_loop};
+use crate::schedule::analysis::{flatten, normalize, replace_block, replace_loop};
 use crate::schedule::error::family_error;
 use crate::schedule::{BlockRV, LoopRV, RvValue, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
@@ -236,18 +236,6 @@ pub fn apply_decompose_reduction(
     (normalize(f), init_name, update_name)
 }
 
-fn flatten(s: Stmt) -> Stmt {
-    match s {
-        Stmt::Seq(v) => Stmt::seq(v.into_iter().map(flatten).collect()),
-        Stmt::For(mut l) => {
-            let body = std::mem::replace(&mut l.body, Stmt::Seq(vec![]));
-            l.body = flatten(body);
-            Stmt::For(l)
-        }
-        b => b,
-    }
-}
-
 impl Schedule {
     /// Moves the init of reduction block `block` into a new block placed right
     /// before `loop_`; returns the init block. `block` is renamed `<name>_update`.
@@ -257,15 +245,10 @@ impl Schedule {
         let chain = check_decompose_reduction(self.func(), &name, &var)?;
         let (func, init, update) = apply_decompose_reduction(self.func(), &name, &var, &chain);
         self.rename_block_handles(&name, &update);
-        self.commit(func, "decompose_reduction");
-        let b = self.new_block_rv(init);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::DecomposeReduction)
-                .arg("block", Arg::Rv(block.rv()))
-                .arg("loop", Arg::Rv(loop_.rv()))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::DecomposeReduction)
+            .arg("block", Arg::Rv(block.rv()))
+            .arg("loop", Arg::Rv(loop_.rv()));
+        Ok(self.commit_with_new_block(func, init, inst))
     }
 
     /// Points every handle of block `old` at `new` (the block was renamed).

@@ -35,9 +35,9 @@ use crate::ir::{
     For, ForKind, IterKind, IterVar, Load, PrimFunc, Stmt, Store, Var,
 };
 use crate::schedule::analysis::{
-    blocks_with_loops, is_quasi_affine, iter_kinds_bound_to, normalize, replace_loop, writers,
+    blocks_with_loops, flatten, is_quasi_affine, iter_kinds_bound_to, loop_var_names, normalize, replace_loop, writers,
 };
-use crate::schedule::error::family_error;
+use crate::schedule::error::{family_error, name_list};
 use crate::schedule::{BlockRV, LoopRV, Schedule, ScheduleError};
 use crate::trace::{Arg, InstKind, Instruction, Rv};
 
@@ -225,7 +225,7 @@ pub fn check_rfactor(func: &PrimFunc, loop_: &str, factor_axis: i64) -> Result<R
     }
     let ws = writers(func, &b.body.buffer);
     if ws.len() > 1 {
-        let writers = ws.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+        let writers = name_list(&ws, '"');
         return Err(RFactorError::NotSingleWriter { block, buffer: b.body.buffer.to_string(), writers });
     }
     for (iv, bind) in b.iter_vars.iter().zip(&br.bindings) {
@@ -363,16 +363,6 @@ fn write_back_predicate(pred: &Expr, loops: &[For], removed: &[Var]) -> Result<E
     Ok(out)
 }
 
-fn loop_var_names(func: &PrimFunc) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    func.body.walk(&mut |s, _| {
-        if let Stmt::For(f) = s {
-            out.insert(f.var.name().to_string());
-        }
-    });
-    out
-}
-
 fn fresh(names: &mut BTreeSet<String>, hint: &str) -> Var {
     let n = fresh_in(names, hint);
     names.insert(n.clone());
@@ -411,18 +401,6 @@ fn rename_loops(s: Stmt, renames: &[(Var, Var)]) -> Stmt {
             br.predicate = br.predicate.substitute(&sub);
             Stmt::Block(br)
         }
-    }
-}
-
-fn flatten(s: Stmt) -> Stmt {
-    match s {
-        Stmt::Seq(v) => Stmt::seq(v.into_iter().map(flatten).collect()),
-        Stmt::For(mut l) => {
-            let body = std::mem::replace(&mut l.body, Stmt::Seq(vec![]));
-            l.body = flatten(body);
-            Stmt::For(l)
-        }
-        b => b,
     }
 }
 
@@ -569,15 +547,10 @@ impl Schedule {
         let var = self.loop_name(loop_)?;
         let plan = check_rfactor(self.func(), &var, factor_axis)?;
         let (func, rf_block) = apply_rfactor(self.func(), &plan);
-        self.commit(func, "rfactor");
-        let b = self.new_block_rv(rf_block);
-        self.record(Instruction {
-            outputs: vec![b.rv()],
-            ..Instruction::new(InstKind::RFactor)
-                .arg("loop", Arg::Rv(loop_.rv()))
-                .arg("factor_axis", Arg::Int(factor_axis))
-        });
-        Ok(b)
+        let inst = Instruction::new(InstKind::RFactor)
+            .arg("loop", Arg::Rv(loop_.rv()))
+            .arg("factor_axis", Arg::Int(factor_axis));
+        Ok(self.commit_with_new_block(func, rf_block, inst))
     }
 }
 
