@@ -401,7 +401,8 @@ impl TaskTuning<'_> {
             curve: self.state.curve,
             committed,
             notes: self.notes,
-            peak_gflops: crate::probe::Machine::quick(&opts.work_dir).peak(isa),
+            // The peak of the cores the kernel may use.
+            peak_gflops: crate::probe::Machine::quick(&opts.work_dir).peak(isa).map(|p| p * self.job.threads() as f64),
         })
     }
 }
