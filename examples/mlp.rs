@@ -13,8 +13,10 @@
 //!   Rust, plays the chapter's external `env.linear` (a torch call there).
 //!
 //! Batch-64 throughput uses the batched kiln kernel [`kernels::linear`]
-//! (64×784 → 64×128) for layer 0, then the kiln `relu` kernel and the plain-Rust
-//! `linear1` once per row.
+//! (64×784 → 64×128) for layer 0, with W0 packed once ahead of time
+//! (`kernels::linear::pack_w`, then `with_packed_w` per batch: the layout
+//! rewrite done at load time, not per call), then the kiln `relu` kernel and
+//! the plain-Rust `linear1` once per row.
 //!
 //! ```sh
 //! cargo run --release --example mlp               # accuracy, check against numpy, latency, throughput
@@ -89,6 +91,9 @@ const NAIVE: Kiln = Kiln {
 struct Mlp<'a> {
     k: Kiln,
     p: &'a MlpParams,
+    /// W0 packed once, ahead of time, for `kernels::linear` (the traced
+    /// build): the layout the chosen schedule reads it in.
+    w0_packed: Option<kernels::linear::PackedW>,
 }
 
 /// Intermediates of a batch-1 forward pass.
@@ -115,7 +120,16 @@ impl Scratch64 {
     }
 }
 
-impl Mlp<'_> {
+impl<'a> Mlp<'a> {
+    fn new(k: Kiln, p: &'a MlpParams) -> Mlp<'a> {
+        Mlp { k, p, w0_packed: None }
+    }
+
+    /// The traced build, with W0 packed once for the batched layer.
+    fn traced(p: &'a MlpParams) -> Result<Mlp<'a>, kiln::Error> {
+        Ok(Mlp { k: TRACED, p, w0_packed: Some(kernels::linear::try_pack_w(&p.w0)?) })
+    }
+
     /// The kiln part of batch 1: `hidden = relu(linear0(x))`.
     fn layer0(&self, x: &[f32], s: &mut Scratch1) -> Result<(), kiln::Error> {
         (self.k.linear0)(x, &self.p.w0, &self.p.b0, &mut s.lin0)?;
@@ -131,7 +145,10 @@ impl Mlp<'_> {
 
     /// The kiln part of batch 64: `hidden = relu(linear(x))`, relu row by row.
     fn layer0_64(&self, x: &[f32], s: &mut Scratch64) -> Result<(), kiln::Error> {
-        (self.k.linear)(x, &self.p.w0, &self.p.b0, &mut s.lin0)?;
+        match &self.w0_packed {
+            Some(w) => kernels::linear::try_with_packed_w(x, w, &self.p.b0, &mut s.lin0)?,
+            None => (self.k.linear)(x, &self.p.w0, &self.p.b0, &mut s.lin0)?,
+        }
         for (z, h) in s.lin0.chunks_exact(HIDDEN).zip(s.hidden.chunks_exact_mut(HIDDEN)) {
             (self.k.relu)(z, h)?;
         }
@@ -372,7 +389,7 @@ fn run() -> Result<bool, Box<dyn Error>> {
     }
     println!();
 
-    let model = Mlp { k: TRACED, p: &params };
+    let model = Mlp::traced(&params)?;
     let preds = model.predict1(&inputs)?;
     println!("first {SHOW} predictions (batch 1):");
     for (i, ((&p, &l), &r)) in preds.iter().zip(&test.labels).zip(&numpy).take(SHOW).enumerate() {
@@ -395,8 +412,11 @@ fn run() -> Result<bool, Box<dyn Error>> {
     let mut ok = bad1 == 0 && bad64 == 0;
 
     let builds: Vec<Kiln> = if args.compare { vec![DEFAULT, TRACED] } else { vec![TRACED] };
-    let models: Vec<Mlp> = builds.iter().map(|&k| Mlp { k, p: &params }).collect();
-    let naive = Mlp { k: NAIVE, p: &params };
+    let models: Vec<Mlp> = builds
+        .iter()
+        .map(|&k| if k.name == TRACED.name { Mlp::traced(&params) } else { Ok(Mlp::new(k, &params)) })
+        .collect::<Result<_, _>>()?;
+    let naive = Mlp::new(NAIVE, &params);
     if args.compare {
         println!();
         println!("--compare: predictions of each build equal numpy's (batch 1 / batch 64):");
