@@ -6,7 +6,8 @@
 //! the default rules of `kiln_ir::space`. Either way a point of the space is
 //! a trace with every decision filled in, and replaying it with
 //! [`DecisionMode::Strict`] gives the same program. Programs are identified
-//! by a structural key: a hash of the printed scheduled IR, the ISA and the
+//! by a structural key: a hash of the printed scheduled IR (and of the code
+//! generator's sources, [`CODEGEN_FINGERPRINT`]), the ISA and the
 //! thread count, so two traces that schedule to the same code are one
 //! program.
 
@@ -61,11 +62,16 @@ pub fn gflops(flops: u64, us: f64) -> f64 {
     flops as f64 / us / 1e3
 }
 
-/// The structural key of a scheduled function for an ISA and thread count.
+/// A hash of the code generator's sources (`build.rs`): keys include it, so a
+/// measurement is reused only by the code generator that made the code timed.
+pub const CODEGEN_FINGERPRINT: &str = env!("KILN_CODEGEN_FINGERPRINT");
+
+/// The structural key of a scheduled function for an ISA and thread count,
+/// under this code generator ([`CODEGEN_FINGERPRINT`]).
 pub fn program_key(func: &PrimFunc, isa: Isa, threads: usize) -> String {
     let text = func_to_string(func);
     // Two independent 64-bit hashes: collisions are not a practical concern.
-    let h2 = fnv1a64(&format!("{}\u{0}{text}", text.len()));
+    let h2 = fnv1a64(&format!("{}\u{0}{CODEGEN_FINGERPRINT}\u{0}{text}", text.len()));
     format!("{:016x}{:016x}-{}-t{}", fnv1a64(&text), h2, isa.name(), threads)
 }
 
