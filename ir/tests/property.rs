@@ -109,11 +109,16 @@ fn run_case(case: u64, input_seed: u64, subject: &Subject, want: &[Tensor]) -> O
     Outcome { stats: ctx.stats, steps, log: ctx.log, failure, ran }
 }
 
+/// Full-size kernels with more block instances than this (the 512³ products:
+/// 134M, minutes per case in the interpreter) run scaled down only.
+const FULL_SIZE_LIMIT: u64 = 20_000_000;
+
 /// The subject of case `case`: mostly a scaled-down kernel, every
 /// `FULL_EVERY`-th case a full-size one (in a short run, only the cheap ones).
 fn subject_of(case: u64, small: &[Subject], full: &[Subject], full_run: bool) -> Subject {
     if case % FULL_EVERY == FULL_EVERY - 1 {
-        let pool: Vec<&Subject> = full.iter().filter(|s| full_run || instances(&s.func) <= CHEAP).collect();
+        let pool: Vec<&Subject> =
+            full.iter().filter(|s| instances(&s.func) <= if full_run { FULL_SIZE_LIMIT } else { CHEAP }).collect();
         pool[(case / FULL_EVERY) as usize % pool.len()].clone()
     } else {
         small[case as usize % small.len()].clone()
