@@ -276,9 +276,14 @@ fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<()> {
     println!("{}", func_to_string(&task.func));
     // What `cargo build` emits for this ISA, and why.
     let sources = task.sources()?;
-    let prog = sources.program(&Target::isa(isa))?;
+    let class = kiln::cpu::class();
+    let keys: Vec<String> = sources.file.iter().flat_map(|f| f.targets.keys().cloned()).collect();
+    for line in dispatch_lines(&keys, class, crate::machine::supports) {
+        println!("{line}");
+    }
+    let prog = sources.program(&Target::cpu(isa, class))?;
     let what = prog.origin.label();
-    println!("# trace in use for {}: {what}\n{}", isa.name(), prog.trace);
+    println!("# trace in use for {} on this CPU ({class}): {what}\n{}", isa.name(), prog.trace);
     println!("{}", func_to_string(&prog.func));
     let name = quote::format_ident!("{}_{}", task.name, isa.name());
     println!("// generated Rust ({})\n{}", isa.name(), pretty(&emit_impl(&prog.func, isa, &name)));
@@ -286,6 +291,33 @@ fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<()> {
         println!("{line}");
     }
     Ok(())
+}
+
+/// Which CPUs run which entry of a trace file (`keys`), as `tuner show`
+/// prints it: a class entry runs on CPUs of that class with its ISA, a
+/// generic entry on the other CPUs with its ISA (runtime dispatch takes the
+/// best ISA the CPU has; without an entry, the ISA's default schedule).
+pub fn dispatch_lines(keys: &[String], this_class: &str, runs_here: impl Fn(Isa) -> bool) -> Vec<String> {
+    let mut out = vec!["# trace entries and the CPUs that run them:".to_string()];
+    if keys.is_empty() {
+        out.push("#   (no trace file: every CPU runs the default schedule of its best ISA)".into());
+    }
+    for key in keys {
+        let who = match Target::parse(key) {
+            Some(Target { isa, cpu: Some(c) }) => {
+                let here = if c == this_class && runs_here(isa) { " (this CPU)" } else { "" };
+                format!("CPUs of class `{c}` that run {}{here}", isa.name())
+            }
+            Some(Target { isa, cpu: None }) => {
+                let mine = keys.iter().any(|k| *k == Target::cpu(isa, this_class).key());
+                let here = if mine || !runs_here(isa) { "" } else { ", this CPU among them" };
+                format!("other CPUs that run {} (no entry of their own class){here}", isa.name())
+            }
+            None => "no CPU (not a target key this kiln knows)".to_string(),
+        };
+        out.push(format!("#   {key:<24} {who}"));
+    }
+    out
 }
 
 /// One `// note:` line per loop of `func` marked vectorized that the code
@@ -300,6 +332,21 @@ pub fn scalar_loop_notes(func: &kiln_ir::ir::PrimFunc, isa: Isa) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn show_says_which_cpus_run_which_entry() {
+        let keys: Vec<String> =
+            ["x86_64-avx2", "x86_64-avx2@znver1", "x86_64-avx512", "riscv-v"].iter().map(|s| s.to_string()).collect();
+        let lines = dispatch_lines(&keys, "znver1", |isa| isa != Isa::Avx512).join("\n");
+        assert!(lines.contains("x86_64-avx2@znver1       CPUs of class `znver1` that run avx2 (this CPU)"), "{lines}");
+        assert!(lines.contains("x86_64-avx2              other CPUs that run avx2 (no entry of their own class)\n"));
+        assert!(lines.contains("x86_64-avx512            other CPUs that run avx512 (no entry of their own class)\n"));
+        let all = dispatch_lines(&keys, "znver4", |_| true).join("\n");
+        assert!(all.contains("other CPUs that run avx512 (no entry of their own class), this CPU among them"), "{all}");
+        assert!(!all.contains("(this CPU)"), "{all}");
+        assert!(lines.contains("riscv-v                  no CPU"), "{lines}");
+        assert!(dispatch_lines(&[], "znver1", |_| true)[1].contains("no trace file"));
+    }
 
     #[test]
     fn show_notes_the_vectorized_loops_emitted_as_scalar_code() {
