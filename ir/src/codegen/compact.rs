@@ -178,3 +178,19 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
     });
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_rows_are_padded_to_the_widest_vector() {
+        assert_eq!(pad_rows(vec![2, 37]), (vec![2, 48], Some((48, 37))));
+        assert_eq!(pad_rows(vec![5]), (vec![16], Some((16, 5))));
+        // Already a multiple, a single element, or too large: unchanged.
+        assert_eq!(pad_rows(vec![4, 32]), (vec![4, 32], None));
+        assert_eq!(pad_rows(vec![3, 1]), (vec![3, 1], None));
+        assert_eq!(pad_rows(vec![100, 37]), (vec![100, 37], None));
+        assert_eq!(pad_rows(vec![]), (vec![], None));
+    }
+}
