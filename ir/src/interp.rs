@@ -163,6 +163,23 @@ type ExprFn = Box<dyn Fn(&Env) -> Val>;
 type StmtFn = Box<dyn Fn(&mut Env)>;
 type OffsetFn = Box<dyn Fn(&Env) -> usize>;
 
+/// One index of an access: a linear combination of variables (the usual
+/// case, evaluated inline) or any expression.
+enum Index {
+    Linear(Vec<(usize, i64)>, i64),
+    Expr(ExprFn),
+}
+
+impl Index {
+    #[inline]
+    fn eval(&self, env: &Env) -> i64 {
+        match self {
+            Index::Linear(terms, c) => terms.iter().fold(*c, |acc, (s, k)| acc + env.vars[*s] * k),
+            Index::Expr(f) => f(env).idx(),
+        }
+    }
+}
+
 struct BufInfo {
     name: String,
     shape: Vec<i64>,
@@ -285,27 +302,47 @@ impl Compiler {
             .ok_or_else(|| InterpError::BadArgument(format!("unknown buffer `{buffer}`")))?;
         let shape = self.bufs[b].shape.clone();
         let strides = self.bufs[b].strides.clone();
-        let idx: Vec<ExprFn> = indices.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?;
+        let idx: Vec<Index> = indices.iter().map(|e| self.index(e)).collect::<Result<_, _>>()?;
         let id = self.accesses.len();
         self.accesses.push(b);
+        let dims: Vec<(Index, i64, i64)> =
+            idx.into_iter().zip(shape).zip(strides).map(|((i, extent), stride)| (i, extent, stride)).collect();
         Ok((
             b,
             Box::new(move |env: &Env| {
                 let mut off = 0i64;
-                for (d, f) in idx.iter().enumerate() {
-                    let i = f(env).idx();
-                    if i < 0 || i >= shape[d] {
+                for (f, extent, stride) in &dims {
+                    let i = f.eval(env);
+                    if i < 0 || i >= *extent {
                         if !env.faulted.replace(true) {
-                            let all = idx.iter().map(|f| f(env).idx()).collect();
+                            let all = dims.iter().map(|(f, _, _)| f.eval(env)).collect();
                             *env.fault.borrow_mut() = Some((id, all));
                         }
                         return 0;
                     }
-                    off += i * strides[d];
+                    off += i * stride;
                 }
                 off as usize
             }),
         ))
+    }
+
+    /// An index expression, with the common forms (a variable, `var + c`,
+    /// `var * c + var`) evaluated without a closure call per term.
+    fn index(&mut self, e: &Expr) -> Result<Index, InterpError> {
+        let an = crate::ir::Analyzer::new();
+        let lin = an.linear(e);
+        let mut terms = Vec::new();
+        for (atom, coef) in &lin.terms {
+            match atom {
+                Expr::Var(v) => match self.slots.get(v) {
+                    Some(s) => terms.push((*s, *coef)),
+                    None => return Ok(Index::Expr(self.expr(e)?)),
+                },
+                _ => return Ok(Index::Expr(self.expr(e)?)),
+            }
+        }
+        Ok(Index::Linear(terms, lin.constant))
     }
 
     fn expr(&mut self, e: &Expr) -> Result<ExprFn, InterpError> {
@@ -399,7 +436,7 @@ impl Compiler {
                 })
             }
             Stmt::Block(br) => {
-                let binds: Vec<ExprFn> = br.bindings.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?;
+                let binds: Vec<Index> = br.bindings.iter().map(|e| self.index(e)).collect::<Result<_, _>>()?;
                 let pred = self.expr(&br.predicate)?;
                 let slots: Vec<usize> = br.block.iter_vars.iter().map(|iv| self.slot(&iv.var)).collect();
                 let reduce_slots: Vec<usize> = br
@@ -416,9 +453,10 @@ impl Compiler {
                     if !pred(env).truth() {
                         return;
                     }
-                    let vals: Vec<i64> = binds.iter().map(|b| b(env).idx()).collect();
-                    for (s, v) in slots.iter().zip(vals) {
-                        env.vars[*s] = v;
+                    // Bindings read loop variables only, never the block's
+                    // own iteration variables: assigned as evaluated.
+                    for (s, b) in slots.iter().zip(&binds) {
+                        env.vars[*s] = b.eval(env);
                     }
                     if let Some(init) = &init {
                         if reduce_slots.iter().all(|s| env.vars[*s] == 0) {

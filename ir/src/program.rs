@@ -146,7 +146,7 @@ impl Sources {
             let (func, trace) = sch.into_parts();
             return Ok(Program { func, trace, origin: Origin::Section { why } });
         }
-        match default_trace(&self.func, &SpaceOptions { isa: target.isa, threads }) {
+        match default_trace(&self.func, &SpaceOptions::threads(target.isa, threads)) {
             Ok(sch) => {
                 let (func, trace) = sch.into_parts();
                 Ok(Program { func, trace, origin: Origin::Default { why } })

@@ -28,8 +28,8 @@ use kiln_ir::target::Isa;
 use kiln_ir::trace::{Arg, Decision, InstKind, Trace};
 
 use crate::task::{program_key, Program, Space, Task};
+use kiln_ir::space;
 use kiln_ir::space::check_program;
-use kiln_ir::space::{self, SpaceOptions};
 
 /// What a mutation changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub fn mutate(task: &Task, p: &Program, isa: Isa, threads: usize, rng: &mut ChaC
         let sch = match &task.space {
             Space::Rules => {
                 let decisions: Vec<Option<Decision>> = trace.decisions().into_iter().map(|d| d.cloned()).collect();
-                let opts = SpaceOptions { isa, threads };
+                let opts = crate::task::space_options(isa, threads);
                 match space::regenerate(&task.func, &opts, &decisions, rng.gen()) {
                     Ok(sch) => sch,
                     Err(_) => continue,

@@ -44,6 +44,11 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// A command prefix that starts the runner (e.g. `["ssh", "host"]`).
     pub runner_cmd: Vec<String>,
+    /// A candidate whose first call takes longer than this many µs is
+    /// timed with 3 samples only (the search needs no precise figure for a
+    /// candidate several times slower than its best). `None`: every
+    /// candidate gets `repeats`.
+    pub cutoff_us: Option<f64>,
 }
 
 impl Default for RunOptions {
@@ -56,6 +61,7 @@ impl Default for RunOptions {
             flush: false,
             timeout: Duration::from_secs(20),
             runner_cmd: vec![],
+            cutoff_us: None,
         }
     }
 }
@@ -170,6 +176,7 @@ pub fn run_batch_each(
             .arg(opts.min_sample_us.to_string())
             .arg(opts.repeats.to_string())
             .arg(if opts.flush { "1" } else { "0" })
+            .arg(opts.cutoff_us.unwrap_or(0.0).to_string())
             .args(pending.iter().map(|i| i.to_string()))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -119,7 +119,10 @@ mod runner {
         let min_sample_us: f64 = a[4].parse().unwrap();
         let repeats: usize = a[5].parse().unwrap();
         let flush = a[6] == "1";
-        let ids: Vec<usize> = a[7..].iter().map(|s| s.parse().unwrap()).collect();
+        // A candidate whose first call takes longer than this (µs; 0: no
+        // cutoff) is clearly slower than the best so far: it gets 3 samples.
+        let cutoff_us: f64 = a[7].parse().unwrap();
+        let ids: Vec<usize> = a[8..].iter().map(|s| s.parse().unwrap()).collect();
         let meta = std::fs::read_to_string(format!("{dir}/meta.txt")).expect("meta.txt");
         let mut bufs = Vec::new();
         let mut wants = Vec::new();
@@ -190,15 +193,17 @@ mod runner {
                 call(id, &bufs, &mut outs);
                 let once = t.elapsed().as_secs_f64().max(1e-9);
                 let inner = ((min_sample_us * 1e-6 / once).ceil() as usize).clamp(1, 1_000_000);
+                let slow = cutoff_us > 0.0 && once * 1e6 > cutoff_us;
                 // Warm up for at least 2 ms (and 3 calls).
                 let t = std::time::Instant::now();
                 let mut warm = 0;
-                while warm < 3 || t.elapsed().as_secs_f64() < 2e-3 {
+                while !slow && (warm < 3 || t.elapsed().as_secs_f64() < 2e-3) {
                     call(id, &bufs, &mut outs);
                     warm += 1;
                 }
+                let repeats = if slow { repeats.clamp(1, 3) } else { repeats.max(1) };
                 let mut samples = Vec::with_capacity(repeats);
-                for _ in 0..repeats.max(1) {
+                for _ in 0..repeats {
                     if flush {
                         flush_caches(&mut scratch);
                     }

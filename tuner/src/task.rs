@@ -58,6 +58,17 @@ pub struct Program {
 }
 
 /// Throughput in GFLOP/s of `flops` FLOP done in `us` µs.
+/// The options of the search space on this machine: its L2 size (read
+/// from the OS once) bounds the cache-blocking plan's samples.
+pub fn space_options(isa: Isa, threads: usize) -> SpaceOptions {
+    static L2: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let l2 = *L2.get_or_init(|| match crate::probe::cache_sizes().1 {
+        0 => kiln_ir::space::cache_blocking::NOMINAL_L2_BYTES,
+        n => n as i64,
+    });
+    SpaceOptions { l2_bytes: l2, ..SpaceOptions::threads(isa, threads) }
+}
+
 pub fn gflops(flops: u64, us: f64) -> f64 {
     flops as f64 / us / 1e3
 }
@@ -130,7 +141,7 @@ impl Task {
     /// register tile that would spill) are errors.
     pub fn sample(&self, isa: Isa, threads: usize, seed: u64) -> Result<Program, SpaceError> {
         let sch = match &self.space {
-            Space::Rules => space::sample(&self.func, &SpaceOptions { isa, threads }, seed)?,
+            Space::Rules => space::sample(&self.func, &space_options(isa, threads), seed)?,
             Space::Custom(t) => space::sample_trace(&self.func, t, seed)?,
         };
         let p = self.program(sch, isa, threads);

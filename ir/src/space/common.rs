@@ -52,6 +52,23 @@ pub(super) fn tile(
     sch.sample_perfect_tile_mode(l, n as i64, max_inner, decision, dmode)
 }
 
+/// A perfect tile of `l` whose decision is derived, not sampled (the
+/// cache-blocking plan): `decision` in every mode (a given decision is
+/// consumed and ignored: the plan's own choices were given before it).
+pub(super) fn tile_as(
+    sch: &mut Schedule,
+    l: LoopRV,
+    n: usize,
+    max_inner: i64,
+    decision: Vec<i64>,
+    mode: &mut Mode,
+) -> Result<Vec<ExprRV>, ScheduleError> {
+    if let Mode::Given(q) = mode {
+        q.pop_front();
+    }
+    sch.sample_perfect_tile_mode(l, n as i64, max_inner, Some(decision), DecisionMode::Strict)
+}
+
 /// Samples (or, in default mode, takes `default`; or takes the next given
 /// decision) an index into `candidates`, each equally likely; returns the
 /// chosen candidate.

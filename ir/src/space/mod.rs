@@ -22,6 +22,7 @@
 //! come from [`crate::target`] (`Isa::tile_shapes`, `Isa::check_registers`).
 
 mod add_rfactor;
+pub mod cache_blocking;
 mod check;
 mod common;
 mod compute_location;
@@ -59,11 +60,20 @@ pub struct SpaceOptions {
     pub isa: Isa,
     /// Threads the kernel may use (1: no parallel loops).
     pub threads: usize,
+    /// The L2 size per core the cache-blocking plan samples for
+    /// (`cache_blocking.rs`): the tuning machine's, or
+    /// [`cache_blocking::NOMINAL_L2_BYTES`] for the default schedule.
+    pub l2_bytes: i64,
 }
 
 impl SpaceOptions {
     pub fn new(isa: Isa) -> SpaceOptions {
-        SpaceOptions { isa, threads: 1 }
+        SpaceOptions { isa, threads: 1, l2_bytes: cache_blocking::NOMINAL_L2_BYTES }
+    }
+
+    /// The options for `threads` threads (nominal L2).
+    pub fn threads(isa: Isa, threads: usize) -> SpaceOptions {
+        SpaceOptions { threads, ..SpaceOptions::new(isa) }
     }
 }
 

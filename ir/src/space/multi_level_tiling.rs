@@ -20,15 +20,20 @@
 //! factors per spatial loop (the lane loop first split by the lane count; the
 //! innermost factor at most `TileShapes::max_rows` for the row axis,
 //! `max_vectors` for the lane axis, 1 for the others), two per reduce loop. The tile shapes come from `Isa::tile_shapes`; a sampled tile
-//! that would spill (`Isa::check_registers`) is rejected.
+//! that would spill (`Isa::check_registers`) is rejected. For a product (one
+//! row, one lane and one reduce loop) a `sample_categorical` first chooses
+//! the cache-blocking plan of `cache_blocking.rs` (default: when the operand
+//! along the lanes outgrows half of L2): then the tiles are derived from the
+//! plan's own choices (register tile, `kc`, `mc`) instead of sampled freely.
 
 use crate::ir::{block_reads, IterKind};
 use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::RegisterUse;
 
+use super::cache_blocking::{self, Blocking, Product};
 use super::common::{
     check_tile, choose, fusable_consumer, loop_handles, loops_below, parallelize, rule_subject, split_by, tidy_nest,
-    tile,
+    tile, tile_as,
 };
 use super::packing::{derived_layout, pack_operand};
 use super::roles::{broadcast_row, contiguous_iter, store_lane_iter};
@@ -50,6 +55,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     let (max_rows, max_vecs, def_rows, def_vecs) = (shapes.max_rows, shapes.max_vectors, shapes.rows, shapes.vectors);
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
+    let plan = blocking_plan(sch, &br, &roles, (row, lane, lanes), opts, mode)?;
     let (mut s, mut r) = (vec![vec![]; 4], vec![vec![]; 2]);
     let mut lane_loop = None;
     let mut rows_rv = None;
@@ -58,7 +64,10 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         let l = handles[&role.var];
         match role.kind {
             IterKind::Reduce => {
-                let t = tile(sch, l, role.extent, 2, 0, 1, mode)?;
+                let t = match &plan {
+                    Some(p) => tile_as(sch, l, 2, 0, p.reduce_tile(role.extent), mode)?,
+                    None => tile(sch, l, role.extent, 2, 0, 1, mode)?,
+                };
                 let parts = split_by(sch, l, &t)?;
                 r[0].push(parts[0]);
                 r[1].push(parts[1]);
@@ -75,7 +84,12 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
                 } else {
                     (l, role.extent, 1, 1)
                 };
-                let t = tile(sch, l, ext, 4, max_inner, def, mode)?;
+                let t = match &plan {
+                    Some(p) if role.iter == lane => tile_as(sch, l, 4, max_inner, p.lane_tile(ext), mode)?,
+                    Some(p) if Some(role.iter) == row => tile_as(sch, l, 4, max_inner, p.row_tile(ext), mode)?,
+                    Some(_) => tile_as(sch, l, 4, max_inner, Blocking::other_tile(ext), mode)?,
+                    None => tile(sch, l, ext, 4, max_inner, def, mode)?,
+                };
                 if role.iter == lane {
                     vecs_rv = Some(t[3]);
                 } else if Some(role.iter) == row {
@@ -98,7 +112,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     }
     order.extend(lane_loop);
     sch.reorder(&order)?;
-    pack_operands(sch, block, lane, lanes, mode)?;
+    pack_operands(sch, block, (lane, lanes), opts, mode)?;
     let anchor = s[1].last().copied();
     // Accumulators in a local buffer, written back (or consumed) per tile.
     let behind = match fusable_consumer(sch, block) {
@@ -137,6 +151,34 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     Ok(())
 }
 
+/// The cache-blocking plan (`cache_blocking.rs`), for a product — one row
+/// loop, one lane loop, one reduce loop — whose rows can be blocked: one
+/// `sample_categorical` (blocked or not; default: when the operand along
+/// the lanes outgrows half of L2), then the plan's own choices.
+fn blocking_plan(
+    sch: &mut Schedule,
+    br: &crate::ir::BlockRealize,
+    roles: &[super::roles::LoopRole],
+    (row, lane, lanes): (Option<usize>, usize, i64),
+    opts: &SpaceOptions,
+    mode: &mut Mode,
+) -> Result<Option<Blocking>, SpaceError> {
+    let Some(row) = row else { return Ok(None) };
+    let reduce: Vec<_> = roles.iter().filter(|r| r.kind == IterKind::Reduce).collect();
+    let extent = |i: usize| roles.iter().find(|r| r.iter == i).map(|r| r.extent);
+    let (Some(m), Some(n), [k]) = (extent(row), extent(lane), reduce.as_slice()) else { return Ok(None) };
+    if roles.len() != 3 || lanes <= 1 || m < 2 {
+        return Ok(None);
+    }
+    let bytes = br.block.body.value.dtype().bytes() as i64;
+    let p = Product { rows: m, vectors: (n + lanes - 1) / lanes, reduce: k.extent, lanes, bytes };
+    let default = usize::from(cache_blocking::blocked_by_default(&p, opts.l2_bytes));
+    if choose(sch, &[0, 1], default, mode)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(cache_blocking::sample(sch, &p, &opts.isa.tile_shapes(), opts, mode)?))
+}
+
 /// Operands larger than this are packed by default: their panels no longer
 /// stay in a 512 KiB L2 between the tile's passes.
 pub const PACK_DEFAULT_BYTES: i64 = 256 * 1024;
@@ -145,8 +187,15 @@ pub const PACK_DEFAULT_BYTES: i64 = 256 * 1024;
 /// input parameter the tile reads strided along its lanes (`W` of `X·Wᵀ`) is
 /// always packed; any other input parameter whose packed layout differs from
 /// its own is packed when sampled (one `sample_categorical` each; default:
-/// when it is larger than [`PACK_DEFAULT_BYTES`]).
-fn pack_operands(sch: &mut Schedule, block: &str, lane: usize, lanes: i64, mode: &mut Mode) -> Result<(), SpaceError> {
+/// when it is larger than [`PACK_DEFAULT_BYTES`]). With threads, the copy's
+/// outer loop is parallel.
+fn pack_operands(
+    sch: &mut Schedule,
+    block: &str,
+    (lane, lanes): (usize, i64),
+    opts: &SpaceOptions,
+    mode: &mut Mode,
+) -> Result<(), SpaceError> {
     let b = sch.get_block(block)?;
     let count = block_reads(&sch.func().block(block).unwrap().block).len();
     for index in 0..count {
@@ -162,8 +211,19 @@ fn pack_operands(sch: &mut Schedule, block: &str, lane: usize, lanes: i64, mode:
             load.indices.iter().any(|e| e.uses_var(lane_var)) && contiguous_iter(br, &load.indices) != Some(lane);
         let bytes = f.buffer(&buffer).map_or(0, |b| b.numel() * b.dtype.bytes() as i64);
         let pack = strided || choose(sch, &[0, 1], usize::from(bytes > PACK_DEFAULT_BYTES), mode)? == 1;
-        if pack && pack_operand(sch, b, index, lanes)?.is_none() {
+        if !pack {
+            continue;
+        }
+        let Some(copy) = pack_operand(sch, b, index, lanes)? else {
             return Err(SpaceError::Rejected(format!("`{buffer}` cannot be packed for this tile")));
+        };
+        // With threads, the copy is split among them too.
+        let outer = sch.get_loops(copy)?.first().copied();
+        if let Some(l) = outer.filter(|_| opts.threads > 1) {
+            let extent = sch.func().find_loop(&sch.loop_name(l)?).map_or(0, |f| f.extent);
+            if extent >= opts.threads as i64 {
+                sch.parallel(l)?;
+            }
         }
     }
     Ok(())

@@ -1,0 +1,39 @@
+//! Times hand-written traces of a kernel side by side with its default and
+//! committed programs (one executable, one runner process):
+//! `cargo run --release -p tuner --example try_traces -- KERNEL THREADS FILE...`
+//! where each FILE holds a trace in the chapter's text form.
+use kiln_ir::target::{Isa, Target};
+use tuner::task::Program;
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let ws = tuner::discover::workspace();
+    let task = tuner::discover::tasks(&ws, Some(&a[1])).unwrap().remove(0);
+    let threads: usize = a[2].parse().unwrap();
+    let isa = Isa::Avx2;
+    let mut progs: Vec<(String, Program)> = vec![("default".into(), task.default_program(isa, threads).unwrap())];
+    if let Ok(c) = task.committed_program(&Target::cpu(isa, kiln::cpu::class()), threads) {
+        progs.push(("committed".into(), c));
+    }
+    for f in &a[3..] {
+        let text = std::fs::read_to_string(f).unwrap();
+        let trace = kiln_ir::trace::parse_trace_str(&text).unwrap();
+        match task.replay(&trace, isa, threads) {
+            Ok(p) => progs.push((f.clone(), p)),
+            Err(e) => eprintln!("{f}: {e}"),
+        }
+    }
+    let dir = ws.work_dir(None);
+    let tc = tuner::builder::prepare(&dir).unwrap();
+    let data = tuner::runner::kernel_data(&task.func, &dir).unwrap();
+    let run = tuner::options::run_options(None);
+    let ps: Vec<Program> = progs.iter().map(|(_, p)| p.clone()).collect();
+    for round in 0..3 {
+        let t = tuner::confirm::time_together(&tc, &task.func, &ps, isa, &data, &run, &format!("try-{}", a[1]));
+        for (name, p) in &progs {
+            let us = t.get(&p.key).copied();
+            let g = us.map(|u| tuner::task::gflops(task.flops, u));
+            println!("round {round} {name:<40} {us:>10.1?} µs {g:>6.1?} GFLOP/s");
+        }
+    }
+}
