@@ -56,6 +56,10 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
     let plan = blocking_plan(sch, &br, &roles, (row, lane, lanes), opts, mode)?;
+    let short = match (&plan, &*mode) {
+        (None, Mode::Default) => short_row_tile(&roles, row, lane, lanes, opts),
+        _ => None,
+    };
     let (mut s, mut r) = (vec![vec![]; 4], vec![vec![]; 2]);
     let mut lane_loop = None;
     let mut rows_rv = None;
@@ -84,11 +88,15 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
                 } else {
                     (l, role.extent, 1, 1)
                 };
-                let t = match &plan {
-                    Some(p) if role.iter == lane => tile_as(sch, l, 4, max_inner, p.lane_tile(ext), mode)?,
-                    Some(p) if Some(role.iter) == row => tile_as(sch, l, 4, max_inner, p.row_tile(ext), mode)?,
-                    Some(_) => tile_as(sch, l, 4, max_inner, Blocking::other_tile(ext), mode)?,
-                    None => tile(sch, l, ext, 4, max_inner, def, mode)?,
+                let t = match (&plan, short) {
+                    (Some(p), _) if role.iter == lane => tile_as(sch, l, 4, max_inner, p.lane_tile(ext), mode)?,
+                    (Some(p), _) if Some(role.iter) == row => tile_as(sch, l, 4, max_inner, p.row_tile(ext), mode)?,
+                    (Some(_), _) => tile_as(sch, l, 4, max_inner, Blocking::other_tile(ext), mode)?,
+                    (None, Some((v, _))) if role.iter == lane => tile_as(sch, l, 4, max_inner, vec![1, 1, v, 1], mode)?,
+                    (None, Some((_, rows))) if Some(role.iter) == row => {
+                        tile_as(sch, l, 4, max_inner, vec![ext / rows, 1, 1, rows], mode)?
+                    }
+                    (None, _) => tile(sch, l, ext, 4, max_inner, def, mode)?,
                 };
                 if role.iter == lane {
                     vecs_rv = Some(t[3]);
@@ -149,6 +157,30 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     tidy_nest(sch, &below, lanes, true)?;
     parallelize(sch, &s[0], opts)?;
     Ok(())
+}
+
+/// The default tile of a short row of vectors that no register tile width
+/// divides (`n = 37`: 5 vectors of 8): the whole row, at the tile's third
+/// level (one contiguous run of the lane operand per reduction step), by as
+/// many rows as the registers hold. Returns (vectors, rows).
+fn short_row_tile(
+    roles: &[super::roles::LoopRole],
+    row: Option<usize>,
+    lane: usize,
+    lanes: i64,
+    opts: &SpaceOptions,
+) -> Option<(i64, i64)> {
+    let extent = |i: usize| roles.iter().find(|r| r.iter == i).map(|r| r.extent);
+    let (m, n) = (extent(row?)?, extent(lane)?);
+    let v = (n + lanes - 1) / lanes;
+    let shapes = opts.isa.tile_shapes();
+    let divides = (2..=shapes.vectors.min(v)).any(|d| v % d == 0);
+    if lanes <= 1 || v <= 1 || divides || v > 2 * shapes.max_vectors {
+        return None;
+    }
+    let fits = |r: i64| opts.isa.check_registers(RegisterUse { accumulators: r * v, operands: v }).is_ok();
+    let rows = (1..=shapes.max_rows.min(m)).rev().find(|r| m % r == 0 && fits(*r))?;
+    Some((v, rows))
 }
 
 /// The cache-blocking plan (`cache_blocking.rs`), for a product — one row
