@@ -223,6 +223,19 @@ fn rejects_a_reduce_loop_outside_the_given_loop() {
 }
 
 #[test]
+fn a_unit_reduce_loop_outside_is_no_obstacle() {
+    // k split [1, 8] outside the row loop: the init can go right above k_1
+    // (under i), since k_0 runs once.
+    let (mut sch, c, l) = block_loops(matmul(8, 8, 8), "C", 0);
+    let ks = sch.split(l[2], &[lit(1), None]).unwrap();
+    sch.reorder(&[ks[0], l[0], l[1], ks[1]]).unwrap();
+    let func = sch.func().clone();
+    sch.decompose_reduction(c, ks[1]).unwrap();
+    assert_same_results(&func, sch.func());
+    assert_eq!(loop_names(&sch, "C_init"), ["k_0", "i", "j"]);
+}
+
+#[test]
 fn rejects_a_loop_driving_spatial_and_reduce_variables() {
     let (mut sch, c, l) = block_loops(matmul(8, 8, 8), "C", 0);
     let f = sch.fuse(&[l[1], l[2]]).unwrap();

@@ -16,17 +16,21 @@
 //!
 //! ```text
 //! i0 = m/mc   (row blocks; the parallel loop with threads)
-//!   j1 = n/nr   (micro-panels of B: kc × nr, reused by every row tile of the block)
-//!     k0 = k/kc
-//!       i2 = mc/mr   (row tiles: the block of A, mc × kc, stays in L2 across the panels)
-//!         k1 = kc
-//!           i3 = mr, j3 = nr/lanes   (the register tile)
+//!   j1 = n/nr   (micro-panels of B: k × nr, reused by every row tile of the block)
+//!     i2 = mc/mr   (row tiles: the block of A, mc × k, stays in L2 across the panels)
+//!       k1 = k
+//!         i3 = mr, j3 = nr/lanes   (the register tile, written back after k1)
 //! ```
 //!
-//! with `j0 = i1 = j2 = 1`. Sampled (one `sample_categorical` each, in this
-//! order): the register tile's rows `mr` and vectors, `kc` (a divisor of `k`
-//! of at least 96, or `k`), and `mc` among the multiples of `mr` whose block
-//! of `A` (`mc × kc`) fits half of L2 — the L2 size is the tuning machine's
+//! with `j0 = i1 = k0 = j2 = 1`. The whole reduction runs inside a row tile
+//! (BLIS's `kc` = `k`): the accumulators stay in registers from the first
+//! step of `k` to the last. A smaller `kc` keeps them in memory between the
+//! blocks of `k`, where the compiler did not reliably promote them back to
+//! registers (a 4× slowdown measured with 16 row tiles per block on Zen 1);
+//! it waits for an explicit load/store of the register tile around `k1`.
+//! Sampled (one `sample_categorical` each, in this order): the register
+//! tile's rows `mr` and vectors, and `mc` among the multiples of `mr` whose
+//! block of `A` (`mc × k`) fits half of L2 — the L2 size is the tuning machine's
 //! (`SpaceOptions::l2_bytes`, read from the OS by the tuner; a nominal
 //! 512 KiB for the default schedule, so that builds do not depend on the
 //! building machine). With threads, `mc` leaves at least one row block per
@@ -42,9 +46,6 @@ use super::{Mode, SpaceError, SpaceOptions};
 /// The nominal L2 size (per core) the default schedule assumes.
 pub const NOMINAL_L2_BYTES: i64 = 512 * 1024;
 
-/// The smallest `kc` sampled (when `k` is larger).
-const MIN_KC: i64 = 96;
-
 /// The blocked plan's choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Blocking {
@@ -52,7 +53,7 @@ pub struct Blocking {
     pub rows: i64,
     /// Register tile vectors (`nr / lanes`).
     pub vectors: i64,
-    /// The reduction block (`kc`).
+    /// The reduction block (`kc`; today always the whole reduction).
     pub kc: i64,
     /// Row tiles per row block (`mc / mr`).
     pub row_tiles: i64,
@@ -82,16 +83,6 @@ fn largest_at_most(cands: &[i64], cap: i64) -> usize {
     cands.iter().rposition(|c| *c <= cap).unwrap_or(0)
 }
 
-/// The `kc` candidates: the divisors of `k` of at least `MIN_KC` (or `k`).
-pub fn kc_candidates(k: i64) -> Vec<i64> {
-    let ds: Vec<i64> = divisors(k).into_iter().filter(|d| *d >= MIN_KC.min(k)).collect();
-    if ds.is_empty() {
-        vec![k]
-    } else {
-        ds
-    }
-}
-
 /// The row-tile counts (`mc / mr`) whose block of `A` fits half of L2, and
 /// that leave one row block per thread where the rows allow it.
 pub fn row_tile_candidates(p: &Product, rows: i64, kc: i64, l2_bytes: i64, threads: usize) -> Vec<i64> {
@@ -111,7 +102,7 @@ pub fn row_tile_candidates(p: &Product, rows: i64, kc: i64, l2_bytes: i64, threa
     }
 }
 
-/// Samples the blocked plan (or takes its defaults): four categoricals.
+/// Samples the blocked plan (or takes its defaults): three categoricals.
 pub fn sample(
     sch: &mut Schedule,
     p: &Product,
@@ -123,10 +114,7 @@ pub fn sample(
     let rows = choose(sch, &row_c, largest_at_most(&row_c, shapes.rows), mode)?;
     let vec_c: Vec<i64> = divisors(p.vectors).into_iter().filter(|d| *d <= shapes.max_vectors).collect();
     let vectors = choose(sch, &vec_c, largest_at_most(&vec_c, shapes.vectors), mode)?;
-    let kc_c = kc_candidates(p.reduce);
-    // Default: the whole reduction, up to 512 (a micro-panel of B of
-    // 512 × 16 floats is 32 KiB).
-    let kc = choose(sch, &kc_c, largest_at_most(&kc_c, 512), mode)?;
+    let kc = p.reduce;
     let tile_c = row_tile_candidates(p, rows, kc, opts.l2_bytes, opts.threads);
     let row_tiles = choose(sch, &tile_c, tile_c.len() - 1, mode)?;
     Ok(Blocking { rows, vectors, kc, row_tiles })
@@ -167,14 +155,6 @@ mod tests {
     const MM512: Product = Product { rows: 512, vectors: 64, reduce: 512, lanes: 8, bytes: 4 };
 
     #[test]
-    fn kc_is_a_divisor_of_at_least_96() {
-        assert_eq!(kc_candidates(512), vec![128, 256, 512]);
-        assert_eq!(kc_candidates(300), vec![100, 150, 300]);
-        assert_eq!(kc_candidates(37), vec![37]);
-        assert_eq!(kc_candidates(97), vec![97]);
-    }
-
-    #[test]
     fn the_block_of_a_fits_half_of_l2() {
         // 4 rows × 512 × 4 bytes = 8 KiB per row tile: at most 32 tiles in 256 KiB.
         let c = row_tile_candidates(&MM512, 4, 512, 512 << 10, 1);
@@ -188,10 +168,10 @@ mod tests {
 
     #[test]
     fn tiles_multiply_to_the_extents() {
-        let b = Blocking { rows: 4, vectors: 2, kc: 256, row_tiles: 16 };
+        let b = Blocking { rows: 4, vectors: 2, kc: 512, row_tiles: 16 };
         assert_eq!(b.row_tile(512), vec![8, 1, 16, 4]);
         assert_eq!(b.lane_tile(64), vec![1, 32, 1, 2]);
-        assert_eq!(b.reduce_tile(512), vec![2, 256]);
+        assert_eq!(b.reduce_tile(512), vec![1, 512]);
         for (t, e) in [(b.row_tile(512), 512), (b.lane_tile(64), 64), (b.reduce_tile(512), 512)] {
             assert_eq!(t.iter().product::<i64>(), e);
         }

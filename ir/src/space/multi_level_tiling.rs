@@ -121,7 +121,13 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     order.extend(lane_loop);
     sch.reorder(&order)?;
     pack_operands(sch, block, (lane, lanes), opts, mode)?;
-    let anchor = s[1].last().copied();
+    // The blocked plan reduces all of `k` inside a row tile: its
+    // accumulators are written back per register tile (under `S2`), so they
+    // stay a register tile's worth; otherwise per `S1` tile.
+    let (anchor, first_r) = match plan {
+        Some(_) => (s[2].last().copied(), r[1].first().copied()),
+        None => (s[1].last().copied(), r[0].first().copied()),
+    };
     // Accumulators in a local buffer, written back (or consumed) per tile.
     let behind = match fusable_consumer(sch, block) {
         Some(c) => {
@@ -140,7 +146,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
             wb
         }
     };
-    if let Some(first_r) = r[0].first().copied() {
+    if let Some(first_r) = first_r {
         if f.block(block).unwrap().block.init.is_some() {
             let init = sch.decompose_reduction(b, first_r)?;
             let below = loops_below(sch, init, anchor)?;

@@ -24,7 +24,8 @@ family_error! { DecomposeReductionError, "decompose_reduction",
     NotReduction { block: String } => "block \"{block}\" is not a reduction block with an init",
     /// The loop does not enclose the block.
     NotAnAncestor { block: String, loop_: String } => "loop `{loop_}` does not enclose block \"{block}\"",
-    /// A loop outside `loop` drives a reduce variable, so init would run more than once.
+    /// A loop outside `loop` (of more than one iteration) drives a reduce
+    /// variable, so init would run more than once.
     ReduceLoopOutside { block: String, loop_: String, outer: String } =>
         "loop `{outer}` drives a reduce variable of block \"{block}\" but is outside `{loop_}`; decompose at `{outer}` or above",
     /// A loop drives both spatial and reduce variables.
@@ -62,7 +63,8 @@ pub fn check_decompose_reduction(
     let drives = |v: &Var, kind: IterKind| {
         br.block.iter_vars.iter().zip(&br.bindings).any(|(iv, b)| iv.kind == kind && b.uses_var(v))
     };
-    for l in &loops[..pos] {
+    // A unit loop outside runs once: the init still runs once per output.
+    for l in loops[..pos].iter().filter(|l| l.extent > 1) {
         if drives(&l.var, IterKind::Reduce) {
             return Err(DecomposeReductionError::ReduceLoopOutside {
                 block: block.into(),
