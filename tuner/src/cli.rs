@@ -50,7 +50,7 @@ pub enum Command {
         #[arg(long)]
         isa: Option<String>,
     },
-    /// Time every kernel's naive, default and committed variants side by side.
+    /// Time every kernel's naive, default and committed variants side by side, in interleaved rounds.
     Bench(BenchArgs),
     /// Measure this machine: CPU, ISAs, fp32 FMA peak per ISA, cache sizes, read bandwidth per level.
     Machine {
@@ -130,6 +130,9 @@ pub struct BenchArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
+    /// Interleaved rounds: each round takes one timing sample of every variant.
+    #[arg(long, default_value_t = crate::bench::DEFAULT_ROUNDS)]
+    pub rounds: usize,
 }
 
 impl Common {
@@ -238,6 +241,7 @@ fn run_bench(ws: &Workspace, b: &BenchArgs) -> Result<()> {
         run: b.common.run_options(),
         threads: b.common.threads,
         json: b.json,
+        rounds: b.rounds,
     };
     bench(&tasks, &opts)
 }
