@@ -1,7 +1,9 @@
 //! `tuner bench`: every kernel's variants timed side by side — the naive
 //! loop nest, the default schedule and the committed trace for every ISA
-//! this machine runs — compiled into one executable per kernel and measured
-//! in one runner process, so that the figures are comparable.
+//! this machine runs, and with `--peers` faer and matrixmultiply for the
+//! kernels that are a matrix product — compiled into one executable per
+//! kernel and measured in one runner process, so that the figures are
+//! comparable.
 //!
 //! The variants are timed in interleaved rounds (the runner's `--rounds=R`
 //! mode): round r takes one sample of every variant, so that a drift of the
@@ -18,6 +20,7 @@ use kiln_ir::target::{Isa, Target};
 
 use crate::builder::{build_parallel, prepare, Candidate, Toolchain};
 use crate::error::Result;
+use crate::peers::{self, matrix_product};
 use crate::runner::{kernel_data, run_batch_lines, Outcome, RunOptions};
 use crate::task::{gflops, Task};
 
@@ -27,10 +30,12 @@ pub struct BenchOptions {
     pub work_dir: PathBuf,
     /// The runner settings (the samples are made longer).
     pub run: RunOptions,
-    /// Threads the kernels may use.
+    /// Threads the kernels (and the peers) may use.
     pub threads: usize,
     /// One JSON object per line instead of a table.
     pub json: bool,
+    /// Also time faer and matrixmultiply on the kernels that are a matrix product.
+    pub peers: bool,
     /// Interleaved rounds: samples per variant.
     pub rounds: usize,
 }
@@ -74,7 +79,8 @@ pub fn is_noisy(spread_pct: Option<f64>) -> bool {
 
 struct Variant {
     name: &'static str,
-    isa: Isa,
+    /// The ISA of kiln's code; `None` for a peer (which picks its own at run time).
+    isa: Option<Isa>,
     cand: Candidate,
 }
 
@@ -97,6 +103,12 @@ pub fn bench(tasks: &[Task], args: &BenchOptions) -> Result<()> {
     let dir = &args.work_dir;
     let _lock = crate::database::lock(dir)?;
     let tc = prepare(dir)?;
+    // The peers' harness (faer: minutes the first time) only when a kernel needs it.
+    let peers_tc = if args.peers && tasks.iter().any(|t| matrix_product(&t.func).is_some()) {
+        Some(peers::prepare_peers(dir)?)
+    } else {
+        None
+    };
     let mut opts = args.run.clone();
     opts.min_sample_us = 200.0;
     let rounds = args.rounds.max(1);
@@ -111,25 +123,40 @@ pub fn bench(tasks: &[Task], args: &BenchOptions) -> Result<()> {
             "kernel", "variant", "isa", "median µs", "GFLOP/s", "spread"
         );
     }
+    // Notes go to stderr with --json, which prints only rows on stdout.
+    let say = |line: &str| if args.json { eprintln!("{line}") } else { println!("{line}") };
     let (mut timed, mut noisy) = (0, 0);
     for task in tasks {
-        let vars = variants(task, &isas, args.threads)?;
-        let rows = time_variants(&tc, task, &vars, dir, &opts, rounds)?;
+        let mut vars = variants(task, &isas, args.threads)?;
+        let mut tc = &tc;
+        let mut no_peers = false;
+        if args.peers {
+            match (matrix_product(&task.func), &peers_tc) {
+                (Some(p), Some(ptc)) => {
+                    let peer_vars = peers::candidates(&task.func, &p, args.threads);
+                    vars.extend(peer_vars.into_iter().map(|(name, cand)| Variant { name, isa: None, cand }));
+                    tc = ptc;
+                }
+                _ => no_peers = true,
+            }
+        }
+        let rows = time_variants(tc, task, &vars, dir, &opts, rounds)?;
         for row in &rows {
             timed += usize::from(row.outcome.latency_us().is_some());
             noisy += usize::from(row.noisy());
             print_row(row, args.json);
         }
+        if no_peers {
+            say(&format!("{:<12} no peers for this kernel (not a matrix product)", task.name));
+        }
     }
     if noisy > 0 {
-        let say = |line: String| if args.json { eprintln!("{line}") } else { println!("{line}") };
-        say(format!(
+        say(&format!(
             "! {noisy} of {timed} timings spread more than {NOISY_SPREAD_PCT}% (interquartile range of {rounds} \
              interleaved samples, in % of their median)"
         ));
         say("too noisy to trust: the machine was busy while these ran; re-run `tuner bench` when it is quieter \
-             (or with more --rounds)"
-            .to_string());
+             (or with more --rounds)");
     }
     Ok(())
 }
@@ -191,12 +218,12 @@ pub fn run_rounds(
 /// (if any) of every ISA but scalar.
 fn variants(task: &Task, isas: &[Isa], threads: usize) -> Result<Vec<Variant>> {
     let naive = Candidate::new(task.func.clone(), Isa::Scalar);
-    let mut vars = vec![Variant { name: "naive", isa: Isa::Scalar, cand: naive }];
+    let mut vars = vec![Variant { name: "naive", isa: Some(Isa::Scalar), cand: naive }];
     for isa in isas.iter().copied().filter(|i| *i != Isa::Scalar) {
         let d = task.default_program(isa, threads)?;
-        vars.push(Variant { name: "default", isa, cand: Candidate::new(d.func, isa) });
+        vars.push(Variant { name: "default", isa: Some(isa), cand: Candidate::new(d.func, isa) });
         if let Ok(c) = task.committed_program(&Target::cpu(isa, kiln::cpu::class()), threads) {
-            vars.push(Variant { name: "committed", isa, cand: Candidate::new(c.func, isa) });
+            vars.push(Variant { name: "committed", isa: Some(isa), cand: Candidate::new(c.func, isa) });
         }
     }
     Ok(vars)
@@ -206,7 +233,7 @@ fn print_row(row: &Row, json: bool) {
     let (task, v, o) = (row.task, row.variant, &row.outcome);
     let us = o.latency_us();
     let g = us.map(|u| gflops(task.flops, u));
-    let isa = v.isa.name();
+    let isa = v.isa.map_or("auto", Isa::name);
     if json {
         let obj = serde_json::json!({
             "kernel": task.name, "variant": v.name, "isa": isa,
