@@ -244,7 +244,8 @@ fn print_row(row: &Row, json: bool) {
     } else {
         let (a, b, s) = match (us, g) {
             (Some(u), Some(g)) => {
-                let s = row.spread_pct.map_or("?".into(), |s| format!("{s:.1}%"));
+                // Rounded up, so that a flagged spread never reads as the threshold or below.
+                let s = row.spread_pct.map_or("?".into(), |s| format!("{:.1}%", (s * 10.0).ceil() / 10.0));
                 (format!("{u:.2}"), format!("{g:.1}"), s)
             }
             _ => (o.describe(), String::new(), String::new()),
