@@ -99,7 +99,10 @@ fn run_fn(func: &PrimFunc, p: &MatProduct, body: TokenStream) -> TokenStream {
             const M: usize = #m;
             const N: usize = #n;
             const K: usize = #k;
-            let (a, b, bias, c): (&[f32], &[f32], Option<&[f32]>, &mut [f32]) = (#a, #b, #bias, #c);
+            let a: &[f32] = #a;
+            let b: &[f32] = #b;
+            let bias: Option<&[f32]> = #bias;
+            let c: &mut [f32] = #c;
             #body
         }
     }
@@ -183,4 +186,64 @@ fn mm_run(func: &PrimFunc, p: &MatProduct, threads: usize) -> TokenStream {
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generated code of both peers for a kernel, pretty-printed.
+    fn code(src: &str, threads: usize) -> Vec<String> {
+        let f = kiln_ir::schedule::testing::kernel(src);
+        let p = matrix_product(&f).expect("a product");
+        candidates(&f, &p, threads)
+            .into_iter()
+            .map(|(_, c)| match c.code {
+                crate::builder::Code::Raw(ts) => kiln_ir::codegen::pretty(&ts),
+                other => panic!("a peer is hand-written code: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// `z = x·wᵀ + bias`, the parameters in another order than the operands.
+    const LINEAR: &str = "pub fn f(bias: [f32; 3], x: [f32; 2, 4], z: &mut [f32; 2, 3], w: [f32; 3, 4]) {
+        let y = alloc([f32; 2, 3]);
+        for (i, j, k) in grid(2, 3, 4) {
+            block(\"Y\") {
+                let (vi, vj, vk) = axis::remap(\"SSR\", (i, j, k));
+                init { y[vi, vj] = 0.0; }
+                y[vi, vj] += x[vi, vk] * w[vj, vk];
+            }
+        }
+        for (i, j) in grid(2, 3) {
+            block(\"Z\") {
+                let (vi, vj) = axis::remap(\"SS\", (i, j));
+                z[vi, vj] = y[vi, vj] + bias[vj];
+            }
+        }
+    }";
+
+    /// `code` without whitespace, and `text` the same: `squash(code).contains(squash(text))`.
+    fn has(code: &str, text: &str) -> bool {
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        squash(code).contains(&squash(text))
+    }
+
+    #[test]
+    fn peers_call_the_crates_with_the_kernels_operands_layout_and_threads() {
+        let [faer, mm] = <[String; 2]>::try_from(code(LINEAR, 2)).unwrap();
+        for c in [&faer, &mm] {
+            assert!(has(c, "pub unsafe fn run(p0: &[f32], p1: &[f32], p2: &mut [f32], p3: &[f32])"), "{c}");
+            let operands = "let a: &[f32] = p1; let b: &[f32] = p3; let bias: Option<&[f32]> = Some(p0); \
+                            let c: &mut [f32] = p2;";
+            assert!(has(c, operands), "{c}");
+        }
+        // W read transposed, added to the copied bias, on two threads.
+        assert!(has(&faer, "faer::MatRef::from_row_major_slice(b, N, K).transpose()"), "{faer}");
+        assert!(has(&faer, "faer::Accum::Add") && has(&faer, "faer::Par::rayon(2usize)"), "{faer}");
+        assert!(has(&mm, "b.as_ptr(), 1, K as isize, beta,"), "{mm}");
+        assert!(has(&mm, "const THREADS: usize = 2usize;"), "{mm}");
+        // One thread: faer sequential.
+        assert!(has(&code(LINEAR, 1)[0], "faer::Par::Seq"));
+    }
 }
