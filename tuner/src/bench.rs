@@ -111,6 +111,11 @@ pub fn bench(tasks: &[Task], args: &BenchOptions) -> Result<()> {
     };
     let mut opts = args.run.clone();
     opts.min_sample_us = 200.0;
+    // The naive 512³ products take 0.6 s a call, and several calls pass
+    // between two lines of the runner (the check, the calibration): on a
+    // busy machine that came close to tuning's 20 s (a naive variant timed
+    // out once here). bench measures programs that tuning already ran.
+    opts.timeout = opts.timeout.max(std::time::Duration::from_secs(60));
     let rounds = args.rounds.max(1);
     let isas = if opts.runner_cmd.is_empty() {
         crate::machine::supported_isas()

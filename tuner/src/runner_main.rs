@@ -320,6 +320,9 @@ mod runner {
                 result(format!("{{\"id\":{id},\"ok\":false,\"error\":{:?}}}", e));
                 continue;
             }
+            // Again before the calibration (several calls): every line restarts
+            // the driver's hang timeout.
+            begin(id);
             let (inner, once) = calibrate(id, isa_of, call, bufs, outs, &mut warm_isa, min_sample_us);
             timed.push((id, inner, once > 0.05));
         }
