@@ -93,6 +93,9 @@ pub struct Toolchain {
     pub kiln_rlib: PathBuf,
     pub deps_dir: PathBuf,
     pub work_dir: PathBuf,
+    /// Further crates a batch may use, `(name, rlib)`: faer and
+    /// matrixmultiply in the harness of `tuner bench --peers`, none for tuning.
+    pub externs: Vec<(String, PathBuf)>,
 }
 
 /// A compiled batch.
@@ -115,22 +118,49 @@ fn workspace_root() -> PathBuf {
 /// `work_dir/harness` (or in `$KILN_TUNE_HARNESS_DIR`, which lets several work
 /// directories — tests — share one build of the runtime).
 pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
-    let h = match std::env::var_os("KILN_TUNE_HARNESS_DIR") {
+    prepare_harness(&harness_dir(work_dir), work_dir, &[])
+}
+
+/// The directory of the runtime's build: `work_dir/harness`, or
+/// `$KILN_TUNE_HARNESS_DIR` when set.
+pub fn harness_dir(work_dir: &Path) -> PathBuf {
+    match std::env::var_os("KILN_TUNE_HARNESS_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => work_dir.join("harness"),
-    };
-    std::fs::create_dir_all(h.join("src")).map_err(Error::io("create", &h))?;
+    }
+}
+
+/// Builds (or reuses) a harness in `h`: the runtime plus the crates `extra`
+/// (`(name, version requirement)`, compiled with the same release settings,
+/// their rlibs returned as the toolchain's `externs`). A harness with extra
+/// crates starts from a copy of the workspace's `Cargo.lock`, so that it
+/// builds the versions the workspace pins, without the registry when they
+/// are in cargo's cache.
+pub fn prepare_harness(h: &Path, work_dir: &Path, extra: &[(&str, &str)]) -> Result<Toolchain> {
+    std::fs::create_dir_all(h.join("src")).map_err(Error::io("create", h))?;
+    let deps: String = extra.iter().map(|(name, req)| format!("{name} = {req:?}\n")).collect();
     let manifest = format!(
         "[package]\nname = \"kiln-harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nkiln-runtime = {{ path = {:?} }}\n\n[workspace]\n\n\
+         [dependencies]\nkiln-runtime = {{ path = {:?} }}\n{deps}\n[workspace]\n\n\
          [profile.release]\nopt-level = 3\ncodegen-units = 1\ndebug = false\n",
         workspace_root().join("runtime").to_string_lossy()
     );
     write_if_changed(&h.join("Cargo.toml"), &manifest)?;
-    write_if_changed(&h.join("src/lib.rs"), "pub use kiln_runtime;\n")?;
+    let lib: String = std::iter::once("kiln_runtime")
+        .chain(extra.iter().map(|(n, _)| *n))
+        .map(|n| format!("pub use {n};\n"))
+        .collect();
+    write_if_changed(&h.join("src/lib.rs"), &lib)?;
+    let lock = h.join("Cargo.lock");
+    if !extra.is_empty() && !lock.exists() {
+        let ws_lock = workspace_root().join("Cargo.lock");
+        if ws_lock.exists() {
+            std::fs::copy(&ws_lock, &lock).map_err(Error::io("copy", &ws_lock))?;
+        }
+    }
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "--quiet", "--message-format=json"])
-        .current_dir(&h)
+        .current_dir(h)
         .env("CARGO_TARGET_DIR", h.join("target"))
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -139,22 +169,36 @@ pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
     if !out.status.success() {
         return Err(Error::Toolchain(String::from_utf8_lossy(&out.stderr).to_string()));
     }
-    let mut kiln_rlib = None;
+    let mut rlibs: Vec<(String, PathBuf)> = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "kiln_runtime" {
-            for f in v["filenames"].as_array().into_iter().flatten() {
-                if let Some(s) = f.as_str().filter(|s| s.ends_with(".rlib")) {
-                    kiln_rlib = Some(PathBuf::from(s));
-                }
+        if v["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let Some(name) = v["target"]["name"].as_str() else { continue };
+        if name != "kiln_runtime" && !extra.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        for f in v["filenames"].as_array().into_iter().flatten() {
+            if let Some(s) = f.as_str().filter(|s| s.ends_with(".rlib")) {
+                rlibs.retain(|(n, _)| n != name);
+                rlibs.push((name.to_string(), PathBuf::from(s)));
             }
         }
     }
-    let kiln_rlib = kiln_rlib.ok_or_else(|| Error::Toolchain("cargo did not report kiln-runtime's rlib".into()))?;
+    let rlib = |name: &str| {
+        rlibs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| Error::Toolchain(format!("cargo did not report {name}'s rlib")))
+    };
+    let kiln_rlib = rlib("kiln_runtime")?;
+    let externs = extra.iter().map(|(n, _)| Ok((n.to_string(), rlib(n)?))).collect::<Result<Vec<_>>>()?;
     let deps_dir = kiln_rlib.parent().unwrap().to_path_buf();
     let work = work_dir.join("build");
     std::fs::create_dir_all(&work).map_err(Error::io("create", &work))?;
-    Ok(Toolchain { kiln_rlib, deps_dir, work_dir: work })
+    Ok(Toolchain { kiln_rlib, deps_dir, work_dir: work, externs })
 }
 
 fn write_if_changed(p: &Path, text: &str) -> Result<()> {
@@ -363,6 +407,7 @@ fn build_uncached(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
             .arg(format!("dependency={}", tc.deps_dir.display()))
             .arg("--extern")
             .arg(format!("kiln={}", tc.kiln_rlib.display()))
+            .args(tc.externs.iter().flat_map(|(n, p)| ["--extern".to_string(), format!("{n}={}", p.display())]))
             .arg(&src_path)
             .arg("-o")
             .arg(&exe)

@@ -25,7 +25,8 @@ Examples:
   cargo run --release -p tuner -- tune --kernel linear0 --strategy random --seed 3
   cargo run --release -p tuner -- tune --kernel matmul --isa avx512 --runner-cmd \"ssh avx512-box\"
   cargo run --release -p tuner -- show matmul --isa avx2
-  cargo run --release -p tuner -- bench --json";
+  cargo run --release -p tuner -- bench --json
+  cargo run --release -p tuner -- bench --peers --kernel linear --threads 2";
 
 /// kiln's tuner: searches schedules of the workspace's `tensor_func!` kernels,
 /// checks and times them, and commits the best traces to `<crate>/traces/`.
@@ -50,7 +51,7 @@ pub enum Command {
         #[arg(long)]
         isa: Option<String>,
     },
-    /// Time every kernel's naive, default and committed variants side by side.
+    /// Time every kernel's naive, default and committed variants side by side, in interleaved rounds.
     Bench(BenchArgs),
     /// Measure this machine: CPU, ISAs, fp32 FMA peak per ISA, cache sizes, read bandwidth per level.
     Machine {
@@ -130,6 +131,12 @@ pub struct BenchArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
+    /// Also time faer and matrixmultiply, in the same process, on the kernels that are a matrix product.
+    #[arg(long)]
+    pub peers: bool,
+    /// Interleaved rounds: each round takes one timing sample of every variant.
+    #[arg(long, default_value_t = crate::bench::DEFAULT_ROUNDS)]
+    pub rounds: usize,
 }
 
 impl Common {
@@ -238,6 +245,8 @@ fn run_bench(ws: &Workspace, b: &BenchArgs) -> Result<()> {
         run: b.common.run_options(),
         threads: b.common.threads,
         json: b.json,
+        peers: b.peers,
+        rounds: b.rounds,
     };
     bench(&tasks, &opts)
 }

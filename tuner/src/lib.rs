@@ -9,11 +9,12 @@
 //! best trace per kernel and ISA to `<crate>/traces/<kernel>.json`
 //! (`commit`), with a table and tuning curves (`report`). `tune` is the
 //! loop; `options` says how to run it; `cli` and `bench` are the command
-//! line. Every fallible public function returns [`Error`].
+//! line, and `peers` the BLAS crates `bench --peers` times beside kiln's
+//! code. Every fallible public function returns [`Error`].
 //!
 //! Modules, lowest first (each uses only modules before it):
 //! `error`, `machine`, `gbt`, `features`, `database`, `probe`, `runner`, `task`,
-//! `builder`, `cost_model`, `mutator`, `search`, `confirm`, `discover`,
+//! `builder`, `peers`, `cost_model`, `mutator`, `search`, `confirm`, `discover`,
 //! `options`, `state`, `commit`, `report`, `tune`, `bench`, `cli`.
 //!
 //! The library API mirrors the chapter: [`random_search`] is its
@@ -41,6 +42,7 @@ pub mod gbt;
 pub mod machine;
 pub mod mutator;
 pub mod options;
+pub mod peers;
 pub mod probe;
 pub mod report;
 pub mod runner;

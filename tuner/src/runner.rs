@@ -160,6 +160,21 @@ pub fn run_batch_each(
     opts: &RunOptions,
     each: &mut dyn FnMut(usize, &Outcome),
 ) -> Vec<(usize, Outcome)> {
+    run_batch_lines(exe, data_dir, ids, opts, &[], each, &mut |_| {})
+}
+
+/// [`run_batch_each`] with `extra` runner arguments (flags passed among the
+/// ids, such as `--rounds=R`, see `runner_main.rs`), calling `line` with
+/// every line the runner prints (for what a mode adds to its `RESULT`s).
+pub fn run_batch_lines(
+    exe: &Path,
+    data_dir: &Path,
+    ids: &[usize],
+    opts: &RunOptions,
+    extra: &[String],
+    each: &mut dyn FnMut(usize, &Outcome),
+    line: &mut dyn FnMut(&str),
+) -> Vec<(usize, Outcome)> {
     let mut pending: Vec<usize> = ids.to_vec();
     let mut results: Vec<(usize, Outcome)> = Vec::new();
     while !pending.is_empty() {
@@ -177,6 +192,7 @@ pub fn run_batch_each(
             .arg(opts.repeats.to_string())
             .arg(if opts.flush { "1" } else { "0" })
             .arg(opts.cutoff_us.unwrap_or(0.0).to_string())
+            .args(extra)
             .args(pending.iter().map(|i| i.to_string()))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -231,6 +247,7 @@ pub fn run_batch_each(
             match event {
                 Ok(Event::StdoutClosed) => stdout_open = false,
                 Ok(Event::Line(l)) => {
+                    line(&l);
                     if let Some(id) = l.strip_prefix("BEGIN ").and_then(|s| s.trim().parse().ok()) {
                         current = Some(id);
                     } else if let Some(json) = l.strip_prefix("RESULT ") {

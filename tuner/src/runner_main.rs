@@ -1,6 +1,20 @@
 // The runner, compiled into every batch executable (see runner.rs).
+// Arguments: data dir, rtol, atol_rel, min_sample_us, repeats, flush (0/1),
+// cutoff_us (0: none; see `RunOptions::cutoff_us`),
+// then the candidate ids, among which `--rounds=R` selects the interleaved
+// mode (below).
 // Protocol on stdout: `BEGIN <id>` before a candidate runs, then
 // `RESULT <json>` with {"id", "ok", "median_us" | "error"}.
+//
+// By default each candidate is checked and timed in turn (`repeats` samples
+// back to back): what tuning measures. With `--rounds=R` (`tuner bench`)
+// every candidate is first checked, calibrated and warmed up in turn, then
+// timed round by round: round r takes one sample of each candidate (starting
+// with the r-th, so that no candidate always follows the same one), R rounds,
+// so that a drift of the machine's speed (another process, the clock) hits
+// every candidate alike. `BEGIN <id>` precedes each sample (a crash is still
+// its candidate's), and the RESULTs, printed after the last round, also carry
+// the samples (`"samples_us"`, in round order).
 mod runner {
     use std::io::Write;
 
@@ -122,7 +136,14 @@ mod runner {
         // A candidate whose first call takes longer than this (µs; 0: no
         // cutoff) is clearly slower than the best so far: it gets 3 samples.
         let cutoff_us: f64 = a[7].parse().unwrap();
-        let ids: Vec<usize> = a[8..].iter().map(|s| s.parse().unwrap()).collect();
+        let mut rounds = 0usize;
+        let mut ids: Vec<usize> = Vec::new();
+        for s in &a[8..] {
+            match s.strip_prefix("--rounds=") {
+                Some(r) => rounds = r.parse().unwrap(),
+                None => ids.push(s.parse().unwrap()),
+            }
+        }
         let meta = std::fs::read_to_string(format!("{dir}/meta.txt")).expect("meta.txt");
         let mut bufs = Vec::new();
         let mut wants = Vec::new();
@@ -144,6 +165,10 @@ mod runner {
             }
         }
         let mut scratch = if flush { vec![0u8; 64 << 20] } else { vec![] };
+        if rounds > 0 {
+            let tol = (rtol, atol_rel);
+            return interleaved(&ids, n, rounds, min_sample_us, &mut scratch, &isa_of, call, &bufs, &mut outs, &wants, tol);
+        }
         // The first correct candidate of each ISA first runs for a while on
         // its own, to bring the core (clock, vector units) to its working
         // state: without this, whichever candidate was timed first in a
@@ -161,46 +186,11 @@ mod runner {
                 o.flush().unwrap();
             }
             let result = (|| -> Result<f64, String> {
-                if !supported(isa_of(id)) {
-                    return Err(format!("unsupported: this CPU cannot run {} code", isa_of(id)));
-                }
-                for b in outs.bufs.iter_mut().flatten() {
-                    b.reset();
-                }
-                call(id, &bufs, &mut outs);
-                for (k, w) in wants.iter().enumerate() {
-                    let Some(w) = w else { continue };
-                    let g = outs.bufs[k].as_ref().unwrap();
-                    let scale = (0..w.len()).map(|i| w.get(i).abs()).filter(|x| x.is_finite()).fold(0.0, f64::max);
-                    let atol = atol_rel * scale.max(1e-30);
-                    for i in 0..w.len() {
-                        let (gv, wv) = (g.get(i), w.get(i));
-                        let ok = if wv.is_nan() { gv.is_nan() } else { (gv - wv).abs() <= atol + rtol * wv.abs() };
-                        if !ok {
-                            return Err(format!("wrong result: output {k} element {i} is {gv}, expected {wv}"));
-                        }
-                    }
-                }
-                if warm_isa != Some(isa_of(id)) {
-                    let t = std::time::Instant::now();
-                    while t.elapsed().as_secs_f64() < 0.2 {
-                        call(id, &bufs, &mut outs);
-                    }
-                    warm_isa = Some(isa_of(id));
-                }
+                check(id, &isa_of, call, &bufs, &mut outs, &wants, (rtol, atol_rel))?;
                 // Time: samples of `inner` calls each, at least `min_sample_us` long.
-                let t = std::time::Instant::now();
-                call(id, &bufs, &mut outs);
-                let once = t.elapsed().as_secs_f64().max(1e-9);
-                let inner = ((min_sample_us * 1e-6 / once).ceil() as usize).clamp(1, 1_000_000);
+                let (inner, once) =
+                    calibrate(id, &isa_of, call, &bufs, &mut outs, &mut warm_isa, min_sample_us, cutoff_us);
                 let slow = cutoff_us > 0.0 && once * 1e6 > cutoff_us;
-                // Warm up for at least 2 ms (and 3 calls).
-                let t = std::time::Instant::now();
-                let mut warm = 0;
-                while !slow && (warm < 3 || t.elapsed().as_secs_f64() < 2e-3) {
-                    call(id, &bufs, &mut outs);
-                    warm += 1;
-                }
                 let repeats = if slow { repeats.clamp(1, 3) } else { repeats.max(1) };
                 let mut samples = Vec::with_capacity(repeats);
                 for _ in 0..repeats {
@@ -223,6 +213,158 @@ mod runner {
             let mut o = stdout.lock();
             writeln!(o, "RESULT {line}").unwrap();
             o.flush().unwrap();
+        }
+    }
+
+    fn begin(id: usize) {
+        let mut o = std::io::stdout().lock();
+        writeln!(o, "BEGIN {id}").unwrap();
+        o.flush().unwrap();
+    }
+
+    fn result(line: String) {
+        let mut o = std::io::stdout().lock();
+        writeln!(o, "RESULT {line}").unwrap();
+        o.flush().unwrap();
+    }
+
+    /// Runs candidate `id` once on NaN-filled outputs and compares them with
+    /// the reference: `|got - want| <= atol_rel * max|want| + rtol * |want|`.
+    fn check(
+        id: usize,
+        isa_of: &impl Fn(usize) -> &'static str,
+        call: fn(usize, &[Buf], &mut Outs),
+        bufs: &[Buf],
+        outs: &mut Outs,
+        wants: &[Option<Buf>],
+        (rtol, atol_rel): (f64, f64),
+    ) -> Result<(), String> {
+        if !supported(isa_of(id)) {
+            return Err(format!("unsupported: this CPU cannot run {} code", isa_of(id)));
+        }
+        for b in outs.bufs.iter_mut().flatten() {
+            b.reset();
+        }
+        call(id, bufs, outs);
+        for (k, w) in wants.iter().enumerate() {
+            let Some(w) = w else { continue };
+            let g = outs.bufs[k].as_ref().unwrap();
+            let scale = (0..w.len()).map(|i| w.get(i).abs()).filter(|x| x.is_finite()).fold(0.0, f64::max);
+            let atol = atol_rel * scale.max(1e-30);
+            for i in 0..w.len() {
+                let (gv, wv) = (g.get(i), w.get(i));
+                let ok = if wv.is_nan() { gv.is_nan() } else { (gv - wv).abs() <= atol + rtol * wv.abs() };
+                if !ok {
+                    return Err(format!("wrong result: output {k} element {i} is {gv}, expected {wv}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gets candidate `id` ready to be timed: the first candidate of each ISA
+    /// first runs for 0.2 s (see `main`), then one call is timed to find the
+    /// number of calls per sample (at least `min_sample_us` long), and the
+    /// candidate warms up for at least 2 ms (and 3 calls). Returns the calls
+    /// per sample and the time of that one call, in seconds.
+    fn calibrate(
+        id: usize,
+        isa_of: &impl Fn(usize) -> &'static str,
+        call: fn(usize, &[Buf], &mut Outs),
+        bufs: &[Buf],
+        outs: &mut Outs,
+        warm_isa: &mut Option<&'static str>,
+        min_sample_us: f64,
+        cutoff_us: f64,
+    ) -> (usize, f64) {
+        if *warm_isa != Some(isa_of(id)) {
+            let t = std::time::Instant::now();
+            while t.elapsed().as_secs_f64() < 0.2 {
+                call(id, bufs, outs);
+            }
+            *warm_isa = Some(isa_of(id));
+        }
+        let t = std::time::Instant::now();
+        call(id, bufs, outs);
+        let once = t.elapsed().as_secs_f64().max(1e-9);
+        let inner = ((min_sample_us * 1e-6 / once).ceil() as usize).clamp(1, 1_000_000);
+        // Warm up for at least 2 ms (and 3 calls), unless the first call
+        // was over the cutoff.
+        let slow = cutoff_us > 0.0 && once * 1e6 > cutoff_us;
+        let t = std::time::Instant::now();
+        let mut warm = 0;
+        while !slow && (warm < 3 || t.elapsed().as_secs_f64() < 2e-3) {
+            call(id, bufs, outs);
+            warm += 1;
+        }
+        (inner, once)
+    }
+
+    /// The `--rounds=R` mode (see the top of this file): every candidate is
+    /// checked, calibrated (calls per sample, at least `min_sample_us` long)
+    /// and warmed up in turn, then timed in `rounds` interleaved rounds.
+    /// Each sample is preceded by one untimed call (or the cache flush), so
+    /// that it starts with its own candidate's data in the caches, as
+    /// back-to-back samples do — but for a candidate whose one call takes
+    /// longer than 50 ms, for which refilling the caches is noise (and the
+    /// extra call would double the time of the naive 512³ product).
+    #[allow(clippy::too_many_arguments)]
+    fn interleaved(
+        ids: &[usize],
+        n: usize,
+        rounds: usize,
+        min_sample_us: f64,
+        scratch: &mut [u8],
+        isa_of: &impl Fn(usize) -> &'static str,
+        call: fn(usize, &[Buf], &mut Outs),
+        bufs: &[Buf],
+        outs: &mut Outs,
+        wants: &[Option<Buf>],
+        tol: (f64, f64),
+    ) {
+        // (id, calls per sample, whether one call takes over 50 ms)
+        let mut timed: Vec<(usize, usize, bool)> = Vec::new();
+        let mut warm_isa: Option<&str> = None;
+        for &id in ids.iter().filter(|id| **id < n) {
+            begin(id);
+            if let Err(e) = check(id, isa_of, call, bufs, outs, wants, tol) {
+                result(format!("{{\"id\":{id},\"ok\":false,\"error\":{:?}}}", e));
+                continue;
+            }
+            // Again before the calibration (several calls): every line restarts
+            // the driver's hang timeout.
+            begin(id);
+            let (inner, once) = calibrate(id, isa_of, call, bufs, outs, &mut warm_isa, min_sample_us, 0.0);
+            timed.push((id, inner, once > 0.05));
+        }
+        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); timed.len()];
+        for r in 0..rounds {
+            for j in 0..timed.len() {
+                let slot = (j + r) % timed.len();
+                let (id, inner, slow) = timed[slot];
+                begin(id);
+                if !scratch.is_empty() {
+                    // (`scratch` is empty unless the caches are flushed.)
+                    flush_caches(scratch);
+                } else if !slow {
+                    call(id, bufs, outs);
+                }
+                let t = std::time::Instant::now();
+                for _ in 0..inner {
+                    call(id, bufs, outs);
+                }
+                samples[slot].push(t.elapsed().as_secs_f64() / inner as f64 * 1e6);
+            }
+        }
+        for ((id, _, _), s) in timed.iter().zip(&samples) {
+            let mut sorted = s.clone();
+            sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let median = sorted[sorted.len() / 2];
+            let list: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+            result(format!(
+                "{{\"id\":{id},\"ok\":true,\"median_us\":{median},\"samples_us\":[{}]}}",
+                list.join(",")
+            ));
         }
     }
 }
