@@ -109,8 +109,13 @@ fn register_tiles_that_spill_are_rejected() {
         }
     }
     let d = task.default_program(Isa::Avx2, 1).unwrap();
-    // 32 rows: 4 of them (the largest divisor <= 6); 40 columns = 5 vectors: 1 of them.
-    assert_eq!(kiln_ir::space::register_use(&d.func, Isa::Avx2).accumulators, 4, "the default 4x1 register tile");
+    // 40 columns = 5 vectors, which no tile width (<= 2 by default) divides:
+    // the whole row of 5 vectors at the tile's third level, by 2 rows (the
+    // most whose 2 x 5 accumulators and 5 operands fit 16 registers).
+    assert_eq!(kiln_ir::space::register_use(&d.func, Isa::Avx2).accumulators, 2, "the default 2-row tile");
+    let text = d.trace.to_string();
+    assert!(text.contains("decision=[1, 1, 5, 1]"), "{text}");
+    assert!(text.contains("decision=[16, 1, 1, 2]"), "{text}");
     assert_eq!(features::extract(&d.func, Isa::Avx2).len(), features::COUNT);
 }
 
