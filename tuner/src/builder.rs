@@ -117,8 +117,54 @@ fn workspace_root() -> PathBuf {
 /// lines, no build script, no macro — seconds on a fresh work directory) in
 /// `work_dir/harness` (or in `$KILN_TUNE_HARNESS_DIR`, which lets several work
 /// directories — tests — share one build of the runtime).
+///
+/// A work directory without a harness first tries the runtime cargo already
+/// built beside the tuner itself (`target/release/deps`, when the tuner runs
+/// from a cargo build): a fresh clone's first tune then starts measuring
+/// after one probe compilation instead of a build of the runtime.
 pub fn prepare(work_dir: &Path) -> Result<Toolchain> {
-    prepare_harness(&harness_dir(work_dir), work_dir, &[])
+    let h = harness_dir(work_dir);
+    if !h.join("target").exists() {
+        if let Some(tc) = cargo_built_runtime(work_dir) {
+            return Ok(tc);
+        }
+    }
+    prepare_harness(&h, work_dir, &[])
+}
+
+/// The `kiln-runtime` rlib of the cargo build the tuner runs from (the
+/// newest in the `deps` directory beside the executable), if a probe program
+/// compiles and links against it with this `rustc`.
+fn cargo_built_runtime(work_dir: &Path) -> Option<Toolchain> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let deps = if dir.ends_with("deps") { dir.to_path_buf() } else { dir.join("deps") };
+    let rlib = std::fs::read_dir(&deps)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with("libkiln_runtime-") && n.ends_with(".rlib")
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?
+        .path();
+    let work = work_dir.join("build");
+    std::fs::create_dir_all(&work).ok()?;
+    let probe = work.join("runtime_probe.rs");
+    std::fs::write(&probe, "fn main() { println!(\"{}\", kiln::cpu::class()); }\n").ok()?;
+    let ok = Command::new("rustc")
+        .args(["--edition", "2021", "--crate-type", "bin", "-C", "opt-level=0", "--error-format=short"])
+        .arg("-L")
+        .arg(format!("dependency={}", deps.display()))
+        .arg("--extern")
+        .arg(format!("kiln={}", rlib.display()))
+        .arg(&probe)
+        .arg("-o")
+        .arg(work.join("runtime_probe"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then(|| Toolchain { kiln_rlib: rlib, deps_dir: deps, work_dir: work, externs: vec![] })
 }
 
 /// The directory of the runtime's build: `work_dir/harness`, or
