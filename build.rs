@@ -40,10 +40,13 @@ fn main() {
         writeln!(naive, "{}", emit_kernel(f, &[scalar], &vis, &none)).unwrap();
         // What the kernel compiles to without a trace (its schedule section, else the default rules).
         let sources = Sources::without_file(&k).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        // A bundled kernel named `*_t<N>` is tuned for N threads
+        // (`matmul512_t2`): its default is the N-thread default.
+        let threads = f.name.rsplit_once("_t").and_then(|(_, n)| n.parse::<usize>().ok()).unwrap_or(1);
         let variants: Vec<Variant> = Isa::ALL
             .iter()
             .map(|isa| {
-                let p = sources.untuned(&Target::isa(*isa), 1).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+                let p = sources.untuned(&Target::isa(*isa), threads).unwrap_or_else(|e| panic!("{}: {e}", f.name));
                 Variant::new(*isa, p.func)
             })
             .collect();
