@@ -454,6 +454,17 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
             let (p, q, c) = (vexpr(em, b, p, ctx, env)?, vexpr(em, b, q, ctx, env)?, vexpr(em, b, x, ctx, env)?);
             V::Vec(ctx.ops.fnma(dt, to_vec(ctx, p), to_vec(ctx, q), to_vec(ctx, c)))
         }
+        Expr::Binary(BinOp::Div, x, y) if x.dtype() == dt && !varies(em, b, y, ctx, env) => {
+            // A divisor shared by the lanes: Markstein's exact quotient
+            // from one reciprocal, where the ISA has it (`div_by`).
+            let (a, c) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, y, ctx, env)?);
+            let V::Scalar(s) = c else { unreachable!("a lane-invariant operand is a scalar") };
+            let av = to_vec(ctx, a);
+            match ctx.ops.div_by(&em.helpers, dt, av.clone(), s.clone()) {
+                Some(q) => V::Vec(q),
+                None => V::Vec(ctx.ops.binary(dt, BinOp::Div, av, to_vec(ctx, V::Scalar(s))).ok_or_else(none)?),
+            }
+        }
         Expr::Binary(op, x, y) if x.dtype() == dt => {
             let (a, c) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, y, ctx, env)?);
             V::Vec(ctx.ops.binary(dt, *op, to_vec(ctx, a), to_vec(ctx, c)).ok_or_else(none)?)

@@ -104,4 +104,10 @@ pub(crate) trait VectorOps: Sync {
     fn mask_not(&self, dt: DataType, a: TokenStream) -> TokenStream;
     /// Lane-wise `mask ? t : f`.
     fn select(&self, dt: DataType, mask: TokenStream, t: TokenStream, f: TokenStream) -> TokenStream;
+    /// `a / s` for a scalar `s` shared by the lanes, exactly as the vector
+    /// division rounds it, when the ISA has a faster exact form (`None`: the
+    /// vector division).
+    fn div_by(&self, _h: &Helpers, _dt: DataType, _a: TokenStream, _s: TokenStream) -> Option<TokenStream> {
+        None
+    }
 }
