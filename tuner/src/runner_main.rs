@@ -190,7 +190,7 @@ mod runner {
                 // Time: samples of `inner` calls each, at least `min_sample_us` long.
                 let (inner, once) =
                     calibrate(id, &isa_of, call, &bufs, &mut outs, &mut warm_isa, min_sample_us, cutoff_us);
-                let slow = cutoff_us > 0.0 && once * 1e6 > cutoff_us;
+                let slow = over_cutoff(once, cutoff_us);
                 let repeats = if slow { repeats.clamp(1, 3) } else { repeats.max(1) };
                 let mut samples = Vec::with_capacity(repeats);
                 for _ in 0..repeats {
@@ -265,8 +265,9 @@ mod runner {
     /// Gets candidate `id` ready to be timed: the first candidate of each ISA
     /// first runs for 0.2 s (see `main`), then one call is timed to find the
     /// number of calls per sample (at least `min_sample_us` long), and the
-    /// candidate warms up for at least 2 ms (and 3 calls). Returns the calls
-    /// per sample and the time of that one call, in seconds.
+    /// candidate warms up for at least 2 ms (and 3 calls) unless that one
+    /// call took longer than `cutoff_us` (0: no cutoff). Returns the calls per
+    /// sample and the time of that one call, in seconds.
     fn calibrate(
         id: usize,
         isa_of: &impl Fn(usize) -> &'static str,
@@ -290,7 +291,7 @@ mod runner {
         let inner = ((min_sample_us * 1e-6 / once).ceil() as usize).clamp(1, 1_000_000);
         // Warm up for at least 2 ms (and 3 calls), unless the first call
         // was over the cutoff.
-        let slow = cutoff_us > 0.0 && once * 1e6 > cutoff_us;
+        let slow = over_cutoff(once, cutoff_us);
         let t = std::time::Instant::now();
         let mut warm = 0;
         while !slow && (warm < 3 || t.elapsed().as_secs_f64() < 2e-3) {
@@ -298,6 +299,11 @@ mod runner {
             warm += 1;
         }
         (inner, once)
+    }
+
+    /// Whether one call of `once` seconds is over the cutoff (µs; 0: none).
+    fn over_cutoff(once: f64, cutoff_us: f64) -> bool {
+        cutoff_us > 0.0 && once * 1e6 > cutoff_us
     }
 
     /// The `--rounds=R` mode (see the top of this file): every candidate is

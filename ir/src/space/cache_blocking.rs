@@ -53,8 +53,6 @@ pub struct Blocking {
     pub rows: i64,
     /// Register tile vectors (`nr / lanes`).
     pub vectors: i64,
-    /// The reduction block (`kc`; today always the whole reduction).
-    pub kc: i64,
     /// Row tiles per row block (`mc / mr`).
     pub row_tiles: i64,
 }
@@ -85,9 +83,9 @@ fn largest_at_most(cands: &[i64], cap: i64) -> usize {
 
 /// The row-tile counts (`mc / mr`) whose block of `A` fits half of L2, and
 /// that leave one row block per thread where the rows allow it.
-pub fn row_tile_candidates(p: &Product, rows: i64, kc: i64, l2_bytes: i64, threads: usize) -> Vec<i64> {
+pub fn row_tile_candidates(p: &Product, rows: i64, l2_bytes: i64, threads: usize) -> Vec<i64> {
     let tiles = p.rows / rows;
-    let fits = |d: &i64| d * rows * kc * p.bytes <= l2_bytes / 2;
+    let fits = |d: &i64| d * rows * p.reduce * p.bytes <= l2_bytes / 2;
     let spread = |d: &i64| tiles / d >= threads as i64;
     let all = divisors(tiles);
     let good: Vec<i64> = all.iter().copied().filter(|d| fits(d) && spread(d)).collect();
@@ -114,10 +112,9 @@ pub fn sample(
     let rows = choose(sch, &row_c, largest_at_most(&row_c, shapes.rows), mode)?;
     let vec_c: Vec<i64> = divisors(p.vectors).into_iter().filter(|d| *d <= shapes.max_vectors).collect();
     let vectors = choose(sch, &vec_c, largest_at_most(&vec_c, shapes.vectors), mode)?;
-    let kc = p.reduce;
-    let tile_c = row_tile_candidates(p, rows, kc, opts.l2_bytes, opts.threads);
+    let tile_c = row_tile_candidates(p, rows, opts.l2_bytes, opts.threads);
     let row_tiles = choose(sch, &tile_c, tile_c.len() - 1, mode)?;
-    Ok(Blocking { rows, vectors, kc, row_tiles })
+    Ok(Blocking { rows, vectors, row_tiles })
 }
 
 impl Blocking {
@@ -131,9 +128,10 @@ impl Blocking {
         vec![1, vectors / self.vectors, 1, self.vectors]
     }
 
-    /// The two factors of the reduction loop (extent `k`).
-    pub fn reduce_tile(&self, k: i64) -> Vec<i64> {
-        vec![k / self.kc, self.kc]
+    /// The two factors of the reduction loop (extent `k`): all of it inside
+    /// the row tile.
+    pub fn reduce_tile(k: i64) -> Vec<i64> {
+        vec![1, k]
     }
 
     /// Any other spatial loop: outermost.
@@ -157,22 +155,22 @@ mod tests {
     #[test]
     fn the_block_of_a_fits_half_of_l2() {
         // 4 rows × 512 × 4 bytes = 8 KiB per row tile: at most 32 tiles in 256 KiB.
-        let c = row_tile_candidates(&MM512, 4, 512, 512 << 10, 1);
+        let c = row_tile_candidates(&MM512, 4, 512 << 10, 1);
         assert_eq!(c, vec![1, 2, 4, 8, 16, 32]);
         // A 2 MiB L2 (Sapphire Rapids) holds all 128 row tiles; two threads need two blocks.
-        let c = row_tile_candidates(&MM512, 4, 512, 2 << 20, 2);
+        let c = row_tile_candidates(&MM512, 4, 2 << 20, 2);
         assert_eq!(*c.last().unwrap(), 64);
         // Nothing fits: one row tile per block.
-        assert_eq!(row_tile_candidates(&MM512, 4, 512, 16 << 10, 1), vec![1]);
+        assert_eq!(row_tile_candidates(&MM512, 4, 16 << 10, 1), vec![1]);
     }
 
     #[test]
     fn tiles_multiply_to_the_extents() {
-        let b = Blocking { rows: 4, vectors: 2, kc: 512, row_tiles: 16 };
+        let b = Blocking { rows: 4, vectors: 2, row_tiles: 16 };
         assert_eq!(b.row_tile(512), vec![8, 1, 16, 4]);
         assert_eq!(b.lane_tile(64), vec![1, 32, 1, 2]);
-        assert_eq!(b.reduce_tile(512), vec![1, 512]);
-        for (t, e) in [(b.row_tile(512), 512), (b.lane_tile(64), 64), (b.reduce_tile(512), 512)] {
+        assert_eq!(Blocking::reduce_tile(512), vec![1, 512]);
+        for (t, e) in [(b.row_tile(512), 512), (b.lane_tile(64), 64), (Blocking::reduce_tile(512), 512)] {
             assert_eq!(t.iter().product::<i64>(), e);
         }
     }

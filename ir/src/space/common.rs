@@ -124,6 +124,11 @@ pub(super) fn loops_below(sch: &mut Schedule, b: BlockRV, after: Option<LoopRV>)
     Ok(out)
 }
 
+/// The extent of loop `l`.
+pub(super) fn loop_extent(sch: &Schedule, l: LoopRV) -> Result<i64, ScheduleError> {
+    Ok(sch.func().find_loop(&sch.loop_name(l)?).map_or(0, |f| f.extent))
+}
+
 /// Unrolls every loop but the last, which is split by `lanes` and vectorized
 /// (used for the init and write-back nests of a register tile).
 pub(super) fn tidy_nest(
@@ -133,12 +138,9 @@ pub(super) fn tidy_nest(
     vectorize_last: bool,
 ) -> Result<(), ScheduleError> {
     let Some((last, rest)) = loops.split_last() else { return Ok(()) };
-    let extent = |sch: &Schedule, l: LoopRV| -> Result<i64, ScheduleError> {
-        Ok(sch.func().find_loop(&sch.loop_name(l)?).unwrap().extent)
-    };
     // Unroll small loops only: a register tile, not a whole row.
     let unroll = |sch: &mut Schedule, l: LoopRV| -> Result<(), ScheduleError> {
-        if extent(sch, l)? <= MAX_UNROLL {
+        if loop_extent(sch, l)? <= MAX_UNROLL {
             sch.unroll(l)?;
         }
         Ok(())
@@ -149,7 +151,7 @@ pub(super) fn tidy_nest(
     if !vectorize_last || lanes <= 1 {
         return unroll(sch, *last);
     }
-    let ext = extent(sch, *last)?;
+    let ext = loop_extent(sch, *last)?;
     if ext <= lanes {
         if ext == lanes {
             return sch.vectorize(*last);

@@ -32,8 +32,8 @@ use crate::target::RegisterUse;
 
 use super::cache_blocking::{self, Blocking, Product};
 use super::common::{
-    check_tile, choose, fusable_consumer, loop_handles, loops_below, parallelize, rule_subject, split_by, tidy_nest,
-    tile, tile_as,
+    check_tile, choose, fusable_consumer, loop_extent, loop_handles, loops_below, parallelize, rule_subject, split_by,
+    tidy_nest, tile, tile_as,
 };
 use super::packing::{derived_layout, pack_operand};
 use super::roles::{broadcast_row, contiguous_iter, store_lane_iter};
@@ -69,7 +69,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         match role.kind {
             IterKind::Reduce => {
                 let t = match &plan {
-                    Some(p) => tile_as(sch, l, 2, 0, p.reduce_tile(role.extent), mode)?,
+                    Some(_) => tile_as(sch, l, 2, 0, Blocking::reduce_tile(role.extent), mode)?,
                     None => tile(sch, l, role.extent, 2, 0, 1, mode)?,
                 };
                 let parts = split_by(sch, l, &t)?;
@@ -258,8 +258,7 @@ fn pack_operands(
         // With threads, the copy is split among them too.
         let outer = sch.get_loops(copy)?.first().copied();
         if let Some(l) = outer.filter(|_| opts.threads > 1) {
-            let extent = sch.func().find_loop(&sch.loop_name(l)?).map_or(0, |f| f.extent);
-            if extent >= opts.threads as i64 {
+            if loop_extent(sch, l)? >= opts.threads as i64 {
                 sch.parallel(l)?;
             }
         }

@@ -152,7 +152,7 @@ fn order_copy(sch: &mut Schedule, copy: BlockRV, map: &IndexMap, lanes: i64) -> 
         sch.reorder(&order)?;
     }
     if let Some(last) = order.last().copied() {
-        let extent = sch.func().find_loop(&sch.loop_name(last)?).map_or(0, |l| l.extent);
+        let extent = super::common::loop_extent(sch, last)?;
         let kind = sch.func().find_loop(&sch.loop_name(last)?).map(|l| l.kind);
         if lanes > 1 && extent == lanes && kind == Some(ForKind::Serial) {
             sch.vectorize(last)?;
