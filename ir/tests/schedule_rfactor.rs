@@ -450,19 +450,51 @@ fn rejects_an_unbound_loop_under_a_reduction_loop() {
     assert!(err.to_string().contains("loop `t` feeds no iteration variable"), "{err}");
 }
 
-#[test]
-fn rejects_a_block_that_is_not_first_in_its_nest() {
-    let err = fail_rfactor(with_sibling(true), 1, 0, "NotFirstChild");
-    assert!(err.to_string().contains("block \"S\" comes before \"R\" under its outermost loop `i`"), "{err}");
+/// Under a loop it shares with other blocks (a row loop after `compute_at`),
+/// the block's nest becomes the rfactor nest and the write-back nest in its
+/// place: the shared loop stays one loop, its other blocks where they were.
+fn rfactor_under_a_shared_loop(first: bool) {
+    let func = if first { with_sibling(true) } else { with_consumer() };
+    let mut sch = Schedule::new(func.clone(), 0);
+    let r = sch.get_block("R").unwrap();
+    let l = sch.get_loops(r).unwrap();
+    let ks = sch.split(l[1], &[None, Some(4.into())]).unwrap();
+    let rf = sch.rfactor(ks[1], 1).unwrap();
+    let f = sch.func();
+    let outer: Vec<String> = f.loops_of_block("R_rf").unwrap().iter().map(|l| l.var.to_string()).collect();
+    assert_eq!(outer[0], "i", "{f}");
+    assert_eq!(f.loops_of_block("S").unwrap()[0].var.name(), "i", "{f}");
+    assert_eq!(f.loops_of_block("R").unwrap()[0].var.name(), "i", "{f}");
+    let order: Vec<String> = f.blocks().iter().map(|b| b.block.name.clone()).collect();
+    let expected = if first { ["S", "R_rf", "R"] } else { ["R_rf", "R", "S"] };
+    assert_eq!(order, expected, "{f}");
+    assert_eq!(f.buffer("m_rf").unwrap().shape, [8, 4]);
+    let rl = sch.get_loops(rf).unwrap();
+    sch.vectorize(*rl.last().unwrap()).unwrap();
+    assert_close_results(&func, sch.func(), 1e-4);
+    assert_round_trips(&func, &sch);
 }
 
 #[test]
-fn rejects_a_producer_later_in_the_nest() {
-    let mut sch = Schedule::new(with_sibling(false), 0);
-    let r = sch.get_block("R").unwrap();
-    let l = sch.get_loops(r).unwrap();
-    let err = fails(&mut sch, "ProducerInNest", |s| s.rfactor(l[1], 0));
-    assert!(err.to_string().contains("block \"S\" under `i` writes `s`"), "{err}");
+fn rfactor_after_a_producer_in_a_shared_loop() {
+    rfactor_under_a_shared_loop(true);
+}
+
+#[test]
+fn rfactor_before_a_consumer_in_a_shared_loop() {
+    rfactor_under_a_shared_loop(false);
+}
+
+/// `with_sibling(false)` with `S` reading `m` (a consumer) instead of
+/// writing what `R` reads.
+fn with_consumer() -> PrimFunc {
+    let mut f = with_sibling(false);
+    let m_vi = Expr::Load(Load { buffer: "m".into(), dtype: DataType::F32, indices: vec![e("vi")] });
+    f = edit_block(&f, "S", |br| br.block.body.value = m_vi * f32c(2.0));
+    f = edit_block(&f, "R", |br| br.block.body.value = load("m", &["vi"]) + load("a", &["vi", "vk"]));
+    f.allocs.clear();
+    f.params.push(param("s", vec![8], ParamKind::Output));
+    f
 }
 
 #[test]

@@ -56,3 +56,88 @@ fn sampled_schedules_keep_results() {
         }
     }
 }
+
+/// A row normalization: a sum of squares and a scale per row.
+const ROW_NORM: &str = r#"
+tensor_func! {
+    fn row_norm(x: [f32; 6, 64], y: &mut [f32; 6, 64]) {
+        let ss = alloc([f32; 6]);
+        for (i, k) in grid(6, 64) {
+            block("ss") {
+                let (vi, vk) = axis::remap("SR", (i, k));
+                init { ss[vi] = 0.0; }
+                ss[vi] += x[vi, vk] * x[vi, vk];
+            }
+        }
+        for (i, j) in grid(6, 64) {
+            block("norm") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                y[vi, vj] = x[vi, vj] * (1.0 / (ss[vi] + 1.0).sqrt());
+            }
+        }
+    }
+}
+"#;
+
+/// softmax at 6 rows of 40: the same schedules' structure, interpreted quickly.
+fn small_softmax() -> String {
+    KERNELS[6].1.replace("64", "6").replace("1000", "40")
+}
+
+/// Whether `block` sits under a loop of its consumer's row other than the
+/// row loop itself (its reduction recomputed per vector of the row).
+fn recomputed(f: &PrimFunc, block: &str) -> bool {
+    let norm: Vec<_> = f.loops_of_block("norm").unwrap().iter().map(|l| l.var.clone()).collect();
+    f.loops_of_block(block).unwrap().iter().filter(|l| norm.contains(&l.var)).count() > 1
+}
+
+/// Whether `a` and `b` share their outermost loop.
+fn share_outer_loop(f: &PrimFunc, a: &str, b: &str) -> bool {
+    let outer = |n: &str| f.loops_of_block(n).and_then(|l| l.first().map(|l| l.var.clone()));
+    outer(a).is_some() && outer(a) == outer(b)
+}
+
+/// The kinds of `block`'s loops, outermost first.
+fn loop_kinds(f: &PrimFunc, block: &str) -> Vec<kiln_ir::ir::ForKind> {
+    f.loops_of_block(block).unwrap().iter().map(|l| l.kind).collect()
+}
+
+/// Row fusion: when the compute-location rule moves a row reduction (and an
+/// elementwise producer) under its consumer's row loop, the rules still give
+/// them vector code there — partial sums in `chains × lanes` vectors, the
+/// producer's row vectorized — and the results stay right.
+#[test]
+fn reductions_and_producers_moved_into_the_row_loop_stay_vectorized() {
+    use kiln_ir::ir::ForKind;
+    for (name, src, reduction, producer) in
+        [("row_norm", ROW_NORM.to_string(), "ss", None), ("softmax", small_softmax(), "expsum", Some("exp"))]
+    {
+        let func = kernel_in_file(&src).func;
+        let want = run_random(&func, 3);
+        let mut fused = 0;
+        let mut chains = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let Ok(sch) = sample(&func, &SpaceOptions::new(Isa::Avx2), seed) else { continue };
+            let f = sch.func();
+            let rf = format!("{reduction}_rf_update");
+            if f.block(&rf).is_none() || !share_outer_loop(f, &rf, "norm") {
+                continue;
+            }
+            // Some places recompute the row's reduction per vector of the row.
+            if recomputed(f, &rf) {
+                continue;
+            }
+            fused += 1;
+            let kinds = loop_kinds(f, &rf);
+            assert_eq!(kinds.last(), Some(&ForKind::Vectorized), "{name} seed {seed}:\n{f}");
+            let rf_buf = f.buffer(&format!("{}_rf", f.block(reduction).unwrap().block.body.buffer)).unwrap();
+            chains.insert(rf_buf.shape.last().unwrap() / 8);
+            if let Some(p) = producer.filter(|p| share_outer_loop(f, p, "norm")) {
+                assert!(loop_kinds(f, p).contains(&ForKind::Vectorized), "{name} seed {seed}: {p} scalar\n{f}");
+            }
+            check(&func, f, &want);
+        }
+        assert!(fused >= 3, "{name}: only {fused} of 200 samples put {reduction} in the row loop");
+        assert!(chains.len() >= 2, "{name}: chain counts sampled {chains:?}");
+    }
+}

@@ -12,6 +12,9 @@ fn main() {
     let threads: usize = a[2].parse().unwrap();
     let isa = Isa::Avx2;
     let mut progs: Vec<(String, Program)> = vec![("default".into(), task.default_program(isa, threads).unwrap())];
+    if std::env::var_os("SHOW_DEFAULT").is_some() {
+        println!("{}", progs[0].1.trace);
+    }
     if let Ok(c) = task.committed_program(&Target::cpu(isa, kiln::cpu::class()), threads) {
         progs.push(("committed".into(), c));
     }

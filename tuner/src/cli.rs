@@ -50,6 +50,9 @@ pub enum Command {
         /// avx512, avx2 or scalar (default: the best this machine runs).
         #[arg(long)]
         isa: Option<String>,
+        /// Show what this trace (a file in the chapter's text form) compiles to, instead of the trace in use.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<std::path::PathBuf>,
     },
     /// Time every kernel's naive, default and committed variants side by side, in interleaved rounds.
     Bench(BenchArgs),
@@ -158,7 +161,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let ws = workspace();
     match cli.command {
         Command::List => list(&ws),
-        Command::Show { kernel, isa } => show(&ws, &kernel, isa.as_deref()),
+        Command::Show { kernel, isa, trace } => show(&ws, &kernel, isa.as_deref(), trace.as_deref()),
         Command::Bench(b) => run_bench(&ws, &b),
         Command::Machine { json, work_dir } => {
             let m = crate::probe::probe();
@@ -276,7 +279,7 @@ fn list(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<()> {
+fn show(ws: &Workspace, kernel: &str, isa: Option<&str>, trace: Option<&std::path::Path>) -> Result<()> {
     let isa = match isa {
         None => crate::machine::best_isa(),
         Some(s) => crate::options::parse_isa(s)?,
@@ -290,13 +293,30 @@ fn show(ws: &Workspace, kernel: &str, isa: Option<&str>) -> Result<()> {
     for line in dispatch_lines(&keys, class, crate::machine::supports) {
         println!("{line}");
     }
-    let prog = sources.program(&Target::cpu(isa, class))?;
-    let what = prog.origin.label();
-    println!("# trace in use for {} on this CPU ({class}): {what}\n{}", isa.name(), prog.trace);
-    println!("{}", func_to_string(&prog.func));
+    let func = match trace {
+        None => {
+            let prog = sources.program(&Target::cpu(isa, class))?;
+            let what = prog.origin.label();
+            println!("# trace in use for {} on this CPU ({class}): {what}\n{}", isa.name(), prog.trace);
+            prog.func
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                action: "reading the trace",
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let trace = kiln_ir::trace::parse_trace_str(&text)
+                .map_err(|e| Error::Workspace { message: format!("{}: {e}", path.display()) })?;
+            let prog = task.replay(&trace, isa, 1)?;
+            println!("# trace {}\n{}", path.display(), prog.trace);
+            prog.func
+        }
+    };
+    println!("{}", func_to_string(&func));
     let name = quote::format_ident!("{}_{}", task.name, isa.name());
-    println!("// generated Rust ({})\n{}", isa.name(), pretty(&emit_impl(&prog.func, isa, &name)));
-    for line in scalar_loop_notes(&prog.func, isa) {
+    println!("// generated Rust ({})\n{}", isa.name(), pretty(&emit_impl(&func, isa, &name)));
+    for line in scalar_loop_notes(&func, isa) {
         println!("{line}");
     }
     Ok(())

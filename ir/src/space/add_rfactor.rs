@@ -2,8 +2,10 @@
 //! sums; the primitive it uses is `schedule::primitive::rfactor`).
 //!
 //! **What it does:** splits the reduce loop along which the biggest operand
-//! is contiguous by the lane count and rfactors the lane loop, so partial
-//! sums are vectors (a local buffer); tiles the rfactor block's spatial loops
+//! is contiguous by `chains × lanes` and rfactors that loop, so partial sums
+//! are `chains` independent vectors (a local buffer; the rfactor loop is split
+//! back into an unrolled chain loop and a vectorized lane loop), which hides
+//! the latency of the vector add or max; tiles the rfactor block's spatial loops
 //! in three levels with a register tile over the two largest, which shares
 //! each loaded vector; computes the original block (now summing the lanes)
 //! and a fusable elementwise consumer per tile; unrolls and vectorizes the
@@ -14,9 +16,16 @@
 //! along a reduce axis while the store's innermost axis is not contiguous in
 //! any operand (GEMV `linear0`, the row max and sum of softmax), on an ISA
 //! with vector lanes, when every loop of the block drives one iteration
-//! variable and the block is not inside a vectorized loop.
+//! variable, every reduce variable has a loop of its own and the block is not
+//! inside a vectorized loop. Spatial variables may be driven by loops the
+//! block shares with other blocks (a row loop the compute-location rule moved
+//! it under, beside the row's other blocks): those are left alone, and the
+//! rfactor and write-back nests take the block's place under them.
 //!
-//! **What it samples:** one `sample_perfect_tile` per loop, in loop order:
+//! **What it samples:** the number of chains (`sample_categorical` among the
+//! divisors of the vector count up to [`MAX_CHAINS`]; by default the fewest that
+//! give the register tile [`MIN_PARTIAL_SUMS`] partial-sum vectors),
+//! then one `sample_perfect_tile` per loop, in loop order:
 //! two factors per reduce loop (the split-off outer part of the contiguous
 //! one), three per spatial loop (the innermost at most
 //! `TileShapes::max_gemv` on the two largest axes, defaulting to `gemv_rows`
@@ -29,15 +38,37 @@ use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::RegisterUse;
 
 use super::common::{
-    check_tile, fusable_consumer, loop_handles, loops_below, parallelize, rule_subject, split_by, tidy_nest, tile,
+    check_tile, choose, fusable_consumer, loop_handles, loops_below, parallelize, rule_subject, split_by, tidy_nest,
+    tile,
 };
 use super::roles::{contiguous_iter, operand_loads, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
 
+/// The most independent partial-sum vectors (chains) per output element.
+pub(super) const MAX_CHAINS: i64 = 8;
+
+/// The partial-sum vectors (rows of the register tile × chains) the default
+/// wants at least: a single row (a reduction in its consumer's row loop)
+/// gets chains, a tile of rows has enough independent sums already (more
+/// chains made GEMV slower: short rows, more partial sums to combine).
+pub(super) const MIN_PARTIAL_SUMS: i64 = 4;
+
+/// The chain counts offered for a reduce loop of `extent` elements: the
+/// divisors of its vector count up to [`MAX_CHAINS`] (1 alone when the lanes
+/// do not divide it, whose last vector is partial).
+fn chain_candidates(extent: i64, lanes: i64) -> Vec<i64> {
+    if extent % lanes != 0 {
+        return vec![1];
+    }
+    let vectors = extent / lanes;
+    (1..=MAX_CHAINS.min(vectors)).filter(|c| vectors % c == 0).collect()
+}
+
 /// Applies the rfactor rule to the reduction `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
     let Some((f, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
-    if roles.len() != br.block.iter_vars.len() {
+    let own = |i: usize| roles.iter().any(|r| r.iter == i);
+    if br.block.iter_vars.iter().enumerate().any(|(i, iv)| iv.kind == IterKind::Reduce && !own(i)) {
         return Ok(());
     }
     let dt = br.block.body.value.dtype();
@@ -50,26 +81,40 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     if lanes <= 1 {
         return Ok(());
     }
-    let kparts = sch.split(handles[&red_role.var], &[None, Some(Factor::Int(lanes))])?;
-    let ndim = br.block.body.indices.len() as i64;
-    let rf = sch.rfactor(kparts[1], ndim)?;
-    // The spatial loops of the rf block: a register tile over the two largest.
+    // The default register tile (below): rows of partial sums it holds.
+    let shapes = opts.isa.tile_shapes();
     let mut spatial: Vec<&LoopRole> = roles.iter().filter(|r| r.kind == IterKind::Spatial).collect();
     spatial.sort_by_key(|r| -r.extent);
     let tiled: Vec<String> = spatial.iter().take(2).map(|r| r.var.clone()).collect();
+    let default_rows: i64 = spatial
+        .iter()
+        .take(2)
+        .enumerate()
+        .map(|(k, r)| {
+            let want = if k == 0 { shapes.gemv_rows } else { shapes.gemv_cols };
+            (1..=want).rev().find(|d| r.extent % d == 0).unwrap_or(1)
+        })
+        .product();
+    let candidates = chain_candidates(red_role.extent, lanes);
+    let default = candidates.iter().position(|c| c * default_rows >= MIN_PARTIAL_SUMS).unwrap_or(candidates.len() - 1);
+    let chains = choose(sch, &candidates, default, mode)?;
+    let kparts = sch.split(handles[&red_role.var], &[None, Some(Factor::Int(chains * lanes))])?;
+    let ndim = br.block.body.indices.len() as i64;
+    let rf = sch.rfactor(kparts[1], ndim)?;
+    // The spatial loops of the rf block: a register tile over the two largest.
     let (mut s, mut rr) = (vec![vec![]; 3], vec![vec![]; 2]);
-    let mut acc = 1;
+    let mut acc = chains;
     for role in &roles {
         let l = if role.iter == red { kparts[0] } else { handles[&role.var] };
         if role.kind == IterKind::Reduce {
-            let ext = if role.iter == red { (role.extent + lanes - 1) / lanes } else { role.extent };
+            let ext =
+                if role.iter == red { (role.extent + chains * lanes - 1) / (chains * lanes) } else { role.extent };
             let t = tile(sch, l, ext, 2, 0, 1, mode)?;
             let parts = split_by(sch, l, &t)?;
             rr[0].push(parts[0]);
             rr[1].push(parts[1]);
         } else {
             // The default register tile: `gemv_rows × gemv_cols` partial-sum vectors.
-            let shapes = opts.isa.tile_shapes();
             let (max_inner, def) = if tiled.contains(&role.var) {
                 (shapes.max_gemv, if tiled[0] == role.var { shapes.gemv_rows } else { shapes.gemv_cols })
             } else {
@@ -91,6 +136,13 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     }
     order.push(kparts[1]);
     sch.reorder(&order)?;
+    // The rfactor loop back into chains (unrolled) × lanes (vectorized).
+    let (chain_loop, lane_loop) = if chains > 1 {
+        let cl = sch.split(kparts[1], &[Some(Factor::Int(chains)), Some(Factor::Int(lanes))])?;
+        (Some(cl[0]), cl[1])
+    } else {
+        (None, kparts[1])
+    };
     sch.set_scope(rf, 0, "local")?;
     let anchor = s[1].last().copied();
     let fused = fusable_consumer(sch, block);
@@ -112,7 +164,10 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     for l in &s[2] {
         sch.unroll(*l)?;
     }
-    sch.vectorize(kparts[1])?;
+    if let Some(c) = chain_loop {
+        sch.unroll(c)?;
+    }
+    sch.vectorize(lane_loop)?;
     let below = loops_below(sch, b, anchor)?;
     tidy_nest(sch, &below, lanes, false)?;
     parallelize(sch, &s[0], opts)?;

@@ -114,7 +114,11 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
         if sch.func().block(name).is_none() {
             continue;
         }
-        if !absorbed_by_producer(sch, name) && !blocks_done(sch, name) {
+        // Placed inside another block's nest by that block's rule (a fused
+        // consumer): no rule touches it again. (Its own compute location,
+        // below, may also put it beside other blocks: it is still to do.)
+        let done = blocks_done(sch, name);
+        if !absorbed_by_producer(sch, name) && !done {
             compute_location::apply(sch, name, &mut mode)?;
         }
         let Some(br) = sch.func().block(name).cloned() else { continue };
@@ -136,7 +140,7 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
                 }
                 None => {}
             }
-        } else if !blocks_done(sch, name) && !absorbed_by_producer(sch, name) {
+        } else if !done && !absorbed_by_producer(sch, name) {
             elementwise::apply(sch, name, opts)?;
         }
     }

@@ -23,7 +23,11 @@
 //! fresh copies (`<loop>_1`) of the loops that feed spatial variables or no
 //! variable, and of the rfactor loop. The rfactor nest keeps the original
 //! loops, so loop handles now denote the rfactor nest: the partial sums can be
-//! vectorized along the rfactor loop. Sums are reassociated: floating-point
+//! vectorized along the rfactor loop. Outer loops that hold other blocks too
+//! (the block was moved under its consumer's row loop by `compute_at`) stay
+//! where they are, around both nests, which take the place of the block's own
+//! loops: a row's partial sums are computed beside the row's other blocks.
+//! Sums are reassociated: floating-point
 //! results may differ in the last bits.
 
 use std::collections::BTreeSet;
@@ -31,8 +35,8 @@ use std::sync::Arc;
 
 use super::RvMap;
 use crate::ir::{
-    block_read_buffers, expr_to_string, fresh_in, simplify, Analyzer, BinOp, Block, BlockRealize, Buffer, Const, Expr,
-    For, ForKind, IterKind, IterVar, Load, PrimFunc, Stmt, Store, Var,
+    expr_to_string, fresh_in, simplify, Analyzer, BinOp, Block, BlockRealize, Buffer, Const, Expr, For, ForKind,
+    IterKind, IterVar, Load, PrimFunc, Stmt, Store, Var,
 };
 use crate::schedule::analysis::{
     blocks_with_loops, flatten, is_quasi_affine, iter_kinds_bound_to, loop_var_names, normalize, replace_loop, writers,
@@ -79,12 +83,6 @@ family_error! { RFactorError, "rfactor",
     /// A loop feeding no iteration variable sits under a reduction loop.
     UnboundLoopUnderReduction { block: String, loop_: String } =>
         "loop `{loop_}` feeds no iteration variable of block \"{block}\" but has extent > 1 and sits under a reduction loop",
-    /// Another block comes first under the outermost loop.
-    NotFirstChild { block: String, loop_: String, first: String } =>
-        "block \"{first}\" comes before \"{block}\" under its outermost loop `{loop_}`; the rfactor nest is placed before `{loop_}`, so \"{block}\" must be the first block there",
-    /// Another block under the outermost loop writes what the block reads.
-    ProducerInNest { block: String, producer: String, buffer: String, loop_: String } =>
-        "block \"{producer}\" under `{loop_}` writes `{buffer}`, which \"{block}\" reads; the rfactor nest is placed before `{loop_}`, away from its producer",
     /// `factor_axis` is outside `-(ndim + 1)..=ndim`.
     FactorAxisOutOfRange { buffer: String, ndim: usize, factor_axis: i64, lowest: i64 } =>
         "`{buffer}` has {ndim} dimension(s), so factor_axis must lie in {lowest}..={ndim}, not {factor_axis}",
@@ -157,6 +155,9 @@ pub struct RFactorPlan {
     pub factor_axis: usize,
     /// The loops around the block, outermost first.
     pub loops: Vec<For>,
+    /// How many of the outer `loops` hold other blocks too: they stay around
+    /// both new nests, which take the place of the block's own nest.
+    pub shared: usize,
     /// Loops feeding reduce iteration variables, other than the rfactor loop:
     /// they do not appear around the write-back block.
     pub removed: Vec<Var>,
@@ -197,10 +198,8 @@ fn match_update(block: &Block) -> Option<(Combiner, Expr)> {
 /// feeds both spatial and reduce variables, the rfactor loop feeds a reduce
 /// variable and no spatial one, the outermost loop feeding a reduce variable
 /// contains no other block, and no loop of extent > 1 feeding nothing sits
-/// under a reduction loop; 10. the block is the first block under its
-/// outermost loop and no other block there writes a buffer it reads (the
-/// rfactor nest is hoisted before that loop); 11. `factor_axis` lies in
-/// `-(ndim + 1)..=ndim`; 12. every predicate conjunct mentioning a reduction
+/// under a reduction loop; 10. `factor_axis` lies in
+/// `-(ndim + 1)..=ndim`; 11. every predicate conjunct mentioning a reduction
 /// loop other than the rfactor loop holds when those loops are 0 (where the
 /// partial results are initialized) whenever it holds at all: it is always
 /// true there, or it is a bound `e < c` (`<=`, `>`, `>=`) monotone in those
@@ -278,26 +277,10 @@ pub fn check_rfactor(func: &PrimFunc, loop_: &str, factor_axis: i64) -> Result<R
             return Err(RFactorError::UnboundLoopUnderReduction { block, loop_: lname });
         }
     }
-    let outer = &loops[0];
-    let in_outer = blocks_with_loops(&outer.body);
-    if in_outer[0].0.block.name != block {
-        return Err(RFactorError::NotFirstChild {
-            block,
-            loop_: outer.var.to_string(),
-            first: in_outer[0].0.block.name.clone(),
-        });
-    }
-    let reads = block_read_buffers(b);
-    for (other, _) in &in_outer[1..] {
-        if reads.contains(&other.block.body.buffer) {
-            return Err(RFactorError::ProducerInNest {
-                block,
-                producer: other.block.name.clone(),
-                buffer: other.block.body.buffer.to_string(),
-                loop_: outer.var.to_string(),
-            });
-        }
-    }
+    // Loops shared with other blocks (a `compute_at` placed the block under
+    // its consumer's row loop) stay shared: both new nests go where the
+    // block's own nest was.
+    let shared = loops.iter().take_while(|lp| blocks_with_loops(&lp.body).len() > 1).count();
     let ndim = func.buffer(&b.body.buffer).expect("live buffer").shape.len();
     let lowest = -(ndim as i64 + 1);
     if factor_axis < lowest || factor_axis > ndim as i64 {
@@ -318,6 +301,7 @@ pub fn check_rfactor(func: &PrimFunc, loop_: &str, factor_axis: i64) -> Result<R
         rhs,
         factor_axis: axis,
         loops,
+        shared,
         removed,
         write_back_predicate,
     })
@@ -475,7 +459,8 @@ pub fn apply_rfactor(func: &PrimFunc, plan: &RFactorPlan) -> (PrimFunc, String) 
         },
     };
     let mut rf_nest = Stmt::Block(Box::new(rf_block));
-    for lp in plan.loops.iter().rev() {
+    let own = &plan.loops[plan.shared..];
+    for lp in own.iter().rev() {
         rf_nest = Stmt::For(Box::new(For { body: rf_nest, ..lp.clone() }));
     }
 
@@ -518,14 +503,13 @@ pub fn apply_rfactor(func: &PrimFunc, plan: &RFactorPlan) -> (PrimFunc, String) 
     // Fresh loop names must not clash with the new iteration variables either.
     global.extend(rf_names);
     global.extend(wb_names);
-    let renames: Vec<(Var, Var)> = plan
-        .loops
+    let renames: Vec<(Var, Var)> = own
         .iter()
         .filter(|l| !plan.removed.contains(&l.var))
         .map(|l| (l.var.clone(), fresh(&mut global, l.var.name())))
         .collect();
     let f = crate::schedule::analysis::replace_block(func, &plan.block, |_| Stmt::Block(Box::new(wb_block))).unwrap();
-    let outer = plan.loops[0].var.name().to_string();
+    let outer = own[0].var.name().to_string();
     let f = replace_loop(&f, &outer, |l| {
         let wb = rename_loops(strip_loops(Stmt::For(Box::new(l)), &plan.removed), &renames);
         Stmt::Seq(vec![rf_nest, wb])
