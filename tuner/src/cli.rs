@@ -51,7 +51,8 @@ pub enum Command {
         #[arg(long)]
         isa: Option<String>,
     },
-    /// Time every kernel's naive, default and committed variants side by side, in interleaved rounds.
+    /// Time every kernel's naive, default and committed variants side by side, in interleaved rounds
+    /// (µs, GFLOP/s, ns per output element, GB/s and its % of the L2 read bandwidth).
     Bench(BenchArgs),
     /// Measure this machine: CPU, ISAs, fp32 FMA peak per ISA, cache sizes, read bandwidth per level.
     Machine {
