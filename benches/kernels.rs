@@ -4,11 +4,18 @@
 //! compiled with `-O3 -march=native` (`c_o3`), and — where the kernel is a
 //! matrix product — the Rust BLAS crates `matrixmultiply` and `faer`.
 //!
+//! The memory-bound groups (`softmax`, `rmsnorm`, `gelu`, `bias_gelu`) also
+//! time the plain Rust loops of `mod loops` below (`rust`, compiled for
+//! AVX2+FMA when the CPU has them) and count their throughput in output
+//! elements, so that criterion's `thrpt` reads as elements per second
+//! (ns/element = 10⁹ / that). The other groups count FLOP.
+//!
 //! `cargo bench --bench kernels` (add `-- matmul` to run one group;
 //! `matmul512_t2` runs kiln, faer and matrixmultiply on two threads). Compare
 //! medians within one run: the machine is shared and noisy.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
 include!(concat!(env!("OUT_DIR"), "/variants.rs"));
@@ -17,6 +24,9 @@ extern "C" {
     fn c_matmul(a: *const f32, b: *const f32, c: *mut f32, m: i32, n: i32, k: i32);
     fn c_linear(x: *const f32, w: *const f32, b: *const f32, z: *mut f32, m: i32, n: i32, k: i32);
     fn c_softmax(x: *const f32, y: *mut f32, rows: i32, cols: i32);
+    fn c_rmsnorm(x: *const f32, w: *const f32, y: *mut f32, rows: i32, cols: i32);
+    fn c_gelu(x: *const f32, y: *mut f32, n: i32);
+    fn c_bias_gelu(x: *const f32, b: *const f32, y: *mut f32, rows: i32, cols: i32);
     fn c_conv2d(data: *const f32, weight: *const f32, out: *mut f32, cin: i32, cout: i32, h: i32, w: i32);
 }
 
@@ -184,18 +194,208 @@ fn linears(c: &mut Criterion) {
     linear_group(c, "linear", 64, 128, 784, [naive::linear, default::linear, kernels::linear]);
 }
 
-fn others(c: &mut Criterion) {
-    let x = data(64 * 1000, 6);
-    let mut y = vec![0f32; 64 * 1000];
-    let mut g = c.benchmark_group("softmax");
-    g.throughput(Throughput::Elements(64 * 1000));
-    type Soft = fn(&[f32], &mut [f32]);
-    for (label, f) in [("naive", naive::softmax as Soft), ("default", default::softmax), ("tuned", kernels::softmax)] {
+mod loops {
+    //! The plain Rust loops the memory-bound benchmarks compare against: the
+    //! obvious scalar loops a Rust programmer writes without kiln (the same
+    //! loops as `benches/c/kernels.c`), in safe Rust over slices.
+    //!
+    //! Each one is compiled twice: as written (for a CPU without AVX2) and as an
+    //! `unsafe fn` with `#[target_feature(enable = "avx2,fma")]`, which is what
+    //! building with `-C target-cpu=native` gives on the development machine (Zen
+    //! 1: AVX2 and FMA, no AVX-512), without changing how the rest of the bench
+    //! is built. The public function calls the AVX2+FMA copy only when the CPU
+    //! has both (`is_x86_feature_detected!`, cached by std). What the compiler
+    //! vectorizes on its own is what these measure: it does not reassociate the
+    //! floating-point sums, and `exp` and `tanh` are calls into libm.
+
+    /// Defines `pub fn $name(..)` running `$body` compiled for AVX2+FMA when the
+    /// CPU has them, and for the baseline target otherwise.
+    macro_rules! native_loop {
+        ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+            $(#[$doc])*
+            pub fn $name($($arg: $ty),*) {
+                #[inline(always)]
+                fn body($($arg: $ty),*) $body
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2_fma($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the features `avx2_fma` is compiled for.
+                    return unsafe { avx2_fma($($arg),*) };
+                }
+                body($($arg),*)
+            }
+        };
+    }
+
+    native_loop! {
+        /// Row-wise softmax of `x` (`rows × cols`) into `y`: max, exp and sum, divide.
+        fn softmax(x: &[f32], y: &mut [f32], cols: usize) {
+            for (r, out) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+                let max = r.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+                let mut sum = 0.0f32;
+                for (o, v) in out.iter_mut().zip(r) {
+                    *o = (v - max).exp();
+                    sum += *o;
+                }
+                for o in out.iter_mut() {
+                    *o /= sum;
+                }
+            }
+        }
+    }
+
+    native_loop! {
+        /// RMSNorm: `y[i, j] = x[i, j]·w[j] / √(mean_k x[i, k]² + 1e-6)`, rows of `w.len()`.
+        fn rmsnorm(x: &[f32], w: &[f32], y: &mut [f32]) {
+            let cols = w.len();
+            for (r, out) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+                let sum: f32 = r.iter().map(|v| v * v).sum();
+                let inv = 1.0 / (sum / cols as f32 + 1e-6).sqrt();
+                for ((o, v), wj) in out.iter_mut().zip(r).zip(w) {
+                    *o = v * wj * inv;
+                }
+            }
+        }
+    }
+
+    /// GELU, tanh form: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+    #[inline(always)]
+    pub fn gelu1(x: f32) -> f32 {
+        const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+        0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+    }
+
+    native_loop! {
+        /// `y = gelu(x)`, elementwise.
+        fn gelu(x: &[f32], y: &mut [f32]) {
+            for (o, v) in y.iter_mut().zip(x) {
+                *o = gelu1(*v);
+            }
+        }
+    }
+
+    native_loop! {
+        /// `y[i, j] = gelu(x[i, j] + b[j])`, rows of `b.len()`.
+        fn bias_gelu(x: &[f32], b: &[f32], y: &mut [f32]) {
+            for (r, out) in x.chunks_exact(b.len()).zip(y.chunks_exact_mut(b.len())) {
+                for ((o, v), bj) in out.iter_mut().zip(r).zip(b) {
+                    *o = gelu1(v + bj);
+                }
+            }
+        }
+    }
+}
+
+/// `want` and `got` agree within `tol` relative to the largest `|want|`
+/// (the baselines are checked once before they are timed).
+fn assert_agree(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol * scale, "{what}: element {k} is {g}, want {w}");
+    }
+}
+
+/// A memory-bound group: its throughput counts the `elements` of the output.
+fn elements_group<'a>(c: &'a mut Criterion, name: &str, elements: usize) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(elements as u64));
+    g
+}
+
+/// Softmax (64×1000), RMSNorm (32×4096), GELU and bias + GELU (64×3072):
+/// kiln's variants where the language can express the kernel, the plain
+/// Rust loop and the C loop.
+fn memory_bound(c: &mut Criterion) {
+    type Unary = fn(&[f32], &mut [f32]);
+    type Binary = fn(&[f32], &[f32], &mut [f32]);
+
+    let (rows, cols) = (64, 1000);
+    let x = data(rows * cols, 6);
+    let mut y = vec![0f32; rows * cols];
+    let mut want = vec![0f32; rows * cols];
+    kernels::softmax(&x, &mut want);
+    loops::softmax(&x, &mut y, cols);
+    assert_agree("softmax rust", &y, &want, 1e-5);
+    unsafe { c_softmax(x.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) };
+    assert_agree("softmax c_o3", &y, &want, 1e-5);
+    let mut g = elements_group(c, "softmax", rows * cols);
+    for (label, f) in [("naive", naive::softmax as Unary), ("default", default::softmax), ("tuned", kernels::softmax)] {
         g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), &mut y)));
     }
-    g.bench_function("c_o3", |bch| bch.iter(|| unsafe { c_softmax(x.as_ptr(), y.as_mut_ptr(), 64, 1000) }));
+    g.bench_function("rust", |bch| bch.iter(|| loops::softmax(black_box(&x), &mut y, cols)));
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe { c_softmax(black_box(x.as_ptr()), y.as_mut_ptr(), rows as i32, cols as i32) })
+    });
     g.finish();
 
+    // `tuned` is `kernels::rmsnorm`: the default schedule until a trace is committed.
+    let (rows, cols) = (32, 4096);
+    let (x, w) = (data(rows * cols, 9), data(cols, 10));
+    let mut y = vec![0f32; rows * cols];
+    let mut want = vec![0f32; rows * cols];
+    kernels::rmsnorm(&x, &w, &mut want);
+    loops::rmsnorm(&x, &w, &mut y);
+    assert_agree("rmsnorm rust", &y, &want, 1e-5);
+    unsafe { c_rmsnorm(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) };
+    assert_agree("rmsnorm c_o3", &y, &want, 1e-5);
+    let mut g = elements_group(c, "rmsnorm", rows * cols);
+    for (label, f) in [("naive", naive::rmsnorm as Binary), ("default", default::rmsnorm), ("tuned", kernels::rmsnorm)]
+    {
+        g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), black_box(&w), &mut y)));
+    }
+    g.bench_function("rust", |bch| bch.iter(|| loops::rmsnorm(black_box(&x), black_box(&w), &mut y)));
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe { c_rmsnorm(black_box(x.as_ptr()), w.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) })
+    });
+    g.finish();
+
+    // GELU over inputs in [-3, 3], where tanh is neither linear nor saturated.
+    let (rows, cols) = (64, 3072);
+    let x: Vec<f32> = data(rows * cols, 11).into_iter().map(|v| 3.0 * v).collect();
+    let b: Vec<f32> = data(cols, 12);
+    let mut y = vec![0f32; rows * cols];
+    let want: Vec<f32> = x.iter().map(|v| gelu_f64(f64::from(*v)) as f32).collect();
+    loops::gelu(&x, &mut y);
+    assert_agree("gelu rust", &y, &want, 1e-6);
+    unsafe { c_gelu(x.as_ptr(), y.as_mut_ptr(), (rows * cols) as i32) };
+    assert_agree("gelu c_o3", &y, &want, 1e-6);
+    let mut g = elements_group(c, "gelu", rows * cols);
+    // kiln's `gelu` goes here (`naive`, `default`, `tuned`, as in the rmsnorm
+    // group) once the language has `tanh`.
+    g.bench_function("rust", |bch| bch.iter(|| loops::gelu(black_box(&x), &mut y)));
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe { c_gelu(black_box(x.as_ptr()), y.as_mut_ptr(), (rows * cols) as i32) })
+    });
+    g.finish();
+
+    let want: Vec<f32> =
+        x.iter().enumerate().map(|(k, v)| gelu_f64(f64::from(*v) + f64::from(b[k % cols])) as f32).collect();
+    loops::bias_gelu(&x, &b, &mut y);
+    assert_agree("bias_gelu rust", &y, &want, 1e-6);
+    unsafe { c_bias_gelu(x.as_ptr(), b.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) };
+    assert_agree("bias_gelu c_o3", &y, &want, 1e-6);
+    let mut g = elements_group(c, "bias_gelu", rows * cols);
+    // kiln's `bias_gelu` goes here (`naive`, `default`, `tuned`), once the
+    // language has `tanh`.
+    g.bench_function("rust", |bch| bch.iter(|| loops::bias_gelu(black_box(&x), black_box(&b), &mut y)));
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe { c_bias_gelu(black_box(x.as_ptr()), b.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) })
+    });
+    g.finish();
+}
+
+/// GELU (tanh form) in f64, the reference the GELU baselines are checked against.
+fn gelu_f64(x: f64) -> f64 {
+    0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+}
+
+fn others(c: &mut Criterion) {
     let (d, wt) = (data(16 * 32 * 32, 7), data(32 * 16 * 9, 8));
     let mut out = vec![0f32; 32 * 32 * 32];
     let mut g = c.benchmark_group("conv2d");
@@ -215,6 +415,6 @@ fn others(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_secs(2));
-    targets = matmuls, linears, others
+    targets = matmuls, linears, memory_bound, others
 }
 criterion_main!(benches);

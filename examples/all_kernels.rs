@@ -39,6 +39,9 @@ fn main() {
     let mut s = vec![0f32; 64 * 1000];
     kernels::softmax(&data(64 * 1000), &mut s);
     check("softmax", &s);
+    let mut r = vec![0f32; 32 * 4096];
+    kernels::rmsnorm(&data(32 * 4096), &data(4096), &mut r);
+    check("rmsnorm", &r);
     let mut out = vec![0f32; 32 * 32 * 32];
     kernels::conv2d(&data(16 * 32 * 32), &data(32 * 16 * 9), &mut out);
     check("conv2d", &out);

@@ -52,3 +52,29 @@ void c_conv2d(const float *data, const float *weight, float *out, int cin, int c
 void c_relu(const float *x, float *y, int n) {
     for (int i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
+
+/* y[i,j] = x[i,j]·w[j] / sqrt(mean_k x[i,k]² + 1e-6) */
+void c_rmsnorm(const float *x, const float *w, float *y, int rows, int cols) {
+    for (int i = 0; i < rows; i++) {
+        const float *r = x + i * cols;
+        float s = 0.0f;
+        for (int j = 0; j < cols; j++) s += r[j] * r[j];
+        float inv = 1.0f / sqrtf(s / cols + 1e-6f);
+        for (int j = 0; j < cols; j++) y[i * cols + j] = r[j] * w[j] * inv;
+    }
+}
+
+/* GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
+static inline float gelu(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+}
+
+void c_gelu(const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] = gelu(x[i]);
+}
+
+/* y[i,j] = gelu(x[i,j] + b[j]) */
+void c_bias_gelu(const float *x, const float *b, float *y, int rows, int cols) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) y[i * cols + j] = gelu(x[i * cols + j] + b[j]);
+}

@@ -105,6 +105,7 @@ fn bundled() -> Vec<PrimFunc> {
         include_str!("../../kernels/src/matmul.rs"),
         include_str!("../../kernels/src/matmul_odd.rs"),
         include_str!("../../kernels/src/relu.rs"),
+        include_str!("../../kernels/src/rmsnorm.rs"),
         include_str!("../../kernels/src/softmax.rs"),
     ]
     .into_iter()

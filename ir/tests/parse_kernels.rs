@@ -136,6 +136,25 @@ fn softmax() {
 }
 
 #[test]
+fn rmsnorm() {
+    let k = check("rmsnorm", include_str!("../../kernels/src/rmsnorm.rs"));
+    // Per element: x·x and + in the reduction; ·w, /, sqrt, /4096, +eps in the scale.
+    assert_eq!(flops(&k.func), 7 * 32 * 4096);
+    let (inp, out) = run(&k);
+    let (rows, cols) = (32, 4096);
+    let mut want = vec![0.0; rows * cols];
+    for i in 0..rows {
+        let row = &inp[0][i * cols..(i + 1) * cols];
+        let mean: f64 = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / cols as f64;
+        let scale = 1.0 / (mean + 1e-6).sqrt();
+        for j in 0..cols {
+            want[i * cols + j] = row[j] as f64 * inp[1][j] as f64 * scale;
+        }
+    }
+    assert_close(&out[2], &want);
+}
+
+#[test]
 fn conv2d() {
     let k = check("conv2d", include_str!("../../kernels/src/conv2d.rs"));
     assert_eq!(flops(&k.func), 2 * 32 * 32 * 32 * 16 * 3 * 3);

@@ -15,6 +15,7 @@ const KERNELS: &[(&str, &str)] = &[
     ("linear", include_str!("../../kernels/src/linear.rs")),
     ("relu", include_str!("../../kernels/src/relu.rs")),
     ("softmax", include_str!("../../kernels/src/softmax.rs")),
+    ("rmsnorm", include_str!("../../kernels/src/rmsnorm.rs")),
     ("conv2d", include_str!("../../kernels/src/conv2d.rs")),
 ];
 

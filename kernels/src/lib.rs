@@ -17,6 +17,7 @@
 //! | [`linear`] | Z = X·Wᵀ + B, batched: 64×784 → 64×128 |
 //! | [`relu`] | Y = max(X, 0), 1×128 |
 //! | [`softmax`] | row-wise softmax over 64×1000 |
+//! | [`rmsnorm`] | RMSNorm over 32×4096: Y = X·w / √(mean X² + 1e-6) per row |
 //! | [`conv2d`] | NCHW convolution 1×16×32×32 ⊛ 32×16×3×3, stride 1, pad 1 |
 
 // One file per kernel. The file modules are named `<kernel>_src` so that a
@@ -41,6 +42,8 @@ mod matmul_src;
 pub mod mlp;
 #[path = "relu.rs"]
 mod relu_src;
+#[path = "rmsnorm.rs"]
+mod rmsnorm_src;
 #[path = "softmax.rs"]
 mod softmax_src;
 
@@ -53,4 +56,5 @@ pub use matmul512_t2_src::*;
 pub use matmul_odd_src::*;
 pub use matmul_src::*;
 pub use relu_src::*;
+pub use rmsnorm_src::*;
 pub use softmax_src::*;

@@ -12,6 +12,18 @@
 //! a percentage of the median ([`spread_pct`]); a spread above
 //! [`NOISY_SPREAD_PCT`] marks the row as untrustworthy (`!` in the table,
 //! `"noisy": true` in JSON), and the run ends by saying so.
+//!
+//! Every row also reads its median as memory traffic: ns per output element,
+//! and GB/s of the bytes the kernel's parameter buffers must move
+//! ([`Traffic`]: inputs read once, outputs written once), as a percentage of
+//! this machine's L2 read bandwidth ([`l2_read_gbs`]). For every kernel, not
+//! only for those under some FLOP-per-byte threshold: the figures cost
+//! nothing and keep one table and one JSON schema, and the IR's FLOP count
+//! (an `exp`, a `sqrt` or a division counts 1, like an add) would put such a
+//! threshold in the wrong place: on Zen 1 the ridge point (FMA peak ÷ L2
+//! bandwidth) is about 0.55 FLOP/byte, which would call rmsnorm (0.86)
+//! compute-bound. A matrix product reads a few % of the bandwidth there,
+//! which says as much.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +34,7 @@ use crate::builder::{build_parallel, prepare, Candidate, Toolchain};
 use crate::error::Result;
 use crate::peers::{self, matrix_product};
 use crate::runner::{kernel_data, run_batch_lines, Outcome, RunOptions};
-use crate::task::{gflops, Task};
+use crate::task::{gflops, Task, Traffic};
 
 /// How to bench.
 #[derive(Clone, Debug)]
@@ -70,6 +82,19 @@ pub fn spread_pct(samples: &[f64]) -> Option<f64> {
     s.sort_by(|a, b| a.total_cmp(b));
     let median = quantile(&s, 0.5);
     (median > 0.0).then(|| (quantile(&s, 0.75) - quantile(&s, 0.25)) / median * 100.0)
+}
+
+/// The yardstick of the GB/s column: this machine's L2 read bandwidth, one
+/// core, as `tuner machine` measures it (cached in the work directory's
+/// `machine.json`; when there is none, the probe runs here, in under a
+/// second), times the threads the kernels may use (L2 is per core). `None`
+/// with a runner command: the kernels run on another machine.
+pub fn l2_read_gbs(args: &BenchOptions) -> Option<f64> {
+    if !args.run.runner_cmd.is_empty() {
+        return None;
+    }
+    let l2 = crate::probe::Machine::get(&args.work_dir).bandwidth("L2")?;
+    Some(l2 * args.threads.max(1) as f64)
 }
 
 /// Whether a spread marks a timing as untrustworthy.
@@ -122,14 +147,24 @@ pub fn bench(tasks: &[Task], args: &BenchOptions) -> Result<()> {
     } else {
         vec![Isa::Avx512, Isa::Avx2, Isa::Scalar]
     };
-    if !args.json {
-        println!(
-            "{:<12} {:<14} {:<7} {:>12} {:>10} {:>8}",
-            "kernel", "variant", "isa", "median µs", "GFLOP/s", "spread"
-        );
-    }
     // Notes go to stderr with --json, which prints only rows on stdout.
     let say = |line: &str| if args.json { eprintln!("{line}") } else { println!("{line}") };
+    let l2 = l2_read_gbs(args);
+    match l2 {
+        Some(g) => say(&format!(
+            "% L2: GB/s in % of the L2 read bandwidth, {g:.1} GB/s ({} core{}, `tuner machine`, cached in {})",
+            args.threads.max(1),
+            if args.threads > 1 { "s" } else { "" },
+            dir.join("machine.json").display()
+        )),
+        None => say("% L2: not compared (the kernels run on another machine: --runner-cmd)"),
+    }
+    if !args.json {
+        println!(
+            "{:<12} {:<14} {:<7} {:>12} {:>10} {:>9} {:>8} {:>6} {:>8}",
+            "kernel", "variant", "isa", "median µs", "GFLOP/s", "ns/elem", "GB/s", "% L2", "spread"
+        );
+    }
     let (mut timed, mut noisy) = (0, 0);
     for task in tasks {
         let mut vars = variants(task, &isas, args.threads)?;
@@ -149,7 +184,7 @@ pub fn bench(tasks: &[Task], args: &BenchOptions) -> Result<()> {
         for row in &rows {
             timed += usize::from(row.outcome.latency_us().is_some());
             noisy += usize::from(row.noisy());
-            print_row(row, args.json);
+            print_row(row, l2, args.json);
         }
         if no_peers {
             say(&format!("{:<12} no peers for this kernel (not a matrix product)", task.name));
@@ -234,29 +269,63 @@ fn variants(task: &Task, isas: &[Isa], threads: usize) -> Result<Vec<Variant>> {
     Ok(vars)
 }
 
-fn print_row(row: &Row, json: bool) {
+/// A timed call read as memory traffic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TrafficRates {
+    ns_per_element: f64,
+    gbs: f64,
+    /// `gbs` in % of the L2 read bandwidth, when known.
+    pct_l2: Option<f64>,
+}
+
+impl TrafficRates {
+    fn new(t: &Traffic, us: f64, l2_gbs: Option<f64>) -> TrafficRates {
+        let gbs = t.gbs(us);
+        TrafficRates { ns_per_element: t.ns_per_element(us), gbs, pct_l2: l2_gbs.map(|l2| 100.0 * gbs / l2) }
+    }
+}
+
+fn print_row(row: &Row, l2_gbs: Option<f64>, json: bool) {
     let (task, v, o) = (row.task, row.variant, &row.outcome);
     let us = o.latency_us();
     let g = us.map(|u| gflops(task.flops, u));
+    let rates = us.map(|u| TrafficRates::new(&task.traffic, u, l2_gbs));
     let isa = v.isa.map_or("auto", Isa::name);
     if json {
         let obj = serde_json::json!({
             "kernel": task.name, "variant": v.name, "isa": isa,
-            "median_us": us, "gflops": g, "spread_pct": row.spread_pct, "noisy": row.noisy(),
+            "median_us": us, "gflops": g,
+            "ns_per_element": rates.map(|r| r.ns_per_element), "gbs": rates.map(|r| r.gbs),
+            "pct_l2": rates.and_then(|r| r.pct_l2), "l2_gbs": l2_gbs,
+            "bytes_read": task.traffic.read, "bytes_written": task.traffic.written,
+            "out_elements": task.traffic.out_elements,
+            "spread_pct": row.spread_pct, "noisy": row.noisy(),
             "error": if us.is_none() { Some(o.describe()) } else { None },
         });
         println!("{obj}");
     } else {
-        let (a, b, s) = match (us, g) {
-            (Some(u), Some(g)) => {
+        let cells = match (us, g, rates) {
+            (Some(u), Some(g), Some(r)) => {
                 // Rounded up, so that a flagged spread never reads as the threshold or below.
                 let s = row.spread_pct.map_or("?".into(), |s| format!("{:.1}%", (s * 10.0).ceil() / 10.0));
-                (format!("{u:.2}"), format!("{g:.1}"), s)
+                let pct = r.pct_l2.map_or("—".into(), |p| format!("{p:.0}%"));
+                [
+                    format!("{u:.2}"),
+                    format!("{g:.1}"),
+                    format!("{:.3}", r.ns_per_element),
+                    format!("{:.1}", r.gbs),
+                    pct,
+                    s,
+                ]
             }
-            _ => (o.describe(), String::new(), String::new()),
+            _ => [o.describe(), String::new(), String::new(), String::new(), String::new(), String::new()],
         };
         let mark = if row.noisy() { " !" } else { "" };
-        println!("{:<12} {:<14} {:<7} {:>12} {:>10} {:>8}{mark}", task.name, v.name, isa, a, b, s);
+        let [a, b, n, gb, pct, s] = cells;
+        println!(
+            "{:<12} {:<14} {:<7} {:>12} {:>10} {:>9} {:>8} {:>6} {:>8}{mark}",
+            task.name, v.name, isa, a, b, n, gb, pct, s
+        );
     }
 }
 
@@ -278,6 +347,17 @@ mod tests {
         assert!((p - 3.0 / 103.0 * 100.0).abs() < 1e-9, "{p}");
         assert_eq!(spread_pct(&[]), None);
         assert_eq!(spread_pct(&[7.0]), Some(0.0));
+    }
+
+    #[test]
+    fn a_call_read_as_memory_traffic() {
+        // softmax 64×1000: 512 000 bytes in 10 µs is 51.2 GB/s, 0.156 ns per
+        // output element, 80% of a 64 GB/s L2.
+        let t = Traffic { read: 256_000, written: 256_000, out_elements: 64_000 };
+        let r = TrafficRates::new(&t, 10.0, Some(64.0));
+        assert!((r.gbs - 51.2).abs() < 1e-9 && (r.ns_per_element - 0.15625).abs() < 1e-12, "{r:?}");
+        assert!((r.pct_l2.unwrap() - 80.0).abs() < 1e-9, "{r:?}");
+        assert_eq!(TrafficRates::new(&t, 10.0, None).pct_l2, None);
     }
 
     #[test]

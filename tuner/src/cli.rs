@@ -54,7 +54,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         trace: Option<std::path::PathBuf>,
     },
-    /// Time every kernel's naive, default and committed variants side by side, in interleaved rounds.
+    /// Time every kernel's naive, default and committed variants side by side, in interleaved rounds
+    /// (µs, GFLOP/s, ns per output element, GB/s and its % of the L2 read bandwidth).
     Bench(BenchArgs),
     /// Measure this machine: CPU, ISAs, fp32 FMA peak per ISA, cache sizes, read bandwidth per level.
     Machine {

@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use kiln_ir::ir::{func_to_string, PrimFunc};
+use kiln_ir::ir::{func_to_string, ParamKind, PrimFunc};
 use kiln_ir::parse::Kernel;
 use kiln_ir::program::{ProgramError, Sources};
 use kiln_ir::schedule::{DecisionMode, ReplayError, Schedule};
@@ -46,6 +46,57 @@ pub struct Task {
     pub space: Space,
     pub workload: String,
     pub flops: u64,
+    pub traffic: Traffic,
+}
+
+/// The memory traffic a call of a kernel cannot avoid: every element of its
+/// input buffers read once and every element of its output buffers written
+/// once. Intermediates (`alloc`) are not counted (a schedule may keep them in
+/// registers or in L1), nor the reads of an output that accumulates, nor a
+/// second read of an input: this is the floor of what a call moves, which is
+/// what a memory-bound kernel is measured against (`tuner bench`'s GB/s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes of the input buffers.
+    pub read: u64,
+    /// Bytes of the output buffers.
+    pub written: u64,
+    /// Elements of the output buffers (what `tuner bench`'s ns/element divides by).
+    pub out_elements: u64,
+}
+
+impl Traffic {
+    /// The traffic of a call of `func`.
+    pub fn of(func: &PrimFunc) -> Traffic {
+        let mut t = Traffic::default();
+        for p in &func.params {
+            let elements = p.buffer.numel().max(0) as u64;
+            let bytes = elements * p.buffer.dtype.bytes() as u64;
+            match p.kind {
+                ParamKind::Output => {
+                    t.written += bytes;
+                    t.out_elements += elements;
+                }
+                _ => t.read += bytes,
+            }
+        }
+        t
+    }
+
+    /// Bytes read plus bytes written.
+    pub fn bytes(&self) -> u64 {
+        self.read + self.written
+    }
+
+    /// GB/s (10⁹ bytes per second) of a call taking `us` µs.
+    pub fn gbs(&self, us: f64) -> f64 {
+        self.bytes() as f64 / us / 1e3
+    }
+
+    /// Nanoseconds per output element of a call taking `us` µs.
+    pub fn ns_per_element(&self, us: f64) -> f64 {
+        us * 1e3 / self.out_elements.max(1) as f64
+    }
 }
 
 /// A program of a task's space: a trace with all its decisions and the
@@ -57,7 +108,6 @@ pub struct Program {
     pub key: String,
 }
 
-/// Throughput in GFLOP/s of `flops` FLOP done in `us` µs.
 /// The options of the search space on this machine: its L2 size (read
 /// from the OS once) bounds the cache-blocking plan's samples.
 pub fn space_options(isa: Isa, threads: usize) -> SpaceOptions {
@@ -69,6 +119,7 @@ pub fn space_options(isa: Isa, threads: usize) -> SpaceOptions {
     SpaceOptions { l2_bytes: l2, ..SpaceOptions::threads(isa, threads) }
 }
 
+/// Throughput in GFLOP/s of `flops` FLOP done in `us` µs.
 pub fn gflops(flops: u64, us: f64) -> f64 {
     flops as f64 / us / 1e3
 }
@@ -122,6 +173,7 @@ impl Task {
             space,
             workload: workload_hash(func),
             flops: kiln_ir::ir::flops(func),
+            traffic: Traffic::of(func),
         }
     }
 
@@ -183,5 +235,60 @@ impl Task {
     /// The unscheduled function as a program (the naive loop nest).
     pub fn naive_program(&self, isa: Isa) -> Program {
         Program { trace: Trace::default(), func: self.func.clone(), key: program_key(&self.func, isa, 1) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_ir::schedule::testing::{kernel, kernel_in_file};
+
+    fn traffic(src: &str) -> Traffic {
+        Traffic::of(&kernel_in_file(src).func)
+    }
+
+    #[test]
+    fn traffic_counts_the_parameter_buffers_once() {
+        // 64×1000 f32 in, 64×1000 out; the three intermediates do not count.
+        let softmax = traffic(include_str!("../../kernels/src/softmax.rs"));
+        assert_eq!(softmax, Traffic { read: 256_000, written: 256_000, out_elements: 64_000 });
+        assert_eq!(softmax.bytes(), 512_000);
+        // X (32×4096) and w (4096) in, Y out; not the row sums.
+        let rmsnorm = traffic(include_str!("../../kernels/src/rmsnorm.rs"));
+        assert_eq!(rmsnorm, Traffic { read: 4 * (32 * 4096 + 4096), written: 4 * 32 * 4096, out_elements: 32 * 4096 });
+        // Z = X·Wᵀ + B, 64×784 → 64×128: each input once, however often the product reads it.
+        let linear = traffic(include_str!("../../kernels/src/linear.rs"));
+        assert_eq!(linear.read, 4 * (64 * 784 + 128 * 784 + 128));
+        assert_eq!((linear.written, linear.out_elements), (4 * 64 * 128, 64 * 128));
+    }
+
+    #[test]
+    fn traffic_counts_each_dtype_at_its_size() {
+        let mixed = Traffic::of(&kernel(
+            "fn mixed(a: [f64; 8, 4], n: [i32; 4], c: &mut [f32; 8], d: &mut [f64; 8]) {
+                for (i, k) in grid(8, 4) {
+                    block(\"C\") {
+                        let (vi, vk) = axis::remap(\"SR\", (i, k));
+                        init { c[vi] = 0.0; }
+                        c[vi] += (a[vi, vk] as f32) * (n[vk] as f32);
+                    }
+                }
+                for i in grid(8) {
+                    block(\"D\") {
+                        let vi = axis::remap(\"S\", i);
+                        d[vi] = c[vi] as f64;
+                    }
+                }
+            }",
+        ));
+        assert_eq!(mixed, Traffic { read: 8 * 32 + 4 * 4, written: 4 * 8 + 8 * 8, out_elements: 16 });
+    }
+
+    #[test]
+    fn rates_of_a_call() {
+        // 512 000 bytes in 10 µs: 51.2 GB/s; 64 000 elements: 0.15625 ns each.
+        let t = Traffic { read: 256_000, written: 256_000, out_elements: 64_000 };
+        assert!((t.gbs(10.0) - 51.2).abs() < 1e-9);
+        assert!((t.ns_per_element(10.0) - 0.15625).abs() < 1e-12);
     }
 }

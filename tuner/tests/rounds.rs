@@ -2,10 +2,12 @@
 //! candidate gets exactly one sample per round, and bad candidates are
 //! contained as in tuning's mode — one that computes a wrong result is
 //! rejected before the rounds, one that crashes or hangs in the middle of
-//! the rounds is reported as such, and the others are still measured.
+//! the rounds is reported as such, and the others are still measured. And
+//! `tuner bench --json` reads every row as memory traffic.
 
 mod common;
 
+use std::process::Command;
 use std::time::Duration;
 
 use proc_macro2::TokenStream;
@@ -82,5 +84,43 @@ fn interleaved_rounds_sample_every_candidate_and_contain_bad_ones() {
     assert!(matches!(by_cand(2).1, Outcome::Timeout), "{:?}", by_cand(2));
     assert!(matches!(by_cand(3).1, Outcome::Wrong(_)), "{:?}", by_cand(3));
     assert!(by_cand(3).2.is_empty());
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `tuner bench --json` on relu (1×128 in, 1×128 out): ns per output
+/// element, GB/s of its 1024 bytes, and their share of the L2 read bandwidth
+/// of the work directory's `machine.json` (set to 50 GB/s here, so that the
+/// share is checkable and the probe does not run).
+#[test]
+fn bench_rows_read_as_memory_traffic() {
+    common::share_harness();
+    let work = common::temp_dir("bench-traffic");
+    let mut m = tuner::probe::Machine::quick(&work);
+    m.read_gbs = vec![("L2".into(), 50.0)];
+    std::fs::write(work.join("machine.json"), serde_json::to_string(&m).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tuner"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["bench", "--json", "--rounds", "3", "--kernel", "relu"])
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("L2 read bandwidth, 50.0 GB/s (1 core"), "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(rows.iter().any(|r| r["variant"] == "naive") && rows.iter().any(|r| r["variant"] == "default"));
+    for r in &rows {
+        assert_eq!((r["bytes_read"].as_u64(), r["bytes_written"].as_u64()), (Some(512), Some(512)), "{r}");
+        assert_eq!((r["out_elements"].as_u64(), r["l2_gbs"].as_f64()), (Some(128), Some(50.0)), "{r}");
+        let us = r["median_us"].as_f64().unwrap();
+        let close = |key: &str, want: f64| {
+            let got = r[key].as_f64().unwrap_or_else(|| panic!("no {key}: {r}"));
+            assert!((got - want).abs() <= 1e-9 * want, "{key} {got}, want {want}: {r}");
+        };
+        close("ns_per_element", us * 1e3 / 128.0);
+        close("gbs", 1024.0 / us / 1e3);
+        close("pct_l2", 1024.0 / us / 1e3 / 50.0 * 100.0);
+    }
     let _ = std::fs::remove_dir_all(&work);
 }
