@@ -258,7 +258,7 @@ mod loops {
                 let sum: f32 = r.iter().map(|v| v * v).sum();
                 let inv = 1.0 / (sum / cols as f32 + 1e-6).sqrt();
                 for ((o, v), wj) in out.iter_mut().zip(r).zip(w) {
-                    *o = v * wj * inv;
+                    *o = v * inv * wj;
                 }
             }
         }

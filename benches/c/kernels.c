@@ -60,7 +60,7 @@ void c_rmsnorm(const float *x, const float *w, float *y, int rows, int cols) {
         float s = 0.0f;
         for (int j = 0; j < cols; j++) s += r[j] * r[j];
         float inv = 1.0f / sqrtf(s / cols + 1e-6f);
-        for (int j = 0; j < cols; j++) y[i * cols + j] = r[j] * w[j] * inv;
+        for (int j = 0; j < cols; j++) y[i * cols + j] = r[j] * inv * w[j];
     }
 }
 
