@@ -143,3 +143,46 @@ fn reductions_and_producers_moved_into_the_row_loop_stay_vectorized() {
         assert!(chains.len() >= 2, "{name}: chain counts sampled {chains:?}");
     }
 }
+
+/// A bias add, then an activation: two elementwise blocks.
+const BIAS_RELU: &str = r#"
+tensor_func! {
+    fn bias_relu(x: [f32; 5, 37], b: [f32; 37], y: &mut [f32; 5, 37]) {
+        let t = alloc([f32; 5, 37]);
+        for (i, j) in grid(5, 37) {
+            block("bias") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                t[vi, vj] = x[vi, vj] + b[vj];
+            }
+        }
+        for (i, j) in grid(5, 37) {
+            block("act") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                y[vi, vj] = t[vi, vj].max(0.0);
+            }
+        }
+    }
+}
+"#;
+
+/// The default inlines an elementwise step into its elementwise consumer
+/// (one vectorized pass), but not a block with two consumers (softmax's
+/// `exp`) nor one whose consumer is a reduction.
+#[test]
+fn the_default_fuses_an_elementwise_chain() {
+    let func = kernel_in_file(BIAS_RELU).func;
+    let want = run_random(&func, 3);
+    for isa in [Isa::Avx2, Isa::Avx512, Isa::Scalar] {
+        let sch = default_trace(&func, &SpaceOptions::new(isa)).unwrap();
+        let f = sch.func();
+        let names: Vec<String> = f.blocks().iter().map(|b| b.block.name.clone()).collect();
+        assert_eq!(names, ["act"], "{isa}:\n{f}");
+        if isa != Isa::Scalar {
+            assert!(loop_kinds(f, "act").contains(&kiln_ir::ir::ForKind::Vectorized), "{isa}:\n{f}");
+        }
+        check(&func, f, &want);
+    }
+    let softmax = kernel_in_file(&small_softmax()).func;
+    let sch = default_trace(&softmax, &SpaceOptions::new(Isa::Avx2)).unwrap();
+    assert!(sch.func().block("exp").is_some(), "{}", sch.func());
+}

@@ -53,6 +53,10 @@ pub(super) const MAX_CHAINS: i64 = 8;
 /// chains made GEMV slower: short rows, more partial sums to combine).
 pub(super) const MIN_PARTIAL_SUMS: i64 = 4;
 
+/// The most partial-sum vectors the default takes (half the AVX2 registers:
+/// 5 chains of a row of 5 vectors would not fit beside a tile of 3 rows).
+pub(super) const MAX_DEFAULT_PARTIAL_SUMS: i64 = 8;
+
 /// The chain counts offered for a reduce loop of `extent` elements: the
 /// divisors of its vector count up to [`MAX_CHAINS`] (1 alone when the lanes
 /// do not divide it, whose last vector is partial).
@@ -96,7 +100,10 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         })
         .product();
     let candidates = chain_candidates(red_role.extent, lanes);
-    let default = candidates.iter().position(|c| c * default_rows >= MIN_PARTIAL_SUMS).unwrap_or(candidates.len() - 1);
+    let fits = |c: &i64| c * default_rows <= MAX_DEFAULT_PARTIAL_SUMS;
+    let default = (candidates.iter().position(|c| c * default_rows >= MIN_PARTIAL_SUMS && fits(c)))
+        .or_else(|| candidates.iter().rposition(fits))
+        .unwrap_or(0);
     let chains = choose(sch, &candidates, default, mode)?;
     let kparts = sch.split(handles[&red_role.var], &[None, Some(Factor::Int(chains * lanes))])?;
     let ndim = br.block.body.indices.len() as i64;
