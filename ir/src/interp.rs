@@ -275,15 +275,27 @@ fn unop(op: UnOp, a: Val) -> Val {
         (UnOp::Exp, Val::F32(v)) => Val::F32(v.exp()),
         (UnOp::Sqrt, Val::F32(v)) => Val::F32(v.sqrt()),
         (UnOp::Abs, Val::F32(v)) => Val::F32(v.abs()),
-        (UnOp::Exp, Val::F64(v)) => Val::F64(v.exp()),
-        (UnOp::Sqrt, Val::F64(v)) => Val::F64(v.sqrt()),
-        (UnOp::Abs, Val::F64(v)) => Val::F64(v.abs()),
+        (UnOp::Rsqrt, Val::F32(v)) => Val::F32(1.0 / v.sqrt()),
+        // Computed in f64 and rounded once: the exact result, nearly always.
+        (UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln, Val::F32(v)) => Val::F32(math64(op, v as f64) as f32),
         (UnOp::Abs, Val::I32(v)) => Val::I32(v.wrapping_abs()),
-        (UnOp::Abs, v) => Val::Idx(v.idx().abs()),
-        (_, v) => Val::F64(match op {
-            UnOp::Exp => v.f64().exp(),
-            _ => v.f64().sqrt(),
-        }),
+        (UnOp::Abs, Val::Idx(v)) => Val::Idx(v.abs()),
+        (_, v) => Val::F64(math64(op, v.f64())),
+    }
+}
+
+/// The math functions in `f64` (`tanh`, `sigmoid` and `ln` as the scalar
+/// code computes them, `rsqrt` as `1/sqrt(x)`).
+fn math64(op: UnOp, v: f64) -> f64 {
+    match op {
+        UnOp::Exp => v.exp(),
+        UnOp::Sqrt => v.sqrt(),
+        UnOp::Abs => v.abs(),
+        UnOp::Tanh => v.tanh(),
+        UnOp::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        UnOp::Ln => v.ln(),
+        UnOp::Rsqrt => 1.0 / v.sqrt(),
+        UnOp::Neg | UnOp::Not => unreachable!("not a math function"),
     }
 }
 

@@ -128,13 +128,32 @@ fn trailing_garbage() {
 
 #[test]
 fn unknown_function_and_method() {
+    let methods = "max, min, exp, ln, sqrt, rsqrt, tanh, sigmoid and abs";
     assert_eq!(
-        error(&store("c[vi, vj] = tanh(a[vi, vj]);")),
-        pair("unknown function `tanh`; the functions are max, min, exp, sqrt, abs and select", "tanh")
+        error(&store("c[vi, vj] = tahn(a[vi, vj]);")),
+        pair(
+            &format!(
+                "unknown function `tahn` (did you mean `tanh`?); the functions are {}",
+                methods.replace(" and abs", ", abs and select")
+            ),
+            "tahn"
+        )
     );
     assert_eq!(
-        error(&store("c[vi, vj] = a[vi, vj].tanh();")),
-        pair("unknown method `tanh`; the methods are max, min, exp, sqrt and abs", "tanh")
+        error(&store("c[vi, vj] = a[vi, vj].tahn();")),
+        pair(&format!("unknown method `tahn` (did you mean `tanh`?); the methods are {methods}"), "tahn")
+    );
+    assert_eq!(
+        error(&store("c[vi, vj] = a[vi, vj].log();")),
+        pair(&format!("unknown method `log` (did you mean `ln`?); the methods are {methods}"), "log")
+    );
+    assert_eq!(
+        error(&store("c[vi, vj] = a[vi, vj].sigmod();")),
+        pair(&format!("unknown method `sigmod` (did you mean `sigmoid`?); the methods are {methods}"), "sigmod")
+    );
+    assert_eq!(
+        error(&store("c[vi, vj] = a[vi, vj].cos();")),
+        pair(&format!("unknown method `cos`; the methods are {methods}"), "cos")
     );
     assert_eq!(
         error(&store("c[vi, vj] = max(a[vi, vj]);")),
@@ -145,8 +164,12 @@ fn unknown_function_and_method() {
         pair("`.exp()` takes 0 arguments, found 1", "a[vi, vj].exp(2.0)")
     );
     assert_eq!(
-        error(&store("c[vi, vj] = f32::tanh(a[vi, vj]);")),
-        pair("unknown function `f32::tanh`; the functions are max, min, exp, sqrt and abs", "tanh")
+        error(&store("c[vi, vj] = a[vi, vj].tanh(1.0);")),
+        pair("`.tanh()` takes 0 arguments, found 1", "a[vi, vj].tanh(1.0)")
+    );
+    assert_eq!(
+        error(&store("c[vi, vj] = f32::tan(a[vi, vj]);")),
+        pair(&format!("unknown function `f32::tan` (did you mean `tanh`?); the functions are {methods}"), "tan")
     );
     assert_eq!(
         error(&store("c[vi, vj] = f32::PI;")),
@@ -185,6 +208,10 @@ fn dtype_mismatches() {
     assert_eq!(
         error(&store("c[vi, vj] = (vi + 1).exp();")),
         pair("`exp` needs a `f32` or `f64` argument, found `index`; convert the index with `as f32`", "(vi + 1)")
+    );
+    assert_eq!(
+        error(&store("c[vi, vj] = vi.sigmoid();")),
+        pair("`sigmoid` needs a `f32` or `f64` argument, found `index`; convert the index with `as f32`", "vi")
     );
     assert_eq!(
         error(&store("c[vi, vj] = if a[vi, vj] { 1.0 } else { 0.0 };")),

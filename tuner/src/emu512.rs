@@ -4,13 +4,18 @@
 // without AVX-512. Semantics follow Intel's intrinsics guide, lane by lane:
 // MIN/MAX return the second operand when either is NaN, comparisons are the
 // ordered/unordered predicates of `_CMP_*`, masked loads and stores touch only
-// active lanes, FMAs are fused.
+// active lanes, FMAs are fused, `_mm512_scalef_ps` rounds once. The vector math
+// (`exp_avx512`, ...) is kiln's own AVX-512 code, expanded over these
+// intrinsics (`kiln::simd::avx512_bodies`).
 #[allow(non_camel_case_types, non_upper_case_globals, clippy::all, dead_code)]
 pub mod emu512 {
     #[derive(Clone, Copy, Debug)]
     pub struct __m512(pub [f32; 16]);
     #[derive(Clone, Copy, Debug)]
     pub struct __m512d(pub [f64; 8]);
+    /// 16 lanes of 32 bits (the hardware type holds 512 bits however used).
+    #[derive(Clone, Copy, Debug)]
+    pub struct __m512i(pub [i32; 16]);
     pub type __mmask16 = u16;
     pub type __mmask8 = u8;
 
@@ -20,6 +25,7 @@ pub mod emu512 {
     pub const _CMP_LE_OQ: i32 = 0x12;
     pub const _CMP_GE_OQ: i32 = 0x1d;
     pub const _CMP_GT_OQ: i32 = 0x1e;
+    pub const _CMP_NGE_UQ: i32 = 0x19;
 
     fn cmp64(imm: i32, a: f64, b: f64) -> bool {
         match imm {
@@ -29,6 +35,7 @@ pub mod emu512 {
             _CMP_LE_OQ => a <= b,
             _CMP_GE_OQ => a >= b,
             _CMP_GT_OQ => a > b,
+            _CMP_NGE_UQ => !(a >= b),
             _ => panic!("emu512: comparison predicate {imm} not emulated"),
         }
     }
@@ -148,10 +155,93 @@ pub mod emu512 {
         _mm512_cmp_pd_mask, _mm512_mask_blend_pd
     );
 
-    /// `kiln::simd::exp_avx512`, lane by lane (its polynomial is shared with
-    /// the AVX2 version, which is tested on hardware).
+    /// `a·2^⌊b⌋`, rounded once (Intel's `SCALE` with MXCSR's defaults: NaN
+    /// in, NaN out; 0·2^+∞ and ∞·2^−∞ are NaN).
+    fn scalef32(a: f32, b: f32) -> f32 {
+        if a.is_nan() || b.is_nan() {
+            return a + b;
+        }
+        match b {
+            f32::INFINITY if a == 0.0 => f32::NAN,
+            f32::INFINITY => a * f32::INFINITY,
+            f32::NEG_INFINITY if a.is_infinite() => f32::NAN,
+            f32::NEG_INFINITY => a * 0.0,
+            // Exact in f64 (|k| ≤ 400 keeps the product normal), then one rounding.
+            _ => (a as f64 * 2f64.powi(b.floor().clamp(-400.0, 400.0) as i32)) as f32,
+        }
+    }
+
+    #[inline]
+    pub unsafe fn _mm512_scalef_ps(a: __m512, b: __m512) -> __m512 {
+        __m512(std::array::from_fn(|i| scalef32(a.0[i], b.0[i])))
+    }
+    #[inline]
+    pub unsafe fn _mm512_mask_mul_ps(src: __m512, k: __mmask16, a: __m512, b: __m512) -> __m512 {
+        __m512(std::array::from_fn(|i| if (k >> i) & 1 == 1 { a.0[i] * b.0[i] } else { src.0[i] }))
+    }
+    #[inline]
+    pub unsafe fn _mm512_mask_sub_ps(src: __m512, k: __mmask16, a: __m512, b: __m512) -> __m512 {
+        __m512(std::array::from_fn(|i| if (k >> i) & 1 == 1 { a.0[i] - b.0[i] } else { src.0[i] }))
+    }
+    #[inline]
+    pub unsafe fn _mm512_castps_si512(a: __m512) -> __m512i {
+        __m512i(std::array::from_fn(|i| a.0[i].to_bits() as i32))
+    }
+    #[inline]
+    pub unsafe fn _mm512_castsi512_ps(a: __m512i) -> __m512 {
+        __m512(std::array::from_fn(|i| f32::from_bits(a.0[i] as u32)))
+    }
+    #[inline]
+    pub unsafe fn _mm512_set1_epi32(x: i32) -> __m512i {
+        __m512i([x; 16])
+    }
+    #[inline]
+    pub unsafe fn _mm512_add_epi32(a: __m512i, b: __m512i) -> __m512i {
+        __m512i(std::array::from_fn(|i| a.0[i].wrapping_add(b.0[i])))
+    }
+    #[inline]
+    pub unsafe fn _mm512_sub_epi32(a: __m512i, b: __m512i) -> __m512i {
+        __m512i(std::array::from_fn(|i| a.0[i].wrapping_sub(b.0[i])))
+    }
+    #[inline]
+    pub unsafe fn _mm512_and_si512(a: __m512i, b: __m512i) -> __m512i {
+        __m512i(std::array::from_fn(|i| a.0[i] & b.0[i]))
+    }
+    #[inline]
+    pub unsafe fn _mm512_xor_si512(a: __m512i, b: __m512i) -> __m512i {
+        __m512i(std::array::from_fn(|i| a.0[i] ^ b.0[i]))
+    }
+    #[inline]
+    pub unsafe fn _mm512_slli_epi32<const IMM8: u32>(a: __m512i) -> __m512i {
+        __m512i(std::array::from_fn(|i| if IMM8 > 31 { 0 } else { a.0[i] << IMM8 }))
+    }
+    #[inline]
+    pub unsafe fn _mm512_srai_epi32<const IMM8: u32>(a: __m512i) -> __m512i {
+        __m512i(std::array::from_fn(|i| a.0[i] >> IMM8.min(31)))
+    }
+    #[inline]
+    pub unsafe fn _mm512_cvtepi32_ps(a: __m512i) -> __m512 {
+        __m512(std::array::from_fn(|i| a.0[i] as f32))
+    }
+
+    /// `kiln::simd::exp_avx512`'s code over the intrinsics above.
     #[inline]
     pub unsafe fn exp_avx512(a: __m512) -> __m512 {
-        __m512(std::array::from_fn(|i| a.0[i].exp()))
+        ::kiln::simd::avx512_bodies::exp!(a)
+    }
+    /// `kiln::simd::tanh_avx512`'s code over the intrinsics above.
+    #[inline]
+    pub unsafe fn tanh_avx512(a: __m512) -> __m512 {
+        ::kiln::simd::avx512_bodies::tanh!(a)
+    }
+    /// `kiln::simd::sigmoid_avx512`'s code over the intrinsics above.
+    #[inline]
+    pub unsafe fn sigmoid_avx512(a: __m512) -> __m512 {
+        ::kiln::simd::avx512_bodies::sigmoid!(a)
+    }
+    /// `kiln::simd::ln_avx512`'s code over the intrinsics above.
+    #[inline]
+    pub unsafe fn ln_avx512(a: __m512) -> __m512 {
+        ::kiln::simd::avx512_bodies::ln!(a)
     }
 }

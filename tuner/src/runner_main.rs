@@ -253,7 +253,7 @@ mod runner {
             let atol = atol_rel * scale.max(1e-30);
             for i in 0..w.len() {
                 let (gv, wv) = (g.get(i), w.get(i));
-                let ok = if wv.is_nan() { gv.is_nan() } else { (gv - wv).abs() <= atol + rtol * wv.abs() };
+                let ok = if wv.is_nan() { gv.is_nan() } else { gv == wv || (gv - wv).abs() <= atol + rtol * wv.abs() };
                 if !ok {
                     return Err(format!("wrong result: output {k} element {i} is {gv}, expected {wv}"));
                 }

@@ -490,6 +490,13 @@ impl Emitter {
                     (UnOp::Sqrt, _) => quote!(#t.sqrt()),
                     (UnOp::Abs, DataType::I32) => quote!(#t.wrapping_abs()),
                     (UnOp::Abs, _) => quote!(#t.abs()),
+                    (UnOp::Rsqrt, _) => quote!((1.0 / #t.sqrt())),
+                    // As the interpreter: f32 through f64, one rounding.
+                    (UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln, DataType::F32) => {
+                        let v = math64(*op, quote!((#t as f64)));
+                        quote!((#v as f32))
+                    }
+                    (UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln, _) => math64(*op, t),
                 }
             }
             Expr::Select(c, t, f) => {
@@ -511,5 +518,15 @@ impl Emitter {
                 }
             }
         }
+    }
+}
+
+/// `tanh`, `sigmoid` or `ln` of the `f64` value `v`, as the interpreter
+/// computes them.
+fn math64(op: UnOp, v: TokenStream) -> TokenStream {
+    match op {
+        UnOp::Tanh => quote!(#v.tanh()),
+        UnOp::Sigmoid => quote!((1.0 / (1.0 + (-#v).exp()))),
+        _ => quote!(#v.ln()),
     }
 }

@@ -142,6 +142,13 @@ impl BinOp {
 }
 
 /// Unary operators and math intrinsics.
+///
+/// On `f32` the interpreter computes `exp`, `sqrt` and `abs` in `f32`;
+/// `tanh`, `sigmoid` (`1/(1 + e^−x)`) and `ln` in `f64`, rounded to `f32`
+/// (the exact result, for the test oracle); `rsqrt` is `1/sqrt(x)` in the
+/// operand's type, two IEEE roundings (what the vector code computes, bit
+/// for bit). The vector forms of `exp`, `tanh`, `sigmoid` and `ln` are within
+/// 1 ulp (`kiln::simd`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnOp {
     Neg,
@@ -149,10 +156,18 @@ pub enum UnOp {
     Exp,
     Sqrt,
     Abs,
+    Tanh,
+    Sigmoid,
+    Ln,
+    Rsqrt,
 }
 
 impl UnOp {
-    /// The name of the intrinsic in the language and in the printer (`T.exp`).
+    /// The math intrinsics, by their name in the language (`x.exp()`).
+    pub const FUNCTIONS: [UnOp; 7] =
+        [UnOp::Exp, UnOp::Ln, UnOp::Sqrt, UnOp::Rsqrt, UnOp::Tanh, UnOp::Sigmoid, UnOp::Abs];
+
+    /// The name of the operator in the language (`exp`, `ln`, ..).
     pub fn name(self) -> &'static str {
         match self {
             UnOp::Neg => "neg",
@@ -160,7 +175,24 @@ impl UnOp {
             UnOp::Exp => "exp",
             UnOp::Sqrt => "sqrt",
             UnOp::Abs => "abs",
+            UnOp::Tanh => "tanh",
+            UnOp::Sigmoid => "sigmoid",
+            UnOp::Ln => "ln",
+            UnOp::Rsqrt => "rsqrt",
         }
+    }
+
+    /// The name of the intrinsic in the printer, TVMScript's (`T.exp`, `T.log`).
+    pub fn tvm_name(self) -> &'static str {
+        match self {
+            UnOp::Ln => "log",
+            op => op.name(),
+        }
+    }
+
+    /// The intrinsic named `name` in the language.
+    pub fn function(name: &str) -> Option<UnOp> {
+        UnOp::FUNCTIONS.into_iter().find(|op| op.name() == name)
     }
 }
 

@@ -6,7 +6,8 @@ use super::stmt::PrimFunc;
 /// The arithmetic operations a function performs: for each block, the product
 /// of its iteration extents times the element operations of its body's value.
 ///
-/// `+ - * / % min max exp sqrt abs` on elements (`f32`, `f64`, and `i32`, whose
+/// `+ - * / % min max` and the math functions (`exp`, `ln`, `sqrt`, `rsqrt`,
+/// `tanh`, `sigmoid`, `abs`) on elements (`f32`, `f64`, and `i32`, whose
 /// operations count the same way) count 1 each; index arithmetic, loads, casts,
 /// comparisons, selects and negation count 0, and of the two branches of a
 /// select only the costlier one counts. The `init` store is not counted. A
@@ -34,7 +35,7 @@ pub fn expr_ops(e: &Expr) -> u64 {
             u64::from(counted) + expr_ops(a) + expr_ops(b)
         }
         Expr::Unary(op, a) => {
-            let counted = e.dtype().is_element() && matches!(op, UnOp::Exp | UnOp::Sqrt | UnOp::Abs);
+            let counted = e.dtype().is_element() && UnOp::FUNCTIONS.contains(op);
             u64::from(counted) + expr_ops(a)
         }
         Expr::Cast(_, a) => expr_ops(a),
@@ -67,6 +68,7 @@ mod tests {
         assert_eq!(count("c[vi] += a[vi, vk] * 2.0;", "f32"), 32 * 2);
         assert_eq!(count("c[vi] = max(c[vi], a[vi, vk].abs().sqrt());", "f64"), 32 * 3);
         assert_eq!(count("c[vi] += a[vi, vk] * 2;", "i32"), 32 * 2);
+        assert_eq!(count("c[vi] = a[vi, vk].tanh() + a[vi, vk].sigmoid().ln().rsqrt();", "f32"), 32 * 5);
         // Index arithmetic, casts and negation are free; a select costs its dearer branch.
         assert_eq!(count("c[vi] = a[(vi + 1) % 8, vk] + ((vi * 2) as f32);", "f32"), 32);
         assert_eq!(count("c[vi] = if a[vi, vk] > 0.0 { -a[vi, vk] } else { c[vi] * 2.0 + 1.0 };", "f32"), 32 * 2);

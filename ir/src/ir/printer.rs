@@ -120,7 +120,7 @@ fn write_expr(out: &mut String, e: &Expr, outer: u8) {
             }
         }
         Expr::Unary(op, a) => {
-            write!(out, "T.{}(", op.name()).unwrap();
+            write!(out, "T.{}(", op.tvm_name()).unwrap();
             write_expr(out, a, 0);
             out.push(')');
         }

@@ -1,4 +1,4 @@
-//! Calls (`max`, `exp`, .. and their method forms), `select`/`if`, and casts.
+//! Calls (`max`, `exp`, `tanh`, .. and their method forms), `select`/`if`, and casts.
 
 use syn::Ident;
 
@@ -20,17 +20,10 @@ impl Lower<'_> {
         let n = name.to_string();
         let arity = match n.as_str() {
             "max" | "min" => 2,
-            "exp" | "sqrt" | "abs" => 1,
             "select" if !method && ty.is_none() => 3,
+            _ if UnOp::function(&n).is_some() => 1,
             _ => {
-                let msg = if method {
-                    format!("unknown method `{n}`; the methods are max, min, exp, sqrt and abs")
-                } else if let Some(t) = ty {
-                    format!("unknown function `{}::{n}`; the functions are max, min, exp, sqrt and abs", t.rust_name())
-                } else {
-                    format!("unknown function `{n}`; the functions are max, min, exp, sqrt, abs and select")
-                };
-                self.ctx.err(name, msg);
+                self.ctx.err(name, unknown_function(&n, method, ty));
                 for a in args {
                     self.expr(a, None);
                 }
@@ -68,12 +61,7 @@ impl Lower<'_> {
                     self.ctx.err(args[0].sp, format!("`{n}` needs {need}, found `{}`{hint}", ty_name(t)));
                     return None;
                 }
-                let op = match n.as_str() {
-                    "exp" => UnOp::Exp,
-                    "sqrt" => UnOp::Sqrt,
-                    _ => UnOp::Abs,
-                };
-                Expr::unary(op, x)
+                Expr::unary(UnOp::function(&n).expect("a function of arity 1"), x)
             }
         };
         if let Some(t) = ty {
@@ -141,6 +129,52 @@ impl Lower<'_> {
             x => Some(Expr::Cast(t, Box::new(x))),
         }
     }
+}
+
+/// The message for a call of an unknown `name`, suggesting the closest known
+/// name (`tahn` → `tanh`, `log` → `ln`).
+fn unknown_function(name: &str, method: bool, ty: Option<DataType>) -> String {
+    let mut names = vec!["max", "min"];
+    names.extend(UnOp::FUNCTIONS.iter().map(|op| op.name()));
+    let (what, shown) = match ty {
+        _ if method => ("method", name.to_string()),
+        Some(t) => ("function", format!("{}::{name}", t.rust_name())),
+        None => {
+            names.push("select");
+            ("function", name.to_string())
+        }
+    };
+    let closest = match name {
+        "log" => Some("ln"),
+        "logistic" => Some("sigmoid"),
+        _ => names
+            .iter()
+            .map(|c| (edit_distance(name, c), *c))
+            .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+            .min()
+            .map(|(_, c)| c),
+    };
+    let hint = closest.map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+    let (last, rest) = names.split_last().expect("names");
+    format!("unknown {what} `{shown}`{hint}; the {what}s are {} and {last}", rest.join(", "))
+}
+
+/// The Levenshtein distance between `a` and `b`, counting a swap of two
+/// neighbours as one edit (`tahn` is one edit from `tanh`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d: Vec<Vec<usize>> =
+        (0..=a.len()).map(|i| (0..=b.len()).map(|j| if i == 0 { j } else { i }).collect()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// Whether `e` contains a float literal (outside of loads).

@@ -285,7 +285,7 @@ fn postfix(input: ParseStream, depth: u32) -> syn::Result<SExpr> {
         if input.peek(Token![.]) && !input.peek(Token![..]) {
             input.parse::<Token![.]>()?;
             if !input.peek(Ident::peek_any) {
-                return Err(input.error("expected a method name (max, min, exp, sqrt, abs)"));
+                return Err(input.error("expected a method name (max, min, exp, ln, sqrt, rsqrt, tanh, sigmoid, abs)"));
             }
             let name = Ident::parse_any(input)?;
             if !input.peek(token::Paren) {

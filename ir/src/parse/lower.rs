@@ -144,7 +144,10 @@ impl<'a> Lower<'a> {
             }
             SKind::Call { name, args, ty, .. } => ty.or_else(|| match (name.to_string().as_str(), args.as_slice()) {
                 ("max" | "min", [a, b]) => self.natural(a).or_else(|| self.natural(b)),
-                ("exp" | "sqrt" | "abs", [a]) => self.natural(a),
+                // `abs` keeps any number's type; the others take a float (an
+                // index argument is an error of the call, not of its user).
+                ("abs", [a]) => self.natural(a),
+                (f, [a]) if UnOp::function(f).is_some() => self.natural(a).filter(|t| t.is_float()),
                 ("select", [_, t, f]) => self.natural(t).or_else(|| self.natural(f)),
                 _ => None,
             }),

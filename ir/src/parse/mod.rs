@@ -57,13 +57,13 @@
 //! primary   := INT | FLOAT | 'true' | 'false'      INT/FLOAT may carry an f32, f64 or i32 suffix
 //!            | IDENT                               a block axis
 //!            | IDENT '[' expr (',' expr)* ']'     a buffer element
-//!            | FUNC '(' args ')'                   FUNC: max min exp sqrt abs select
+//!            | FUNC '(' args ')'                   FUNC: max min select, or a METHOD
 //!            | dtype '::' FUNC '(' args ')'          `f32::max(a, b)`: FUNC on that type
 //!            | ('f32' | 'f64') '::' ('INFINITY' | 'NEG_INFINITY' | 'MAX' | 'MIN' | 'EPSILON')
 //!            | 'i32' '::' ('MAX' | 'MIN')
 //!            | '(' expr ')'
 //!            | 'if' expr '{' expr '}' 'else' ('{' expr '}' | if-expr)
-//! METHOD    := max min exp sqrt abs                (`x.max(y)` is `max(x, y)`)
+//! METHOD    := max min exp ln sqrt rsqrt tanh sigmoid abs   (`x.max(y)` is `max(x, y)`)
 //! ```
 //!
 //! # Meaning
@@ -111,6 +111,9 @@
 //! are division and remainder (truncating for `i32`). `as f32|f64|i32` converts
 //! between numeric types (`vi as f32`); nothing converts back to an index. As in
 //! Rust, untyped literals under a cast keep their own type: `(7 / 2) as f32` is 3.
+//! The functions `exp`, `ln`, `sqrt`, `rsqrt` (`1/sqrt(x)`), `tanh` and
+//! `sigmoid` (`1/(1 + e^−x)`) take a float; `abs` takes any number. Their
+//! precision is [`UnOp`](crate::ir::UnOp)'s.
 //!
 //! # Limits
 //!

@@ -5,7 +5,7 @@ tensor_func! {
         for i in 0..8 {
             block("C") {
                 let vi = axis::spatial(8, i);
-                c[vi] = tanh(a[vi]);
+                c[vi] = tahn(a[vi]);
             }
         }
     }

@@ -94,9 +94,12 @@ impl VectorOps for Avx2 {
             (UnOp::Abs, false) => {
                 quote!(_mm256_andnot_pd(_mm256_set1_pd(-0.0), #a))
             }
-            (UnOp::Exp, true) => {
+            (UnOp::Rsqrt, true) => quote!(_mm256_div_ps(_mm256_set1_ps(1.0), _mm256_sqrt_ps(#a))),
+            (UnOp::Rsqrt, false) => quote!(_mm256_div_pd(_mm256_set1_pd(1.0), _mm256_sqrt_pd(#a))),
+            (UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln, true) => {
+                let f = quote::format_ident!("{}_avx2", op.name());
                 let simd = &h.simd;
-                quote!(#simd::exp_avx2(#a))
+                quote!(#simd::#f(#a))
             }
             _ => return None,
         })

@@ -86,9 +86,12 @@ impl VectorOps for Avx512 {
             (UnOp::Neg, false) => quote!(_mm512_sub_pd(_mm512_setzero_pd(), #a)),
             (UnOp::Abs, true) => quote!(_mm512_abs_ps(#a)),
             (UnOp::Abs, false) => quote!(_mm512_abs_pd(#a)),
-            (UnOp::Exp, true) => {
+            (UnOp::Rsqrt, true) => quote!(_mm512_div_ps(_mm512_set1_ps(1.0), _mm512_sqrt_ps(#a))),
+            (UnOp::Rsqrt, false) => quote!(_mm512_div_pd(_mm512_set1_pd(1.0), _mm512_sqrt_pd(#a))),
+            (UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln, true) => {
+                let f = quote::format_ident!("{}_avx512", op.name());
                 let simd = &h.simd;
-                quote!(#simd::exp_avx512(#a))
+                quote!(#simd::#f(#a))
             }
             _ => return None,
         })

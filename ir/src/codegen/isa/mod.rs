@@ -55,7 +55,7 @@ fn cmp_predicate(op: BinOp) -> TokenStream {
 }
 
 /// Where vector code finds the functions it calls besides the intrinsics:
-/// vector math (`exp_avx2`, `exp_avx512`) in `simd`, AVX2 lane masks
+/// vector math (`exp_avx2`, `tanh_avx512`, ..: `<function>_<isa>`) in `simd`, AVX2 lane masks
 /// (`avx2_lane_mask32`) in `runtime`. By default kiln's `::kiln::simd` and
 /// `::kiln::runtime`; for emulated code, the emulation module, which then
 /// provides the intrinsics and these helpers alike.

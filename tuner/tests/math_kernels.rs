@@ -1,0 +1,100 @@
+//! Kernels using the math functions (`exp`, `tanh`, `sigmoid`, `ln`,
+//! `rsqrt`), compiled for scalar, AVX2 and AVX-512 (emulated on a CPU without
+//! it) and checked against the interpreter with a tolerance of about one ulp
+//! (relative 1.2e-7, no absolute part; infinities and NaN must match), on a
+//! shape that no vector width divides (8 × 37, one slice of the output
+//! per function), with the default schedule and
+//! sampled ones. The arguments are scaled so that the vectors meet the
+//! functions' slow paths: `exp` overflowing to `+∞`, `sigmoid` beyond ±87,
+//! `ln` of negative numbers (NaN). The arguments are scaled by powers of two
+//! (exact: a `a·c + d` would be one FMA in vector code, rounded differently,
+//! which the functions amplify), and subnormal results are left out (a
+//! relative tolerance means nothing there; `kiln-runtime`'s tests measure
+//! them in ulps).
+
+use kiln_ir::space::{default_trace, sample, SpaceOptions};
+use kiln_ir::target::Isa;
+use tuner::builder::{build_batch, prepare, Candidate};
+use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
+
+const KERNEL: &str = r#"
+fn math(a: [f32; 8, 37], o: &mut [f32; 6, 8, 37]) {
+    for (i, j) in grid(8, 37) {
+        block("E") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[0, vi, vj] = (a[vi, vj] * 128.0).max(-80.0).exp();
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("T") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[1, vi, vj] = (a[vi, vj] * 8.0).tanh();
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("S") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[2, vi, vj] = sigmoid((a[vi, vj] * 128.0).max(-80.0));
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("L") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[3, vi, vj] = (a[vi, vj].abs() * 1024.0).ln();
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("N") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[4, vi, vj] = (a[vi, vj] * 8.0).ln();
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("R") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[5, vi, vj] = a[vi, vj].abs().rsqrt();
+        }
+    }
+}
+"#;
+
+#[test]
+fn math_kernels_match_the_interpreter_within_an_ulp() {
+    let func = kiln_ir::parse::parse_kernel_str(KERNEL).unwrap().func;
+    let work = std::env::temp_dir().join("kiln-math-kernels");
+    let tc = prepare(&work).expect("runtime builds");
+    let data = work.join("data");
+    write_data(&func, &data, 7).unwrap();
+    let native512 = std::arch::is_x86_feature_detected!("avx512f");
+    let (mut cands, mut labels) = (Vec::new(), Vec::new());
+    for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+        let opts = SpaceOptions::new(isa);
+        let mut funcs = vec![("default".to_string(), default_trace(&func, &opts).unwrap().into_parts().0)];
+        for seed in 0..2 {
+            if let Ok(sch) = sample(&func, &opts, seed) {
+                funcs.push((format!("sample {seed}"), sch.into_parts().0));
+            }
+        }
+        for (label, f) in funcs {
+            let c =
+                if isa == Isa::Avx512 && !native512 { Candidate::emulated_avx512(&f) } else { Candidate::new(f, isa) };
+            cands.push(c);
+            labels.push(format!("{isa} {label}"));
+        }
+    }
+    let built = build_batch(&tc, &func, &cands, "math_kernels");
+    let failed: Vec<_> = built.failed.iter().map(|(i, e)| (&labels[*i], e)).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let ids: Vec<usize> = (0..built.included.len()).collect();
+    let opts = RunOptions { rtol: 1.2e-7, atol_rel: 0.0, min_sample_us: 1.0, repeats: 1, ..RunOptions::default() };
+    let mut ran = 0;
+    for (id, o) in run_batch(&built.exe, &data, &ids, &opts) {
+        let label = &labels[built.included[id]];
+        match o {
+            Outcome::Ok { .. } => ran += 1,
+            Outcome::Unsupported(_) => {}
+            other => panic!("{label}: {}", other.describe()),
+        }
+    }
+    assert!(ran >= 3, "only {ran} candidates ran");
+}
