@@ -365,9 +365,12 @@ fn memory_bound(c: &mut Criterion) {
     assert_agree("gelu rust", &y, &want, 1e-6);
     unsafe { c_gelu(x.as_ptr(), y.as_mut_ptr(), (rows * cols) as i32) };
     assert_agree("gelu c_o3", &y, &want, 1e-6);
+    kernels::gelu(&x, &mut y);
+    assert_agree("gelu kiln", &y, &want, 1e-6);
     let mut g = elements_group(c, "gelu", rows * cols);
-    // kiln's `gelu` goes here (`naive`, `default`, `tuned`, as in the rmsnorm
-    // group) once the language has `tanh`.
+    for (label, f) in [("naive", naive::gelu as Unary), ("default", default::gelu), ("tuned", kernels::gelu)] {
+        g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), &mut y)));
+    }
     g.bench_function("rust", |bch| bch.iter(|| loops::gelu(black_box(&x), &mut y)));
     g.bench_function("c_o3", |bch| {
         bch.iter(|| unsafe { c_gelu(black_box(x.as_ptr()), y.as_mut_ptr(), (rows * cols) as i32) })
@@ -380,9 +383,14 @@ fn memory_bound(c: &mut Criterion) {
     assert_agree("bias_gelu rust", &y, &want, 1e-6);
     unsafe { c_bias_gelu(x.as_ptr(), b.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) };
     assert_agree("bias_gelu c_o3", &y, &want, 1e-6);
+    kernels::bias_gelu(&x, &b, &mut y);
+    assert_agree("bias_gelu kiln", &y, &want, 1e-6);
     let mut g = elements_group(c, "bias_gelu", rows * cols);
-    // kiln's `bias_gelu` goes here (`naive`, `default`, `tuned`), once the
-    // language has `tanh`.
+    for (label, f) in
+        [("naive", naive::bias_gelu as Binary), ("default", default::bias_gelu), ("tuned", kernels::bias_gelu)]
+    {
+        g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), black_box(&b), &mut y)));
+    }
     g.bench_function("rust", |bch| bch.iter(|| loops::bias_gelu(black_box(&x), black_box(&b), &mut y)));
     g.bench_function("c_o3", |bch| {
         bch.iter(|| unsafe { c_bias_gelu(black_box(x.as_ptr()), b.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) })

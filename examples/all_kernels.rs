@@ -42,6 +42,11 @@ fn main() {
     let mut r = vec![0f32; 32 * 4096];
     kernels::rmsnorm(&data(32 * 4096), &data(4096), &mut r);
     check("rmsnorm", &r);
+    let mut g = vec![0f32; 64 * 3072];
+    kernels::gelu(&data(64 * 3072), &mut g);
+    check("gelu", &g);
+    kernels::bias_gelu(&data(64 * 3072), &data(3072), &mut g);
+    check("bias_gelu", &g);
     let mut out = vec![0f32; 32 * 32 * 32];
     kernels::conv2d(&data(16 * 32 * 32), &data(32 * 16 * 9), &mut out);
     check("conv2d", &out);

@@ -84,6 +84,14 @@ kernel_test!(rmsnorm, "../kernels/src/rmsnorm.rs", |isa, a| {
     let (x, y) = a.split_at_mut(2);
     kernels::try_rmsnorm_on(isa, &x[0], &x[1], &mut y[0])
 });
+kernel_test!(gelu, "../kernels/src/gelu.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(1);
+    kernels::try_gelu_on(isa, &x[0], &mut y[0])
+});
+kernel_test!(bias_gelu, "../kernels/src/bias_gelu.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(2);
+    kernels::try_bias_gelu_on(isa, &x[0], &x[1], &mut y[0])
+});
 kernel_test!(conv2d, "../kernels/src/conv2d.rs", |isa, a| {
     let (x, y) = a.split_at_mut(2);
     kernels::try_conv2d_on(isa, &x[0], &x[1], &mut y[0])

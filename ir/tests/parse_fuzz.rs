@@ -17,6 +17,8 @@ const FIXTURES: &[&str] = &[
     include_str!("../../kernels/src/relu.rs"),
     include_str!("../../kernels/src/softmax.rs"),
     include_str!("../../kernels/src/rmsnorm.rs"),
+    include_str!("../../kernels/src/gelu.rs"),
+    include_str!("../../kernels/src/bias_gelu.rs"),
     include_str!("../../kernels/src/conv2d.rs"),
 ];
 

@@ -338,3 +338,18 @@ fn regression_decompose_above_repeated_instances() {
     "#;
     assert!(regression(subject("softmax (scaled down)"), trace, Some("RepeatedInstances")));
 }
+
+/// Case 975: the full-size `gelu` (64×3072) fused and split unevenly; the
+/// quotient `i_j_fused_0 // 1536` of the row binding is bounded only through
+/// the predicate on its numerator, which the verifier did not see.
+#[test]
+fn regression_quotient_bounded_by_the_predicate_on_its_numerator() {
+    let trace = r#"
+        b0 = sch.get_block(name="gelu", func_name="main")
+        l1, l2 = sch.get_loops(block=b0)
+        l3 = sch.fuse(l1, l2, preserve_unit_iters=True)
+        l4, l5 = sch.split(loop=l3, factors=[118059, None], preserve_unit_iters=True)
+    "#;
+    let gelu = bundled().into_iter().find(|s| s.label == "gelu").expect("gelu is bundled").func;
+    regression(gelu, trace, None);
+}

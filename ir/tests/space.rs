@@ -16,6 +16,8 @@ const KERNELS: &[(&str, &str)] = &[
     ("relu", include_str!("../../kernels/src/relu.rs")),
     ("softmax", include_str!("../../kernels/src/softmax.rs")),
     ("rmsnorm", include_str!("../../kernels/src/rmsnorm.rs")),
+    ("gelu", include_str!("../../kernels/src/gelu.rs")),
+    ("bias_gelu", include_str!("../../kernels/src/bias_gelu.rs")),
     ("conv2d", include_str!("../../kernels/src/conv2d.rs")),
 ];
 

@@ -17,14 +17,20 @@
 //! | [`linear`] | Z = X·Wᵀ + B, batched: 64×784 → 64×128 |
 //! | [`relu`] | Y = max(X, 0), 1×128 |
 //! | [`softmax`] | row-wise softmax over 64×1000 |
-//! | [`rmsnorm`] | RMSNorm over 32×4096: Y = X·w / √(mean X² + 1e-6) per row |
+//! | [`rmsnorm`] | RMSNorm over 32×4096: Y = X · (1 / √(mean X² + 1e-6)) · w per row |
+//! | [`gelu`] | GELU (tanh form) over 64×3072 |
+//! | [`bias_gelu`] | X + b, then GELU (tanh form), over 64×3072: two blocks, one pass |
 //! | [`conv2d`] | NCHW convolution 1×16×32×32 ⊛ 32×16×3×3, stride 1, pad 1 |
 
 // One file per kernel. The file modules are named `<kernel>_src` so that a
 // kernel's own module (the packing API, `linear::pack_w`) is not shadowed
 // by its file's module when the files' items are re-exported.
+#[path = "bias_gelu.rs"]
+mod bias_gelu_src;
 #[path = "conv2d.rs"]
 mod conv2d_src;
+#[path = "gelu.rs"]
+mod gelu_src;
 #[path = "linear0.rs"]
 mod linear0_src;
 #[path = "linear1.rs"]
@@ -47,7 +53,9 @@ mod rmsnorm_src;
 #[path = "softmax.rs"]
 mod softmax_src;
 
+pub use bias_gelu_src::*;
 pub use conv2d_src::*;
+pub use gelu_src::*;
 pub use linear0_src::*;
 pub use linear1_src::*;
 pub use linear_src::*;

@@ -164,7 +164,17 @@ fn check_access(func: &PrimFunc, block: &str, buffer: &str, n: usize, errs: &mut
 /// evenly split loop unevenly), every conjunct at once. Failing that, for one
 /// conjunct, `q·bind = p·e + rest` with the ratio `p/q` of the coefficients of
 /// one variable (`f_0 * 5 + f_1` under `f_0 * 10 + f_1 * 2 + f_2 < 14`).
+/// A quotient `u // d` (d > 0) stays below `extent` where `u` stays below
+/// `extent · d` (`f_0 // 1536` under `f_0 * 2 + f_1 < 196608`: a fused loop
+/// split unevenly, its quotient simplified).
 fn bounded_by_predicate(an: &Analyzer, bind: &Expr, bounds: &[(Expr, i64)], extent: i64) -> bool {
+    if let Expr::Binary(BinOp::FloorDiv, u, d) = bind {
+        if let Some(d) = d.as_int().filter(|d| *d > 0) {
+            if extent.checked_mul(d).is_some_and(|x| bounded_by_predicate(an, u, bounds, x)) {
+                return true;
+            }
+        }
+    }
     let mut inner = an.clone();
     let mut bounded = Vec::new();
     for (k, (e, c)) in bounds.iter().enumerate() {
