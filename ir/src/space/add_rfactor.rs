@@ -38,8 +38,8 @@ use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::RegisterUse;
 
 use super::common::{
-    check_tile, choose, fusable_consumer, loop_handles, loops_below, parallelize, rule_subject, split_by, tidy_nest,
-    tile,
+    check_tile, choose, default_inner, fusable_consumer, loop_extent, loop_handles, loops_below, parallelize,
+    rule_subject, split_by, tidy_nest, tile,
 };
 use super::roles::{contiguous_iter, operand_loads, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
@@ -85,18 +85,23 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     if lanes <= 1 {
         return Ok(());
     }
-    // The default register tile (below): rows of partial sums it holds.
+    // The register tile over the two largest spatial loops: the innermost
+    // factor's limit and default per loop (`gemv_rows × gemv_cols` partial-sum
+    // vectors by default; 1 on the other loops).
     let shapes = opts.isa.tile_shapes();
     let mut spatial: Vec<&LoopRole> = roles.iter().filter(|r| r.kind == IterKind::Spatial).collect();
     spatial.sort_by_key(|r| -r.extent);
     let tiled: Vec<String> = spatial.iter().take(2).map(|r| r.var.clone()).collect();
+    let register_tile = |var: &str| match tiled.iter().position(|t| t == var) {
+        Some(0) => (shapes.max_gemv, shapes.gemv_rows),
+        Some(_) => (shapes.max_gemv, shapes.gemv_cols),
+        None => (1, 1),
+    };
     let default_rows: i64 = spatial
         .iter()
-        .take(2)
-        .enumerate()
-        .map(|(k, r)| {
-            let want = if k == 0 { shapes.gemv_rows } else { shapes.gemv_cols };
-            (1..=want).rev().find(|d| r.extent % d == 0).unwrap_or(1)
+        .map(|r| {
+            let (max_inner, def) = register_tile(&r.var);
+            default_inner(r.extent, max_inner, def)
         })
         .product();
     let candidates = chain_candidates(red_role.extent, lanes);
@@ -114,19 +119,13 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     for role in &roles {
         let l = if role.iter == red { kparts[0] } else { handles[&role.var] };
         if role.kind == IterKind::Reduce {
-            let ext =
-                if role.iter == red { (role.extent + chains * lanes - 1) / (chains * lanes) } else { role.extent };
+            let ext = loop_extent(sch, l)?;
             let t = tile(sch, l, ext, 2, 0, 1, mode)?;
             let parts = split_by(sch, l, &t)?;
             rr[0].push(parts[0]);
             rr[1].push(parts[1]);
         } else {
-            // The default register tile: `gemv_rows × gemv_cols` partial-sum vectors.
-            let (max_inner, def) = if tiled.contains(&role.var) {
-                (shapes.max_gemv, if tiled[0] == role.var { shapes.gemv_rows } else { shapes.gemv_cols })
-            } else {
-                (1, 1)
-            };
+            let (max_inner, def) = register_tile(&role.var);
             let t = tile(sch, l, role.extent, 3, max_inner, def, mode)?;
             acc *= sch.get(t[2])?;
             let parts = split_by(sch, l, &t)?;

@@ -34,8 +34,7 @@ pub(super) fn tile(
         Mode::Sample => (None, DecisionMode::Strict),
         Mode::Default => {
             // innermost: the largest divisor <= `inner` (and <= max_inner); outermost: the rest.
-            let cap = if max_inner > 0 { inner.min(max_inner) } else { inner };
-            let d = (1..=cap.max(1)).rev().find(|d| extent % d == 0).unwrap_or(1);
+            let d = default_inner(extent, max_inner, inner);
             let mut v = vec![1; n];
             v[n - 1] = d;
             v[0] = extent / d;
@@ -50,6 +49,13 @@ pub(super) fn tile(
         }
     };
     sch.sample_perfect_tile_mode(l, n as i64, max_inner, decision, dmode)
+}
+
+/// The innermost factor [`tile`] takes by default: the largest divisor of
+/// `extent` up to `inner` (and up to `max_inner`, 0: no limit).
+pub(super) fn default_inner(extent: i64, max_inner: i64, inner: i64) -> i64 {
+    let cap = if max_inner > 0 { inner.min(max_inner) } else { inner };
+    (1..=cap.max(1)).rev().find(|d| extent % d == 0).unwrap_or(1)
 }
 
 /// A perfect tile of `l` whose decision is derived, not sampled (the

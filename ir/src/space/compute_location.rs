@@ -29,16 +29,15 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, mode: &mut Mode) -> Result<
     if f.param(&br.block.body.buffer).is_some() || consumers(f, block).is_empty() {
         return Ok(());
     }
-    let default_inline = inline_by_default(f, block);
-    let b = sch.get_block(block)?;
     let (decision, dmode) = match mode {
         Mode::Sample => (None, DecisionMode::Strict),
-        Mode::Default => (Some(if default_inline { -2 } else { -1 }), DecisionMode::Strict),
+        Mode::Default => (Some(if inline_by_default(f, block) { -2 } else { -1 }), DecisionMode::Strict),
         Mode::Given(q) => match q.pop_front().flatten() {
             Some(Decision::Int(v)) => (Some(v), DecisionMode::Repair),
             _ => (None, DecisionMode::Repair),
         },
     };
+    let b = sch.get_block(block)?;
     let loc = sch.sample_compute_location_mode(b, decision, dmode)?;
     sch.compute_at(b, loc, true, -1)
 }
