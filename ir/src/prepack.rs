@@ -63,7 +63,8 @@ pub fn split(func: &PrimFunc) -> Vec<Packing> {
         // The stored value is a plain load of an input parameter.
         let crate::ir::Expr::Load(load) = &block.body.value else { continue };
         let param = load.buffer.to_string();
-        if block.init.is_some() || block.is_reduction() || !func.is_input(&param) {
+        // (A parameter with a symbolic dimension has no fixed packed size.)
+        if block.init.is_some() || block.is_reduction() || !func.is_input(&param) || func.sym_dim_of(&param).is_some() {
             continue;
         }
         if out.iter().any(|p| p.param == param) {
@@ -90,6 +91,7 @@ pub fn split(func: &PrimFunc) -> Vec<Packing> {
             ],
             allocs: vec![],
             body: stage,
+            dims: vec![],
         };
         let rest: Vec<Stmt> = top.iter().enumerate().filter(|(k, _)| *k != pos).map(|(_, t)| (*t).clone()).collect();
         let params = func
@@ -108,6 +110,7 @@ pub fn split(func: &PrimFunc) -> Vec<Packing> {
             params,
             allocs: func.allocs.iter().filter(|b| *b.name != *packed).cloned().collect(),
             body: Stmt::seq(rest),
+            dims: func.dims.clone(),
         };
         out.push(Packing { param, packed, pack, with_packed });
     }

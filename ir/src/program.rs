@@ -126,7 +126,7 @@ impl Sources {
                 let sch = Schedule::replay(&self.func, &entry.trace, 0, DecisionMode::Strict)
                     .map_err(|error| ProgramError::Replay { path: self.trace_path.clone(), key: key.clone(), error })?;
                 let (func, trace) = sch.into_parts();
-                return Ok(Program { func, trace, origin: Origin::Trace { path: self.trace_path.clone(), key } });
+                return symbolic(Program { func, trace, origin: Origin::Trace { path: self.trace_path.clone(), key } });
             }
             Err(why) => why,
         };
@@ -144,21 +144,33 @@ impl Sources {
         if let Some(section) = &self.section {
             let sch = Schedule::replay(&self.func, section, 0, DecisionMode::Strict).map_err(ProgramError::Section)?;
             let (func, trace) = sch.into_parts();
-            return Ok(Program { func, trace, origin: Origin::Section { why } });
+            return symbolic(Program { func, trace, origin: Origin::Section { why } });
         }
         match default_trace(&self.func, &SpaceOptions::threads(target.isa, threads)) {
             Ok(sch) => {
                 let (func, trace) = sch.into_parts();
-                Ok(Program { func, trace, origin: Origin::Default { why } })
+                symbolic(Program { func, trace, origin: Origin::Default { why } })
             }
             // A bug of the rules (the tests treat it as one): the kernel still
             // compiles, to its unscheduled loop nest.
-            Err(e) => Ok(Program {
+            Err(e) => symbolic(Program {
                 func: self.func.clone(),
                 trace: Trace::default(),
                 origin: Origin::Unscheduled { why, rules: e },
             }),
         }
+    }
+}
+
+/// `p`, if its symbolic dimensions can be made to work for every value
+/// (`codegen::symbolic`); a kernel without them always can.
+fn symbolic(p: Program) -> Result<Program, ProgramError> {
+    if p.func.dims.is_empty() {
+        return Ok(p);
+    }
+    match crate::codegen::lower::lower_checked(&p.func) {
+        Ok(_) => Ok(p),
+        Err(message) => Err(ProgramError::Symbolic { origin: p.origin.label(), message }),
     }
 }
 
@@ -250,6 +262,9 @@ pub enum ProgramError {
     SectionSyntax(String),
     /// The `schedule { }` section does not replay.
     Section(ReplayError),
+    /// The schedule (from `origin`) cannot run at every value of the
+    /// kernel's symbolic dimensions (`codegen::symbolic`).
+    Symbolic { origin: String, message: String },
 }
 
 impl fmt::Display for ProgramError {
@@ -261,6 +276,9 @@ impl fmt::Display for ProgramError {
             }
             ProgramError::SectionSyntax(e) => write!(f, "schedule: {e}"),
             ProgramError::Section(e) => write!(f, "schedule: {e}"),
+            ProgramError::Symbolic { origin, message } => {
+                write!(f, "the {origin} does not work for every value of the symbolic dimensions: {message}")
+            }
         }
     }
 }

@@ -49,6 +49,7 @@ fn two_stage(fused: bool) -> PrimFunc {
         Stmt::Seq(vec![Stmt::For(Box::new(For::new(v("i"), n, b))), Stmt::For(Box::new(For::new(v("i2"), n, c)))])
     };
     PrimFunc {
+        dims: vec![],
         name: "two_stage".into(),
         params: vec![
             Param { buffer: Buffer::new("a", DataType::F32, vec![n]), kind: ParamKind::Input },

@@ -43,6 +43,7 @@ fn pipeline(n: i64) -> PrimFunc {
             Param { buffer: Buffer::new("d", DataType::F32, vec![n]), kind: ParamKind::Output },
         ],
         allocs: vec![Buffer::new("b", DataType::F32, vec![n]), Buffer::new("c", DataType::F32, vec![n])],
+        dims: vec![],
         body: Stmt::Seq(vec![
             stage("B", "b", load("a") * f32c(2.0), "i"),
             stage("C", "c", load("b") + f32c(1.0), "i1"),

@@ -82,6 +82,7 @@ fn gemv(n: i64, k: i64) -> PrimFunc {
             param("y", vec![n], ParamKind::Output),
         ],
         allocs: vec![],
+        dims: vec![],
         body: nest(&[("j", n), ("k", k)], block),
     }
 }
@@ -92,6 +93,7 @@ fn row_reduce(n: i64, r: i64, init: f32, op: BinOp) -> PrimFunc {
         name: "row_reduce".into(),
         params: vec![param("a", vec![n, r], ParamKind::Input), param("m", vec![n], ParamKind::Output)],
         allocs: vec![],
+        dims: vec![],
         body: nest(&[("i", n), ("k", r)], reduce_block("R", "m", (n, r), init, op, load("a", &["vi", "vk"]))),
     }
 }
@@ -241,6 +243,7 @@ fn square_sum(nb: i64, ni: i64, nj: i64) -> PrimFunc {
         name: "square_sum".into(),
         params: vec![param("a", vec![nb, ni, nj], ParamKind::Input), param("c", vec![nb], ParamKind::Output)],
         allocs: vec![],
+        dims: vec![],
         body: nest(&[("b0", nb), ("i0", ni), ("j0", nj)], block),
     }
 }
@@ -299,6 +302,7 @@ fn with_sibling(first: bool) -> PrimFunc {
     );
     let body = if first { vec![s, r] } else { vec![r, s] };
     PrimFunc {
+        dims: vec![],
         name: "with_sibling".into(),
         params: vec![param("a", vec![8, 16], ParamKind::Input), param("m", vec![8], ParamKind::Output)],
         allocs: vec![Buffer::new("s", DataType::F32, vec![8])],

@@ -15,6 +15,7 @@
 //! | [`linear0`] | Z = X·Wᵀ + B, 1×784 → 1×128 (the MLP's first layer, two blocks as in the chapter) |
 //! | [`linear1`] | Z = X·Wᵀ + B, 1×128 → 1×10 |
 //! | [`linear`] | Z = X·Wᵀ + B, batched: 64×784 → 64×128 |
+//! | [`linear_sym`] | the same for any batch `n` in 1..=4096 (a symbolic dimension, tuned at 64) |
 //! | [`relu`] | Y = max(X, 0), 1×128 |
 //! | [`softmax`] | row-wise softmax over 64×1000 |
 //! | [`rmsnorm`] | RMSNorm over 32×4096: Y = X · (1 / √(mean X² + 1e-6)) · w per row |
@@ -37,6 +38,8 @@ mod linear0_src;
 mod linear1_src;
 #[path = "linear.rs"]
 mod linear_src;
+#[path = "linear_sym.rs"]
+mod linear_sym_src;
 #[path = "matmul512.rs"]
 mod matmul512_src;
 #[path = "matmul512_t2.rs"]
@@ -59,6 +62,7 @@ pub use gelu_src::*;
 pub use linear0_src::*;
 pub use linear1_src::*;
 pub use linear_src::*;
+pub use linear_sym_src::*;
 pub use matmul512_src::*;
 pub use matmul512_t2_src::*;
 pub use matmul_odd_src::*;

@@ -48,6 +48,32 @@ pub enum Error {
     UnsupportedIsa { kernel: &'static str, isa: Isa },
     /// The kernel was built without an implementation for the requested ISA.
     NoImplementation { kernel: &'static str, isa: Isa },
+    /// A symbolic dimension cannot be read from the length of the slice
+    /// passed for `param` (declared `[f32; n, ..]`, `per_row` elements per
+    /// row): the length is not a multiple of `per_row`, or the number of rows
+    /// is outside `min..=max`.
+    Dim {
+        kernel: &'static str,
+        dim: &'static str,
+        param: &'static str,
+        declared: &'static str,
+        per_row: usize,
+        min: usize,
+        max: usize,
+        actual: usize,
+    },
+    /// A slice disagrees with the value of a symbolic dimension read from
+    /// another parameter (`from`).
+    Rows {
+        kernel: &'static str,
+        param: &'static str,
+        declared: &'static str,
+        dim: &'static str,
+        value: usize,
+        from: &'static str,
+        expected: usize,
+        actual: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -59,6 +85,27 @@ impl fmt::Display for Error {
             ),
             Error::UnsupportedIsa { kernel, isa } => write!(f, "{kernel}: this CPU does not support {isa}"),
             Error::NoImplementation { kernel, isa } => write!(f, "{kernel}: no {isa} implementation was built"),
+            Error::Dim { kernel, dim, param, declared, per_row, min, max, actual } => {
+                if !actual.is_multiple_of(*per_row) {
+                    write!(
+                        f,
+                        "{kernel}: `{param}` has {actual} elements, not a multiple of {per_row}: it is declared \
+                         {declared}, rows of {per_row}"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "{kernel}: `{param}` has {} rows ({actual} elements, declared {declared}), but `{dim}` must \
+                         be in {min}..={max}",
+                        actual / per_row
+                    )
+                }
+            }
+            Error::Rows { kernel, param, declared, dim, value, from, expected, actual } => write!(
+                f,
+                "{kernel}: `{param}` has {actual} elements but is declared {declared}, which needs {expected} for \
+                 `{dim}` = {value} (read from the length of `{from}`)"
+            ),
         }
     }
 }
@@ -78,6 +125,50 @@ pub fn check_len(
         Ok(())
     } else {
         Err(Error::Shape { kernel, param, declared, expected, actual })
+    }
+}
+
+/// Reads symbolic dimension `dim` from the length of the slice passed for
+/// `param` (called by the generated safe functions).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn dim_from_len(
+    kernel: &'static str,
+    dim: &'static str,
+    param: &'static str,
+    declared: &'static str,
+    actual: usize,
+    per_row: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, Error> {
+    let n = actual / per_row;
+    if actual.is_multiple_of(per_row) && n >= min && n <= max {
+        Ok(n)
+    } else {
+        Err(Error::Dim { kernel, dim, param, declared, per_row, min, max, actual })
+    }
+}
+
+/// Checks the length of a slice with a symbolic first dimension (`value`
+/// rows of `per_row`; called by the generated safe functions).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn check_rows(
+    kernel: &'static str,
+    param: &'static str,
+    declared: &'static str,
+    dim: &'static str,
+    value: usize,
+    from: &'static str,
+    actual: usize,
+    per_row: usize,
+) -> Result<(), Error> {
+    let expected = value * per_row;
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(Error::Rows { kernel, param, declared, dim, value, from, expected, actual })
     }
 }
 

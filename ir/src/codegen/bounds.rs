@@ -49,7 +49,7 @@
 //! lane, so every accessed lane is an iteration where the predicate holds.
 
 use crate::ir::verify::predicate_upper_bounds;
-use crate::ir::Expr;
+use crate::ir::{BinOp, Expr, Var};
 
 use super::emit::Env;
 use super::lir::LBlock;
@@ -69,8 +69,52 @@ pub(crate) enum Proof {
 /// Resolves an expression of a block: iteration variables → bindings,
 /// unrolled loops → constants, then simplifies with the loop ranges.
 pub(crate) fn resolve(b: &LBlock, e: &Expr, env: &Env) -> Expr {
+    drop_full_guards(&resolve_raw(b, e, env), env)
+}
+
+/// [`resolve`], keeping the guards of symbolic rows.
+fn resolve_raw(b: &LBlock, e: &Expr, env: &Env) -> Expr {
     let e = super::compact::substitute_lets(b, e);
     env.analyzer().simplify(&env.fold(&e))
+}
+
+/// `e` with each guard `row < n` of a symbolic dimension that holds in the
+/// full steps of an enclosing row loop (`Env::full_steps`) replaced by
+/// `true`: where `row = first + step · v + rest` with `rest` in `0..step`
+/// and the loop runs `v` in `0..(n - first) / step`,
+/// `row <= first + step · ((n - first) / step) - 1 < n`.
+pub(crate) fn drop_full_guards(e: &Expr, env: &Env) -> Expr {
+    if env.full_steps.is_empty() {
+        return e.clone();
+    }
+    match e {
+        Expr::Binary(BinOp::And, a, b) => {
+            let (a, b) = (drop_full_guards(a, env), drop_full_guards(b, env));
+            let t = Expr::true_();
+            if a == t {
+                b
+            } else if b == t {
+                a
+            } else {
+                a.and(b)
+            }
+        }
+        Expr::Binary(BinOp::Lt, row, n) if full_step_row(row, n, env) => Expr::true_(),
+        _ => e.clone(),
+    }
+}
+
+/// Whether `row < n` holds in the full steps of an enclosing row loop.
+fn full_step_row(row: &Expr, n: &Expr, env: &Env) -> bool {
+    let Some(nv) = n.as_var() else { return false };
+    let an = env.analyzer();
+    let sum = an.linear(row);
+    env.full_steps.iter().any(|(v, step, dim, first)| {
+        let rest = Expr::binary(BinOp::Sub, row.clone(), first.clone() + Expr::var(v) * *step);
+        dim == nv
+            && sum.terms.iter().any(|(a, k)| a.as_var() == Some(v) && k == step)
+            && an.range(&an.simplify(&rest)).is_some_and(|(lo, hi)| lo >= 0 && hi < *step)
+    })
 }
 
 /// Whether `buffer[index]`, an access of block `b`, provably stays inside
@@ -83,6 +127,9 @@ pub(crate) fn in_bounds(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> bo
 /// buffer not in scope is never in bounds.
 pub(crate) fn prove(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> Option<Proof> {
     let info = env.bufs.get(buffer)?;
+    if let Some((nv, per_row)) = &info.rows {
+        return prove_rows(b, index, env, nv, *per_row);
+    }
     let ok = |r: Option<(i64, i64)>| r.is_some_and(|(lo, hi)| lo >= 0 && hi < info.size);
     // A: over the loop ranges.
     let an = env.analyzer();
@@ -129,6 +176,52 @@ pub(crate) fn prove(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> Option
         }
     }
     ok(Some((lo, hi))).then_some(Proof::PredicateBounds)
+}
+
+/// D, for a parameter of `n` rows of `per_row` elements: its index is
+/// `alpha · row + rest` with `0 < alpha <= per_row`, `rest <= per_row - 1`,
+/// and the block runs only where `row < n` (its guard, `symbolic.rs`), so
+/// `index <= per_row · (n - 1) + per_row - 1 < n · per_row`; the lower bound
+/// is A's.
+fn prove_rows(b: &LBlock, index: &Expr, env: &Env, nv: &Var, per_row: i64) -> Option<Proof> {
+    let an = env.analyzer();
+    let resolved = resolve_raw(b, index, env);
+    let (lo, _) = an.range(&resolved)?;
+    if lo < 0 {
+        return None;
+    }
+    let idx = an.linear(&resolved);
+    let mut conj = Vec::new();
+    let pred = resolve_raw(b, &b.predicate, env);
+    conjuncts(&pred, &mut conj);
+    for c in conj {
+        let Expr::Binary(BinOp::Lt, row, n) = c else { continue };
+        if n.as_var() != Some(nv) {
+            continue;
+        }
+        let lr = an.linear(row);
+        let Some((atom, k)) = lr.terms.first() else { continue };
+        let ki = idx.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, x)| *x);
+        if *k <= 0 || ki <= 0 || ki % k != 0 || ki / k > per_row {
+            continue;
+        }
+        let alpha = ki / k;
+        let rest = an.simplify(&Expr::binary(BinOp::Sub, resolved.clone(), (**row).clone() * alpha));
+        if an.range(&rest).is_some_and(|(_, hi)| hi < per_row) && !rest.uses_var(nv) {
+            return Some(Proof::PredicateBounds);
+        }
+    }
+    None
+}
+
+fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match e {
+        Expr::Binary(BinOp::And, a, b) => {
+            conjuncts(a, out);
+            conjuncts(b, out);
+        }
+        _ => out.push(e),
+    }
 }
 
 #[cfg(test)]

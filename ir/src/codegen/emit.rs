@@ -36,6 +36,10 @@ pub(crate) struct BufInfo {
     pub temp: bool,
     /// Row padding of a temporary (`LBuffer::row`).
     pub row: Option<(i64, i64)>,
+    /// A parameter whose first dimension is symbolic: the run-time variable
+    /// of the dimension and the elements per row (its length is their
+    /// product; `size` is only its instance at the tune value).
+    pub rows: Option<(Var, i64)>,
 }
 
 /// What is known where code is being emitted.
@@ -47,6 +51,15 @@ pub(crate) struct Env {
     pub loops: Vec<(Var, i64)>,
     /// Buffers in scope.
     pub bufs: HashMap<String, BufInfo>,
+    /// The row loops running their full steps (`symbolic.rs`): loop variable,
+    /// rows per step, the dimension's run-time variable, and the first row of
+    /// the enclosing partial step (0 at the top). Their guards `row < n` hold
+    /// (`bounds::drop_full_guards`).
+    pub full_steps: Vec<(Var, i64, Var, Expr)>,
+    /// Per symbolic dimension (its run-time variable), what the enclosing row
+    /// loops run, innermost last: full steps (`None`), or the partial step
+    /// starting at row `Some(first)`.
+    pub row_ctx: Vec<(Var, Option<Expr>)>,
 }
 
 impl Env {
@@ -132,6 +145,8 @@ pub(crate) struct Emitter {
     pub helpers: Helpers,
     /// The loops marked vectorized emitted as scalar code, and why.
     pub scalar_loops: Vec<(Var, ScalarReason)>,
+    /// The function's symbolic dimensions.
+    pub dims: Vec<super::symbolic::LDim>,
 }
 
 impl Emitter {
@@ -142,6 +157,7 @@ impl Emitter {
             check_all: opts.check_all_accesses,
             helpers: Helpers::new(opts.emulation_path().as_ref()),
             scalar_loops: Vec::new(),
+            dims: Vec::new(),
         }
     }
 
@@ -154,6 +170,10 @@ impl Emitter {
     pub fn func_body(&mut self, f: &LFunc) -> TokenStream {
         let mut env = Env::default();
         for p in &f.params {
+            let rows = f.dims.iter().find(|d| d.params.iter().any(|x| **x == *p.name)).map(|d| {
+                let per_row = p.size() / d.value.max(1);
+                (d.var.clone(), per_row)
+            });
             env.bufs.insert(
                 p.name.to_string(),
                 BufInfo {
@@ -162,9 +182,11 @@ impl Emitter {
                     mutable: p.kind == LBufferKind::Output,
                     temp: false,
                     row: None,
+                    rows,
                 },
             );
         }
+        self.dims = f.dims.clone();
         self.stmts(&f.body, &mut env)
     }
 
@@ -182,13 +204,30 @@ impl Emitter {
         match s {
             LStmt::Alloc(b) => self.alloc(b, env),
             LStmt::Block(b) => self.block(b, env),
+            LStmt::For { var, annotations, body, .. } if annotations.contains_key(super::symbolic::DYN_DIM) => {
+                self.row_loop(s, var, annotations, body, env)
+            }
             LStmt::For { var, extent, kind, body, .. } => self.for_loop(var, *extent, *kind, body, env),
         }
     }
 
     fn alloc(&mut self, b: &LBuffer, env: &mut Env) -> TokenStream {
-        let info = BufInfo { dtype: b.dtype, size: b.size(), mutable: true, temp: true, row: b.row };
+        let rows = self.dims.iter().find(|d| d.params.iter().any(|x| **x == *b.name)).map(|d| {
+            let per_row = b.size() / d.value.max(1);
+            (d.var.clone(), per_row)
+        });
+        let info =
+            BufInfo { dtype: b.dtype, size: b.size(), mutable: true, temp: true, row: b.row, rows: rows.clone() };
         env.bufs.insert(b.name.to_string(), info);
+        if let Some((nv, per_row)) = rows {
+            // A temporary of `n` rows (`symbolic.rs`): its size is known at run time.
+            let (name, store, t) = (ident(&b.name), format_ident!("__{}_storage", &*b.name), elem_type(b.dtype));
+            let (nv, per_row) = (ident(nv.name()), Literal::usize_unsuffixed(per_row as usize));
+            return quote! {
+                let mut #store = ::kiln::scratch::Scratch::<#t>::take_zeroed(#nv as usize * #per_row);
+                let #name: *mut #t = #store.as_mut_ptr();
+            };
+        }
         let name = ident(&b.name);
         let store = format_ident!("__{}_storage", &*b.name);
         let t = elem_type(b.dtype);
@@ -245,6 +284,69 @@ impl Emitter {
         }
     }
 
+    /// A loop through the rows of a symbolic dimension (`symbolic.rs`). In
+    /// the full steps of an enclosing row loop it runs its static extent;
+    /// otherwise, from the first row `first` of the enclosing partial step (0
+    /// at the top), its full steps `0..(n - first) / step` without the
+    /// guards, then the partial step with them.
+    fn row_loop(
+        &mut self,
+        s: &LStmt,
+        var: &Var,
+        annotations: &crate::ir::Annotations,
+        body: &[LStmt],
+        env: &mut Env,
+    ) -> TokenStream {
+        let LStmt::For { kind, extent, .. } = s else { unreachable!() };
+        let ann = |k: &str| match annotations.get(k) {
+            Some(crate::ir::AnnValue::Int(v)) => *v,
+            _ => 0,
+        };
+        let d = self.dims[ann(super::symbolic::DYN_DIM) as usize].clone();
+        let step = ann(super::symbolic::DYN_STEP).max(1);
+        let first = match env.row_ctx.iter().rev().find(|(v, _)| *v == d.var) {
+            Some((_, None)) => return self.for_loop(var, *extent, *kind, body, env),
+            Some((_, Some(first))) => first.clone(),
+            None => Expr::Int(0),
+        };
+        let top = first == Expr::Int(0);
+        let bound = if top { (d.max + step - 1) / step } else { *extent };
+        let nv = ident(d.var.name());
+        let f = self.index_expr(&first, env);
+        let rem = if top { quote!(#nv) } else { quote!((#nv - #f)) };
+        let v = ident(var.name());
+        let st = int_lit(step);
+        // The full steps.
+        env.full_steps.push((var.clone(), step, d.var.clone(), first.clone()));
+        env.row_ctx.push((d.var.clone(), None));
+        let full = if *kind == ForKind::Parallel && top {
+            self.parallel_n(var, bound, quote!((#rem / #st) as usize), body, env)
+        } else {
+            env.loops.push((var.clone(), bound));
+            let b = self.stmts(body, env);
+            env.loops.pop();
+            quote!(for #v in 0..(#rem / #st) { #b })
+        };
+        env.row_ctx.pop();
+        env.full_steps.pop();
+        if step == 1 {
+            return full;
+        }
+        // The partial step.
+        env.loops.push((var.clone(), bound));
+        env.row_ctx.push((d.var.clone(), Some(first + Expr::var(var) * step)));
+        let b = self.stmts(body, env);
+        env.row_ctx.pop();
+        env.loops.pop();
+        quote! {
+            #full
+            if #rem % #st != 0 {
+                let #v: isize = #rem / #st;
+                #b
+            }
+        }
+    }
+
     pub fn serial(&mut self, var: &Var, extent: i64, body: &[LStmt], env: &mut Env) -> TokenStream {
         if extent == 1 {
             env.consts.insert(var.clone(), 0);
@@ -261,11 +363,16 @@ impl Emitter {
     }
 
     fn parallel(&mut self, var: &Var, extent: i64, body: &[LStmt], env: &mut Env) -> TokenStream {
-        env.loops.push((var.clone(), extent));
+        let n = Literal::usize_unsuffixed(extent as usize);
+        self.parallel_n(var, extent, quote!(#n), body, env)
+    }
+
+    /// A parallel loop of `n` (a `usize` expression) iterations, at most `bound`.
+    fn parallel_n(&mut self, var: &Var, bound: i64, n: TokenStream, body: &[LStmt], env: &mut Env) -> TokenStream {
+        env.loops.push((var.clone(), bound));
         let b = self.stmts(body, env);
         env.loops.pop();
         let v = ident(var.name());
-        let n = Literal::usize_unsuffixed(extent as usize);
         let mut names: Vec<&String> = env.bufs.keys().collect();
         names.sort();
         let ptrs: Vec<Ident> = names.iter().map(|n| ident(n)).collect();
@@ -353,7 +460,16 @@ impl Emitter {
     pub fn checked_ptr(&self, buffer: &str, i: TokenStream, env: &Env, write: bool) -> TokenStream {
         let p = ident(buffer);
         let info = env.bufs.get(buffer);
-        let size = Literal::usize_unsuffixed(info.map_or(0, |x| x.size) as usize);
+        let size = match info.and_then(|x| x.rows.as_ref()) {
+            Some((nv, per_row)) => {
+                let (nv, per_row) = (ident(nv.name()), Literal::usize_unsuffixed(*per_row as usize));
+                quote!((#nv as usize * #per_row))
+            }
+            None => {
+                let size = Literal::usize_unsuffixed(info.map_or(0, |x| x.size) as usize);
+                quote!(#size)
+            }
+        };
         let name = buffer.to_string();
         if write {
             quote!(::kiln::runtime::checked_mut(#p, #i, #size, #name))

@@ -54,7 +54,8 @@ impl Variant {
 /// The parameter list of an implementation: slices (so that LLVM knows
 /// they do not alias), which the body turns into raw pointers.
 fn impl_params(func: &PrimFunc) -> (Vec<TokenStream>, Vec<TokenStream>) {
-    func.params
+    let (params, mut to_ptrs): (Vec<TokenStream>, Vec<TokenStream>) = func
+        .params
         .iter()
         .map(|p| {
             let n = ident(&p.buffer.name);
@@ -65,7 +66,28 @@ fn impl_params(func: &PrimFunc) -> (Vec<TokenStream>, Vec<TokenStream>) {
                 (quote!(#n: &[#t]), quote!(let #n: *const #t = #n.as_ptr();))
             }
         })
-        .unzip()
+        .unzip();
+    // The symbolic dimensions, from the first slice of each (the safe
+    // function checked every length).
+    let dims: Vec<TokenStream> = func
+        .dims
+        .iter()
+        .filter_map(|d| {
+            let p = func.params.iter().find(|p| d.buffers.iter().any(|b| **b == *p.buffer.name))?;
+            let v = ident(&crate::codegen::symbolic::LDim::var_name(&d.name));
+            let n = ident(&p.buffer.name);
+            let per_row = Literal::usize_unsuffixed(per_row(&p.buffer, d.value) as usize);
+            Some(quote!(let #v: isize = (#n.len() / #per_row) as isize;))
+        })
+        .collect();
+    to_ptrs.splice(0..0, dims);
+    (params, to_ptrs)
+}
+
+/// Elements per row of a buffer whose first dimension is symbolic (`value`
+/// rows in the IR).
+fn per_row(buf: &Buffer, value: i64) -> i64 {
+    buf.numel() / value.max(1)
 }
 
 /// How code is generated. The default is what the macro emits; the other
@@ -195,17 +217,20 @@ pub(super) fn arch_cfg(isa: Isa) -> TokenStream {
 }
 
 /// The parameters of the safe functions (`a: &[f32]`, `c: &mut [f32]`) and
-/// the length check of each.
+/// the length checks (those of the symbolic dimensions last).
 fn safe_params(func: &PrimFunc) -> (Vec<TokenStream>, Vec<TokenStream>) {
-    func.params
-        .iter()
-        .map(|p| {
-            let n = ident(&p.buffer.name);
-            let t = elem_type(p.buffer.dtype);
-            let param = if p.kind == ParamKind::Output { quote!(#n: &mut [#t]) } else { quote!(#n: &[#t]) };
-            (param, len_check(&func.name, &p.buffer))
-        })
-        .unzip()
+    let mut params = Vec::new();
+    let mut checks = Vec::new();
+    for p in &func.params {
+        let n = ident(&p.buffer.name);
+        let t = elem_type(p.buffer.dtype);
+        params.push(if p.kind == ParamKind::Output { quote!(#n: &mut [#t]) } else { quote!(#n: &[#t]) });
+        if func.sym_dim_of(&p.buffer.name).is_none() {
+            checks.push(len_check(&func.name, &p.buffer));
+        }
+    }
+    checks.push(dim_checks(func));
+    (params, checks)
 }
 
 /// `::kiln::runtime::check_len(..)?;`: the check that the slice passed for
@@ -217,6 +242,40 @@ pub(super) fn len_check(kernel: &str, buf: &Buffer) -> TokenStream {
     let len = Literal::usize_unsuffixed(buf.numel() as usize);
     let shape = format!("[{}; {}]", buf.dtype, buf.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
     quote!(::kiln::runtime::check_len(#kernel, #name, #shape, #n.len(), #len)?;)
+}
+
+/// The length checks of the parameters with a symbolic first dimension: the
+/// value read from the first such parameter (a multiple of its row, within
+/// the range), the others checked against it.
+pub(super) fn dim_checks(func: &PrimFunc) -> TokenStream {
+    let kernel = func.name.as_str();
+    let mut out = TokenStream::new();
+    for d in &func.dims {
+        let params: Vec<&Buffer> =
+            func.params.iter().map(|p| &p.buffer).filter(|b| d.buffers.iter().any(|x| **x == *b.name)).collect();
+        let Some(first) = params.first() else { continue };
+        let declared = |b: &Buffer| {
+            let rest: String = b.shape[1..].iter().map(|x| format!(", {x}")).collect();
+            format!("[{}; {}{rest}]", b.dtype, d.name)
+        };
+        let v = format_ident!("__kiln_n_{}", d.name);
+        let (dim, from, fdecl) = (d.name.as_str(), first.name.to_string(), declared(first));
+        let f = ident(&first.name);
+        let pr = Literal::usize_unsuffixed(per_row(first, d.value) as usize);
+        let (min, max) = (Literal::usize_unsuffixed(d.min as usize), Literal::usize_unsuffixed(d.max as usize));
+        out.extend(quote! {
+            let #v = ::kiln::runtime::dim_from_len(#kernel, #dim, #from, #fdecl, #f.len(), #pr, #min, #max)?;
+        });
+        for b in &params[1..] {
+            let (name, decl) = (b.name.to_string(), declared(b));
+            let n = ident(&b.name);
+            let pr = Literal::usize_unsuffixed(per_row(b, d.value) as usize);
+            out.extend(quote! {
+                ::kiln::runtime::check_rows(#kernel, #name, #decl, #dim, #v, #from, #n.len(), #pr)?;
+            });
+        }
+    }
+    out
 }
 
 /// [`emit_kernel`] with `opts` for every implementation.

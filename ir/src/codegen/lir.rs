@@ -87,6 +87,8 @@ pub struct LFunc {
     /// Parameters, in order.
     pub params: Vec<LBuffer>,
     pub body: Vec<LStmt>,
+    /// The symbolic dimensions (`symbolic.rs`).
+    pub dims: Vec<super::symbolic::LDim>,
 }
 
 impl LFunc {

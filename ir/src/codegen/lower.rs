@@ -5,26 +5,37 @@
 //! compact_buffers  temporaries shrink to the region used under their innermost common loop,
 //!                  and are declared there (a register tile's accumulators become a small array);
 //!                  a small one's rows are padded to a multiple of 16 elements
+//! symbolic         the instance at the tune value of a symbolic dimension made to work for every
+//!                  value: guards `row < n`, row loops run `ceil(n / step)` times
 //! flatten          multi-dimensional indices → one row-major index
 //! ```
 //! Set `KILN_DUMP_LOWER=1` to print the lowered IR after every pass.
 
-use crate::ir::{Expr, IterKind, ParamKind, PrimFunc, Stmt, Store};
+use crate::ir::{Expr, IterKind, ParamKind, PrimFunc, Stmt, Store, Var};
 
 use super::compact::compact_buffers;
 use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt, LStore};
+use super::symbolic::{generalize, LDim};
 
-/// Lowers a scheduled function.
+/// Lowers a scheduled function (panics where [`lower_checked`] fails: the
+/// callers check a program first, `program.rs`).
 pub fn lower(func: &PrimFunc) -> LFunc {
-    type Pass = fn(LFunc) -> LFunc;
-    let passes: [(&str, Pass); 2] = [("compact_buffers", compact_buffers), ("flatten", flatten)];
+    lower_checked(func).unwrap_or_else(|e| panic!("kernel `{}`: {e}", func.name))
+}
+
+/// Lowers a scheduled function, or says why its symbolic dimensions cannot
+/// be made to work for every value (`symbolic.rs`).
+pub fn lower_checked(func: &PrimFunc) -> Result<LFunc, String> {
+    type Pass = fn(LFunc) -> Result<LFunc, String>;
+    let passes: [(&str, Pass); 3] =
+        [("compact_buffers", |f| Ok(compact_buffers(f))), ("symbolic", generalize), ("flatten", |f| Ok(flatten(f)))];
     let mut f = lower_blocks(func);
     dump("lower_blocks", &f);
     for (name, pass) in passes {
-        f = pass(f);
+        f = pass(f)?;
         dump(name, &f);
     }
-    f
+    Ok(f)
 }
 
 fn dump(pass: &str, f: &LFunc) {
@@ -102,7 +113,20 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
         })
         .collect();
     body.extend(go(&func.body));
-    LFunc { name: func.name.clone(), params, body }
+    let dims = func
+        .dims
+        .iter()
+        .map(|d| LDim {
+            name: d.name.clone(),
+            var: Var::new(&LDim::var_name(&d.name)),
+            value: d.value,
+            min: d.min,
+            max: d.max,
+            params: d.buffers.iter().filter(|b| func.param(b).is_some()).cloned().collect(),
+            temps: d.buffers.iter().filter(|b| func.param(b).is_none()).cloned().collect(),
+        })
+        .collect();
+    LFunc { name: func.name.clone(), params, body, dims }
 }
 
 /// The temporaries whose first top-level statement is a stage that writes

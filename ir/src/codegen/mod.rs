@@ -17,6 +17,7 @@ mod legality;
 pub mod lir;
 pub mod lower;
 mod packed;
+pub mod symbolic;
 mod vector;
 
 pub use kernel::{

@@ -130,8 +130,13 @@ pub(super) fn emit_packed(
             .zip(safe_params)
             .map(|(q, sp)| if *q.buffer.name == *pname { quote!(#pid: &#ty) } else { sp.clone() })
             .collect();
-        let checks: Vec<TokenStream> =
-            func.params.iter().filter(|q| *q.buffer.name != *pname).map(|q| len_check(kernel, &q.buffer)).collect();
+        let mut checks: Vec<TokenStream> = func
+            .params
+            .iter()
+            .filter(|q| *q.buffer.name != *pname && func.sym_dim_of(&q.buffer.name).is_none())
+            .map(|q| len_check(kernel, &q.buffer))
+            .collect();
+        checks.push(super::kernel::dim_checks(func));
         let call_args: Vec<Ident> = func.params.iter().map(|q| ident(&q.buffer.name)).collect();
         let doc_ty = format!(
             "`{pname}` of [`{kernel}`](super::{kernel}), packed by [`pack_{pname}`] for the implementation this CPU runs."

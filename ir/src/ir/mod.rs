@@ -21,5 +21,5 @@ pub use region::{block_read_buffers, block_reads, block_writes, Region};
 pub use relax::{Interval, Relax};
 pub use stmt::{
     fresh_in, AnnValue, Annotations, Block, BlockRealize, Buffer, For, ForKind, IterKind, IterVar, Param, ParamKind,
-    PrimFunc, Scope, Stmt, Store,
+    PrimFunc, Scope, Stmt, Store, SymDim,
 };

@@ -306,10 +306,33 @@ pub fn func_to_string(func: &PrimFunc) -> String {
         .params
         .iter()
         .map(|pa| {
-            format!("{}: T.Buffer({}, \"{}\")", pa.buffer.name, shape_str(&pa.buffer.shape), pa.buffer.dtype.tvm_name())
+            let shape = match func.sym_dim_of(&pa.buffer.name) {
+                // The symbolic first dimension by name (TVMScript's `T.int64()` variables).
+                Some(d) => {
+                    let rest: Vec<String> = pa.buffer.shape[1..].iter().map(|x| x.to_string()).collect();
+                    format!("({}{})", d.name, rest.iter().map(|r| format!(", {r}")).collect::<String>())
+                }
+                None => shape_str(&pa.buffer.shape),
+            };
+            format!("{}: T.Buffer({}, \"{}\")", pa.buffer.name, shape, pa.buffer.dtype.tvm_name())
         })
         .collect();
     p.line(0, &format!("def {}({}):", func.name, params.join(", ")));
+    for d in &func.dims {
+        let tune: Vec<String> = d.tune.iter().map(|t| t.to_string()).collect();
+        p.line(
+            1,
+            &format!(
+                "{} = T.int64()  # in {}..={}, tuned at {}; the body below is its instance at {} = {}",
+                d.name,
+                d.min,
+                d.max,
+                tune.join(", "),
+                d.name,
+                d.value
+            ),
+        );
+    }
     p.line(1, "T.func_attr({\"tir.noalias\": T.bool(True)})");
     p.line(1, "# with T.block(\"root\"):");
     for b in &func.allocs {

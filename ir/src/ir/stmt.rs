@@ -184,6 +184,26 @@ pub enum Stmt {
     Block(Box<BlockRealize>),
 }
 
+/// A symbolic dimension: a size known only at run time (a batch), declared
+/// `where n: dim(1..=4096, tune = 64)`. The IR of a kernel is always an
+/// instance at one value (`value`: the first tune value for scheduling and
+/// tuning, any value of the range for the interpreter); the code generator
+/// makes the scheduled instance work for every value of the range
+/// (`codegen::symbolic`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SymDim {
+    pub name: String,
+    /// The declared range, `min..=max` (`1 <= min <= max`).
+    pub min: i64,
+    pub max: i64,
+    /// The values to tune at (within the range; at least one).
+    pub tune: Vec<i64>,
+    /// The value this IR is an instance at.
+    pub value: i64,
+    /// The buffers whose first dimension it is (parameters and allocations).
+    pub buffers: Vec<String>,
+}
+
 /// A tensor function: parameters, intermediate buffers and a body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PrimFunc {
@@ -192,9 +212,16 @@ pub struct PrimFunc {
     /// Buffers allocated by the function (intermediates, caches, packed copies).
     pub allocs: Vec<Buffer>,
     pub body: Stmt,
+    /// The symbolic dimensions (none for a kernel of static shape).
+    pub dims: Vec<SymDim>,
 }
 
 impl PrimFunc {
+    /// The symbolic dimension that is the first dimension of `buffer`, if any.
+    pub fn sym_dim_of(&self, buffer: &str) -> Option<&SymDim> {
+        self.dims.iter().find(|d| d.buffers.iter().any(|b| b == buffer))
+    }
+
     /// Looks a buffer up by name among parameters and allocations.
     pub fn buffer(&self, name: &str) -> Option<&Buffer> {
         self.params.iter().map(|p| &p.buffer).chain(self.allocs.iter()).find(|b| &*b.name == name)

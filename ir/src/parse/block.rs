@@ -120,10 +120,27 @@ impl State {
         }
         // With an axis declaration missing, its uses would only be more errors.
         let (store, init) = if axes_parsed { (store, init) } else { (None, None) };
+        let sym_names = self.dims.iter().map(|d| d.name.to_string()).collect();
         let mut lw = Lower::new(Mode::Body, &self.loops, &axes, &self.bufs, &mut self.ctx);
+        lw.sym_names = sym_names;
         let body = store.as_ref().and_then(|s| lower_store(&mut lw, s));
         let init_store = init.as_ref().and_then(|(_, s)| lower_store(&mut lw, s));
         let reads = std::mem::take(&mut lw.reads);
+        let sym_used = std::mem::take(&mut lw.sym_used);
+        if store.is_some() && self.ctx.count() == 0 {
+            for a in axes.iter().filter(|a| a.sym.is_some() && !sym_used.contains(&a.var)) {
+                let n = &self.dims[a.sym.unwrap_or(0)].name;
+                self.ctx.err(
+                    &a.ident,
+                    format!("`{}` runs over the symbolic `{n}` but indexes no buffer: use it as the first index of a buffer declared `[..; {n}, ..]`", a.ident),
+                );
+            }
+        }
+        for a in axes.iter().filter(|a| a.sym.is_some()) {
+            if let Some(v) = a.binding.as_ref().and_then(Expr::as_var) {
+                self.sym_bound.insert(v.name().to_string());
+            }
+        }
         match &store {
             Some(s) => {
                 self.flow.blocks.push(BlockFlow { reads, write: s.target.to_string(), has_init: init.is_some() })
@@ -213,7 +230,7 @@ impl State {
             for id in &pats {
                 let var = self.declare_var(id, Some(axes), true);
                 let (kind, extent, binding) = (IterKind::Spatial, None, None);
-                axes.push(Axis { ident: id.clone(), var, kind, extent, binding });
+                axes.push(Axis { ident: id.clone(), var, kind, extent, binding, sym: None });
             }
         }
         r
@@ -286,7 +303,33 @@ impl State {
                     self.ctx.err(sp, format!("`axis::{f}` declares one axis: `let vi = axis::{f}(128, i);`"));
                 }
                 let kind = if f == "spatial" { IterKind::Spatial } else { IterKind::Reduce };
+                let extent_sp = extent.sp;
                 let extent = self.extent(&extent, "an axis extent");
+                let sym = self.last_sym;
+                // An axis over a symbolic dimension is bound to a loop over it, as is.
+                let loop_sym = match &binding.kind {
+                    SKind::Ident(id) => self.loops.iter().rev().find(|l| l.ident == *id).map(|l| l.sym),
+                    _ => None,
+                };
+                let sym_loop = self.loops.iter().find(|l| l.sym.is_some() && binding.mentions(&l.ident));
+                match (sym, loop_sym, sym_loop) {
+                    (Some(s), Some(Some(t)), _) if s == t => {}
+                    (Some(s), _, _) => {
+                        let n = &self.dims[s].name;
+                        self.ctx.err(
+                            binding.sp,
+                            format!("an axis over the symbolic `{n}` is bound to a loop over `{n}`, as is: `axis::{f}({n}, i)`"),
+                        );
+                    }
+                    (None, _, Some(l)) => {
+                        let n = &self.dims[l.sym.unwrap_or(0)].name;
+                        self.ctx.err(
+                            extent_sp,
+                            format!("`{}` runs over the symbolic `{n}`: bind it to an axis over `{n}`, `axis::{f}({n}, {})`", l.ident, l.ident),
+                        );
+                    }
+                    _ => {}
+                }
                 let mut lw = Lower::new(Mode::Binding, &self.loops, axes, &self.bufs, &mut self.ctx);
                 let bound = lw.index(&binding);
                 if let (Some(ext), Some(b)) = (extent, &bound) {
@@ -301,7 +344,7 @@ impl State {
                 }
                 for id in pats {
                     let var = self.declare_var(id, Some(axes), false);
-                    axes.push(Axis { ident: id.clone(), var, kind, extent, binding: bound.clone() });
+                    axes.push(Axis { ident: id.clone(), var, kind, extent, binding: bound.clone(), sym });
                 }
             }
             other => {
@@ -310,7 +353,14 @@ impl State {
                 self.ctx.err(&func, format!("unknown axis function `axis::{other}`; expected `axis::remap`, `axis::spatial` or `axis::reduce`"));
                 for id in pats {
                     let var = self.declare_var(id, Some(axes), false);
-                    axes.push(Axis { ident: id.clone(), var, kind: IterKind::Spatial, extent: None, binding: None });
+                    axes.push(Axis {
+                        ident: id.clone(),
+                        var,
+                        kind: IterKind::Spatial,
+                        extent: None,
+                        binding: None,
+                        sym: None,
+                    });
                 }
             }
         }
@@ -354,8 +404,9 @@ impl State {
             };
             let mut lw = Lower::new(Mode::Binding, &self.loops, axes, &self.bufs, &mut self.ctx);
             let bound = lw.index(v);
-            let extent = self.loops.iter().rev().find(|l| l.ident == *id).and_then(|l| l.extent);
-            resolved.push(bound.map(|b| (b, extent)));
+            let l = self.loops.iter().rev().find(|l| l.ident == *id);
+            let (extent, sym) = (l.and_then(|l| l.extent), l.and_then(|l| l.sym));
+            resolved.push(bound.map(|b| (b, extent, sym)));
         }
         for (k, id) in pats.iter().enumerate() {
             let twice = pats[..k].contains(id);
@@ -364,12 +415,13 @@ impl State {
             }
             let var = self.declare_var(id, Some(axes), twice);
             let kind = letters.get(k).copied().flatten();
-            let (binding, extent) = match resolved.get(k) {
-                Some(Some((b, e))) => (Some(b.clone()), *e),
-                _ => (None, None),
+            let (binding, extent, sym) = match resolved.get(k) {
+                Some(Some((b, e, s))) => (Some(b.clone()), *e, *s),
+                _ => (None, None, None),
             };
             let extent = if kind.is_some() { extent } else { None };
-            axes.push(Axis { ident: id.clone(), var, kind: kind.unwrap_or(IterKind::Spatial), extent, binding });
+            let kind = kind.unwrap_or(IterKind::Spatial);
+            axes.push(Axis { ident: id.clone(), var, kind, extent, binding, sym });
         }
     }
 }

@@ -5,7 +5,7 @@
 //! statement (its `;` or its braces) and parsing goes on, so one input reports
 //! the errors of every block. Blocks themselves are in `block.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
@@ -17,9 +17,9 @@ use super::check::{self, Flow};
 use super::expr::{self, SExpr, SKind};
 use super::limits::{MAX_DEPTH, MAX_EXTENT};
 use super::lower::{Axis, BufInfo, BufKind, LoopVar};
-use super::sig::{self, TensorDecl};
+use super::sig::{self, DimDecl, TensorDecl};
 use super::{Ctx, Kernel, KernelSig, ParseFailure, Sp};
-use crate::ir::{fresh_in, Buffer, For, Param, ParamKind, PrimFunc, Stmt, Var};
+use crate::ir::{fresh_in, Buffer, For, Param, ParamKind, PrimFunc, Stmt, SymDim, Var};
 
 /// The language's keywords that are not Rust keywords.
 pub(crate) mod kw {
@@ -47,12 +47,25 @@ pub(crate) struct State {
     pub loops: Vec<LoopVar>,
     pub allocs: Vec<Buffer>,
     pub flow: Flow,
+    /// The values to instantiate symbolic dimensions at (else their first
+    /// tune value).
+    pub at: BTreeMap<String, i64>,
+    /// The declared symbolic dimensions.
+    pub dims: Vec<DimDecl>,
+    /// Whether the last [`State::extent`] was a symbolic dimension (which).
+    pub last_sym: Option<usize>,
+    /// The loops over symbolic dimensions that a block axis is bound to.
+    pub sym_bound: BTreeSet<String>,
 }
+
+/// A loop extent (`None` after an error) and the symbolic dimension it names.
+type Extent = (Option<i64>, Option<usize>);
 
 /// Entry point of [`super::parse_kernel`].
 #[allow(clippy::result_large_err)]
-pub(crate) fn parse(tokens: TokenStream) -> Result<Kernel, ParseFailure> {
-    let mut st = State::default();
+pub(crate) fn parse(tokens: TokenStream, at: BTreeMap<String, i64>) -> Result<Kernel, ParseFailure> {
+    let source = tokens.clone();
+    let mut st = State { at, ..State::default() };
     let mut done = None;
     let res = (|input: ParseStream| {
         done = Some(st.kernel(input));
@@ -69,7 +82,7 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Kernel, ParseFailure> {
     }
     let (sig, kernel) = done.unwrap_or((None, None));
     match (st.ctx.finish(), kernel) {
-        (None, Some(k)) => Ok(k),
+        (None, Some(k)) => Ok(Kernel { source, ..k }),
         (Some(error), _) => Err(ParseFailure { error, sig }),
         (None, None) => Err(ParseFailure { error: syn::Error::new(Span::call_site(), "empty kernel"), sig }),
     }
@@ -127,7 +140,7 @@ pub(crate) fn recover(input: ParseStream, start: ParseBuffer, end: End) {
 
 impl State {
     fn kernel(&mut self, input: ParseStream) -> (Option<KernelSig>, Option<Kernel>) {
-        let decl = match sig::parse_sig(input, &mut self.ctx) {
+        let decl = match sig::parse_sig(input, &mut self.ctx, &self.at) {
             Ok(d) => d,
             Err(e) => {
                 self.ctx.push(e);
@@ -135,6 +148,7 @@ impl State {
                 return (None, None);
             }
         };
+        self.dims = decl.dims.clone();
         for p in &decl.params {
             if !self.bufs.iter().any(|b| b.name == p.name) {
                 // A name declared twice (an error already) is not checked
@@ -145,7 +159,7 @@ impl State {
                     (false, true) => BufKind::Output,
                     (false, false) => BufKind::Input,
                 };
-                let unknown = TensorDecl { dtype: None, shape: None };
+                let unknown = TensorDecl { dtype: None, shape: None, sym: None };
                 self.declare_buffer(&p.name, if twice { &unknown } else { &p.tensor }, kind);
             }
         }
@@ -189,12 +203,25 @@ impl State {
                 Some(Param { buffer: Buffer::new(&b.name.to_string(), b.dtype?, b.shape.clone()?), kind })
             })
             .collect();
-        let func = PrimFunc { name: decl.name.to_string(), params, allocs: self.allocs.clone(), body };
+        let dims = self
+            .dims
+            .iter()
+            .enumerate()
+            .map(|(k, d)| SymDim {
+                name: d.name.to_string(),
+                min: d.min,
+                max: d.max,
+                tune: d.tune.clone(),
+                value: d.value,
+                buffers: self.bufs.iter().filter(|b| b.sym == Some(k)).map(|b| b.name.to_string()).collect(),
+            })
+            .collect();
+        let func = PrimFunc { name: decl.name.to_string(), params, allocs: self.allocs.clone(), body, dims };
         if let Err(msgs) = crate::ir::verify::verify(&func) {
             self.ctx.err(&decl.name, format!("internal error: the parser built invalid IR: {}", msgs.join("; ")));
             return (decl.sig, None);
         }
-        (decl.sig, Some(Kernel { sig, func, schedule, schedule_span }))
+        (decl.sig, Some(Kernel { sig, func, schedule, schedule_span, source: TokenStream::new() }))
     }
 
     fn fn_body(&mut self, input: ParseStream) -> syn::Result<Option<Stmt>> {
@@ -272,7 +299,8 @@ impl State {
         let content;
         syn::parenthesized!(content in input);
         let before = self.ctx.count();
-        let tensor = sig::tensor(&content, &mut self.ctx)?;
+        let mut tensor = sig::tensor(&content, &mut self.ctx)?;
+        sig::resolve(&mut tensor, &self.dims, &mut self.ctx);
         if !content.is_empty() {
             return Err(content.error("expected `)`: `alloc` takes one tensor type"));
         }
@@ -303,7 +331,8 @@ impl State {
         }
         self.global_names.insert(s.clone());
         self.names.insert(s);
-        self.bufs.push(BufInfo { name: name.clone(), dtype: t.dtype, shape: t.shape.clone(), kind });
+        let sym = t.sym.as_ref().and_then(|id| self.dims.iter().position(|d| d.name == *id));
+        self.bufs.push(BufInfo { name: name.clone(), dtype: t.dtype, shape: t.shape.clone(), kind, sym });
     }
 
     /// Declares a loop variable or an axis named `id`, rejecting a clash with
@@ -343,7 +372,25 @@ impl State {
     }
 
     /// An extent written as a literal: positive and not too large.
+    /// Sets `last_sym` to the symbolic dimension it names, if it does.
     pub(crate) fn extent(&mut self, e: &SExpr, what: &str) -> Option<i64> {
+        self.last_sym = None;
+        if let SKind::Ident(id) = &e.kind {
+            if let Some(k) = self.dims.iter().position(|d| d.name == *id) {
+                self.last_sym = Some(k);
+                return Some(self.dims[k].value);
+            }
+            if !self.loops.iter().any(|l| l.ident == *id) && !self.bufs.iter().any(|b| b.name == *id) {
+                self.ctx.err(
+                    e.sp,
+                    format!(
+                        "unknown dimension `{id}` in {what}: extents are integer literals or symbolic dimensions \
+                         declared `where {id}: dim(1..=4096, tune = 64)`"
+                    ),
+                );
+                return None;
+            }
+        }
         match (&e.kind, e.as_int()) {
             (_, Some(v)) if v > 0 && v <= MAX_EXTENT => Some(v),
             (_, Some(v)) if v > 0 => {
@@ -402,13 +449,19 @@ impl State {
                 self.ctx.err(id, format!("the name `{id}` is bound twice in this pattern"));
             }
             let var = self.declare_var(id, None, twice);
-            let extent = extents.get(k).copied().flatten();
-            self.loops.push(LoopVar { ident: id.clone(), var, extent });
+            let (extent, sym) = extents.get(k).copied().unwrap_or((None, None));
+            self.loops.push(LoopVar { ident: id.clone(), var, extent, sym });
         }
         let content;
         let brace = syn::braced!(content in input);
         let body = self.items(&content, false);
         let new_loops = self.loops.split_off(depth);
+        for l in new_loops.iter().filter(|l| l.sym.is_some() && !self.sym_bound.contains(l.var.name())) {
+            if body.is_some() {
+                let n = &self.dims[l.sym.unwrap_or(0)].name;
+                self.ctx.err(&l.ident, format!("the loop over the symbolic `{n}` must be bound to a block axis over `{n}` (`axis::remap`, `axis::spatial({n}, {})`)", l.ident));
+            }
+        }
         if body.as_ref().is_some_and(|b| b.is_empty()) {
             self.ctx.err(brace.span.join(), "empty loop body");
         }
@@ -428,7 +481,7 @@ impl State {
 
     /// `grid(e, ..)`, `range(e)` or `0..e`: the extents (`None` where an
     /// error was reported) and, for `grid`, its span.
-    fn loop_iter(&mut self, input: ParseStream) -> syn::Result<(Vec<Option<i64>>, Option<Sp>)> {
+    fn loop_iter(&mut self, input: ParseStream) -> syn::Result<(Vec<Extent>, Option<Sp>)> {
         let what = "a loop extent";
         if (input.peek(kw::grid) || input.peek(kw::range)) && input.peek2(token::Paren) {
             let grid = input.peek(kw::grid);
@@ -441,13 +494,13 @@ impl State {
                 if args.is_empty() {
                     self.ctx.err(sp, "`grid` needs at least one extent");
                 }
-                return Ok((args.iter().map(|a| self.extent(a, what)).collect(), Some(sp)));
+                return Ok((args.iter().map(|a| self.extent_sym(a, what)).collect(), Some(sp)));
             }
             return match args.as_slice() {
-                [e] => Ok((vec![self.extent(e, what)], None)),
+                [e] => Ok((vec![self.extent_sym(e, what)], None)),
                 [s, e] => {
                     self.range_start(s);
-                    Ok((vec![self.extent(e, what)], None))
+                    Ok((vec![self.extent_sym(e, what)], None))
                 }
                 _ => Err(syn::Error::new_spanned(sp, "`range` takes an extent: `range(128)`")),
             };
@@ -463,7 +516,13 @@ impl State {
         }
         let end = expr::parse_expr(input)?;
         self.range_start(&start);
-        Ok((vec![self.extent(&end, what)], None))
+        Ok((vec![self.extent_sym(&end, what)], None))
+    }
+
+    /// [`State::extent`] and the symbolic dimension it names.
+    fn extent_sym(&mut self, e: &SExpr, what: &str) -> (Option<i64>, Option<usize>) {
+        let x = self.extent(e, what);
+        (x, self.last_sym)
     }
 
     fn range_start(&mut self, s: &SExpr) {

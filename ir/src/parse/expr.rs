@@ -124,6 +124,18 @@ impl SExpr {
         Ok(SExpr { kind, sp, depth: child + 1 })
     }
 
+    /// Whether the name `id` occurs in it (as a name, not as a buffer).
+    pub fn mentions(&self, id: &Ident) -> bool {
+        match &self.kind {
+            SKind::Ident(x) => x == id,
+            SKind::Index(_, args) | SKind::Call { args, .. } => args.iter().any(|a| a.mentions(id)),
+            SKind::Neg(a) | SKind::Not(a) | SKind::Cast(a, _) => a.mentions(id),
+            SKind::Binary(_, _, a, b) => a.mentions(id) || b.mentions(id),
+            SKind::If(c, t, f) => c.mentions(id) || t.mentions(id) || f.mentions(id),
+            _ => false,
+        }
+    }
+
     /// The integer literal this expression is, if it is one.
     pub fn as_int(&self) -> Option<i64> {
         match self.kind {

@@ -31,6 +31,9 @@ pub(crate) struct BufInfo {
     pub dtype: Option<DataType>,
     pub shape: Option<Vec<i64>>,
     pub kind: BufKind,
+    /// The symbolic dimension (an index into `State::dims`) that is its first
+    /// dimension.
+    pub sym: Option<usize>,
 }
 
 /// An enclosing loop: its name in the source and its IR variable.
@@ -39,6 +42,8 @@ pub(crate) struct LoopVar {
     pub ident: Ident,
     pub var: Var,
     pub extent: Option<i64>,
+    /// Its extent is a symbolic dimension (an index into `State::dims`).
+    pub sym: Option<usize>,
 }
 
 /// A block axis declared so far.
@@ -49,6 +54,8 @@ pub(crate) struct Axis {
     pub kind: IterKind,
     pub extent: Option<i64>,
     pub binding: Option<Expr>,
+    /// Its extent is a symbolic dimension (an index into `State::dims`).
+    pub sym: Option<usize>,
 }
 
 /// Which names an expression may use.
@@ -74,6 +81,10 @@ pub(crate) struct Lower<'a> {
     pub opaque: u32,
     /// Buffers loaded, with the span of each load, in order.
     pub reads: Vec<(String, Sp)>,
+    /// The names of the symbolic dimensions (for messages).
+    pub sym_names: Vec<String>,
+    /// The axes over symbolic dimensions used as the first index of a buffer.
+    pub sym_used: Vec<Var>,
 }
 
 /// `mismatched types` message for the operands of `what`.
@@ -106,7 +117,7 @@ impl<'a> Lower<'a> {
                 }
             }
         }
-        Lower { mode, loops, axes, bufs, ctx, an, opaque: 0, reads: vec![] }
+        Lower { mode, loops, axes, bufs, ctx, an, opaque: 0, reads: vec![], sym_names: vec![], sym_used: vec![] }
     }
 
     pub fn buf(&self, name: &Ident) -> Option<&'a BufInfo> {
@@ -249,8 +260,52 @@ impl<'a> Lower<'a> {
         let indices: Vec<Expr> = indices.into_iter().collect::<Option<_>>()?;
         for (d, (i, e)) in indices.iter().zip(idx).enumerate() {
             self.check_index(&b.to_string(), d, shape[d], i, e.sp);
+            self.check_sym_index(info, d, i, e);
         }
         Some((Arc::from(b.to_string().as_str()), info.dtype?, indices))
+    }
+
+    /// A symbolic dimension is indexed by its own axes only: the first index
+    /// of a buffer `[f32; n, ..]` is an axis over `n`, and an axis over `n`
+    /// indexes nothing else (so that row `r` of every buffer is computed from
+    /// row `r` of the others, whatever `n` is).
+    fn check_sym_index(&mut self, info: &BufInfo, d: usize, i: &Expr, e: &SExpr) {
+        let dim_name = |s: usize| self.sym_names.get(s).cloned().unwrap_or_default();
+        if d == 0 {
+            if let Some(s) = info.sym {
+                let axis = match &e.kind {
+                    SKind::Ident(id) => self.axis(id).filter(|a| a.sym == Some(s)),
+                    _ => None,
+                };
+                if let Some(a) = axis {
+                    self.sym_used.push(a.var.clone());
+                } else {
+                    let n = dim_name(s);
+                    self.ctx.err(
+                        e.sp,
+                        format!(
+                            "the first dimension of `{}` is the symbolic `{n}`: index it with an axis over `{n}` \
+                             (`vi` of `grid({n}, ..)`), nothing else",
+                            info.name
+                        ),
+                    );
+                    return;
+                }
+                return;
+            }
+        }
+        if let Some(a) = self.axes.iter().find(|a| a.sym.is_some() && i.uses_var(&a.var)) {
+            let n = dim_name(a.sym.unwrap_or(0));
+            let what = if d == 0 { "the first dimension".to_string() } else { format!("dimension {d}") };
+            self.ctx.err(
+                e.sp,
+                format!(
+                    "`{}` runs over the symbolic `{n}`, but {what} of `{}` is not `{n}`: an axis over `{n}` can \
+                     only index buffers declared `[..; {n}, ..]`, as their first index",
+                    a.ident, info.name
+                ),
+            );
+        }
     }
 
     fn ident(&mut self, id: &Ident) -> Option<Expr> {

@@ -135,6 +135,7 @@ mod body;
 mod bounds;
 mod call;
 mod check;
+mod dims;
 mod discover;
 mod expr;
 mod lower;
@@ -154,7 +155,10 @@ pub use discover::{files_with_extension, find_kernels_in_file, kernels_in_crate,
 pub struct ParamSig {
     pub name: syn::Ident,
     pub dtype: DataType,
+    /// The shape (a symbolic first dimension at the value parsed at).
     pub shape: Vec<i64>,
+    /// The symbolic dimension that is its first dimension, if any.
+    pub sym: Option<String>,
     /// Declared `&mut` (written by the kernel).
     pub output: bool,
 }
@@ -180,6 +184,19 @@ pub struct Kernel {
     pub schedule: Option<TokenStream>,
     /// The span of the `schedule { .. }` braces.
     pub schedule_span: Option<Span>,
+    /// The tokens it was parsed from (to instantiate its symbolic dimensions
+    /// at other values, [`Kernel::instantiate`]).
+    pub source: TokenStream,
+}
+
+impl Kernel {
+    /// The IR at other values of the symbolic dimensions (`(name, value)`;
+    /// the others at their first tune value). An error when a value is
+    /// outside its dimension's range.
+    pub fn instantiate(&self, values: &[(&str, i64)]) -> Result<PrimFunc, String> {
+        let at = values.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        body::parse(self.source.clone(), at).map(|k| k.func).map_err(|e| e.to_string())
+    }
 }
 
 /// A kernel that did not parse: every error found, and the signature when it
@@ -207,7 +224,7 @@ impl std::error::Error for ParseFailure {}
 // A failure is large (it carries the signature) but made once per kernel.
 #[allow(clippy::result_large_err)]
 pub fn parse_kernel(tokens: TokenStream) -> Result<Kernel, ParseFailure> {
-    body::parse(tokens)
+    body::parse(tokens, Default::default())
 }
 
 /// Parses the input of one `tensor_func!` invocation given as source text

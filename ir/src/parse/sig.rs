@@ -1,6 +1,8 @@
 //! The kernel signature: attributes, visibility, name and tensor parameters,
 //! and the `[dtype; d0, d1, ..]` tensor types shared with `alloc`.
 
+use std::collections::BTreeMap;
+
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
@@ -15,7 +17,45 @@ use crate::ir::DataType;
 #[derive(Clone, Debug)]
 pub(crate) struct TensorDecl {
     pub dtype: Option<DataType>,
+    /// The shape; a symbolic first dimension holds its value once
+    /// [`resolve`]d (1 before).
     pub shape: Option<Vec<i64>>,
+    /// A symbolic first dimension (`[f32; n, 784]`): its name as written.
+    pub sym: Option<Ident>,
+}
+
+/// A symbolic dimension as declared: `n: dim(1..=4096, tune = 64)`.
+#[derive(Clone, Debug)]
+pub(crate) struct DimDecl {
+    pub name: Ident,
+    pub min: i64,
+    pub max: i64,
+    pub tune: Vec<i64>,
+    /// The value this parse instantiates it at.
+    pub value: i64,
+}
+
+/// Gives a tensor's symbolic first dimension its value (an error when the
+/// name is not declared).
+pub(crate) fn resolve(t: &mut TensorDecl, dims: &[DimDecl], ctx: &mut Ctx) {
+    let Some(id) = &t.sym else { return };
+    match dims.iter().find(|d| d.name == *id) {
+        Some(d) => {
+            if let Some(s) = t.shape.as_mut() {
+                s[0] = d.value;
+            }
+        }
+        None => {
+            ctx.err(
+                id,
+                format!(
+                    "unknown dimension `{id}`: declare a symbolic dimension with its range and tune value, \
+                     `where {id}: dim(1..=4096, tune = 64)`"
+                ),
+            );
+            t.shape = None;
+        }
+    }
 }
 
 /// One parameter as written.
@@ -32,6 +72,7 @@ pub(crate) struct ParamDecl {
 pub(crate) struct SigDecl {
     pub name: Ident,
     pub params: Vec<ParamDecl>,
+    pub dims: Vec<DimDecl>,
     pub sig: Option<KernelSig>,
 }
 
@@ -59,7 +100,7 @@ fn skip_past_comma(input: ParseStream) {
 
 /// Parses `attrs vis fn name(params)`; an `Err` means the rest of the input
 /// cannot be understood (no body can be found).
-pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDecl> {
+pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx, at: &BTreeMap<String, i64>) -> syn::Result<SigDecl> {
     let errors_before = ctx.count();
     let attrs = input.call(syn::Attribute::parse_outer)?;
     let vis: syn::Visibility = input.parse()?;
@@ -91,7 +132,7 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
             (Err(e), name) => {
                 ctx.push(e);
                 skip_past_comma(&content);
-                let tensor = TensorDecl { dtype: None, shape: None };
+                let tensor = TensorDecl { dtype: None, shape: None, sym: None };
                 name.map(|name| ParamDecl { name, tensor, output: false, broken: true })
             }
         };
@@ -120,11 +161,21 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
             "tensor functions return nothing: write results through `&mut` parameters",
         );
     }
-    if input.peek(Token![where]) {
-        let w: syn::WhereClause = input.parse()?;
-        // (An empty `where` prints no tokens.)
-        let at = tokens_sp(&w).unwrap_or_else(|| w.where_token.span.into());
-        ctx.err(at, "tensor functions cannot have a `where` clause");
+    let dims = if input.peek(Token![where]) { super::dims::where_clause(input, ctx, at)? } else { vec![] };
+    for p in params.iter_mut() {
+        resolve(&mut p.tensor, &dims, ctx);
+    }
+    for d in &dims {
+        if !params.iter().any(|p| p.tensor.sym.as_ref() == Some(&d.name)) {
+            ctx.err(
+                &d.name,
+                format!(
+                    "`{}` is not the first dimension of any parameter: its value is read from the length of a \
+                     parameter declared `[f32; {}, ..]`",
+                    d.name, d.name
+                ),
+            );
+        }
     }
     if !params.iter().any(|p| p.output || p.broken) && ctx.count() == errors_before {
         ctx.err(
@@ -143,11 +194,12 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
                 name: p.name.clone(),
                 dtype: p.tensor.dtype.unwrap_or(DataType::F32),
                 shape: p.tensor.shape.clone().unwrap_or_default(),
+                sym: p.tensor.sym.as_ref().map(|i| i.to_string()),
                 output: p.output,
             })
             .collect(),
     });
-    Ok(SigDecl { name, params, sig })
+    Ok(SigDecl { name, params, dims, sig })
 }
 
 /// `IDENT ':' '&' 'mut' tensor` or `IDENT ':' tensor`; `name` is set as soon
@@ -198,7 +250,25 @@ pub(crate) fn tensor(input: ParseStream, ctx: &mut Ctx) -> syn::Result<TensorDec
     content.parse::<Token![;]>()?;
     let mut shape = Some(Vec::new());
     let mut numel: Option<i64> = Some(1);
+    let mut sym = None;
     while !content.is_empty() {
+        if content.peek(Ident) && (content.peek2(Token![,]) || content.peek2(syn::parse::End)) {
+            let id: Ident = content.parse()?;
+            if shape.as_ref().is_some_and(|s| !s.is_empty()) || sym.is_some() {
+                ctx.err(&id, format!("a symbolic dimension must be the first dimension: `[f32; {id}, ..]`"));
+                shape = None;
+            } else {
+                sym = Some(id);
+                if let Some(s) = shape.as_mut() {
+                    s.push(1);
+                }
+            }
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+            continue;
+        }
         let d = dim(&content, ctx);
         match (d, shape.as_mut()) {
             (Some(d), Some(s)) => {
@@ -220,7 +290,7 @@ pub(crate) fn tensor(input: ParseStream, ctx: &mut Ctx) -> syn::Result<TensorDec
         ctx.err(bracket.span.join(), format!("tensor too large: at most {MAX_NUMEL} elements are supported"));
         shape = None;
     }
-    Ok(TensorDecl { dtype, shape })
+    Ok(TensorDecl { dtype, shape, sym })
 }
 
 /// One dimension: a positive integer literal. Reports a bad one and skips its
