@@ -47,6 +47,22 @@ pub struct Task {
     pub workload: String,
     pub flops: u64,
     pub traffic: Traffic,
+    /// For a kernel with symbolic dimensions (tuned at `func`, its instance at
+    /// the tune values): its instances at other values, each of which a
+    /// candidate must compute right before it may win — the smallest value, a
+    /// prime, and the largest ([`check_sizes`]).
+    pub checks: Vec<(String, PrimFunc)>,
+}
+
+/// The values a kernel's symbolic dimension is checked at besides its tune
+/// value: the smallest, a prime that divides no power-of-two tile, and the
+/// largest of its range.
+pub fn check_sizes(d: &kiln_ir::ir::SymDim) -> Vec<i64> {
+    let prime = [7, 13, 31, 97, 251].into_iter().find(|p| *p > d.min && *p < d.max && *p != d.value);
+    let mut out: Vec<i64> = [Some(d.min), prime, Some(d.max)].into_iter().flatten().collect();
+    out.retain(|v| *v != d.value);
+    out.dedup();
+    out
 }
 
 /// The memory traffic a call of a kernel cannot avoid: every element of its
@@ -142,7 +158,16 @@ impl Task {
     pub fn from_kernel(kernel: &Kernel, crate_name: &str, crate_dir: &std::path::Path) -> Result<Task, ProgramError> {
         let sources = Sources::without_file(kernel)?;
         let trace_path = kiln_ir::program::trace_path(crate_dir, &kernel.func.name);
-        Ok(Task::with_section(&kernel.func, sources.section, crate_name, trace_path))
+        let mut checks = Vec::new();
+        for d in &kernel.func.dims {
+            for v in check_sizes(d) {
+                // (A value of the declared range always instantiates.)
+                if let Ok(f) = kernel.instantiate(&[(&d.name, v)]) {
+                    checks.push((format!("{} = {v}", d.name), f));
+                }
+            }
+        }
+        Ok(Task { checks, ..Task::with_section(&kernel.func, sources.section, crate_name, trace_path) })
     }
 
     /// A task for `func` with an optional `schedule { }` section, whose
@@ -174,6 +199,7 @@ impl Task {
             workload: workload_hash(func),
             flops: kiln_ir::ir::flops(func),
             traffic: Traffic::of(func),
+            checks: Vec::new(),
         }
     }
 

@@ -139,7 +139,13 @@ fn tune_one(job: Job, budget: usize, db: &mut Database, model: &mut CostModel) -
     job.bar.inc(state.trials.min(budget) as u64);
     let data = kernel_data(&job.task.func, &job.opts.work_dir)?;
     let default = job.task.default_program(job.isa, job.threads())?;
-    let mut t = TaskTuning { job, workload, data, db, model, state, notes: vec![], unsupported: None };
+    let check_data = job
+        .task
+        .checks
+        .iter()
+        .map(|(what, f)| Ok((what.clone(), kernel_data(f, &job.opts.work_dir)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut t = TaskTuning { job, workload, data, check_data, db, model, state, notes: vec![], unsupported: None };
     let baselines = t.baselines(&default);
     t.search(budget, baselines)?;
     let verdict = t.final_round(&default);
@@ -193,6 +199,8 @@ struct TaskTuning<'a> {
     workload: String,
     /// The kernel's inputs and reference outputs.
     data: PathBuf,
+    /// Those of its instances at other sizes (`Task::checks`), with the size.
+    check_data: Vec<(String, PathBuf)>,
     db: &'a mut Database,
     model: &'a mut CostModel,
     state: TuningState,
@@ -303,6 +311,7 @@ impl TaskTuning<'_> {
             if got.len() < ids.len() {
                 self.notes.push(format!("the runner failed on {} candidate(s) (not recorded)", ids.len() - got.len()));
             }
+            self.check_other_sizes(b, &mut got);
             outcomes.extend(got);
         }
         outcomes.sort_by_key(|(i, _)| *i);
@@ -318,6 +327,30 @@ impl TaskTuning<'_> {
             });
         }
         outcomes
+    }
+
+    /// A kernel with symbolic dimensions: every candidate that ran right at
+    /// the tune value is run at the other sizes of the task (`Task::checks`),
+    /// checked only; one that fails there is wrong.
+    fn check_other_sizes(&self, b: &crate::builder::Built, got: &mut [(usize, Outcome)]) {
+        let check = RunOptions { repeats: 1, min_sample_us: 0.0, cutoff_us: None, ..self.job.opts.run.clone() };
+        for (what, dir) in &self.check_data {
+            let ids: Vec<usize> = got
+                .iter()
+                .filter(|(_, o)| matches!(o, Outcome::Ok { .. }))
+                .filter_map(|(i, _)| b.included.iter().position(|x| x == i))
+                .collect();
+            if ids.is_empty() {
+                return;
+            }
+            for (id, o) in crate::runner::run_batch(&b.exe, dir, &ids, &check) {
+                if !matches!(o, Outcome::Ok { .. }) {
+                    if let Some(g) = got.iter_mut().find(|(i, _)| *i == b.included[id]) {
+                        g.1 = Outcome::Wrong(format!("at {what}: {}", o.describe()));
+                    }
+                }
+            }
+        }
     }
 
     /// Appends every outcome to the database, then observes it. An

@@ -28,10 +28,18 @@ fn env(loops: &[(&str, i64)], bufs: &[(&str, i64)]) -> Env {
     let bufs: HashMap<String, BufInfo> = bufs
         .iter()
         .map(|(n, size)| {
-            (n.to_string(), BufInfo { dtype: DataType::F32, size: *size, mutable: true, temp: false, row: None })
+            (
+                n.to_string(),
+                BufInfo { dtype: DataType::F32, size: *size, mutable: true, temp: false, row: None, rows: None },
+            )
         })
         .collect();
-    Env { consts: HashMap::new(), loops: loops.iter().map(|(v, e)| (Var::new(v), *e)).collect(), bufs }
+    Env {
+        consts: HashMap::new(),
+        loops: loops.iter().map(|(v, e)| (Var::new(v), *e)).collect(),
+        bufs,
+        ..Env::default()
+    }
 }
 
 fn load(buffer: &str, index: Expr) -> Expr {

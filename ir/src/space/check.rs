@@ -25,6 +25,10 @@ pub fn check_program(func: &PrimFunc, isa: Isa) -> Result<(), SpaceError> {
     if n > MAX_UNROLLED_STATEMENTS {
         return Err(SpaceError::Rejected(format!("{n} unrolled statements (at most {MAX_UNROLLED_STATEMENTS})")));
     }
+    // A kernel with symbolic dimensions: the schedule must work for every value.
+    if !func.dims.is_empty() {
+        crate::codegen::lower::lower_checked(func).map_err(SpaceError::Rejected)?;
+    }
     Ok(())
 }
 
