@@ -21,6 +21,7 @@
 //! ```sh
 //! cargo run --release --example mlp               # accuracy, check against numpy, latency, throughput
 //! cargo run --release --example mlp -- --compare  # naive vs default schedule vs committed traces
+//! cargo run --release --example mlp -- --batch 1,7,64,100  # any batch size: the symbolic kernel linear_sym
 //! KILN_ISA=scalar cargo run --release --example mlp   # force a lower ISA
 //! ```
 //!
@@ -291,6 +292,7 @@ fn schedule_source(kernel: &str) -> (bool, String) {
         "linear0" => &kernels::__kiln_schedule_of_linear0,
         "relu" => &kernels::__kiln_schedule_of_relu,
         "linear" => &kernels::__kiln_schedule_of_linear,
+        "linear_sym" => &kernels::__kiln_schedule_of_linear_sym,
         _ => return (false, format!("unknown kernel `{kernel}`")),
     };
     let key = format!("x86_64-{}", kiln::runtime::isa().name());
@@ -303,21 +305,68 @@ fn schedule_source(kernel: &str) -> (bool, String) {
 
 struct Args {
     compare: bool,
+    /// `--batch 1,7,64,100`: run the whole test set at each batch size with
+    /// the symbolic-batch kernel `kernels::linear_sym`.
+    batches: Vec<usize>,
 }
 
+const USAGE: &str = "usage: cargo run --release --example mlp [-- --compare] [-- --batch 1,7,64,100]";
+
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { compare: false };
-    for a in std::env::args().skip(1) {
+    let mut args = Args { compare: false, batches: vec![] };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--compare" => args.compare = true,
+            "--batch" => {
+                let v = it.next().ok_or("--batch needs a list of sizes, e.g. --batch 1,7,64,100")?;
+                for s in v.split(',') {
+                    match s.trim().parse::<usize>() {
+                        Ok(b) if (1..=4096).contains(&b) => args.batches.push(b),
+                        _ => return Err(format!("--batch: {s:?} is not a batch size in 1..=4096")),
+                    }
+                }
+            }
             "-h" | "--help" => {
-                println!("usage: cargo run --release --example mlp [-- --compare]");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => return Err(format!("unknown argument {other:?} (usage: mlp [--compare])")),
+            other => return Err(format!("unknown argument {other:?} ({USAGE})")),
         }
     }
     Ok(args)
+}
+
+/// The whole test set in batches of `batch` images (the last one smaller),
+/// layer 0 by the symbolic-batch kiln kernel `linear_sym` (one kernel for
+/// every batch size, W0 packed once), relu and linear1 per row as in the
+/// batch-64 path: the predictions and the median time per image.
+fn predict_batched(p: &MlpParams, inputs: &[f32], batch: usize) -> Result<(Vec<u8>, f64), kiln::Error> {
+    let w0 = kernels::linear_sym::try_pack_w(&p.w0)?;
+    let mut lin0 = vec![0.0f32; batch * HIDDEN];
+    let mut hidden = vec![0.0f32; batch * HIDDEN];
+    let mut logits = vec![0.0f32; batch * NUM_CLASSES];
+    let mut out = Vec::with_capacity(inputs.len() / INPUT);
+    let mut per_image = Vec::new();
+    for _ in 0..3 {
+        out.clear();
+        let t = Instant::now();
+        for chunk in inputs.chunks(batch * INPUT) {
+            let rows = chunk.len() / INPUT;
+            let (z, h, l) =
+                (&mut lin0[..rows * HIDDEN], &mut hidden[..rows * HIDDEN], &mut logits[..rows * NUM_CLASSES]);
+            kernels::linear_sym::try_with_packed_w(chunk, &w0, &p.b0, z)?;
+            for (zr, hr) in z.chunks_exact(HIDDEN).zip(h.chunks_exact_mut(HIDDEN)) {
+                kernels::try_relu(zr, hr)?;
+            }
+            for (hr, lr) in h.chunks_exact(HIDDEN).zip(l.chunks_exact_mut(NUM_CLASSES)) {
+                mlp::linear1_reference(hr, &p.w1, &p.b1, lr);
+            }
+            out.extend(l.chunks_exact(NUM_CLASSES).map(|x| mlp::argmax(x) as u8));
+        }
+        per_image.push(t.elapsed().as_secs_f64() * 1e6 / (inputs.len() / INPUT) as f64);
+    }
+    Ok((out, median(&mut per_image)))
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -388,6 +437,30 @@ fn run() -> Result<bool, Box<dyn Error>> {
         println!("  {k:<8} {what}");
     }
     println!();
+
+    if !args.batches.is_empty() {
+        let (_, what) = schedule_source("linear_sym");
+        println!(
+            "batch sizes {:?}: layer 0 by kernels::linear_sym (n×784 → n×128, one kernel for every n;",
+            args.batches
+        );
+        println!("  {what}), then kiln relu and plain-Rust linear1 per row; the whole test set per size,");
+        println!("  median of 3 passes");
+        let mut ok = true;
+        for &b in &args.batches {
+            let (preds, us) = predict_batched(&params, &inputs, b)?;
+            let correct = preds.iter().zip(&test.labels).filter(|(p, l)| p == l).count();
+            let (bad, first) = mismatches(&preds, &numpy);
+            ok &= bad == 0;
+            println!(
+                "batch {b:>4}: accuracy {:.2}%, every prediction equals numpy's: {} ({}/{n} equal){first}, {us:.2} µs per image",
+                100.0 * correct as f64 / n as f64,
+                yes_no(bad == 0),
+                n - bad
+            );
+        }
+        return Ok(ok);
+    }
 
     let model = Mlp::traced(&params)?;
     let preds = model.predict1(&inputs)?;

@@ -27,15 +27,15 @@ syn::custom_keyword!(tune);
 /// `where n: dim(..), ..`: the declared dimensions, each at its value in `at`
 /// (else at its first tune value).
 pub(crate) fn where_clause(input: ParseStream, ctx: &mut Ctx, at: &BTreeMap<String, i64>) -> syn::Result<Vec<DimDecl>> {
-    input.parse::<Token![where]>()?;
+    let where_tok = input.parse::<Token![where]>()?;
     let mut dims: Vec<DimDecl> = Vec::new();
     while !input.is_empty() && !input.peek(token::Brace) {
-        let before = ctx.count();
         let d = dim_decl(input, ctx)?;
         if dims.iter().any(|e| e.name == d.name) {
             ctx.err(&d.name, format!("the dimension `{}` is declared twice", d.name));
-        }
-        if ctx.count() == before {
+        } else {
+            // (Declared even with an error in its range, so that its uses are
+            // not reported as unknown too.)
             let value = at.get(&d.name.to_string()).copied().unwrap_or(d.tune[0]);
             if value < d.min || value > d.max {
                 ctx.err(&d.name, format!("`{}` = {value} is outside its range {}..={}", d.name, d.min, d.max));
@@ -48,8 +48,8 @@ pub(crate) fn where_clause(input: ParseStream, ctx: &mut Ctx, at: &BTreeMap<Stri
             break;
         }
     }
-    if dims.is_empty() && ctx.count() == 0 {
-        return Err(input.error("expected a symbolic dimension after `where`: `n: dim(1..=4096, tune = 64)`"));
+    if dims.is_empty() {
+        ctx.err(where_tok.span, "expected a symbolic dimension after `where`: `n: dim(1..=4096, tune = 64)`");
     }
     Ok(dims)
 }
@@ -129,6 +129,7 @@ fn dim_decl(input: ParseStream, ctx: &mut Ctx) -> syn::Result<DimDecl> {
     };
     if lo > hi {
         ctx.err(lo_sp.to(hi_sp), format!("the range of `{name}` is empty: {lo} > {hi}"));
+        return Ok(DimDecl { name, min: lo, max: lo, tune: vec![lo], value: 0 });
     }
     let mut tune_out = Vec::new();
     for (v, sp) in tune_values.into_iter().flatten() {
@@ -140,7 +141,7 @@ fn dim_decl(input: ParseStream, ctx: &mut Ctx) -> syn::Result<DimDecl> {
     }
     if tune_out.is_empty() {
         // (Reported above.)
-        tune_out.push(lo.min(hi));
+        tune_out.push(lo);
     }
     Ok(DimDecl { name, min: lo, max: hi, tune: tune_out, value: 0 })
 }

@@ -1,0 +1,17 @@
+use kiln::tensor_func;
+
+tensor_func! {
+    pub fn shift(x: [f32; n, 8], y: &mut [f32; n, 8])
+    where
+        n: dim(2..=4096, tune = 64)
+    {
+        for (i, j) in grid(n, 8) {
+            block("Y") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                y[vi, vj] = x[0, vj] * 2.0;
+            }
+        }
+    }
+}
+
+fn main() {}
