@@ -192,6 +192,37 @@ fn linear_group(c: &mut Criterion, name: &str, m: usize, n: usize, k: usize, fs:
 fn linears(c: &mut Criterion) {
     linear_group(c, "linear0", 1, 128, 784, [naive::linear0, default::linear0, kernels::linear0]);
     linear_group(c, "linear", 64, 128, 784, [naive::linear, default::linear, kernels::linear]);
+    linear_sym(c);
+}
+
+/// `linear_sym` (one kernel for every batch size, tuned at 64) next to the
+/// fixed-shape kernels at their sizes (`linear0` at 1, `linear` at 64) and
+/// faer: `batch<n>/sym` against `batch<n>/fixed` is the price of a symbolic
+/// batch.
+fn linear_sym(c: &mut Criterion) {
+    let (n, k) = (128, 784);
+    let (w, bias) = (data(n * k, 4), data(n, 5));
+    let mut g = c.benchmark_group("linear_sym");
+    for m in [1usize, 7, 64, 100] {
+        let x = data(m * k, 3);
+        let mut z = vec![0f32; m * n];
+        g.throughput(Throughput::Elements((2 * m * n * k) as u64));
+        g.bench_function(BenchmarkId::new("sym", m), |bch| {
+            bch.iter(|| kernels::linear_sym(black_box(&x), black_box(&w), black_box(&bias), &mut z))
+        });
+        let fixed: Option<Linear> = match m {
+            1 => Some(kernels::linear0),
+            64 => Some(kernels::linear),
+            _ => None,
+        };
+        if let Some(f) = fixed {
+            g.bench_function(BenchmarkId::new("fixed", m), |bch| {
+                bch.iter(|| f(black_box(&x), black_box(&w), black_box(&bias), &mut z))
+            });
+        }
+        g.bench_function(BenchmarkId::new("faer", m), |bch| bch.iter(|| linear_faer(&x, &w, &bias, &mut z, m, n, k)));
+    }
+    g.finish();
 }
 
 mod loops {

@@ -122,3 +122,12 @@ fn every_isa_gets_code_for_every_n() {
         assert!(!code.contains("checked"), "{isa}: an access of `x` or `z` was not proven in bounds:\n{code}");
     }
 }
+
+#[test]
+#[ignore = "prints the code"]
+fn print_code() {
+    let k = parse_kernel_str(LINEAR).unwrap();
+    let s = Sources::without_file(&k).unwrap();
+    let p = s.untuned(&Target::isa(Isa::Avx2), 1).unwrap();
+    println!("{}", kiln_ir::codegen::pretty(&kiln_ir::codegen::emit_impl(&p.func, Isa::Avx2, &quote::format_ident!("k"))));
+}

@@ -84,7 +84,7 @@ fn resolve_raw(b: &LBlock, e: &Expr, env: &Env) -> Expr {
 /// and the loop runs `v` in `0..(n - first) / step`,
 /// `row <= first + step · ((n - first) / step) - 1 < n`.
 pub(crate) fn drop_full_guards(e: &Expr, env: &Env) -> Expr {
-    if env.full_steps.is_empty() {
+    if env.full_steps.is_empty() && env.rows_left.is_empty() {
         return e.clone();
     }
     match e {
@@ -100,8 +100,24 @@ pub(crate) fn drop_full_guards(e: &Expr, env: &Env) -> Expr {
             }
         }
         Expr::Binary(BinOp::Lt, row, n) if full_step_row(row, n, env) => Expr::true_(),
+        Expr::Binary(BinOp::Lt, row, n) => match rows_left_decides(row, n, env) {
+            Some(holds) => Expr::Const(crate::ir::Const::Bool(holds)),
+            None => e.clone(),
+        },
         _ => e.clone(),
     }
+}
+
+/// In a partial step emitted for `k` rows left from its first row `first`
+/// (`Env::rows_left`): `row < n` holds iff `row - first < k`, decided when
+/// `row - first` is a constant.
+fn rows_left_decides(row: &Expr, n: &Expr, env: &Env) -> Option<bool> {
+    let nv = n.as_var()?;
+    let an = env.analyzer();
+    env.rows_left.iter().rev().filter(|(v, _, _)| v == nv).find_map(|(_, first, k)| {
+        let c = an.simplify(&Expr::binary(BinOp::Sub, row.clone(), first.clone())).as_int()?;
+        Some(c < *k)
+    })
 }
 
 /// Whether `row < n` holds in the full steps of an enclosing row loop.

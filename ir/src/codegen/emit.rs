@@ -21,6 +21,24 @@ use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt};
 use super::CodegenOptions;
 use crate::target::Isa;
 
+/// The largest row step whose partial step is emitted once per number of
+/// rows left (`Emitter::row_loop`).
+const MAX_ROWS_LEFT_VERSIONS: i64 = 8;
+
+/// Whether `body` holds a row loop of the dimension whose run-time variable is `nv`.
+fn has_row_loop(body: &[LStmt], dims: &[super::symbolic::LDim], nv: &Var) -> bool {
+    body.iter().any(|s| match s {
+        LStmt::For { annotations, body, .. } => {
+            let mine = match annotations.get(super::symbolic::DYN_DIM) {
+                Some(crate::ir::AnnValue::Int(d)) => dims.get(*d as usize).is_some_and(|d| d.var == *nv),
+                _ => false,
+            };
+            mine || has_row_loop(body, dims, nv)
+        }
+        _ => false,
+    })
+}
+
 /// Elements above which a temporary lives on the heap instead of the stack.
 const STACK_ELEMS: i64 = 16 * 1024;
 
@@ -60,6 +78,10 @@ pub(crate) struct Env {
     /// loops run, innermost last: full steps (`None`), or the partial step
     /// starting at row `Some(first)`.
     pub row_ctx: Vec<(Var, Option<Expr>)>,
+    /// Partial steps emitted once per number of rows left (`row_loop`): the
+    /// dimension's run-time variable, the step's first row, and how many rows
+    /// are left from it. Their guards are decided at compile time.
+    pub rows_left: Vec<(Var, Expr, i64)>,
 }
 
 impl Env {
@@ -332,17 +354,44 @@ impl Emitter {
         if step == 1 {
             return full;
         }
-        // The partial step.
+        // The partial step. When no row loop of the dimension is left inside
+        // (the rows of a register tile, unrolled), one version per number of
+        // rows left, whose guards are decided at compile time.
         env.loops.push((var.clone(), bound));
-        env.row_ctx.push((d.var.clone(), Some(first + Expr::var(var) * step)));
-        let b = self.stmts(body, env);
-        env.row_ctx.pop();
+        let step_first = first + Expr::var(var) * step;
+        let code = if step <= MAX_ROWS_LEFT_VERSIONS && !has_row_loop(body, &self.dims, &d.var) {
+            let arms: Vec<TokenStream> = (1..step)
+                .map(|k| {
+                    env.rows_left.push((d.var.clone(), step_first.clone(), k));
+                    let b = self.stmts(body, env);
+                    env.rows_left.pop();
+                    let k = int_lit(k);
+                    quote!(#k => { #b })
+                })
+                .collect();
+            quote! {
+                match #rem % #st {
+                    0 => {}
+                    #(#arms)*
+                    _ => ::core::unreachable!(),
+                }
+            }
+        } else {
+            env.row_ctx.push((d.var.clone(), Some(step_first)));
+            let b = self.stmts(body, env);
+            env.row_ctx.pop();
+            quote! {
+                if #rem % #st != 0 {
+                    #b
+                }
+            }
+        };
         env.loops.pop();
         quote! {
             #full
-            if #rem % #st != 0 {
+            {
                 let #v: isize = #rem / #st;
-                #b
+                #code
             }
         }
     }
