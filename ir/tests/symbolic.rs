@@ -129,5 +129,8 @@ fn print_code() {
     let k = parse_kernel_str(LINEAR).unwrap();
     let s = Sources::without_file(&k).unwrap();
     let p = s.untuned(&Target::isa(Isa::Avx2), 1).unwrap();
-    println!("{}", kiln_ir::codegen::pretty(&kiln_ir::codegen::emit_impl(&p.func, Isa::Avx2, &quote::format_ident!("k"))));
+    println!(
+        "{}",
+        kiln_ir::codegen::pretty(&kiln_ir::codegen::emit_impl(&p.func, Isa::Avx2, &quote::format_ident!("k")))
+    );
 }

@@ -28,6 +28,30 @@ Examples:
   cargo run --release -p tuner -- bench --json
   cargo run --release -p tuner -- bench --peers --kernel linear --threads 2";
 
+/// The tuner's `main`, for the binaries `tuner` and `cargo-kiln` (`bin_name`:
+/// how the usage names the command): parses `args`, runs, and on an error
+/// prints it with its causes and exits with status 1.
+pub fn main_with<I: IntoIterator<Item = std::ffi::OsString>>(args: I, bin_name: &'static str) {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().bin_name(bin_name).get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e}");
+        // The causes the message does not already say.
+        let mut shown = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !shown.contains(&text) {
+                eprintln!("  caused by: {text}");
+            }
+            shown = text;
+            source = s.source();
+        }
+        std::process::exit(1);
+    }
+}
+
 /// kiln's tuner: searches schedules of the workspace's `tensor_func!` kernels,
 /// checks and times them, and commits the best traces to `<crate>/traces/`.
 #[derive(Parser, Debug)]
@@ -264,7 +288,10 @@ fn list(ws: &Workspace) -> Result<()> {
             .params
             .iter()
             .map(|p| {
-                let dims: Vec<String> = p.buffer.shape.iter().map(|d| d.to_string()).collect();
+                let mut dims: Vec<String> = p.buffer.shape.iter().map(|d| d.to_string()).collect();
+                if let Some(d) = t.func.sym_dim_of(&p.buffer.name) {
+                    dims[0] = d.name.clone();
+                }
                 let out = if p.kind == kiln_ir::ir::ParamKind::Output { "&mut " } else { "" };
                 format!("{}: {out}[{}; {}]", p.buffer.name, p.buffer.dtype, dims.join(", "))
             })
@@ -275,7 +302,21 @@ fn list(ws: &Workspace) -> Result<()> {
             Ok(None) => "—".into(),
             Err(_) => "unreadable".into(),
         };
-        println!("{:<12} {:<8} {:>10}  {:<28} {}", t.name, t.crate_name, t.flops, traces, bufs.join(", "));
+        let dims: Vec<String> = t
+            .func
+            .dims
+            .iter()
+            .map(|d| format!(" where {}: {}..={}, FLOP at {}", d.name, d.min, d.max, d.value))
+            .collect();
+        println!(
+            "{:<12} {:<8} {:>10}  {:<28} {}{}",
+            t.name,
+            t.crate_name,
+            t.flops,
+            traces,
+            bufs.join(", "),
+            dims.concat()
+        );
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use kiln_ir::target::Isa;
 use tuner::builder::{build_batch, prepare, Candidate};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
 
-fn kernels() -> Vec<kiln_ir::ir::PrimFunc> {
+fn kernels() -> Vec<kiln_ir::parse::Kernel> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/src");
     let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
@@ -36,9 +36,14 @@ fn kernels() -> Vec<kiln_ir::ir::PrimFunc> {
             };
             kiln_ir::parse::find_kernels_in_file(&src).unwrap()
         })
-        .map(|k| k.unwrap().func)
+        .map(|k| k.unwrap())
         .collect()
 }
+
+/// A kernel with a symbolic dimension runs at its tune value and at these
+/// (1, a prime, beyond the tune value; the range's maximum is the tuner's
+/// check, too slow to interpret here for `linear_sym`).
+const SYM_SIZES: [i64; 3] = [1, 7, 100];
 
 #[test]
 fn generated_code_matches_the_interpreter_on_every_isa() {
@@ -51,9 +56,19 @@ fn generated_code_matches_the_interpreter_on_every_isa() {
     let only: Option<Vec<String>> =
         std::env::var("KILN_CODEGEN_KERNELS").ok().map(|s| s.split(',').map(str::to_string).collect());
     let mut total = 0;
-    for func in kernels().into_iter().filter(|f| only.as_ref().is_none_or(|o| o.contains(&f.name))) {
+    for kernel in kernels().into_iter().filter(|k| only.as_ref().is_none_or(|o| o.contains(&k.func.name))) {
+        let func = kernel.func.clone();
         let data = work.join("data").join(&func.name);
         write_data(&func, &data, 5).unwrap();
+        let mut datas = vec![("".to_string(), data)];
+        for d in &func.dims {
+            for v in SYM_SIZES.into_iter().filter(|v| *v >= d.min && *v <= d.max && *v != d.value) {
+                let inst = kernel.instantiate(&[(&d.name, v)]).unwrap();
+                let dir = work.join("data").join(format!("{}-{}{v}", func.name, d.name));
+                write_data(&inst, &dir, 5).unwrap();
+                datas.push((format!(" at {} = {v}", d.name), dir));
+            }
+        }
         let mut cands = Vec::new();
         let mut labels = Vec::new();
         for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
@@ -90,12 +105,14 @@ fn generated_code_matches_the_interpreter_on_every_isa() {
                 timeout: std::time::Duration::from_secs(300),
                 ..RunOptions::default()
             };
-            for (id, o) in run_batch(&built.exe, &data, &ids, &opts) {
-                let label = &labels[built.included[id]];
-                match o {
-                    Outcome::Ok { .. } => total += 1,
-                    Outcome::Unsupported(_) => {}
-                    other => panic!("{label}: {}", other.describe()),
+            for (at, data) in &datas {
+                for (id, o) in run_batch(&built.exe, data, &ids, &opts) {
+                    let label = &labels[built.included[id]];
+                    match o {
+                        Outcome::Ok { .. } => total += 1,
+                        Outcome::Unsupported(_) => {}
+                        other => panic!("{label}{at}: {}", other.describe()),
+                    }
                 }
             }
         }

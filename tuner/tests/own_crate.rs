@@ -3,7 +3,8 @@
 //! kernel of its own; the tuner binary, run inside it, finds the kernel,
 //! tunes it and writes `traces/`; `cargo build` uses the trace; the program
 //! computes what a plain loop computes. Offline (the workspace's lock file).
-//! Fixed shapes only: symbolic dimensions do not exist yet.
+//! Two kernels: one of fixed shape, and one over a symbolic batch `n`, run
+//! at several batch sizes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,17 +22,28 @@ kiln::tensor_func! {
         }
     }
 }
+
+kiln::tensor_func! {
+    /// The same layer over any batch of 1 to 64 rows, tuned at 12.
+    pub fn dense_any(x: [f32; n, 40], w: [f32; 40, 37], b: [f32; 37], y: &mut [f32; n, 37])
+    where
+        n: dim(1..=64, tune = 12)
+    {
+        for (i, j, k) in grid(n, 37, 40) {
+            block("acc") {
+                let (vi, vj, vk) = axis::remap("SSR", (i, j, k));
+                init { y[vi, vj] = b[vj]; }
+                y[vi, vj] = y[vi, vj] + x[vi, vk] * w[vk, vj];
+            }
+        }
+    }
+}
 "#;
 
 const MAIN: &str = r#"
-fn main() {
-    let x: Vec<f32> = (0..12 * 40).map(|k| ((k * 7) % 13) as f32 * 0.25 - 1.5).collect();
-    let w: Vec<f32> = (0..40 * 37).map(|k| ((k * 5) % 11) as f32 * 0.125 - 0.6).collect();
-    let b: Vec<f32> = (0..37).map(|k| k as f32 * 0.01).collect();
-    let mut y = vec![0f32; 12 * 37];
-    own_crate_probe::dense(&x, &w, &b, &mut y);
+fn worst(x: &[f32], w: &[f32], b: &[f32], y: &[f32], rows: usize) -> f64 {
     let mut worst = 0f64;
-    for i in 0..12 {
+    for i in 0..rows {
         for j in 0..37 {
             let mut want = b[j] as f64;
             for k in 0..40 {
@@ -40,8 +52,28 @@ fn main() {
             worst = worst.max((y[i * 37 + j] as f64 - want).abs());
         }
     }
-    println!("max error {worst:e}");
-    assert!(worst < 1e-4, "max error {worst}");
+    worst
+}
+
+fn main() {
+    let x: Vec<f32> = (0..64 * 40).map(|k| ((k * 7) % 13) as f32 * 0.25 - 1.5).collect();
+    let w: Vec<f32> = (0..40 * 37).map(|k| ((k * 5) % 11) as f32 * 0.125 - 0.6).collect();
+    let b: Vec<f32> = (0..37).map(|k| k as f32 * 0.01).collect();
+    let mut y = vec![0f32; 12 * 37];
+    own_crate_probe::dense(&x[..12 * 40], &w, &b, &mut y);
+    let e = worst(&x, &w, &b, &y, 12);
+    println!("dense: max error {e:e}");
+    assert!(e < 1e-4, "max error {e}");
+    for n in [1, 5, 12, 13, 64] {
+        let mut y = vec![f32::NAN; n * 37];
+        own_crate_probe::dense_any(&x[..n * 40], &w, &b, &mut y);
+        let e = worst(&x, &w, &b, &y, n);
+        println!("dense_any, n = {n}: max error {e:e}");
+        assert!(e < 1e-4, "n = {n}: max error {e}");
+    }
+    let mut y = vec![0f32; 3 * 37];
+    let err = own_crate_probe::try_dense_any(&x[..2 * 40], &w, &b, &mut y).unwrap_err();
+    println!("{err}");
     println!("result ok");
 }
 "#;
@@ -96,20 +128,22 @@ fn a_crate_of_ones_own_is_tuned_built_and_run() {
     let work = root.join("kiln-tune");
     let out = run(Command::new(tuner).current_dir(&dir).arg("list"), "tuner list");
     let list = String::from_utf8_lossy(&out.stdout);
-    assert!(list.contains("dense") && list.contains("own-crate-probe"), "{list}");
-    // ...tunes it (a few trials) and writes its trace file.
-    let out = run(
-        Command::new(tuner)
-            .current_dir(&dir)
-            .args(["tune", "--kernel", "dense", "--trials", "6", "--per-iter", "6", "--work-dir"])
-            .arg(&work),
-        "tuner tune",
-    );
-    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let trace = dir.join("traces/dense.json");
-    assert!(trace.exists(), "no trace written:\n{said}");
-    let text = std::fs::read_to_string(&trace).unwrap();
-    assert!(text.contains("\"kernel\": \"dense\"") && text.contains("sch.get_block"), "{text}");
+    assert!(list.contains("dense") && list.contains("dense_any") && list.contains("own-crate-probe"), "{list}");
+    // ...tunes them (a few trials) and writes their trace files.
+    for kernel in ["dense", "dense_any"] {
+        let out = run(
+            Command::new(tuner)
+                .current_dir(&dir)
+                .args(["tune", "--kernel", kernel, "--trials", "6", "--per-iter", "6", "--work-dir"])
+                .arg(&work),
+            "tuner tune",
+        );
+        let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        let trace = dir.join(format!("traces/{kernel}.json"));
+        assert!(trace.exists(), "no trace written:\n{said}");
+        let text = std::fs::read_to_string(&trace).unwrap();
+        assert!(text.contains(&format!("\"kernel\": \"{kernel}\"")) && text.contains("sch.get_block"), "{text}");
+    }
 
     // cargo build uses it (no stale-trace warning), and the program is right.
     let out = run(cargo(&dir).args(["build", "--offline", "--target-dir"]).arg(&target), "cargo build");
@@ -119,4 +153,9 @@ fn a_crate_of_ones_own_is_tuned_built_and_run() {
     let out = run(&mut Command::new(&exe), "the probe");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.ends_with("result ok\n"), "{stdout}");
+    assert!(stdout.contains("dense_any, n = 13: max error"), "{stdout}");
+    assert!(
+        stdout.contains("`y` has 111 elements but is declared [f32; n, 37], which needs 74 for `n` = 2"),
+        "{stdout}"
+    );
 }
