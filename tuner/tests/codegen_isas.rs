@@ -41,9 +41,9 @@ fn kernels() -> Vec<kiln_ir::parse::Kernel> {
 }
 
 /// A kernel with a symbolic dimension runs at its tune value and at these
-/// (1, a prime, beyond the tune value; the range's maximum is the tuner's
+/// (1, primes, around and beyond the tune value; the range's maximum is the tuner's
 /// check, too slow to interpret here for `linear_sym`).
-const SYM_SIZES: [i64; 3] = [1, 7, 100];
+const SYM_SIZES: [i64; 5] = [1, 7, 63, 100, 257];
 
 #[test]
 fn generated_code_matches_the_interpreter_on_every_isa() {
