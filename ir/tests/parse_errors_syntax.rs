@@ -19,7 +19,11 @@ fn loop_ranges() {
     assert_eq!(error(&in_loop("for i in 1..8")), pair("loop ranges must start at 0", "1"));
     assert_eq!(
         error(&in_loop("for i in 0..n")),
-        pair("a loop extent must be an integer literal: extents are static", "n")
+        pair(
+            "unknown dimension `n` in a loop extent: extents are integer literals or symbolic dimensions declared \
+             `where n: dim(1..=4096, tune = 64)`",
+            "n"
+        )
     );
     assert_eq!(error(&in_loop("for i in 0..=7")), pair("inclusive ranges are not supported; write `0..n`", "..="));
     assert_eq!(error(&in_loop("for i in range(0)")), pair("a loop extent must be positive", "0"));
@@ -59,7 +63,8 @@ fn dimensions() {
     let with = |shape: &str| format!("fn f(c: &mut [f32; {shape}]) {WRITES_C}");
     assert_eq!(error(&with("0")), pair("dimensions must be positive", "0"));
     assert_eq!(error(&with("-4")), pair("dimensions must be positive", "-4"));
-    assert_eq!(error(&with("4, N")), pair("dimensions must be integer literals: shapes are static", "N"));
+    assert_eq!(error(&with("4, N")), pair("a symbolic dimension must be the first dimension: `[f32; N, ..]`", "N"));
+    assert_eq!(error(&with("4, N + 1")), pair("dimensions must be integer literals: shapes are static", "N + 1"));
     assert_eq!(error(&with("")), pair("a tensor needs at least one dimension", "[f32; ]"));
     assert_eq!(error(&with("4294967296")), pair("dimension too large: at most 2147483647", "4294967296"));
 }
@@ -80,11 +85,15 @@ fn signature_shape() {
     );
     assert_eq!(
         error(&format!("fn f(c: &mut [f32; 4]) where f32: Copy {WRITES_C}")),
-        pair("tensor functions cannot have a `where` clause", "where f32: Copy")
+        pair(
+            "expected `dim(min..=max, tune = value)`: the `where` clause of a tensor function declares symbolic \
+             dimensions, as in `n: dim(1..=4096, tune = 64)` (there are no trait bounds)",
+            "Copy"
+        )
     );
     assert_eq!(
         error(&format!("fn f(c: &mut [f32; 4]) where {WRITES_C}")),
-        pair("tensor functions cannot have a `where` clause", "where")
+        pair("expected a symbolic dimension after `where`: `n: dim(1..=4096, tune = 64)`", "where")
     );
     assert_eq!(
         error("fn f(c: &mut [f32; 4]) -> f32 { for i in 0..4 { block(\"C\") { let vi = axis::spatial(4, i); c[vi] = 0.0; } } }"),

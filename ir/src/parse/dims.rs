@@ -76,9 +76,10 @@ fn dim_decl(input: ParseStream, ctx: &mut Ctx) -> syn::Result<DimDecl> {
     }
     input.parse::<Token![:]>()?;
     if !(input.peek(dim) && input.peek2(token::Paren)) {
-        return Err(input.error(format!(
-            "a symbolic dimension needs a range and a tune value: `{name}: dim(1..=4096, tune = 64)`"
-        )));
+        return Err(input.error(
+            "expected `dim(min..=max, tune = value)`: the `where` clause of a tensor function declares symbolic \
+             dimensions, as in `n: dim(1..=4096, tune = 64)` (there are no trait bounds)",
+        ));
     }
     input.parse::<dim>()?;
     let content;
