@@ -90,6 +90,7 @@ pub fn split(func: &PrimFunc) -> Vec<Packing> {
             ],
             allocs: vec![],
             body: stage,
+            fast_math: func.fast_math,
         };
         let rest: Vec<Stmt> = top.iter().enumerate().filter(|(k, _)| *k != pos).map(|(_, t)| (*t).clone()).collect();
         let params = func
@@ -108,6 +109,7 @@ pub fn split(func: &PrimFunc) -> Vec<Packing> {
             params,
             allocs: func.allocs.iter().filter(|b| *b.name != *packed).cloned().collect(),
             body: Stmt::seq(rest),
+            fast_math: func.fast_math,
         };
         out.push(Packing { param, packed, pack, with_packed });
     }

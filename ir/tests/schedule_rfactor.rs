@@ -83,6 +83,7 @@ fn gemv(n: i64, k: i64) -> PrimFunc {
         ],
         allocs: vec![],
         body: nest(&[("j", n), ("k", k)], block),
+        fast_math: false,
     }
 }
 
@@ -93,6 +94,7 @@ fn row_reduce(n: i64, r: i64, init: f32, op: BinOp) -> PrimFunc {
         params: vec![param("a", vec![n, r], ParamKind::Input), param("m", vec![n], ParamKind::Output)],
         allocs: vec![],
         body: nest(&[("i", n), ("k", r)], reduce_block("R", "m", (n, r), init, op, load("a", &["vi", "vk"]))),
+        fast_math: false,
     }
 }
 
@@ -242,6 +244,7 @@ fn square_sum(nb: i64, ni: i64, nj: i64) -> PrimFunc {
         params: vec![param("a", vec![nb, ni, nj], ParamKind::Input), param("c", vec![nb], ParamKind::Output)],
         allocs: vec![],
         body: nest(&[("b0", nb), ("i0", ni), ("j0", nj)], block),
+        fast_math: false,
     }
 }
 
@@ -303,6 +306,7 @@ fn with_sibling(first: bool) -> PrimFunc {
         params: vec![param("a", vec![8, 16], ParamKind::Input), param("m", vec![8], ParamKind::Output)],
         allocs: vec![Buffer::new("s", DataType::F32, vec![8])],
         body: nest(&[("i", 8)], Stmt::Seq(body)),
+        fast_math: false,
     }
 }
 

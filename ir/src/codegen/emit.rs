@@ -132,6 +132,12 @@ pub(crate) struct Emitter {
     pub helpers: Helpers,
     /// The loops marked vectorized emitted as scalar code, and why.
     pub scalar_loops: Vec<(Var, ScalarReason)>,
+    /// The function is `#[fast_math]` (`LFunc::fast_math`; set by `func_body`).
+    pub fast_math: bool,
+    /// The loops around the code being emitted, for the reciprocals
+    /// hoisted out of them (`fast_math::Hoist`), and how many were.
+    pub hoist: std::cell::RefCell<super::fast_math::Hoist>,
+    pub hoisted: std::cell::Cell<usize>,
 }
 
 impl Emitter {
@@ -142,6 +148,9 @@ impl Emitter {
             check_all: opts.check_all_accesses,
             helpers: Helpers::new(opts.emulation_path().as_ref()),
             scalar_loops: Vec::new(),
+            fast_math: false,
+            hoist: Default::default(),
+            hoisted: Default::default(),
         }
     }
 
@@ -152,6 +161,7 @@ impl Emitter {
 
     /// The function body: declarations of the top temporaries, then the code.
     pub fn func_body(&mut self, f: &LFunc) -> TokenStream {
+        self.fast_math = f.fast_math;
         let mut env = Env::default();
         for p in &f.params {
             env.bufs.insert(
@@ -252,18 +262,40 @@ impl Emitter {
             env.consts.remove(var);
             return b;
         }
+        self.open_hoist(var, body, false);
         env.loops.push((var.clone(), extent));
         let b = self.stmts(body, env);
         env.loops.pop();
+        let hoisted = self.close_hoist();
         let v = ident(var.name());
         let n = int_lit(extent);
-        quote!(for #v in 0..#n { #b })
+        quote!(#hoisted for #v in 0..#n { #b })
+    }
+
+    /// In a `#[fast_math]` kernel, enters a loop that reciprocals may be
+    /// hoisted out of (`fast_math::Hoist`; a `barrier`: only to its top).
+    fn open_hoist(&self, var: &Var, body: &[LStmt], barrier: bool) {
+        if self.fast_math {
+            let written = super::fast_math::written(body);
+            self.hoist.borrow_mut().open(vec![var.clone()], written, barrier);
+        }
+    }
+
+    /// Leaves the loop [`Self::open_hoist`] entered: the `let`s hoisted to it.
+    fn close_hoist(&self) -> TokenStream {
+        if self.fast_math {
+            self.hoist.borrow_mut().close()
+        } else {
+            TokenStream::new()
+        }
     }
 
     fn parallel(&mut self, var: &Var, extent: i64, body: &[LStmt], env: &mut Env) -> TokenStream {
+        self.open_hoist(var, body, true);
         env.loops.push((var.clone(), extent));
         let b = self.stmts(body, env);
         env.loops.pop();
+        let hoisted = self.close_hoist();
         let v = ident(var.name());
         let n = Literal::usize_unsuffixed(extent as usize);
         let mut names: Vec<&String> = env.bufs.keys().collect();
@@ -290,6 +322,7 @@ impl Emitter {
             ::kiln::runtime::parallel_for(#n, move |#v: usize| {
                 let #v = #v as isize;
                 #(let #ptrs: #tys = #sync.#idx.get();)*
+                #hoisted
                 #b
             });
         }

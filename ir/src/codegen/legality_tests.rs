@@ -53,6 +53,7 @@ fn func(dtype: DataType, size: i64, extent: i64, body: Vec<LStmt>) -> LFunc {
             param("out", dtype, size, LBufferKind::Output),
         ],
         body: vec![for_("x", extent, ForKind::Vectorized, body)],
+        fast_math: false,
     }
 }
 

@@ -87,6 +87,8 @@ pub struct LFunc {
     /// Parameters, in order.
     pub params: Vec<LBuffer>,
     pub body: Vec<LStmt>,
+    /// `PrimFunc::fast_math`.
+    pub fast_math: bool,
 }
 
 impl LFunc {

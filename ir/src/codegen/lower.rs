@@ -102,7 +102,7 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
         })
         .collect();
     body.extend(go(&func.body));
-    LFunc { name: func.name.clone(), params, body }
+    LFunc { name: func.name.clone(), params, body, fast_math: func.fast_math }
 }
 
 /// The temporaries whose first top-level statement is a stage that writes

@@ -192,6 +192,11 @@ pub struct PrimFunc {
     /// Buffers allocated by the function (intermediates, caches, packed copies).
     pub allocs: Vec<Buffer>,
     pub body: Stmt,
+    /// `#[fast_math]`: the code generator may round differently from the
+    /// interpreter (a reciprocal for a shared divisor, approximate `exp`,
+    /// `tanh`, `sigmoid`; `codegen::fast_math`). Printed as the function
+    /// attribute `kiln.fast_math`, so it is part of the workload hash.
+    pub fast_math: bool,
 }
 
 impl PrimFunc {

@@ -189,10 +189,17 @@ impl State {
                 Some(Param { buffer: Buffer::new(&b.name.to_string(), b.dtype?, b.shape.clone()?), kind })
             })
             .collect();
-        let func = PrimFunc { name: decl.name.to_string(), params, allocs: self.allocs.clone(), body };
+        let fast_math = decl.fast_math.is_some();
+        let func = PrimFunc { name: decl.name.to_string(), params, allocs: self.allocs.clone(), body, fast_math };
         if let Err(msgs) = crate::ir::verify::verify(&func) {
             self.ctx.err(&decl.name, format!("internal error: the parser built invalid IR: {}", msgs.join("; ")));
             return (decl.sig, None);
+        }
+        if let Some(at) = decl.fast_math {
+            super::fast_math::check(&func, at, &mut self.ctx);
+            if self.ctx.count() > 0 {
+                return (decl.sig, None);
+            }
         }
         (decl.sig, Some(Kernel { sig, func, schedule, schedule_span }))
     }

@@ -33,6 +33,8 @@ pub(crate) struct SigDecl {
     pub name: Ident,
     pub params: Vec<ParamDecl>,
     pub sig: Option<KernelSig>,
+    /// Where `#[fast_math]` was written, if it was.
+    pub fast_math: Option<Sp>,
 }
 
 /// From the first to the last token of `t` (`Spanned::span` is only the first
@@ -62,6 +64,7 @@ fn skip_past_comma(input: ParseStream) {
 pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDecl> {
     let errors_before = ctx.count();
     let attrs = input.call(syn::Attribute::parse_outer)?;
+    let (attrs, fast_math) = super::fast_math::take_attribute(attrs, ctx);
     let vis: syn::Visibility = input.parse()?;
     if !input.peek(Token![fn]) {
         return Err(input.error("expected `fn`: a `tensor_func!` holds one function, `fn name(params) { .. }`"));
@@ -147,7 +150,7 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx) -> syn::Result<SigDec
             })
             .collect(),
     });
-    Ok(SigDecl { name, params, sig })
+    Ok(SigDecl { name, params, sig, fast_math })
 }
 
 /// `IDENT ':' '&' 'mut' tensor` or `IDENT ':' tensor`; `name` is set as soon

@@ -92,6 +92,7 @@ pub fn matmul(m: i64, n: i64, k: i64) -> PrimFunc {
         ],
         allocs: vec![],
         body,
+        fast_math: false,
     }
 }
 
