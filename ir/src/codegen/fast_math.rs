@@ -54,10 +54,10 @@ pub fn rewrites(func: &PrimFunc) -> Vec<String> {
         let stores = b.init.iter().chain(std::iter::once(&b.body));
         for st in stores {
             st.value.visit(&mut |e| match e {
-                Expr::Binary(BinOp::Div, _, d) if e.dtype().is_float() => {
-                    if b.iter_vars.iter().any(|iv| !d.uses_var(&iv.var)) {
-                        out.push(format!("block \"{}\": `{e}` (one reciprocal of `{d}`)", b.name));
-                    }
+                Expr::Binary(BinOp::Div, _, d)
+                    if e.dtype().is_float() && b.iter_vars.iter().any(|iv| !d.uses_var(&iv.var)) =>
+                {
+                    out.push(format!("block \"{}\": `{e}` (one reciprocal of `{d}`)", b.name));
                 }
                 Expr::Unary(op @ (UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid), _) if e.dtype() == DataType::F32 => {
                     out.push(format!("block \"{}\": `{e}` (the fast `{}`)", b.name, op.name()));
