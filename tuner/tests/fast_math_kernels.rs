@@ -2,8 +2,8 @@
 //! (emulated on a CPU without it), with the default schedule and sampled
 //! ones: a row softmax (`exp`, a division by the row's sum), `tanh`,
 //! `sigmoid` and a division by a constant, on a shape no vector width divides
-//! (8 × 37). Tolerance: relative 4e-7 (the fast functions' bounds, 3.23 ulp
-//! at most, are below `3.23·2^-23 = 3.9e-7` of the result; the reciprocal's
+//! (8 × 37). Tolerance: relative 4.5e-7 (the fast functions' bounds, 3.50 ulp
+//! at most, are below `3.5·2^-23 = 4.2e-7` of the result; the reciprocal's
 //! 1.47 ulp and the softmax sum's reassociation stay well within it), no
 //! absolute part. And a kernel of divisions alone (by a row's value, by a
 //! constant): without the attribute bit for bit the interpreter's results on
@@ -120,7 +120,7 @@ fn run(func: &kiln_ir::ir::PrimFunc, name: &str, samples: u64, rtol: f64) -> (Ve
 fn fast_math_kernels_match_the_interpreter_within_the_stated_bounds() {
     let func = kiln_ir::parse::parse_kernel_str(KERNEL).unwrap().func;
     assert!(func.fast_math);
-    let (ok, wrong) = run(&func, "fast", 2, 4e-7);
+    let (ok, wrong) = run(&func, "fast", 2, 4.5e-7);
     assert!(wrong.is_empty(), "outside the tolerance: {wrong:?}");
     assert!(ok.len() >= 6, "only {ok:?} ran");
 }

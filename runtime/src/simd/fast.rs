@@ -18,9 +18,10 @@
 //!   instead of degree 7 on `[0, 1]`; from 0.5 on `1 − 2/(e^(2|x|) + 1)` with
 //!   `exp_fast`; the sign of `x`. Six FMAs fewer than `tanh`.
 //!
-//! **Maximum errors** against `f64`, measured by the tests below over every
-//! 251st `f32` bit pattern and the edges (`KILN_ULP_STRIDE=1`: every float): `exp_fast`
-//! 1.98 ulp, `sigmoid_fast` 3.23 ulp, `tanh_fast` 2.62 ulp. The AVX-512 bodies
+//! **Maximum errors** against `f64`, measured over every `f32`
+//! (`KILN_ULP_STRIDE=1`; by default the tests below check every 251st bit
+//! pattern and the edges): `exp_fast` 2.02 ulp (2.018), `sigmoid_fast`
+//! 3.50 ulp (3.491), `tanh_fast` 2.87 ulp (2.869). The AVX-512 bodies
 //! are macros like the exact forms' ([`crate::simd::avx512_bodies`]) and
 //! compute the same bits as the AVX2 forms (`vscalefps` instead of the edge
 //! path).
@@ -64,7 +65,7 @@ unsafe fn exp_fast_core_avx2(x: __m256) -> __m256 {
     scale_fast_avx2(_mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0)), t)
 }
 
-/// `exp` of 8 lanes, within 1.98 ulp (see the module documentation).
+/// `exp` of 8 lanes, within 2.02 ulp (see the module documentation).
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -91,7 +92,7 @@ unsafe fn exp_fast_avx2_edge(x: __m256) -> __m256 {
     scale_avx2(_mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0)), t)
 }
 
-/// `sigmoid` of 8 lanes, within 3.23 ulp (see the module documentation).
+/// `sigmoid` of 8 lanes, within 3.50 ulp (see the module documentation).
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -105,7 +106,7 @@ pub unsafe fn sigmoid_fast_avx2(x: __m256) -> __m256 {
     _mm256_blendv_ps(_mm256_sub_ps(one, y), y, _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps()))
 }
 
-/// `tanh` of 8 lanes, within 2.62 ulp (see the module documentation).
+/// `tanh` of 8 lanes, within 2.87 ulp (see the module documentation).
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -250,7 +251,7 @@ mod tests {
         let edges = [88.722_83, -87.336_55, -103.972_08, -87.0, 87.0, -86.9, 86.9, -0.346_573_6, 0.346_573_6];
         let (err, at) = worst(stride(), lanes(exp_fast_avx2), f64::exp, &edges);
         eprintln!("exp_fast_avx2: max error {err:.3} ulp at {at:e}");
-        assert!(err <= 1.98, "max error {err} ulp at {at:e}");
+        assert!(err <= 2.02, "max error {err} ulp at {at:e}");
     }
 
     #[test]
@@ -262,7 +263,7 @@ mod tests {
         let edges = [-87.0, -87.5, -88.0, -103.3, -104.0, 16.6, 17.4, 87.5];
         let (err, at) = worst(stride(), lanes(sigmoid_fast_avx2), sigmoid, &edges);
         eprintln!("sigmoid_fast_avx2: max error {err:.3} ulp at {at:e}");
-        assert!(err <= 3.23, "max error {err} ulp at {at:e}");
+        assert!(err <= 3.50, "max error {err} ulp at {at:e}");
     }
 
     #[test]
@@ -273,7 +274,7 @@ mod tests {
         let edges = [0.5, 0.499_999_97, 1.0, 9.01, 9.02, 9.1, 1e-20, -1e-38];
         let (err, at) = worst(stride(), lanes(tanh_fast_avx2), f64::tanh, &edges);
         eprintln!("tanh_fast_avx2: max error {err:.3} ulp at {at:e}");
-        assert!(err <= 2.62, "max error {err} ulp at {at:e}");
+        assert!(err <= 2.87, "max error {err} ulp at {at:e}");
     }
 
     #[test]
