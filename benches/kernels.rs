@@ -1,6 +1,8 @@
 //! Criterion benchmarks of the bundled kernels, side by side in one run:
 //! the unscheduled loop nest (`naive`), the default schedule (`default`), the
-//! committed traces (`tuned`, what `kernels::*` runs), the naive C loop
+//! committed traces (`tuned`, what `kernels::*` runs; `tuned_fast` in the
+//! `softmax` and `gelu` groups: `softmax_fast`, `gelu_fast`, the same kernels
+//! under `#[fast_math]`), the naive C loop
 //! compiled with `-O3 -march=native` (`c_o3`), and — where the kernel is a
 //! matrix product — the Rust BLAS crates `matrixmultiply` and `faer`.
 //!
@@ -355,8 +357,16 @@ fn memory_bound(c: &mut Criterion) {
     assert_agree("softmax rust", &y, &want, 1e-5);
     unsafe { c_softmax(x.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) };
     assert_agree("softmax c_o3", &y, &want, 1e-5);
+    kernels::softmax_fast(&x, &mut y);
+    assert_agree("softmax_fast", &y, &want, 1e-5);
     let mut g = elements_group(c, "softmax", rows * cols);
-    for (label, f) in [("naive", naive::softmax as Unary), ("default", default::softmax), ("tuned", kernels::softmax)] {
+    let variants = [
+        ("naive", naive::softmax as Unary),
+        ("default", default::softmax),
+        ("tuned", kernels::softmax),
+        ("tuned_fast", kernels::softmax_fast),
+    ];
+    for (label, f) in variants {
         g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), &mut y)));
     }
     g.bench_function("rust", |bch| bch.iter(|| loops::softmax(black_box(&x), &mut y, cols)));
@@ -398,8 +408,16 @@ fn memory_bound(c: &mut Criterion) {
     assert_agree("gelu c_o3", &y, &want, 1e-6);
     kernels::gelu(&x, &mut y);
     assert_agree("gelu kiln", &y, &want, 1e-6);
+    kernels::gelu_fast(&x, &mut y);
+    assert_agree("gelu_fast kiln", &y, &want, 1e-6);
     let mut g = elements_group(c, "gelu", rows * cols);
-    for (label, f) in [("naive", naive::gelu as Unary), ("default", default::gelu), ("tuned", kernels::gelu)] {
+    let variants = [
+        ("naive", naive::gelu as Unary),
+        ("default", default::gelu),
+        ("tuned", kernels::gelu),
+        ("tuned_fast", kernels::gelu_fast),
+    ];
+    for (label, f) in variants {
         g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), &mut y)));
     }
     g.bench_function("rust", |bch| bch.iter(|| loops::gelu(black_box(&x), &mut y)));

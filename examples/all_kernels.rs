@@ -39,12 +39,16 @@ fn main() {
     let mut s = vec![0f32; 64 * 1000];
     kernels::softmax(&data(64 * 1000), &mut s);
     check("softmax", &s);
+    kernels::softmax_fast(&data(64 * 1000), &mut s);
+    check("softmax_fast", &s);
     let mut r = vec![0f32; 32 * 4096];
     kernels::rmsnorm(&data(32 * 4096), &data(4096), &mut r);
     check("rmsnorm", &r);
     let mut g = vec![0f32; 64 * 3072];
     kernels::gelu(&data(64 * 3072), &mut g);
     check("gelu", &g);
+    kernels::gelu_fast(&data(64 * 3072), &mut g);
+    check("gelu_fast", &g);
     kernels::bias_gelu(&data(64 * 3072), &data(3072), &mut g);
     check("bias_gelu", &g);
     let mut out = vec![0f32; 32 * 32 * 32];

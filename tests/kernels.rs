@@ -80,6 +80,10 @@ kernel_test!(softmax, "../kernels/src/softmax.rs", |isa, a| {
     let (x, y) = a.split_at_mut(1);
     kernels::try_softmax_on(isa, &x[0], &mut y[0])
 });
+kernel_test!(softmax_fast, "../kernels/src/softmax_fast.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(1);
+    kernels::try_softmax_fast_on(isa, &x[0], &mut y[0])
+});
 kernel_test!(rmsnorm, "../kernels/src/rmsnorm.rs", |isa, a| {
     let (x, y) = a.split_at_mut(2);
     kernels::try_rmsnorm_on(isa, &x[0], &x[1], &mut y[0])
@@ -87,6 +91,10 @@ kernel_test!(rmsnorm, "../kernels/src/rmsnorm.rs", |isa, a| {
 kernel_test!(gelu, "../kernels/src/gelu.rs", |isa, a| {
     let (x, y) = a.split_at_mut(1);
     kernels::try_gelu_on(isa, &x[0], &mut y[0])
+});
+kernel_test!(gelu_fast, "../kernels/src/gelu_fast.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(1);
+    kernels::try_gelu_fast_on(isa, &x[0], &mut y[0])
 });
 kernel_test!(bias_gelu, "../kernels/src/bias_gelu.rs", |isa, a| {
     let (x, y) = a.split_at_mut(2);

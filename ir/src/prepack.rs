@@ -92,6 +92,7 @@ pub fn split(func: &PrimFunc) -> Vec<Packing> {
             allocs: vec![],
             body: stage,
             dims: vec![],
+            fast_math: func.fast_math,
         };
         let rest: Vec<Stmt> = top.iter().enumerate().filter(|(k, _)| *k != pos).map(|(_, t)| (*t).clone()).collect();
         let params = func
@@ -111,6 +112,7 @@ pub fn split(func: &PrimFunc) -> Vec<Packing> {
             allocs: func.allocs.iter().filter(|b| *b.name != *packed).cloned().collect(),
             body: Stmt::seq(rest),
             dims: func.dims.clone(),
+            fast_math: func.fast_math,
         };
         out.push(Packing { param, packed, pack, with_packed });
     }

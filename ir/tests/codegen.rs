@@ -109,6 +109,8 @@ fn bundled() -> Vec<PrimFunc> {
         include_str!("../../kernels/src/gelu.rs"),
         include_str!("../../kernels/src/bias_gelu.rs"),
         include_str!("../../kernels/src/softmax.rs"),
+        include_str!("../../kernels/src/softmax_fast.rs"),
+        include_str!("../../kernels/src/gelu_fast.rs"),
     ]
     .into_iter()
     .map(kernel)

@@ -16,6 +16,7 @@ const FIXTURES: &[&str] = &[
     include_str!("../../kernels/src/linear0.rs"),
     include_str!("../../kernels/src/relu.rs"),
     include_str!("../../kernels/src/softmax.rs"),
+    include_str!("../../kernels/src/softmax_fast.rs"),
     include_str!("../../kernels/src/rmsnorm.rs"),
     include_str!("../../kernels/src/gelu.rs"),
     include_str!("../../kernels/src/bias_gelu.rs"),

@@ -57,6 +57,7 @@ fn two_stage(fused: bool) -> PrimFunc {
         ],
         allocs: vec![Buffer::new("b", DataType::F32, vec![n])],
         body,
+        fast_math: false,
     }
 }
 

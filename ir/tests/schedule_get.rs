@@ -49,6 +49,7 @@ fn pipeline(n: i64) -> PrimFunc {
             stage("C", "c", load("b") + f32c(1.0), "i1"),
             stage("D", "d", load("b") * load("c"), "i2"),
         ]),
+        fast_math: false,
     }
 }
 

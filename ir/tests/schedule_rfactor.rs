@@ -84,6 +84,7 @@ fn gemv(n: i64, k: i64) -> PrimFunc {
         allocs: vec![],
         dims: vec![],
         body: nest(&[("j", n), ("k", k)], block),
+        fast_math: false,
     }
 }
 
@@ -95,6 +96,7 @@ fn row_reduce(n: i64, r: i64, init: f32, op: BinOp) -> PrimFunc {
         allocs: vec![],
         dims: vec![],
         body: nest(&[("i", n), ("k", r)], reduce_block("R", "m", (n, r), init, op, load("a", &["vi", "vk"]))),
+        fast_math: false,
     }
 }
 
@@ -245,6 +247,7 @@ fn square_sum(nb: i64, ni: i64, nj: i64) -> PrimFunc {
         allocs: vec![],
         dims: vec![],
         body: nest(&[("b0", nb), ("i0", ni), ("j0", nj)], block),
+        fast_math: false,
     }
 }
 
@@ -307,6 +310,7 @@ fn with_sibling(first: bool) -> PrimFunc {
         params: vec![param("a", vec![8, 16], ParamKind::Input), param("m", vec![8], ParamKind::Output)],
         allocs: vec![Buffer::new("s", DataType::F32, vec![8])],
         body: nest(&[("i", 8)], Stmt::Seq(body)),
+        fast_math: false,
     }
 }
 

@@ -18,8 +18,10 @@
 //! | [`linear_sym`] | the same for any batch `n` in 1..=4096 (a symbolic dimension, tuned at 64) |
 //! | [`relu`] | Y = max(X, 0), 1×128 |
 //! | [`softmax`] | row-wise softmax over 64×1000 |
+//! | [`softmax_fast`] | the same under `#[fast_math]` (fast `exp`, one reciprocal per row) |
 //! | [`rmsnorm`] | RMSNorm over 32×4096: Y = X · (1 / √(mean X² + 1e-6)) · w per row |
 //! | [`gelu`] | GELU (tanh form) over 64×3072 |
+//! | [`gelu_fast`] | the same under `#[fast_math]` (fast `tanh`) |
 //! | [`bias_gelu`] | X + b, then GELU (tanh form), over 64×3072: two blocks, one pass |
 //! | [`conv2d`] | NCHW convolution 1×16×32×32 ⊛ 32×16×3×3, stride 1, pad 1 |
 
@@ -30,6 +32,8 @@
 mod bias_gelu_src;
 #[path = "conv2d.rs"]
 mod conv2d_src;
+#[path = "gelu_fast.rs"]
+mod gelu_fast_src;
 #[path = "gelu.rs"]
 mod gelu_src;
 #[path = "linear0.rs"]
@@ -53,11 +57,14 @@ pub mod mlp;
 mod relu_src;
 #[path = "rmsnorm.rs"]
 mod rmsnorm_src;
+#[path = "softmax_fast.rs"]
+mod softmax_fast_src;
 #[path = "softmax.rs"]
 mod softmax_src;
 
 pub use bias_gelu_src::*;
 pub use conv2d_src::*;
+pub use gelu_fast_src::*;
 pub use gelu_src::*;
 pub use linear0_src::*;
 pub use linear1_src::*;
@@ -69,4 +76,5 @@ pub use matmul_odd_src::*;
 pub use matmul_src::*;
 pub use relu_src::*;
 pub use rmsnorm_src::*;
+pub use softmax_fast_src::*;
 pub use softmax_src::*;

@@ -106,9 +106,9 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Only this kernel (default: all).
+    /// Only this kernel (default: all); repeat it for several.
     #[arg(long)]
-    pub kernel: Option<String>,
+    pub kernel: Vec<String>,
     /// The work directory (default: target/kiln-tune under the workspace root).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
@@ -234,7 +234,7 @@ fn measured_features(ws: &Workspace, dir: &std::path::Path) -> Result<Vec<(Strin
 
 fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<()> {
     let start = Instant::now();
-    let tasks = tasks(ws, t.common.kernel.as_deref())?;
+    let tasks = selected(ws, &t.common.kernel)?;
     let mut opts = TuneOptions::new(t.common.work_dir(ws));
     opts.trials = t.trials;
     opts.per_iter = t.per_iter.max(1);
@@ -267,7 +267,7 @@ fn run_tune(ws: &Workspace, t: &TuneArgs) -> Result<()> {
 }
 
 fn run_bench(ws: &Workspace, b: &BenchArgs) -> Result<()> {
-    let tasks = tasks(ws, b.common.kernel.as_deref())?;
+    let tasks = selected(ws, &b.common.kernel)?;
     let opts = BenchOptions {
         work_dir: b.common.work_dir(ws),
         run: b.common.run_options(),
@@ -319,6 +319,18 @@ fn list(ws: &Workspace) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The tasks of the kernels named by `--kernel` (all when none is).
+fn selected(ws: &Workspace, names: &[String]) -> Result<Vec<crate::task::Task>> {
+    if names.is_empty() {
+        return tasks(ws, None);
+    }
+    let mut out = Vec::new();
+    for k in names {
+        out.extend(tasks(ws, Some(k))?);
+    }
+    Ok(out)
 }
 
 fn show(ws: &Workspace, kernel: &str, isa: Option<&str>, trace: Option<&std::path::Path>) -> Result<()> {

@@ -239,6 +239,21 @@ pub mod emu512 {
     pub unsafe fn sigmoid_avx512(a: __m512) -> __m512 {
         ::kiln::simd::avx512_bodies::sigmoid!(a)
     }
+    /// `kiln::simd::exp_fast_avx512`'s code over the intrinsics above.
+    #[inline]
+    pub unsafe fn exp_fast_avx512(a: __m512) -> __m512 {
+        ::kiln::simd::avx512_bodies::exp_fast!(a)
+    }
+    /// `kiln::simd::tanh_fast_avx512`'s code over the intrinsics above.
+    #[inline]
+    pub unsafe fn tanh_fast_avx512(a: __m512) -> __m512 {
+        ::kiln::simd::avx512_bodies::tanh_fast!(a)
+    }
+    /// `kiln::simd::sigmoid_fast_avx512`'s code over the intrinsics above.
+    #[inline]
+    pub unsafe fn sigmoid_fast_avx512(a: __m512) -> __m512 {
+        ::kiln::simd::avx512_bodies::sigmoid_fast!(a)
+    }
     /// `kiln::simd::ln_avx512`'s code over the intrinsics above.
     #[inline]
     pub unsafe fn ln_avx512(a: __m512) -> __m512 {

@@ -2,7 +2,8 @@
 //! the module every test batch compiles): `kiln::simd`'s AVX-512 bodies
 //! expanded over the emulation compute, bit for bit, what the AVX2 functions
 //! compute on this CPU (whose error bounds `kiln-runtime`'s tests measure),
-//! over a stride of all floats and the special values. And the emulated
+//! over a stride of all floats and the special values; the same for the
+//! `#[fast_math]` forms (`exp_fast`, ..). And the emulated
 //! intrinsics the math uses beyond the code generator's, against their
 //! definitions.
 
@@ -59,6 +60,21 @@ fn tanh() {
 #[test]
 fn sigmoid() {
     same_bits("sigmoid", kiln::simd::sigmoid_avx2, emu512::sigmoid_avx512);
+}
+
+#[test]
+fn exp_fast() {
+    same_bits("exp_fast", kiln::simd::exp_fast_avx2, emu512::exp_fast_avx512);
+}
+
+#[test]
+fn tanh_fast() {
+    same_bits("tanh_fast", kiln::simd::tanh_fast_avx2, emu512::tanh_fast_avx512);
+}
+
+#[test]
+fn sigmoid_fast() {
+    same_bits("sigmoid_fast", kiln::simd::sigmoid_fast_avx2, emu512::sigmoid_fast_avx512);
 }
 
 #[test]

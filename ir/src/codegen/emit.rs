@@ -169,6 +169,12 @@ pub(crate) struct Emitter {
     pub scalar_loops: Vec<(Var, ScalarReason)>,
     /// The function's symbolic dimensions.
     pub dims: Vec<super::symbolic::LDim>,
+    /// The function is `#[fast_math]` (`LFunc::fast_math`; set by `func_body`).
+    pub fast_math: bool,
+    /// The loops around the code being emitted, for the reciprocals
+    /// hoisted out of them (`fast_math::Hoist`), and how many were.
+    pub hoist: std::cell::RefCell<super::fast_math::Hoist>,
+    pub hoisted: std::cell::Cell<usize>,
 }
 
 impl Emitter {
@@ -180,6 +186,9 @@ impl Emitter {
             helpers: Helpers::new(opts.emulation_path().as_ref()),
             scalar_loops: Vec::new(),
             dims: Vec::new(),
+            fast_math: false,
+            hoist: Default::default(),
+            hoisted: Default::default(),
         }
     }
 
@@ -190,6 +199,7 @@ impl Emitter {
 
     /// The function body: declarations of the top temporaries, then the code.
     pub fn func_body(&mut self, f: &LFunc) -> TokenStream {
+        self.fast_math = f.fast_math;
         let mut env = Env::default();
         for p in &f.params {
             let rows = f.dims.iter().find(|d| d.params.iter().any(|x| **x == *p.name)).map(|d| {
@@ -344,9 +354,7 @@ impl Emitter {
         let full = if *kind == ForKind::Parallel && top {
             self.parallel_n(var, bound, quote!((#rem / #st) as usize), body, env)
         } else {
-            env.loops.push((var.clone(), bound));
-            let b = self.stmts(body, env);
-            env.loops.pop();
+            let b = self.row_body(var, bound, body, env);
             quote!(for #v in 0..(#rem / #st) { #b })
         };
         env.row_ctx.pop();
@@ -357,13 +365,12 @@ impl Emitter {
         // The partial step. When no row loop of the dimension is left inside
         // (the rows of a register tile, unrolled), one version per number of
         // rows left, whose guards are decided at compile time.
-        env.loops.push((var.clone(), bound));
         let step_first = first + Expr::var(var) * step;
         let code = if step <= MAX_ROWS_LEFT_VERSIONS && !has_row_loop(body, &self.dims, &d.var) {
             let arms: Vec<TokenStream> = (1..step)
                 .map(|k| {
                     env.rows_left.push((d.var.clone(), step_first.clone(), k));
-                    let b = self.stmts(body, env);
+                    let b = self.row_body(var, bound, body, env);
                     env.rows_left.pop();
                     let k = int_lit(k);
                     quote!(#k => { #b })
@@ -378,7 +385,7 @@ impl Emitter {
             }
         } else {
             env.row_ctx.push((d.var.clone(), Some(step_first)));
-            let b = self.stmts(body, env);
+            let b = self.row_body(var, bound, body, env);
             env.row_ctx.pop();
             quote! {
                 if #rem % #st != 0 {
@@ -386,7 +393,6 @@ impl Emitter {
                 }
             }
         };
-        env.loops.pop();
         quote! {
             #full
             {
@@ -396,6 +402,19 @@ impl Emitter {
         }
     }
 
+    /// One emission of a row loop's body (`row_loop`), its variable in
+    /// `0..bound`; under `#[fast_math]` a hoisting barrier: a reciprocal
+    /// invariant in the row loop is computed at the top of the body, never
+    /// before the loop (whose variable is bound differently in each part).
+    fn row_body(&mut self, var: &Var, bound: i64, body: &[LStmt], env: &mut Env) -> TokenStream {
+        self.open_hoist(var, body, true);
+        env.loops.push((var.clone(), bound));
+        let b = self.stmts(body, env);
+        env.loops.pop();
+        let hoisted = self.close_hoist();
+        quote!(#hoisted #b)
+    }
+
     pub fn serial(&mut self, var: &Var, extent: i64, body: &[LStmt], env: &mut Env) -> TokenStream {
         if extent == 1 {
             env.consts.insert(var.clone(), 0);
@@ -403,12 +422,32 @@ impl Emitter {
             env.consts.remove(var);
             return b;
         }
+        self.open_hoist(var, body, false);
         env.loops.push((var.clone(), extent));
         let b = self.stmts(body, env);
         env.loops.pop();
+        let hoisted = self.close_hoist();
         let v = ident(var.name());
         let n = int_lit(extent);
-        quote!(for #v in 0..#n { #b })
+        quote!(#hoisted for #v in 0..#n { #b })
+    }
+
+    /// In a `#[fast_math]` kernel, enters a loop that reciprocals may be
+    /// hoisted out of (`fast_math::Hoist`; a `barrier`: only to its top).
+    fn open_hoist(&self, var: &Var, body: &[LStmt], barrier: bool) {
+        if self.fast_math {
+            let written = super::fast_math::written(body);
+            self.hoist.borrow_mut().open(vec![var.clone()], written, barrier);
+        }
+    }
+
+    /// Leaves the loop [`Self::open_hoist`] entered: the `let`s hoisted to it.
+    fn close_hoist(&self) -> TokenStream {
+        if self.fast_math {
+            self.hoist.borrow_mut().close()
+        } else {
+            TokenStream::new()
+        }
     }
 
     fn parallel(&mut self, var: &Var, extent: i64, body: &[LStmt], env: &mut Env) -> TokenStream {
@@ -418,9 +457,11 @@ impl Emitter {
 
     /// A parallel loop of `n` (a `usize` expression) iterations, at most `bound`.
     fn parallel_n(&mut self, var: &Var, bound: i64, n: TokenStream, body: &[LStmt], env: &mut Env) -> TokenStream {
+        self.open_hoist(var, body, true);
         env.loops.push((var.clone(), bound));
         let b = self.stmts(body, env);
         env.loops.pop();
+        let hoisted = self.close_hoist();
         let v = ident(var.name());
         let mut names: Vec<&String> = env.bufs.keys().collect();
         names.sort();
@@ -446,6 +487,7 @@ impl Emitter {
             ::kiln::runtime::parallel_for(#n, move |#v: usize| {
                 let #v = #v as isize;
                 #(let #ptrs: #tys = #sync.#idx.get();)*
+                #hoisted
                 #b
             });
         }

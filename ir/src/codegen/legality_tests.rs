@@ -54,6 +54,7 @@ fn func(dtype: DataType, size: i64, extent: i64, body: Vec<LStmt>) -> LFunc {
         ],
         body: vec![for_("x", extent, ForKind::Vectorized, body)],
         dims: vec![],
+        fast_math: false,
     }
 }
 

@@ -89,6 +89,8 @@ pub struct LFunc {
     pub body: Vec<LStmt>,
     /// The symbolic dimensions (`symbolic.rs`).
     pub dims: Vec<super::symbolic::LDim>,
+    /// `PrimFunc::fast_math`.
+    pub fast_math: bool,
 }
 
 impl LFunc {

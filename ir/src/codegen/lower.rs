@@ -126,7 +126,7 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
             temps: d.buffers.iter().filter(|b| func.param(b).is_none()).cloned().collect(),
         })
         .collect();
-    LFunc { name: func.name.clone(), params, body, dims }
+    LFunc { name: func.name.clone(), params, body, dims, fast_math: func.fast_math }
 }
 
 /// The temporaries whose first top-level statement is a stage that writes

@@ -6,11 +6,13 @@
 //! vectorized loops into SIMD code for the ISA (`isa/`) when `legality.rs`
 //! allows it. Every access is emitted unchecked only when `bounds.rs` proves
 //! it in bounds. `kernel.rs` wraps the per-ISA implementations into the safe
-//! functions a kernel exports.
+//! functions a kernel exports. `fast_math.rs` holds what `#[fast_math]`
+//! allows.
 
 mod bounds;
 mod compact;
 mod emit;
+pub mod fast_math;
 pub mod isa;
 mod kernel;
 mod legality;

@@ -65,6 +65,29 @@ pub(crate) fn vector_loop(
     let ok = check_blocks(&blocks, x, env);
     env.loops.pop();
     ok?;
+    if !em.fast_math {
+        return vector_code(em, x, extent, &blocks, (ops, dt, lanes), env);
+    }
+    // `#[fast_math]`'s reciprocals, computed once before the loop (or further out).
+    let body: Vec<LStmt> = blocks.iter().map(|b| LStmt::Block(Box::new(b.clone()))).collect();
+    let vars = vec![x.clone(), Var::new(&format!("{}_v", x.name()))];
+    em.hoist.borrow_mut().open(vars, super::fast_math::written(&body), false);
+    let out = vector_code(em, x, extent, &blocks, (ops, dt, lanes), env);
+    let hoisted = em.hoist.borrow_mut().close();
+    let out = out?;
+    Ok(quote!(#hoisted #out))
+}
+
+/// [`vector_loop`]'s code once the body is known to vectorize: the full
+/// vectors, then the tail.
+fn vector_code(
+    em: &mut Emitter,
+    x: &Var,
+    extent: i64,
+    blocks: &[LBlock],
+    (ops, dt, lanes): (&dyn VectorOps, DataType, usize),
+    env: &mut Env,
+) -> Result<TokenStream, ScalarReason> {
     let nvec = extent / lanes as i64;
     let tail = extent % lanes as i64;
     let mut out = TokenStream::new();
@@ -81,7 +104,7 @@ pub(crate) fn vector_loop(
                     full_temps: false,
                 };
                 env.loops.push((x.clone(), extent));
-                let code = emit_vector(em, &blocks, &ctx, env);
+                let code = emit_vector(em, blocks, &ctx, env);
                 env.loops.pop();
                 out.extend(code?);
             }
@@ -98,7 +121,7 @@ pub(crate) fn vector_loop(
             };
             env.loops.push((cv.clone(), nvec));
             env.loops.push((x.clone(), extent));
-            let code = emit_vector(em, &blocks, &ctx, env);
+            let code = emit_vector(em, blocks, &ctx, env);
             env.loops.pop();
             env.loops.pop();
             let code = code?;
@@ -114,7 +137,7 @@ pub(crate) fn vector_loop(
         let ctx =
             Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(quote!(#n)), full_temps: false };
         env.loops.push((x.clone(), extent));
-        let masked = emit_vector(em, &blocks, &ctx, env);
+        let masked = emit_vector(em, blocks, &ctx, env);
         env.loops.pop();
         match masked {
             Ok(code) => out.extend(code),
@@ -123,7 +146,7 @@ pub(crate) fn vector_loop(
                     // No vector at all: the whole loop runs as scalar lanes.
                     em.scalar_loops.push((x.clone(), why));
                 }
-                out.extend(scalar_lanes(em, &blocks, x, extent, start, tail, env))
+                out.extend(scalar_lanes(em, blocks, x, extent, start, tail, env))
             }
         }
     }
@@ -460,6 +483,10 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
             let (a, c) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, y, ctx, env)?);
             let V::Scalar(s) = c else { unreachable!("a lane-invariant operand is a scalar") };
             let av = to_vec(ctx, a);
+            if em.fast_math {
+                let v = super::fast_math::VecOp { ops: ctx.ops, dt, a: av };
+                return Ok(V::Vec(super::fast_math::div_by_reciprocal(em, b, y, s, v, env)));
+            }
             match ctx.ops.div_by(&em.helpers, dt, av.clone(), s.clone()) {
                 Some(q) => V::Vec(q),
                 None => V::Vec(ctx.ops.binary(dt, BinOp::Div, av, to_vec(ctx, V::Scalar(s))).ok_or_else(none)?),
@@ -470,8 +497,9 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
             V::Vec(ctx.ops.binary(dt, *op, to_vec(ctx, a), to_vec(ctx, c)).ok_or_else(none)?)
         }
         Expr::Unary(op, x) => {
-            let a = vexpr(em, b, x, ctx, env)?;
-            V::Vec(ctx.ops.unary(&em.helpers, dt, *op, to_vec(ctx, a)).ok_or_else(none)?)
+            let a = to_vec(ctx, vexpr(em, b, x, ctx, env)?);
+            let fast = em.fast_math.then(|| ctx.ops.unary_fast(&em.helpers, dt, *op, a.clone())).flatten();
+            V::Vec(fast.or_else(|| ctx.ops.unary(&em.helpers, dt, *op, a)).ok_or_else(none)?)
         }
         Expr::Select(c, t, f) => {
             let m = vmask(em, b, c, ctx, env)?;

@@ -333,7 +333,10 @@ pub fn func_to_string(func: &PrimFunc) -> String {
             ),
         );
     }
-    p.line(1, "T.func_attr({\"tir.noalias\": T.bool(True)})");
+    // (Only a `#[fast_math]` kernel prints its flag: other kernels keep their
+    // workload hashes.)
+    let fast = if func.fast_math { ", \"kiln.fast_math\": T.bool(True)" } else { "" };
+    p.line(1, &format!("T.func_attr({{\"tir.noalias\": T.bool(True){fast}}})"));
     p.line(1, "# with T.block(\"root\"):");
     for b in &func.allocs {
         p.line(1, &Printer::buffer_decl(b));

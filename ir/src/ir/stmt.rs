@@ -214,6 +214,11 @@ pub struct PrimFunc {
     pub body: Stmt,
     /// The symbolic dimensions (none for a kernel of static shape).
     pub dims: Vec<SymDim>,
+    /// `#[fast_math]`: the code generator may round differently from the
+    /// interpreter (a reciprocal for a shared divisor, approximate `exp`,
+    /// `tanh`, `sigmoid`; `codegen::fast_math`). Printed as the function
+    /// attribute `kiln.fast_math`, so it is part of the workload hash.
+    pub fast_math: bool,
 }
 
 impl PrimFunc {

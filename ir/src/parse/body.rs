@@ -216,10 +216,17 @@ impl State {
                 buffers: self.bufs.iter().filter(|b| b.sym == Some(k)).map(|b| b.name.to_string()).collect(),
             })
             .collect();
-        let func = PrimFunc { name: decl.name.to_string(), params, allocs: self.allocs.clone(), body, dims };
+        let fast_math = decl.fast_math.is_some();
+        let func = PrimFunc { name: decl.name.to_string(), params, allocs: self.allocs.clone(), body, dims, fast_math };
         if let Err(msgs) = crate::ir::verify::verify(&func) {
             self.ctx.err(&decl.name, format!("internal error: the parser built invalid IR: {}", msgs.join("; ")));
             return (decl.sig, None);
+        }
+        if let Some(at) = decl.fast_math {
+            super::fast_math::check(&func, at, &mut self.ctx);
+            if self.ctx.count() > 0 {
+                return (decl.sig, None);
+            }
         }
         (decl.sig, Some(Kernel { sig, func, schedule, schedule_span, source: TokenStream::new() }))
     }

@@ -31,6 +31,7 @@
 //!
 //! ```text
 //! kernel    := ATTR* VIS? 'fn' IDENT '(' params? ')' '{' item* '}' schedule?
+//!              ATTR: any outer attribute (kept for the emitted fn), or '#' '[' 'fast_math' ']'
 //! schedule  := 'schedule' '{' TOKENS '}'          kept verbatim, parsed by the trace parser
 //! params    := param (',' param)* ','?
 //! param     := IDENT ':' tensor                   an input (read-only)
@@ -115,6 +116,21 @@
 //! `sigmoid` (`1/(1 + e^−x)`) take a float; `abs` takes any number. Their
 //! precision is [`UnOp`](crate::ir::UnOp)'s.
 //!
+//! # Fast math
+//!
+//! The generated code computes the interpreter's results: exactly, or for the
+//! vector math within one ulp. `#[fast_math]` on the function (consumed by the
+//! parser, not emitted; `PrimFunc::fast_math`, printed as the function
+//! attribute `kiln.fast_math` and so part of the workload hash) lets the vector
+//! code round differently, with the bounds stated in
+//! [`codegen::fast_math`](crate::codegen::fast_math): a division by a value
+//! shared by the lanes becomes a product with its reciprocal, computed once
+//! before the loop, and `exp`, `tanh` and `sigmoid` of `f32` take cheaper
+//! approximations. It is an error on a kernel where it allows nothing: one
+//! with no float division whose divisor is invariant along some axis of its
+//! block (`e[i, j] / s[i]`, `x[i] / 3.0`) and no `exp`, `tanh` or `sigmoid`
+//! of `f32`.
+//!
 //! # Limits
 //!
 //! Extents (dimensions, loops, axes) are at most `i32::MAX`, a buffer holds at
@@ -138,6 +154,7 @@ mod check;
 mod dims;
 mod discover;
 mod expr;
+mod fast_math;
 mod lower;
 mod sig;
 

@@ -74,6 +74,8 @@ pub(crate) struct SigDecl {
     pub params: Vec<ParamDecl>,
     pub dims: Vec<DimDecl>,
     pub sig: Option<KernelSig>,
+    /// Where `#[fast_math]` was written, if it was.
+    pub fast_math: Option<Sp>,
 }
 
 /// From the first to the last token of `t` (`Spanned::span` is only the first
@@ -103,6 +105,7 @@ fn skip_past_comma(input: ParseStream) {
 pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx, at: &BTreeMap<String, i64>) -> syn::Result<SigDecl> {
     let errors_before = ctx.count();
     let attrs = input.call(syn::Attribute::parse_outer)?;
+    let (attrs, fast_math) = super::fast_math::take_attribute(attrs, ctx);
     let vis: syn::Visibility = input.parse()?;
     if !input.peek(Token![fn]) {
         return Err(input.error("expected `fn`: a `tensor_func!` holds one function, `fn name(params) { .. }`"));
@@ -199,7 +202,7 @@ pub(crate) fn parse_sig(input: ParseStream, ctx: &mut Ctx, at: &BTreeMap<String,
             })
             .collect(),
     });
-    Ok(SigDecl { name, params, dims, sig })
+    Ok(SigDecl { name, params, dims, sig, fast_math })
 }
 
 /// `IDENT ':' '&' 'mut' tensor` or `IDENT ':' tensor`; `name` is set as soon

@@ -93,6 +93,7 @@ pub fn matmul(m: i64, n: i64, k: i64) -> PrimFunc {
         allocs: vec![],
         body,
         dims: vec![],
+        fast_math: false,
     }
 }
 

@@ -73,7 +73,7 @@ pub fn ew(name: &str, lv: &str, n: i64, out: &str, value: Expr) -> Stmt {
 }
 
 pub fn func(name: &str, params: Vec<Param>, allocs: Vec<Buffer>, stmts: Vec<Stmt>) -> PrimFunc {
-    PrimFunc { name: name.into(), params, allocs, body: Stmt::seq(stmts), dims: vec![] }
+    PrimFunc { name: name.into(), params, allocs, body: Stmt::seq(stmts), dims: vec![], fast_math: false }
 }
 
 /// `y = a * 2` (intermediate), then `z = y + 1`.

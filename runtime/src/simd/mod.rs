@@ -9,6 +9,8 @@
 //! | `ln` | 0.901 | [`ln`] |
 //!
 //! and [`div_by_avx2`], an exact division by a divisor shared by the lanes.
+//! The `#[fast_math]` forms (`exp_fast`, `tanh_fast`, `sigmoid_fast`:
+//! [`fast`]) trade a few ulp for fewer steps: 2.02, 2.87 and 3.50 ulp.
 //! (`rsqrt` needs no function: the generated code divides 1 by the square
 //! root, two IEEE roundings, as the interpreter does.) The bounds are measured
 //! by each file's tests over a dense stride of all floats and the special
@@ -25,6 +27,7 @@
 
 pub mod div;
 pub mod exp;
+pub mod fast;
 pub mod ln;
 pub mod sigmoid;
 pub mod tanh;
@@ -36,6 +39,10 @@ pub use div::div_by_avx2;
 pub use div::markstein;
 #[cfg(target_arch = "x86_64")]
 pub use exp::{exp_avx2, exp_avx512};
+#[cfg(target_arch = "x86_64")]
+pub use fast::{
+    exp_fast_avx2, exp_fast_avx512, sigmoid_fast_avx2, sigmoid_fast_avx512, tanh_fast_avx2, tanh_fast_avx512,
+};
 #[cfg(target_arch = "x86_64")]
 pub use ln::{ln_avx2, ln_avx512};
 #[cfg(target_arch = "x86_64")]
@@ -50,6 +57,8 @@ pub use tanh::{tanh_avx2, tanh_avx512};
 #[doc(hidden)]
 pub mod avx512_bodies {
     pub use crate::{
-        __kiln_exp_avx512 as exp, __kiln_ln_avx512 as ln, __kiln_sigmoid_avx512 as sigmoid, __kiln_tanh_avx512 as tanh,
+        __kiln_exp_avx512 as exp, __kiln_exp_fast_avx512 as exp_fast, __kiln_ln_avx512 as ln,
+        __kiln_sigmoid_avx512 as sigmoid, __kiln_sigmoid_fast_avx512 as sigmoid_fast, __kiln_tanh_avx512 as tanh,
+        __kiln_tanh_fast_avx512 as tanh_fast,
     };
 }

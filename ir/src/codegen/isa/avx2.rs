@@ -9,6 +9,10 @@ use crate::ir::{BinOp, DataType, UnOp};
 pub struct Avx2;
 
 impl VectorOps for Avx2 {
+    fn name(&self) -> &'static str {
+        "avx2"
+    }
+
     fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream {
         let f = pick!(dt, _mm256_set1_ps, _mm256_set1_pd);
         quote!(#f(#x))

@@ -9,6 +9,10 @@ use crate::ir::{BinOp, DataType, UnOp};
 pub struct Avx512;
 
 impl VectorOps for Avx512 {
+    fn name(&self) -> &'static str {
+        "avx512"
+    }
+
     fn splat(&self, dt: DataType, x: TokenStream) -> TokenStream {
         let f = pick!(dt, _mm512_set1_ps, _mm512_set1_pd);
         quote!(#f(#x))

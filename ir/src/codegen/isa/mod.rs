@@ -97,6 +97,18 @@ pub(crate) trait VectorOps: Sync {
     /// `c - a * b`.
     fn fnma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream;
     fn unary(&self, h: &Helpers, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream>;
+    /// `#[fast_math]`'s `exp`, `tanh` or `sigmoid` of `f32` lanes
+    /// (`kiln::simd::<op>_fast_<isa>`); `None` for other operations.
+    fn unary_fast(&self, h: &Helpers, dt: DataType, op: UnOp, a: TokenStream) -> Option<TokenStream> {
+        if !ps(dt) || !matches!(op, UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid) {
+            return None;
+        }
+        let f = quote::format_ident!("{}_fast_{}", op.name(), self.name());
+        let simd = &h.simd;
+        Some(quote!(#simd::#f(#a)))
+    }
+    /// The ISA's suffix in `kiln::simd`'s names (`avx2`, `avx512`).
+    fn name(&self) -> &'static str;
     /// A comparison mask.
     fn cmp(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> TokenStream;
     fn mask_and(&self, dt: DataType, a: TokenStream, b: TokenStream) -> TokenStream;

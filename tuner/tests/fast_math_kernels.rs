@@ -1,0 +1,159 @@
+//! `#[fast_math]` kernels against the interpreter, on scalar, AVX2 and AVX-512
+//! (emulated on a CPU without it), with the default schedule and sampled
+//! ones: a row softmax (`exp`, a division by the row's sum), `tanh`,
+//! `sigmoid` and a division by a constant, on a shape no vector width divides
+//! (8 × 37). Tolerance: relative 4.5e-7 (the fast functions' bounds, 3.50 ulp
+//! at most, are below `3.5·2^-23 = 4.2e-7` of the result; the reciprocal's
+//! 1.47 ulp and the softmax sum's reassociation stay well within it), no
+//! absolute part. And a kernel of divisions alone (by a row's value, by a
+//! constant): without the attribute bit for bit the interpreter's results on
+//! every ISA (the exact `div_by_avx2`); with it the vector code's quotients
+//! differ (the reciprocal is used), within 1.8e-7 (1.47 ulp).
+
+use kiln_ir::space::{default_trace, sample, SpaceOptions};
+use kiln_ir::target::Isa;
+use tuner::builder::{build_batch, prepare, Candidate};
+use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
+
+const KERNEL: &str = r#"
+#[fast_math]
+fn fast(a: [f32; 8, 37], o: &mut [f32; 4, 8, 37]) {
+    let m = alloc([f32; 8]);
+    let e = alloc([f32; 8, 37]);
+    let s = alloc([f32; 8]);
+    for (i, k) in grid(8, 37) {
+        block("M") {
+            let (vi, vk) = axis::remap("SR", (i, k));
+            init { m[vi] = f32::NEG_INFINITY; }
+            m[vi] = m[vi].max(a[vi, vk] * 64.0);
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("E") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            e[vi, vj] = (a[vi, vj] * 64.0 - m[vi]).exp();
+        }
+    }
+    for (i, k) in grid(8, 37) {
+        block("S") {
+            let (vi, vk) = axis::remap("SR", (i, k));
+            init { s[vi] = 0.0; }
+            s[vi] += e[vi, vk];
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("Y") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[0, vi, vj] = e[vi, vj] / s[vi];
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("T") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[1, vi, vj] = (a[vi, vj] * 8.0).tanh();
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("G") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[2, vi, vj] = sigmoid((a[vi, vj] * 128.0).max(-80.0));
+        }
+    }
+    for (i, j) in grid(8, 37) {
+        block("D") {
+            let (vi, vj) = axis::remap("SS", (i, j));
+            o[3, vi, vj] = a[vi, vj] / 3.0;
+        }
+    }
+}
+"#;
+
+/// The candidates of `func` on every ISA: the default schedule and `samples` sampled ones.
+fn candidates(func: &kiln_ir::ir::PrimFunc, samples: u64) -> (Vec<Candidate>, Vec<String>) {
+    let native512 = std::arch::is_x86_feature_detected!("avx512f");
+    let (mut cands, mut labels) = (Vec::new(), Vec::new());
+    for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+        let opts = SpaceOptions::new(isa);
+        let mut funcs = vec![("default".to_string(), default_trace(func, &opts).unwrap().into_parts().0)];
+        for seed in 0..samples {
+            if let Ok(sch) = sample(func, &opts, seed) {
+                funcs.push((format!("sample {seed}"), sch.into_parts().0));
+            }
+        }
+        for (label, f) in funcs {
+            let c =
+                if isa == Isa::Avx512 && !native512 { Candidate::emulated_avx512(&f) } else { Candidate::new(f, isa) };
+            cands.push(c);
+            labels.push(format!("{isa} {label}"));
+        }
+    }
+    (cands, labels)
+}
+
+/// Builds and runs `func`'s candidates against the interpreter with relative
+/// tolerance `rtol`: the labels of those that ran and of those that were wrong.
+fn run(func: &kiln_ir::ir::PrimFunc, name: &str, samples: u64, rtol: f64) -> (Vec<String>, Vec<String>) {
+    let work = std::env::temp_dir().join("kiln-fast-math-kernels");
+    let tc = prepare(&work).expect("runtime builds");
+    let data = work.join("data").join(name);
+    write_data(func, &data, 7).unwrap();
+    let (cands, labels) = candidates(func, samples);
+    let built = build_batch(&tc, func, &cands, name);
+    let failed: Vec<_> = built.failed.iter().map(|(i, e)| (&labels[*i], e)).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let ids: Vec<usize> = (0..built.included.len()).collect();
+    let opts = RunOptions { rtol, atol_rel: 0.0, min_sample_us: 1.0, repeats: 1, ..RunOptions::default() };
+    let (mut ok, mut wrong) = (Vec::new(), Vec::new());
+    for (id, o) in run_batch(&built.exe, &data, &ids, &opts) {
+        let label = labels[built.included[id]].clone();
+        match o {
+            Outcome::Ok { .. } => ok.push(label),
+            Outcome::Unsupported(_) => {}
+            Outcome::Wrong(_) => wrong.push(label),
+            other => panic!("{name} {label}: {}", other.describe()),
+        }
+    }
+    (ok, wrong)
+}
+
+#[test]
+fn fast_math_kernels_match_the_interpreter_within_the_stated_bounds() {
+    let func = kiln_ir::parse::parse_kernel_str(KERNEL).unwrap().func;
+    assert!(func.fast_math);
+    let (ok, wrong) = run(&func, "fast", 2, 4.5e-7);
+    assert!(wrong.is_empty(), "outside the tolerance: {wrong:?}");
+    assert!(ok.len() >= 6, "only {ok:?} ran");
+}
+
+/// Divisions by a divisor shared along a row and by a constant: exactly
+/// the interpreter's bits without the attribute, not with it.
+#[test]
+fn without_the_attribute_divisions_stay_exact() {
+    let src = r#"
+        fn div(a: [f32; 8, 37], b: [f32; 8], o: &mut [f32; 2, 8, 37]) {
+            for (i, j) in grid(8, 37) {
+                block("Y") {
+                    let (vi, vj) = axis::remap("SS", (i, j));
+                    o[0, vi, vj] = a[vi, vj] / b[vi];
+                }
+            }
+            for (i, j) in grid(8, 37) {
+                block("D") {
+                    let (vi, vj) = axis::remap("SS", (i, j));
+                    o[1, vi, vj] = a[vi, vj] / 3.0;
+                }
+            }
+        }
+    "#;
+    let exact = kiln_ir::parse::parse_kernel_str(src).unwrap().func;
+    let (ok, wrong) = run(&exact, "exact_div", 0, 0.0);
+    assert!(wrong.is_empty(), "not bit for bit: {wrong:?}");
+    assert_eq!(ok.len(), 3, "{ok:?}");
+    let fast = kiln_ir::ir::PrimFunc { fast_math: true, ..exact };
+    let (ok, wrong) = run(&fast, "fast_div", 0, 0.0);
+    // The scalar code stays exact; the vector code multiplies by reciprocals.
+    assert_eq!(ok, ["scalar default"], "{wrong:?}");
+    assert_eq!(wrong.len(), 2, "{wrong:?}");
+    let (ok, wrong) = run(&fast, "fast_div", 0, 1.8e-7);
+    assert!(wrong.is_empty() && ok.len() == 3, "{ok:?} {wrong:?}");
+}
