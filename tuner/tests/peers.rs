@@ -26,7 +26,7 @@ fn bundled_matrix_products_are_recognised() {
         "matmul" => Some(product(128, 128, 128, Layout::KN, None)),
         "matmul_odd" => Some(product(100, 37, 300, Layout::KN, None)),
         "matmul512" | "matmul512_t2" => Some(product(512, 512, 512, Layout::KN, None)),
-        "linear" => Some(product(64, 128, 784, Layout::NK, Some(2))),
+        "linear" | "linear_sym" => Some(product(64, 128, 784, Layout::NK, Some(2))),
         "linear0" => Some(product(1, 128, 784, Layout::NK, Some(2))),
         "linear1" => Some(product(1, 10, 128, Layout::NK, Some(2))),
         "softmax" | "softmax_fast" | "rmsnorm" | "gelu" | "gelu_fast" | "bias_gelu" | "relu" | "conv2d" => None,

@@ -60,6 +60,21 @@ pub(crate) struct BufInfo {
     pub rows: Option<(Var, i64)>,
 }
 
+/// The number of elements of a buffer in scope, as a `usize` expression: a
+/// literal, or `n * per_row` for a buffer of `n` rows (`BufInfo::rows`).
+pub(crate) fn size_tokens(info: Option<&BufInfo>) -> TokenStream {
+    match info.and_then(|x| x.rows.as_ref()) {
+        Some((nv, per_row)) => {
+            let (nv, per_row) = (ident(nv.name()), Literal::usize_unsuffixed(*per_row as usize));
+            quote!((#nv as usize * #per_row))
+        }
+        None => {
+            let size = Literal::usize_unsuffixed(info.map_or(0, |x| x.size) as usize);
+            quote!(#size)
+        }
+    }
+}
+
 /// What is known where code is being emitted.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Env {
@@ -551,16 +566,7 @@ impl Emitter {
     pub fn checked_ptr(&self, buffer: &str, i: TokenStream, env: &Env, write: bool) -> TokenStream {
         let p = ident(buffer);
         let info = env.bufs.get(buffer);
-        let size = match info.and_then(|x| x.rows.as_ref()) {
-            Some((nv, per_row)) => {
-                let (nv, per_row) = (ident(nv.name()), Literal::usize_unsuffixed(*per_row as usize));
-                quote!((#nv as usize * #per_row))
-            }
-            None => {
-                let size = Literal::usize_unsuffixed(info.map_or(0, |x| x.size) as usize);
-                quote!(#size)
-            }
-        };
+        let size = size_tokens(info);
         let name = buffer.to_string();
         if write {
             quote!(::kiln::runtime::checked_mut(#p, #i, #size, #name))

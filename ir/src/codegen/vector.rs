@@ -350,7 +350,7 @@ fn lanes_ptr(em: &Emitter, buffer: &str, off: TokenStream, ctx: &Ctx, env: &Env,
         Some(n) => n.clone(),
         None => Literal::usize_unsuffixed(ctx.lanes).to_token_stream(),
     };
-    let size = Literal::usize_unsuffixed(env.bufs.get(buffer).map_or(0, |x| x.size) as usize);
+    let size = super::emit::size_tokens(env.bufs.get(buffer));
     let name = buffer.to_string();
     if write {
         quote!(::kiln::runtime::checked_lanes_mut(#p, #off, #n, #size, #name))
@@ -428,7 +428,8 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
                     // will do, so a whole load where the buffer holds all the
                     // lanes (masked loads are slow on some CPUs: matmul_odd
                     // 115 µs masked, 64 µs whole on Zen 1), masked at its end.
-                    Some(n) if ctx.full_temps => {
+                    // (Never for a buffer of `n` rows: its length is not static.)
+                    Some(n) if ctx.full_temps && env.bufs.get(&*l.buffer).is_some_and(|i| i.rows.is_none()) => {
                         let size = Literal::isize_unsuffixed(env.bufs.get(&*l.buffer).map_or(0, |i| i.size) as isize);
                         let lanes = Literal::isize_unsuffixed(ctx.lanes as isize);
                         let whole = ctx.ops.loadu(dt, ptr.clone());
