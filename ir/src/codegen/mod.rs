@@ -12,6 +12,7 @@
 mod bounds;
 mod compact;
 mod emit;
+mod emit_rows;
 pub mod fast_math;
 pub mod isa;
 mod kernel;
