@@ -2,29 +2,11 @@
 
 use kiln_ir::parse::parse_kernel_str;
 use kiln_ir::program::Sources;
+use kiln_ir::schedule::testing::kernel_in_file;
 use kiln_ir::target::{Isa, Target};
 
-const LINEAR: &str = r#"
-    pub fn linear_sym(x: [f32; n, 784], w: [f32; 128, 784], b: [f32; 128], z: &mut [f32; n, 128])
-    where
-        n: dim(1..=4096, tune = 64)
-    {
-        let y = alloc([f32; n, 128]);
-        for (i, j, k) in grid(n, 128, 784) {
-            block("Y") {
-                let (vi, vj, vk) = axis::remap("SSR", (i, j, k));
-                init { y[vi, vj] = 0.0; }
-                y[vi, vj] += x[vi, vk] * w[vj, vk];
-            }
-        }
-        for (i, j) in grid(n, 128) {
-            block("Z") {
-                let (vi, vj) = axis::remap("SS", (i, j));
-                z[vi, vj] = y[vi, vj] + b[vj];
-            }
-        }
-    }
-"#;
+/// The bundled kernel, as a user writes it.
+const LINEAR: &str = include_str!("../../kernels/src/linear_sym.rs");
 
 /// The error messages of `src` (a kernel that must not parse).
 fn errors(src: &str) -> Vec<String> {
@@ -39,7 +21,7 @@ fn scale(sig: &str, grid: &str, store: &str) -> String {
 
 #[test]
 fn the_ir_is_an_instance_at_the_tune_value() {
-    let k = parse_kernel_str(LINEAR).unwrap();
+    let k = kernel_in_file(LINEAR);
     let d = &k.func.dims[0];
     assert_eq!((d.name.as_str(), d.min, d.max, d.tune.as_slice(), d.value), ("n", 1, 4096, &[64][..], 64));
     assert_eq!(d.buffers, ["x", "z", "y"]);
@@ -52,14 +34,13 @@ fn the_ir_is_an_instance_at_the_tune_value() {
     assert_eq!(f7.params[3].buffer.shape, vec![7, 128]);
     assert!(k.instantiate(&[("n", 5000)]).unwrap_err().contains("`n` = 5000 is outside its range 1..=4096"));
     // The workload hash covers the symbolic signature.
-    let fixed = parse_kernel_str(
+    let fixed = kernel_in_file(
         &LINEAR
             .replace("[f32; n, 784]", "[f32; 64, 784]")
             .replace("[f32; n, 128]", "[f32; 64, 128]")
             .replace("grid(n,", "grid(64,")
             .replace("where\n        n: dim(1..=4096, tune = 64)", ""),
-    )
-    .unwrap();
+    );
     assert_ne!(kiln_ir::tracefile::workload_hash(&fixed.func), kiln_ir::tracefile::workload_hash(&k.func));
 }
 
@@ -112,7 +93,7 @@ fn bad_declarations_are_located_errors() {
 
 #[test]
 fn every_isa_gets_code_for_every_n() {
-    let k = parse_kernel_str(LINEAR).unwrap();
+    let k = kernel_in_file(LINEAR);
     let s = Sources::without_file(&k).unwrap();
     for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
         let p = s.untuned(&Target::isa(isa), 1).unwrap();
@@ -126,7 +107,7 @@ fn every_isa_gets_code_for_every_n() {
 #[test]
 #[ignore = "prints the code"]
 fn print_code() {
-    let k = parse_kernel_str(LINEAR).unwrap();
+    let k = kernel_in_file(LINEAR);
     let s = Sources::without_file(&k).unwrap();
     let p = s.untuned(&Target::isa(Isa::Avx2), 1).unwrap();
     println!(

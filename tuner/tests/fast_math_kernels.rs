@@ -10,9 +10,9 @@
 //! every ISA (the exact `div_by_avx2`); with it the vector code's quotients
 //! differ (the reciprocal is used), within 1.8e-7 (1.47 ulp).
 
-use kiln_ir::space::{default_trace, sample, SpaceOptions};
-use kiln_ir::target::Isa;
-use tuner::builder::{build_batch, prepare, Candidate};
+mod common;
+
+use tuner::builder::{build_batch, prepare};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
 
 const KERNEL: &str = r#"
@@ -68,28 +68,6 @@ fn fast(a: [f32; 8, 37], o: &mut [f32; 4, 8, 37]) {
 }
 "#;
 
-/// The candidates of `func` on every ISA: the default schedule and `samples` sampled ones.
-fn candidates(func: &kiln_ir::ir::PrimFunc, samples: u64) -> (Vec<Candidate>, Vec<String>) {
-    let native512 = std::arch::is_x86_feature_detected!("avx512f");
-    let (mut cands, mut labels) = (Vec::new(), Vec::new());
-    for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
-        let opts = SpaceOptions::new(isa);
-        let mut funcs = vec![("default".to_string(), default_trace(func, &opts).unwrap().into_parts().0)];
-        for seed in 0..samples {
-            if let Ok(sch) = sample(func, &opts, seed) {
-                funcs.push((format!("sample {seed}"), sch.into_parts().0));
-            }
-        }
-        for (label, f) in funcs {
-            let c =
-                if isa == Isa::Avx512 && !native512 { Candidate::emulated_avx512(&f) } else { Candidate::new(f, isa) };
-            cands.push(c);
-            labels.push(format!("{isa} {label}"));
-        }
-    }
-    (cands, labels)
-}
-
 /// Builds and runs `func`'s candidates against the interpreter with relative
 /// tolerance `rtol`: the labels of those that ran and of those that were wrong.
 fn run(func: &kiln_ir::ir::PrimFunc, name: &str, samples: u64, rtol: f64) -> (Vec<String>, Vec<String>) {
@@ -97,7 +75,7 @@ fn run(func: &kiln_ir::ir::PrimFunc, name: &str, samples: u64, rtol: f64) -> (Ve
     let tc = prepare(&work).expect("runtime builds");
     let data = work.join("data").join(name);
     write_data(func, &data, 7).unwrap();
-    let (cands, labels) = candidates(func, samples);
+    let (cands, labels) = common::candidates_on_every_isa(func, samples);
     let built = build_batch(&tc, func, &cands, name);
     let failed: Vec<_> = built.failed.iter().map(|(i, e)| (&labels[*i], e)).collect();
     assert!(failed.is_empty(), "{failed:?}");

@@ -12,9 +12,9 @@
 //! relative tolerance means nothing there; `kiln-runtime`'s tests measure
 //! them in ulps).
 
-use kiln_ir::space::{default_trace, sample, SpaceOptions};
-use kiln_ir::target::Isa;
-use tuner::builder::{build_batch, prepare, Candidate};
+mod common;
+
+use tuner::builder::{build_batch, prepare};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
 
 const KERNEL: &str = r#"
@@ -65,23 +65,7 @@ fn math_kernels_match_the_interpreter_within_an_ulp() {
     let tc = prepare(&work).expect("runtime builds");
     let data = work.join("data");
     write_data(&func, &data, 7).unwrap();
-    let native512 = std::arch::is_x86_feature_detected!("avx512f");
-    let (mut cands, mut labels) = (Vec::new(), Vec::new());
-    for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
-        let opts = SpaceOptions::new(isa);
-        let mut funcs = vec![("default".to_string(), default_trace(&func, &opts).unwrap().into_parts().0)];
-        for seed in 0..2 {
-            if let Ok(sch) = sample(&func, &opts, seed) {
-                funcs.push((format!("sample {seed}"), sch.into_parts().0));
-            }
-        }
-        for (label, f) in funcs {
-            let c =
-                if isa == Isa::Avx512 && !native512 { Candidate::emulated_avx512(&f) } else { Candidate::new(f, isa) };
-            cands.push(c);
-            labels.push(format!("{isa} {label}"));
-        }
-    }
+    let (cands, labels) = common::candidates_on_every_isa(&func, 2);
     let built = build_batch(&tc, &func, &cands, "math_kernels");
     let failed: Vec<_> = built.failed.iter().map(|(i, e)| (&labels[*i], e)).collect();
     assert!(failed.is_empty(), "{failed:?}");

@@ -19,6 +19,7 @@ use super::bounds::in_bounds;
 use super::isa::Helpers;
 use super::legality::ScalarReason;
 use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt};
+use super::symbolic::LDim;
 use super::CodegenOptions;
 use crate::target::Isa;
 
@@ -200,10 +201,7 @@ impl Emitter {
         self.fast_math = f.fast_math;
         let mut env = Env::default();
         for p in &f.params {
-            let rows = f.dims.iter().find(|d| d.params.iter().any(|x| **x == *p.name)).map(|d| {
-                let per_row = p.size() / d.value.max(1);
-                (d.var.clone(), per_row)
-            });
+            let rows = LDim::rows_of(&f.dims, &p.name, p.size());
             env.bufs.insert(
                 p.name.to_string(),
                 BufInfo {
@@ -242,10 +240,7 @@ impl Emitter {
     }
 
     fn alloc(&mut self, b: &LBuffer, env: &mut Env) -> TokenStream {
-        let rows = self.dims.iter().find(|d| d.params.iter().any(|x| **x == *b.name)).map(|d| {
-            let per_row = b.size() / d.value.max(1);
-            (d.var.clone(), per_row)
-        });
+        let rows = LDim::rows_of(&self.dims, &b.name, b.size());
         let info =
             BufInfo { dtype: b.dtype, size: b.size(), mutable: true, temp: true, row: b.row, rows: rows.clone() };
         env.bufs.insert(b.name.to_string(), info);

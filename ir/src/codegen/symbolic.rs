@@ -55,6 +55,14 @@ pub struct LDim {
 }
 
 impl LDim {
+    /// If buffer `name` (of `size` elements in the instance) has `n` rows of
+    /// one of `dims`: that dimension's run-time variable and the elements per
+    /// row.
+    pub fn rows_of(dims: &[LDim], name: &str, size: i64) -> Option<(Var, i64)> {
+        let d = dims.iter().find(|d| d.params.iter().any(|x| *x == name))?;
+        Some((d.var.clone(), size / d.value.max(1)))
+    }
+
     /// The name of the run-time variable of dimension `name`.
     pub fn var_name(name: &str) -> String {
         format!("__kiln_dim_{name}")

@@ -304,8 +304,8 @@ impl State {
                 }
                 let kind = if f == "spatial" { IterKind::Spatial } else { IterKind::Reduce };
                 let extent_sp = extent.sp;
+                let sym = self.sym_of(&extent);
                 let extent = self.extent(&extent, "an axis extent");
-                let sym = self.last_sym;
                 // An axis over a symbolic dimension is bound to a loop over it, as is.
                 let loop_sym = match &binding.kind {
                     SKind::Ident(id) => self.loops.iter().rev().find(|l| l.ident == *id).map(|l| l.sym),

@@ -52,8 +52,6 @@ pub(crate) struct State {
     pub at: BTreeMap<String, i64>,
     /// The declared symbolic dimensions.
     pub dims: Vec<DimDecl>,
-    /// Whether the last [`State::extent`] was a symbolic dimension (which).
-    pub last_sym: Option<usize>,
     /// The loops over symbolic dimensions that a block axis is bound to.
     pub sym_bound: BTreeSet<String>,
 }
@@ -378,15 +376,21 @@ impl State {
         Var::new(&name)
     }
 
-    /// An extent written as a literal: positive and not too large.
-    /// Sets `last_sym` to the symbolic dimension it names, if it does.
+    /// The symbolic dimension an extent names, if it names one.
+    pub(crate) fn sym_of(&self, e: &SExpr) -> Option<usize> {
+        match &e.kind {
+            SKind::Ident(id) => self.dims.iter().position(|d| d.name == *id),
+            _ => None,
+        }
+    }
+
+    /// An extent written as a literal (positive and not too large) or the name
+    /// of a symbolic dimension (its value in this instance).
     pub(crate) fn extent(&mut self, e: &SExpr, what: &str) -> Option<i64> {
-        self.last_sym = None;
+        if let Some(k) = self.sym_of(e) {
+            return Some(self.dims[k].value);
+        }
         if let SKind::Ident(id) = &e.kind {
-            if let Some(k) = self.dims.iter().position(|d| d.name == *id) {
-                self.last_sym = Some(k);
-                return Some(self.dims[k].value);
-            }
             if !self.loops.iter().any(|l| l.ident == *id) && !self.bufs.iter().any(|b| b.name == *id) {
                 self.ctx.err(
                     e.sp,
@@ -528,8 +532,7 @@ impl State {
 
     /// [`State::extent`] and the symbolic dimension it names.
     fn extent_sym(&mut self, e: &SExpr, what: &str) -> (Option<i64>, Option<usize>) {
-        let x = self.extent(e, what);
-        (x, self.last_sym)
+        (self.extent(e, what), self.sym_of(e))
     }
 
     fn range_start(&mut self, s: &SExpr) {

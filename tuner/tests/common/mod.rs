@@ -35,3 +35,33 @@ pub const SMALL_MATMUL: &str = r#"
 pub fn small_matmul() -> kiln_ir::ir::PrimFunc {
     kiln_ir::schedule::testing::kernel(SMALL_MATMUL)
 }
+
+/// The candidates of `func` on every ISA — the default schedule and the
+/// first `samples` sampled points (AVX-512 through the emulated intrinsics on
+/// a CPU without it) — with a label each (`avx2 sample 1`).
+pub fn candidates_on_every_isa(
+    func: &kiln_ir::ir::PrimFunc,
+    samples: u64,
+) -> (Vec<tuner::builder::Candidate>, Vec<String>) {
+    use kiln_ir::space::{default_trace, sample, SpaceOptions};
+    use kiln_ir::target::Isa;
+    use tuner::builder::Candidate;
+    let native512 = std::arch::is_x86_feature_detected!("avx512f");
+    let (mut cands, mut labels) = (Vec::new(), Vec::new());
+    for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+        let opts = SpaceOptions::new(isa);
+        let mut funcs = vec![("default".to_string(), default_trace(func, &opts).unwrap().into_parts().0)];
+        for seed in 0..samples {
+            if let Ok(sch) = sample(func, &opts, seed) {
+                funcs.push((format!("sample {seed}"), sch.into_parts().0));
+            }
+        }
+        for (label, f) in funcs {
+            let c =
+                if isa == Isa::Avx512 && !native512 { Candidate::emulated_avx512(&f) } else { Candidate::new(f, isa) };
+            cands.push(c);
+            labels.push(format!("{isa} {label}"));
+        }
+    }
+    (cands, labels)
+}
