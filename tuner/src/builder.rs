@@ -96,6 +96,9 @@ pub struct Toolchain {
     /// Further crates a batch may use, `(name, rlib)`: faer and
     /// matrixmultiply in the harness of `tuner bench --peers`, none for tuning.
     pub externs: Vec<(String, PathBuf)>,
+    /// The runner's `main` and its measuring loops, prebuilt once (see
+    /// [`build_runner`]): the crate `kiln_tune_runner`.
+    pub runner_rlib: PathBuf,
 }
 
 /// A compiled batch.
@@ -139,33 +142,48 @@ fn cargo_built_runtime(work_dir: &Path) -> Option<Toolchain> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
     let deps = if dir.ends_with("deps") { dir.to_path_buf() } else { dir.join("deps") };
-    let rlib = std::fs::read_dir(&deps)
-        .ok()?
-        .flatten()
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            n.starts_with("libkiln_runtime-") && n.ends_with(".rlib")
-        })
-        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?
-        .path();
+    let newest = |prefix: &str| {
+        std::fs::read_dir(&deps)
+            .ok()?
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                n.starts_with(prefix) && n.ends_with(".rlib")
+            })
+            .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .map(|e| e.path())
+    };
+    let rlib = newest("libkiln_runtime-")?;
+    let runner_rlib = newest(&format!("lib{RUNNER_CRATE}-"))?;
     let work = work_dir.join("build");
     std::fs::create_dir_all(&work).ok()?;
     let probe = work.join("runtime_probe.rs");
-    std::fs::write(&probe, "fn main() { println!(\"{}\", kiln::cpu::class()); }\n").ok()?;
+    std::fs::write(
+        &probe,
+        format!("fn main() {{ println!(\"{{}}\", kiln::cpu::class()); let _ = {RUNNER_CRATE}::runner::main; }}\n"),
+    )
+    .ok()?;
     let ok = Command::new("rustc")
         .args(["--edition", "2021", "--crate-type", "bin", "-C", "opt-level=0", "--error-format=short"])
         .arg("-L")
         .arg(format!("dependency={}", deps.display()))
         .arg("--extern")
         .arg(format!("kiln={}", rlib.display()))
+        .arg("--extern")
+        .arg(format!("{RUNNER_CRATE}={}", runner_rlib.display()))
         .arg(&probe)
         .arg("-o")
         .arg(work.join("runtime_probe"))
         .env_remove("RUSTFLAGS")
         .output()
         .is_ok_and(|o| o.status.success());
-    ok.then(|| Toolchain { kiln_rlib: rlib, deps_dir: deps, work_dir: work, externs: vec![] })
+    ok.then(|| Toolchain { kiln_rlib: rlib, deps_dir: deps, work_dir: work, externs: vec![], runner_rlib })
 }
+
+/// The crate name of the runner (`tuner/runner`): the measuring `main` every
+/// batch executable links, built by cargo like the runtime (compiled into
+/// each batch, it took about 1.3 s of every executable's build).
+const RUNNER_CRATE: &str = "kiln_tune_runner";
 
 /// The directory of the runtime's build: `work_dir/harness`, or
 /// `$KILN_TUNE_HARNESS_DIR` when set.
@@ -187,12 +205,14 @@ pub fn prepare_harness(h: &Path, work_dir: &Path, extra: &[(&str, &str)]) -> Res
     let deps: String = extra.iter().map(|(name, req)| format!("{name} = {req:?}\n")).collect();
     let manifest = format!(
         "[package]\nname = \"kiln-harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nkiln-runtime = {{ path = {:?} }}\n{deps}\n[workspace]\n\n\
+         [dependencies]\nkiln-runtime = {{ path = {:?} }}\nkiln-tune-runner = {{ path = {:?} }}\n{deps}\n[workspace]\n\n\
          [profile.release]\nopt-level = 3\ncodegen-units = 1\ndebug = false\n",
-        workspace_root().join("runtime").to_string_lossy()
+        workspace_root().join("runtime").to_string_lossy(),
+        workspace_root().join("tuner/runner").to_string_lossy()
     );
     write_if_changed(&h.join("Cargo.toml"), &manifest)?;
-    let lib: String = std::iter::once("kiln_runtime")
+    let lib: String = ["kiln_runtime", RUNNER_CRATE]
+        .into_iter()
         .chain(extra.iter().map(|(n, _)| *n))
         .map(|n| format!("pub use {n};\n"))
         .collect();
@@ -222,7 +242,7 @@ pub fn prepare_harness(h: &Path, work_dir: &Path, extra: &[(&str, &str)]) -> Res
             continue;
         }
         let Some(name) = v["target"]["name"].as_str() else { continue };
-        if name != "kiln_runtime" && !extra.iter().any(|(n, _)| *n == name) {
+        if name != "kiln_runtime" && name != RUNNER_CRATE && !extra.iter().any(|(n, _)| *n == name) {
             continue;
         }
         for f in v["filenames"].as_array().into_iter().flatten() {
@@ -240,11 +260,12 @@ pub fn prepare_harness(h: &Path, work_dir: &Path, extra: &[(&str, &str)]) -> Res
             .ok_or_else(|| Error::Toolchain(format!("cargo did not report {name}'s rlib")))
     };
     let kiln_rlib = rlib("kiln_runtime")?;
+    let runner_rlib = rlib(RUNNER_CRATE)?;
     let externs = extra.iter().map(|(n, _)| Ok((n.to_string(), rlib(n)?))).collect::<Result<Vec<_>>>()?;
     let deps_dir = kiln_rlib.parent().unwrap().to_path_buf();
     let work = work_dir.join("build");
     std::fs::create_dir_all(&work).map_err(Error::io("create", &work))?;
-    Ok(Toolchain { kiln_rlib, deps_dir, work_dir: work, externs })
+    Ok(Toolchain { kiln_rlib, deps_dir, work_dir: work, externs, runner_rlib })
 }
 
 fn write_if_changed(p: &Path, text: &str) -> Result<()> {
@@ -331,7 +352,7 @@ impl BatchText {
     /// The source of the executable holding candidates `subset`, and the
     /// line range of each candidate's module in it.
     pub fn source(&self, subset: &[usize]) -> (String, Vec<(usize, usize)>) {
-        let mut text = String::from("#![allow(warnings)]\n");
+        let mut text = String::from("#![allow(warnings)]\nuse kiln_tune_runner::runner;\n");
         let mut lines = Vec::new();
         for (k, i) in subset.iter().enumerate() {
             let start = text.lines().count() + 1;
@@ -352,9 +373,17 @@ impl BatchText {
             n = self.nparams,
             args = self.args,
         ));
-        text.push_str(crate::runner::RUNNER_SOURCE);
         text.push_str(EMU512_SOURCE);
         (text, lines)
+    }
+
+    /// The candidates `idx` of this batch, as a batch of their own.
+    pub fn subset(&self, idx: &[usize]) -> BatchText {
+        BatchText {
+            modules: idx.iter().map(|i| self.modules[*i].clone()).collect(),
+            isas: idx.iter().map(|i| self.isas[*i]).collect(),
+            ..self.clone()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -384,7 +413,8 @@ pub fn build_batch(tc: &Toolchain, kernel: &PrimFunc, cands: &[Candidate], name:
 pub fn build_text(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
     let all: Vec<usize> = (0..bt.len()).collect();
     let (src0, _) = bt.source(&all);
-    let hash = kiln_ir::tracefile::fnv1a64(&src0);
+    // (The runner rlib's path names its source and rustc.)
+    let hash = kiln_ir::tracefile::fnv1a64(&format!("{src0}\u{0}{}", tc.runner_rlib.display()));
     let cached = tc.work_dir.join(format!("{name}-{hash:016x}.built.json"));
     if let Some(b) = std::fs::read_to_string(&cached).ok().and_then(|t| serde_json::from_str::<CachedBuilt>(&t).ok()) {
         let exe = PathBuf::from(&b.exe);
@@ -412,28 +442,54 @@ struct CachedBuilt {
 }
 
 /// Compiles `cands` split into `jobs` executables built in parallel (one
-/// rustc each); returns them with indices into `cands`.
+/// rustc each); returns them with indices into `cands`. The candidates are
+/// rendered first and dealt to the executables by the size of
+/// their code, largest first, each to the lightest executable so far: one
+/// heavily unrolled candidate no longer leaves a core idle while its batch
+/// compiles.
 pub fn build_parallel(tc: &Toolchain, kernel: &PrimFunc, cands: &[Candidate], name: &str, jobs: usize) -> Vec<Built> {
-    let jobs = jobs.clamp(1, cands.len().max(1));
-    let chunk = cands.len().div_ceil(jobs).max(1);
-    let parts: Vec<(usize, BatchText)> =
-        cands.chunks(chunk).enumerate().map(|(k, c)| (k * chunk, BatchText::new(kernel, c))).collect();
+    if cands.is_empty() {
+        return vec![];
+    }
+    let all = BatchText::new(kernel, cands);
+    let bins = balance(&all.modules.iter().map(String::len).collect::<Vec<_>>(), jobs);
     std::thread::scope(|s| {
-        let handles: Vec<_> = parts
+        let handles: Vec<_> = bins
             .iter()
             .enumerate()
-            .map(|(j, (start, part))| {
-                let start = *start;
+            .map(|(j, bin)| {
+                let part = all.subset(bin);
                 s.spawn(move || {
-                    let mut b = build_text(tc, part, &format!("{name}-{j}"));
-                    b.included.iter_mut().for_each(|i| *i += start);
-                    b.failed.iter_mut().for_each(|(i, _)| *i += start);
+                    let mut b = build_text(tc, &part, &format!("{name}-{j}"));
+                    b.included.iter_mut().for_each(|i| *i = bin[*i]);
+                    b.failed.iter_mut().for_each(|(i, _)| *i = bin[*i]);
                     b
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("builder thread")).collect()
     })
+}
+
+/// Deals items of the given sizes into at most `bins` non-empty bins,
+/// largest first, each to the lightest bin so far (LPT scheduling); each
+/// bin's indices ascending, so that a batch keeps the candidates' order.
+fn balance(sizes: &[usize], bins: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by_key(|i| (std::cmp::Reverse(sizes[*i]), *i));
+    let mut out: Vec<(usize, Vec<usize>)> = vec![(0, vec![]); bins.clamp(1, sizes.len().max(1))];
+    for i in order {
+        let lightest = (0..out.len()).min_by_key(|b| (out[*b].0, *b)).unwrap_or(0);
+        out[lightest].0 += sizes[i];
+        out[lightest].1.push(i);
+    }
+    out.into_iter()
+        .map(|(_, mut v)| {
+            v.sort_unstable();
+            v
+        })
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 fn build_uncached(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
@@ -454,6 +510,8 @@ fn build_uncached(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
             .arg("--extern")
             .arg(format!("kiln={}", tc.kiln_rlib.display()))
             .args(tc.externs.iter().flat_map(|(n, p)| ["--extern".to_string(), format!("{n}={}", p.display())]))
+            .arg("--extern")
+            .arg(format!("{RUNNER_CRATE}={}", tc.runner_rlib.display()))
             .arg(&src_path)
             .arg("-o")
             .arg(&exe)
@@ -501,4 +559,24 @@ fn build_uncached(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
     let exe = tc.work_dir.join(name);
     failed.extend(included.drain(..).map(|i| (i, "gave up after repeated compile errors".to_string())));
     Built { exe, included, failed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balance;
+
+    #[test]
+    fn balance_deals_the_largest_first_to_the_lightest_bin() {
+        // One heavy candidate gets a batch of its own; the rest share the other.
+        assert_eq!(balance(&[10, 90, 20, 30], 2), vec![vec![1], vec![0, 2, 3]]);
+        assert_eq!(balance(&[5, 5, 5, 5], 2), vec![vec![0, 2], vec![1, 3]]);
+        // Never an empty batch, never a candidate lost.
+        assert_eq!(balance(&[7], 4), vec![vec![0]]);
+        assert_eq!(balance(&[], 2), Vec::<Vec<usize>>::new());
+        let bins = balance(&[3, 1, 4, 1, 5, 9, 2, 6], 3);
+        let mut all: Vec<usize> = bins.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..8).collect::<Vec<_>>());
+        assert!(bins.iter().all(|b| b.windows(2).all(|w| w[0] < w[1])));
+    }
 }

@@ -1,6 +1,7 @@
 //! The runner: a separate process that checks and times candidates.
 //!
-//! Every batch executable contains the runner (`runner_main.rs`). It loads the
+//! Every batch executable links the runner (the crate `kiln-tune-runner`,
+//! `tuner/runner`). It loads the
 //! kernel's inputs and the interpreter's outputs from the data directory,
 //! and for each candidate prints `BEGIN <id>`, runs it once on NaN-filled
 //! outputs and compares with the reference (a wrong result is reported and
@@ -24,9 +25,6 @@ use kiln_ir::tracefile::workload_hash;
 
 use crate::error::{Error, Result};
 
-/// The runner's source, compiled into every batch.
-pub const RUNNER_SOURCE: &str = include_str!("runner_main.rs");
-
 /// How candidates are checked and timed.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -49,6 +47,15 @@ pub struct RunOptions {
     /// candidate several times slower than its best). `None`: every
     /// candidate gets `repeats`.
     pub cutoff_us: Option<f64>,
+    /// A candidate whose first call takes this many times the best median
+    /// measured so far in its runner process is also timed with 3 samples
+    /// (the first batch of a search has no `cutoff_us` yet). `None`: no
+    /// such cutoff.
+    pub cutoff_ratio: Option<f64>,
+    /// Sampling stops after 5 samples once they add up to this many µs
+    /// (a search measurement only ranks: five 7 ms samples of a 512³
+    /// product do). `None`: always `repeats` samples.
+    pub budget_us: Option<f64>,
 }
 
 impl Default for RunOptions {
@@ -62,6 +69,8 @@ impl Default for RunOptions {
             timeout: Duration::from_secs(20),
             runner_cmd: vec![],
             cutoff_us: None,
+            cutoff_ratio: None,
+            budget_us: None,
         }
     }
 }
@@ -192,6 +201,8 @@ pub fn run_batch_lines(
             .arg(opts.repeats.to_string())
             .arg(if opts.flush { "1" } else { "0" })
             .arg(opts.cutoff_us.unwrap_or(0.0).to_string())
+            .arg(opts.cutoff_ratio.unwrap_or(0.0).to_string())
+            .arg(opts.budget_us.unwrap_or(0.0).to_string())
             .args(extra)
             .args(pending.iter().map(|i| i.to_string()))
             .stdout(Stdio::piped())

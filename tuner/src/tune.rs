@@ -173,6 +173,10 @@ fn resume(job: Job, workload: &str, db: &Database, model: &mut CostModel) -> Tun
 /// latency so far is timed with a few samples only (`RunOptions::cutoff_us`).
 const CUTOFF: f64 = 2.5;
 
+/// A search candidate's samples stop after 5 once they add up to this many
+/// µs (`RunOptions::budget_us`); the final round takes all of its repeats.
+const SAMPLE_BUDGET_US: f64 = 30_000.0;
+
 /// A program waiting to be measured, and why it is measured.
 struct Pending {
     prog: Program,
@@ -303,7 +307,12 @@ impl TaskTuning<'_> {
         // A candidate 2.5× slower than the best so far on its first call is
         // only sampled briefly: what the search learns from it is "slow".
         let best_us = self.state.best().first().map(|(_, g)| task.flops as f64 / (g * 1e3));
-        let run = RunOptions { cutoff_us: best_us.map(|us| us * CUTOFF), ..opts.run.clone() };
+        let run = RunOptions {
+            cutoff_us: best_us.map(|us| us * CUTOFF),
+            cutoff_ratio: Some(CUTOFF),
+            budget_us: Some(SAMPLE_BUDGET_US),
+            ..opts.run.clone()
+        };
         for b in built.iter().filter(|b| !b.included.is_empty()) {
             let ids: Vec<usize> = (0..b.included.len()).collect();
             let mut got = Vec::new();

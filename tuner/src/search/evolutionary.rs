@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{fresh_samples, Context, Strategy};
+use super::{fresh_samples, par_map, Context, Strategy};
 use crate::features;
 use crate::mutator::mutate;
 use crate::task::Program;
@@ -65,7 +65,7 @@ impl Evolutionary {
     /// Predicted scores (higher is better), or a random ranking before the
     /// model is trained.
     fn score(&mut self, ctx: &Context, progs: &[Program]) -> Vec<f64> {
-        let feats: Vec<Vec<f32>> = progs.iter().map(|p| features::extract(&p.func, ctx.isa)).collect();
+        let feats: Vec<Vec<f32>> = par_map(progs, |p| features::extract(&p.func, ctx.isa));
         match ctx.model.predict(&feats) {
             Some(s) => s,
             None => progs.iter().map(|_| self.rng.gen::<f64>()).collect(),
@@ -112,24 +112,35 @@ impl Strategy for Evolutionary {
             let mut next: Vec<Program> = Vec::new();
             let mut keys = BTreeSet::new();
             let mut attempts = 0;
+            // In waves: the parents, whether to mutate and each mutation's
+            // seed are drawn in order, the mutations run in parallel, and
+            // the children are taken in draw order (the result depends on
+            // the seed alone).
             while next.len() < cfg.population && attempts < 4 * cfg.population {
-                attempts += 1;
-                let parent = &pop[self.roulette(&scores)];
-                let child = if self.rng.gen_bool(cfg.mutation_prob) {
-                    match mutate(ctx.task, parent, ctx.isa, ctx.threads, &mut self.rng) {
-                        Some(c) => c,
-                        None => continue,
+                let wave = (cfg.population - next.len()).min(4 * cfg.population - attempts);
+                attempts += wave;
+                let draws: Vec<(usize, Option<u64>)> = (0..wave)
+                    .map(|_| {
+                        let parent = self.roulette(&scores);
+                        (parent, self.rng.gen_bool(cfg.mutation_prob).then(|| self.rng.gen()))
+                    })
+                    .collect();
+                let children = par_map(&draws, |&(parent, seed)| match seed {
+                    Some(seed) => {
+                        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                        mutate(ctx.task, &pop[parent], ctx.isa, ctx.threads, &mut rng)
                     }
-                } else {
-                    parent.clone()
-                };
-                if !keys.insert(child.key.clone()) {
-                    continue;
+                    None => Some(pop[parent].clone()),
+                });
+                for child in children.into_iter().flatten() {
+                    if next.len() >= cfg.population || !keys.insert(child.key.clone()) {
+                        continue;
+                    }
+                    if !ctx.measured.contains(&child.key) {
+                        pool.entry(child.key.clone()).or_insert_with(|| child.clone());
+                    }
+                    next.push(child);
                 }
-                if !ctx.measured.contains(&child.key) {
-                    pool.entry(child.key.clone()).or_insert_with(|| child.clone());
-                }
-                next.push(child);
             }
             if next.is_empty() {
                 break;

@@ -79,17 +79,41 @@ impl StrategyKind {
 }
 
 /// Draws up to `n` fresh samples of the space not in `seen` (which is
-/// extended with them), giving up after `20 n` attempts.
+/// extended with them), giving up after `20 n` attempts. The seeds are drawn
+/// in order and the samples built in parallel ([`par_map`]), then taken in
+/// seed order: the result depends on the seed alone, not on the threads.
 pub fn fresh_samples(ctx: &Context, rng: &mut ChaCha8Rng, n: usize, seen: &mut BTreeSet<String>) -> Vec<Program> {
     let mut out = Vec::new();
     let mut attempts = 0;
-    while out.len() < n && attempts < 20 * n.max(1) {
-        attempts += 1;
-        let Ok(p) = ctx.task.sample(ctx.isa, ctx.threads, rng.gen()) else { continue };
-        if ctx.measured.contains(&p.key) || !seen.insert(p.key.clone()) {
-            continue;
+    let limit = 20 * n.max(1);
+    while out.len() < n && attempts < limit {
+        let wave = (n - out.len()).min(limit - attempts);
+        attempts += wave;
+        let seeds: Vec<u64> = (0..wave).map(|_| rng.gen()).collect();
+        let got = par_map(&seeds, |s| ctx.task.sample(ctx.isa, ctx.threads, *s).ok());
+        for p in got.into_iter().flatten() {
+            if out.len() < n && !ctx.measured.contains(&p.key) && seen.insert(p.key.clone()) {
+                out.push(p);
+            }
         }
-        out.push(p);
     }
     out
+}
+
+/// `items.map(f)` on every core (contiguous chunks, one scoped thread each),
+/// in order. The search's programs are built this way: each is a few
+/// milliseconds of schedule replay, and between two measurements the
+/// machine's cores have nothing else to do.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("search thread")).collect()
+    })
 }

@@ -1,21 +1,26 @@
-// The runner, compiled into every batch executable (see runner.rs).
-// Arguments: data dir, rtol, atol_rel, min_sample_us, repeats, flush (0/1),
-// cutoff_us (0: none; see `RunOptions::cutoff_us`),
-// then the candidate ids, among which `--rounds=R` selects the interleaved
-// mode (below).
-// Protocol on stdout: `BEGIN <id>` before a candidate runs, then
-// `RESULT <json>` with {"id", "ok", "median_us" | "error"}.
-//
-// By default each candidate is checked and timed in turn (`repeats` samples
-// back to back): what tuning measures. With `--rounds=R` (`tuner bench`)
-// every candidate is first checked, calibrated and warmed up in turn, then
-// timed round by round: round r takes one sample of each candidate (starting
-// with the r-th, so that no candidate always follows the same one), R rounds,
-// so that a drift of the machine's speed (another process, the clock) hits
-// every candidate alike. `BEGIN <id>` precedes each sample (a crash is still
-// its candidate's), and the RESULTs, printed after the last round, also carry
-// the samples (`"samples_us"`, in round order).
-mod runner {
+//! The tuner's runner: the `main` of every batch executable, which links this
+//! crate (built by cargo with the tuner; compiling it into each batch cost
+//! about 1.3 s of LLVM time per executable). Nothing in it is generic over the
+//! batch: a batch passes its candidates' ISAs and a `call` function.
+//!
+//! Arguments: data dir, rtol, atol_rel, min_sample_us, repeats, flush (0/1),
+//! cutoff_us (0: none; see `RunOptions::cutoff_us`), cutoff_ratio (0: none;
+//! `RunOptions::cutoff_ratio`), budget_us (0: none; `RunOptions::budget_us`),
+//! then the candidate ids, among which `--rounds=R` selects the interleaved
+//! mode (below).
+//! Protocol on stdout: `BEGIN <id>` before a candidate runs, then
+//! `RESULT <json>` with {"id", "ok", "median_us" | "error"}.
+//!
+//! By default each candidate is checked and timed in turn (`repeats` samples
+//! back to back): what tuning measures. With `--rounds=R` (`tuner bench`)
+//! every candidate is first checked, calibrated and warmed up in turn, then
+//! timed round by round: round r takes one sample of each candidate (starting
+//! with the r-th, so that no candidate always follows the same one), R rounds,
+//! so that a drift of the machine's speed (another process, the clock) hits
+//! every candidate alike. `BEGIN <id>` precedes each sample (a crash is still
+//! its candidate's), and the RESULTs, printed after the last round, also carry
+//! the samples (`"samples_us"`, in round order).
+pub mod runner {
     use std::io::Write;
 
     pub enum Buf {
@@ -106,7 +111,9 @@ mod runner {
             "avx2" => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
             #[cfg(target_arch = "x86_64")]
             "avx512" => {
-                is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
             }
             "scalar" => true,
             _ => false,
@@ -120,12 +127,23 @@ mod runner {
         std::hint::black_box(&scratch);
     }
 
-    pub fn main(
-        n: usize,
-        nparams: usize,
-        isa_of: impl Fn(usize) -> &'static str,
-        call: fn(usize, &[Buf], &mut Outs),
-    ) {
+    /// The ISA a candidate's code needs ("scalar", "avx2", ...).
+    pub type IsaOf = fn(usize) -> &'static str;
+
+    /// Runs candidate `i` on the inputs, writing the outputs.
+    pub type Call = fn(usize, &[Buf], &mut Outs);
+
+    /// What every candidate of the batch is run on and checked against.
+    struct Batch<'a> {
+        isa_of: IsaOf,
+        call: Call,
+        bufs: &'a [Buf],
+        wants: &'a [Option<Buf>],
+        /// `(rtol, atol_rel)`.
+        tol: (f64, f64),
+    }
+
+    pub fn main(n: usize, nparams: usize, isa_of: IsaOf, call: Call) {
         let a: Vec<String> = std::env::args().collect();
         let dir = &a[1];
         let rtol: f64 = a[2].parse().unwrap();
@@ -136,9 +154,16 @@ mod runner {
         // A candidate whose first call takes longer than this (µs; 0: no
         // cutoff) is clearly slower than the best so far: it gets 3 samples.
         let cutoff_us: f64 = a[7].parse().unwrap();
+        // ... and so is one whose first call takes this many times the best
+        // median of this process so far (0: no such cutoff).
+        let cutoff_ratio: f64 = a[8].parse().unwrap();
+        // Sampling stops after 5 samples once they add up to this many µs
+        // (0: always `repeats` samples).
+        let budget_us: f64 = a[9].parse().unwrap();
+        let mut best_us = f64::INFINITY;
         let mut rounds = 0usize;
         let mut ids: Vec<usize> = Vec::new();
-        for s in &a[8..] {
+        for s in &a[10..] {
             match s.strip_prefix("--rounds=") {
                 Some(r) => rounds = r.parse().unwrap(),
                 None => ids.push(s.parse().unwrap()),
@@ -165,9 +190,9 @@ mod runner {
             }
         }
         let mut scratch = if flush { vec![0u8; 64 << 20] } else { vec![] };
+        let batch = Batch { isa_of, call, bufs: &bufs, wants: &wants, tol: (rtol, atol_rel) };
         if rounds > 0 {
-            let tol = (rtol, atol_rel);
-            return interleaved(&ids, n, rounds, min_sample_us, &mut scratch, &isa_of, call, &bufs, &mut outs, &wants, tol);
+            return interleaved(&batch, &mut outs, &ids, n, rounds, min_sample_us, &mut scratch);
         }
         // The first correct candidate of each ISA first runs for a while on
         // its own, to bring the core (clock, vector units) to its working
@@ -186,13 +211,23 @@ mod runner {
                 o.flush().unwrap();
             }
             let result = (|| -> Result<f64, String> {
-                check(id, &isa_of, call, &bufs, &mut outs, &wants, (rtol, atol_rel))?;
+                check(&batch, id, &mut outs)?;
                 // Time: samples of `inner` calls each, at least `min_sample_us` long.
-                let (inner, once) =
-                    calibrate(id, &isa_of, call, &bufs, &mut outs, &mut warm_isa, min_sample_us, cutoff_us);
-                let slow = over_cutoff(once, cutoff_us);
+                let cutoff = if cutoff_ratio > 0.0 && best_us.is_finite() {
+                    let own = cutoff_ratio * best_us;
+                    if cutoff_us > 0.0 {
+                        cutoff_us.min(own)
+                    } else {
+                        own
+                    }
+                } else {
+                    cutoff_us
+                };
+                let (inner, once) = calibrate(&batch, id, &mut outs, &mut warm_isa, min_sample_us, cutoff);
+                let slow = over_cutoff(once, cutoff);
                 let repeats = if slow { repeats.clamp(1, 3) } else { repeats.max(1) };
                 let mut samples = Vec::with_capacity(repeats);
+                let mut sampled = 0.0;
                 for _ in 0..repeats {
                     if flush {
                         flush_caches(&mut scratch);
@@ -201,10 +236,17 @@ mod runner {
                     for _ in 0..inner {
                         call(id, &bufs, &mut outs);
                     }
-                    samples.push(t.elapsed().as_secs_f64() / inner as f64);
+                    let dt = t.elapsed().as_secs_f64();
+                    samples.push(dt / inner as f64);
+                    sampled += dt;
+                    if budget_us > 0.0 && samples.len() >= 5 && sampled * 1e6 >= budget_us {
+                        break;
+                    }
                 }
                 samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-                Ok(samples[samples.len() / 2] * 1e6)
+                let median = samples[samples.len() / 2] * 1e6;
+                best_us = best_us.min(median);
+                Ok(median)
             })();
             let line = match result {
                 Ok(us) => format!("{{\"id\":{id},\"ok\":true,\"median_us\":{us}}}"),
@@ -230,15 +272,8 @@ mod runner {
 
     /// Runs candidate `id` once on NaN-filled outputs and compares them with
     /// the reference: `|got - want| <= atol_rel * max|want| + rtol * |want|`.
-    fn check(
-        id: usize,
-        isa_of: &impl Fn(usize) -> &'static str,
-        call: fn(usize, &[Buf], &mut Outs),
-        bufs: &[Buf],
-        outs: &mut Outs,
-        wants: &[Option<Buf>],
-        (rtol, atol_rel): (f64, f64),
-    ) -> Result<(), String> {
+    fn check(b: &Batch, id: usize, outs: &mut Outs) -> Result<(), String> {
+        let Batch { isa_of, call, bufs, wants, tol: (rtol, atol_rel) } = *b;
         if !supported(isa_of(id)) {
             return Err(format!("unsupported: this CPU cannot run {} code", isa_of(id)));
         }
@@ -263,26 +298,22 @@ mod runner {
     }
 
     /// Gets candidate `id` ready to be timed: the first candidate of each ISA
-    /// first runs for 0.2 s (see `main`), then one call is timed to find the
+    /// first runs until its time per call is steady ([`warm_up`]; see `main`), then one call is timed to find the
     /// number of calls per sample (at least `min_sample_us` long), and the
     /// candidate warms up for at least 2 ms (and 3 calls) unless that one
     /// call took longer than `cutoff_us` (0: no cutoff). Returns the calls per
     /// sample and the time of that one call, in seconds.
     fn calibrate(
+        b: &Batch,
         id: usize,
-        isa_of: &impl Fn(usize) -> &'static str,
-        call: fn(usize, &[Buf], &mut Outs),
-        bufs: &[Buf],
         outs: &mut Outs,
         warm_isa: &mut Option<&'static str>,
         min_sample_us: f64,
         cutoff_us: f64,
     ) -> (usize, f64) {
+        let Batch { isa_of, call, bufs, .. } = *b;
         if *warm_isa != Some(isa_of(id)) {
-            let t = std::time::Instant::now();
-            while t.elapsed().as_secs_f64() < 0.2 {
-                call(id, bufs, outs);
-            }
+            warm_up(|| call(id, bufs, outs));
             *warm_isa = Some(isa_of(id));
         }
         let t = std::time::Instant::now();
@@ -294,11 +325,37 @@ mod runner {
         let slow = over_cutoff(once, cutoff_us);
         let t = std::time::Instant::now();
         let mut warm = 0;
-        while !slow && (warm < 3 || t.elapsed().as_secs_f64() < 2e-3) {
+        let min_calls = if once > 1e-3 { 1 } else { 3 };
+        while !slow && (warm < min_calls || t.elapsed().as_secs_f64() < 2e-3) {
             call(id, bufs, outs);
             warm += 1;
         }
         (inner, once)
+    }
+
+    /// Runs `f` until the core is in its working state (clock, vector
+    /// units): until three consecutive slices of 4 ms agree within 2% on the
+    /// time of a call, at most 0.2 s. A core that is already warm (the
+    /// previous batch ran a moment ago) is done in about 12 ms; a cold one,
+    /// whose first calls run up to 40% slow, goes on until they settle.
+    fn warm_up(mut f: impl FnMut()) {
+        let start = std::time::Instant::now();
+        let mut last: Vec<f64> = Vec::new();
+        while start.elapsed().as_secs_f64() < 0.2 {
+            let t = std::time::Instant::now();
+            let mut calls = 0u32;
+            while calls == 0 || t.elapsed().as_secs_f64() < 4e-3 {
+                f();
+                calls += 1;
+            }
+            last.push(t.elapsed().as_secs_f64() / calls as f64);
+            if let [.., a, b, c] = last[..] {
+                let (lo, hi) = (a.min(b).min(c), a.max(b).max(c));
+                if hi <= lo * 1.02 {
+                    return;
+                }
+            }
+        }
     }
 
     /// Whether one call of `once` seconds is over the cutoff (µs; 0: none).
@@ -314,33 +371,29 @@ mod runner {
     /// back-to-back samples do — but for a candidate whose one call takes
     /// longer than 50 ms, for which refilling the caches is noise (and the
     /// extra call would double the time of the naive 512³ product).
-    #[allow(clippy::too_many_arguments)]
     fn interleaved(
+        b: &Batch,
+        outs: &mut Outs,
         ids: &[usize],
         n: usize,
         rounds: usize,
         min_sample_us: f64,
         scratch: &mut [u8],
-        isa_of: &impl Fn(usize) -> &'static str,
-        call: fn(usize, &[Buf], &mut Outs),
-        bufs: &[Buf],
-        outs: &mut Outs,
-        wants: &[Option<Buf>],
-        tol: (f64, f64),
     ) {
+        let Batch { call, bufs, .. } = *b;
         // (id, calls per sample, whether one call takes over 50 ms)
         let mut timed: Vec<(usize, usize, bool)> = Vec::new();
         let mut warm_isa: Option<&str> = None;
         for &id in ids.iter().filter(|id| **id < n) {
             begin(id);
-            if let Err(e) = check(id, isa_of, call, bufs, outs, wants, tol) {
+            if let Err(e) = check(b, id, outs) {
                 result(format!("{{\"id\":{id},\"ok\":false,\"error\":{:?}}}", e));
                 continue;
             }
             // Again before the calibration (several calls): every line restarts
             // the driver's hang timeout.
             begin(id);
-            let (inner, once) = calibrate(id, isa_of, call, bufs, outs, &mut warm_isa, min_sample_us, 0.0);
+            let (inner, once) = calibrate(b, id, outs, &mut warm_isa, min_sample_us, 0.0);
             timed.push((id, inner, once > 0.05));
         }
         let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); timed.len()];
@@ -367,10 +420,7 @@ mod runner {
             sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
             let median = sorted[sorted.len() / 2];
             let list: Vec<String> = s.iter().map(|x| x.to_string()).collect();
-            result(format!(
-                "{{\"id\":{id},\"ok\":true,\"median_us\":{median},\"samples_us\":[{}]}}",
-                list.join(",")
-            ));
+            result(format!("{{\"id\":{id},\"ok\":true,\"median_us\":{median},\"samples_us\":[{}]}}", list.join(",")));
         }
     }
 }
