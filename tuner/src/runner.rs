@@ -52,9 +52,10 @@ pub struct RunOptions {
     /// (the first batch of a search has no `cutoff_us` yet). `None`: no
     /// such cutoff.
     pub cutoff_ratio: Option<f64>,
-    /// Sampling stops after 5 samples once they add up to this many µs
-    /// (a search measurement only ranks: five 7 ms samples of a 512³
-    /// product do). `None`: always `repeats` samples.
+    /// Sampling stops after 3 samples once they add up to this many µs (a
+    /// search measurement only ranks, and the final round times the best
+    /// again: three 7 ms samples of a 512³ product do). `None`: always
+    /// `repeats` samples.
     pub budget_us: Option<f64>,
 }
 
@@ -173,7 +174,7 @@ pub fn run_batch_each(
 }
 
 /// [`run_batch_each`] with `extra` runner arguments (flags passed among the
-/// ids, such as `--rounds=R`, see `runner_main.rs`), calling `line` with
+/// ids, such as `--rounds=R`, see the crate `kiln-tune-runner`), calling `line` with
 /// every line the runner prints (for what a mode adds to its `RESULT`s).
 pub fn run_batch_lines(
     exe: &Path,

@@ -148,7 +148,12 @@ fn tune_one(job: Job, budget: usize, db: &mut Database, model: &mut CostModel) -
     let mut t = TaskTuning { job, workload, data, check_data, db, model, state, notes: vec![], unsupported: None };
     let baselines = t.baselines(&default);
     t.search(budget, baselines)?;
+    let t_final = Instant::now();
     let verdict = t.final_round(&default);
+    if verbose() {
+        let s = t_final.elapsed().as_secs_f64();
+        job.bar.suspend(|| eprintln!("[{} {}] final round in {s:.2} s", job.task.name, job.isa.name()));
+    }
     t.finish(verdict, start)
 }
 
@@ -173,9 +178,9 @@ fn resume(job: Job, workload: &str, db: &Database, model: &mut CostModel) -> Tun
 /// latency so far is timed with a few samples only (`RunOptions::cutoff_us`).
 const CUTOFF: f64 = 2.5;
 
-/// A search candidate's samples stop after 5 once they add up to this many
+/// A search candidate's samples stop after 3 once they add up to this many
 /// µs (`RunOptions::budget_us`); the final round takes all of its repeats.
-const SAMPLE_BUDGET_US: f64 = 30_000.0;
+const SAMPLE_BUDGET_US: f64 = 20_000.0;
 
 /// A program waiting to be measured, and why it is measured.
 struct Pending {
@@ -251,7 +256,12 @@ impl TaskTuning<'_> {
             self.job.bar.set_message(format!("{} {} iteration {iter}", task.name, isa.name()));
             let outcomes = self.measure(&batch, iter, t_gen);
             self.record(&batch, outcomes)?;
+            let t_train = Instant::now();
             self.model.train();
+            if verbose() {
+                let s = t_train.elapsed().as_secs_f64();
+                self.job.bar.suspend(|| eprintln!("[{} {}] cost model trained in {s:.2} s", task.name, isa.name()));
+            }
             if let Some(m) = &self.unsupported {
                 self.notes.push(format!("{m}: stopped tuning {} for {}", task.name, isa.name()));
                 break;

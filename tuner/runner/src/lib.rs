@@ -157,7 +157,7 @@ pub mod runner {
         // ... and so is one whose first call takes this many times the best
         // median of this process so far (0: no such cutoff).
         let cutoff_ratio: f64 = a[8].parse().unwrap();
-        // Sampling stops after 5 samples once they add up to this many µs
+        // Sampling stops after 3 samples once they add up to this many µs
         // (0: always `repeats` samples).
         let budget_us: f64 = a[9].parse().unwrap();
         let mut best_us = f64::INFINITY;
@@ -211,7 +211,7 @@ pub mod runner {
                 o.flush().unwrap();
             }
             let result = (|| -> Result<f64, String> {
-                check(&batch, id, &mut outs)?;
+                let checked = check(&batch, id, &mut outs)?;
                 // Time: samples of `inner` calls each, at least `min_sample_us` long.
                 let cutoff = if cutoff_ratio > 0.0 && best_us.is_finite() {
                     let own = cutoff_ratio * best_us;
@@ -223,7 +223,7 @@ pub mod runner {
                 } else {
                     cutoff_us
                 };
-                let (inner, once) = calibrate(&batch, id, &mut outs, &mut warm_isa, min_sample_us, cutoff);
+                let (inner, once) = calibrate(&batch, id, &mut outs, &mut warm_isa, checked, min_sample_us, cutoff);
                 let slow = over_cutoff(once, cutoff);
                 let repeats = if slow { repeats.clamp(1, 3) } else { repeats.max(1) };
                 let mut samples = Vec::with_capacity(repeats);
@@ -239,7 +239,7 @@ pub mod runner {
                     let dt = t.elapsed().as_secs_f64();
                     samples.push(dt / inner as f64);
                     sampled += dt;
-                    if budget_us > 0.0 && samples.len() >= 5 && sampled * 1e6 >= budget_us {
+                    if budget_us > 0.0 && samples.len() >= 3 && sampled * 1e6 >= budget_us {
                         break;
                     }
                 }
@@ -272,7 +272,8 @@ pub mod runner {
 
     /// Runs candidate `id` once on NaN-filled outputs and compares them with
     /// the reference: `|got - want| <= atol_rel * max|want| + rtol * |want|`.
-    fn check(b: &Batch, id: usize, outs: &mut Outs) -> Result<(), String> {
+    /// Returns the time of that call, in seconds.
+    fn check(b: &Batch, id: usize, outs: &mut Outs) -> Result<f64, String> {
         let Batch { isa_of, call, bufs, wants, tol: (rtol, atol_rel) } = *b;
         if !supported(isa_of(id)) {
             return Err(format!("unsupported: this CPU cannot run {} code", isa_of(id)));
@@ -280,7 +281,9 @@ pub mod runner {
         for b in outs.bufs.iter_mut().flatten() {
             b.reset();
         }
+        let t = std::time::Instant::now();
         call(id, bufs, outs);
+        let took = t.elapsed().as_secs_f64();
         for (k, w) in wants.iter().enumerate() {
             let Some(w) = w else { continue };
             let g = outs.bufs[k].as_ref().unwrap();
@@ -294,7 +297,7 @@ pub mod runner {
                 }
             }
         }
-        Ok(())
+        Ok(took)
     }
 
     /// Gets candidate `id` ready to be timed: the first candidate of each ISA
@@ -308,17 +311,26 @@ pub mod runner {
         id: usize,
         outs: &mut Outs,
         warm_isa: &mut Option<&'static str>,
+        checked: f64,
         min_sample_us: f64,
         cutoff_us: f64,
     ) -> (usize, f64) {
         let Batch { isa_of, call, bufs, .. } = *b;
-        if *warm_isa != Some(isa_of(id)) {
+        let once = if *warm_isa != Some(isa_of(id)) {
             warm_up(|| call(id, bufs, outs));
             *warm_isa = Some(isa_of(id));
-        }
-        let t = std::time::Instant::now();
-        call(id, bufs, outs);
-        let once = t.elapsed().as_secs_f64().max(1e-9);
+            None
+        } else if checked > 1e-3 {
+            // A long call on a warm core: the check's call tells enough.
+            Some(checked)
+        } else {
+            None
+        };
+        let once = once.unwrap_or_else(|| {
+            let t = std::time::Instant::now();
+            call(id, bufs, outs);
+            t.elapsed().as_secs_f64().max(1e-9)
+        });
         let inner = ((min_sample_us * 1e-6 / once).ceil() as usize).clamp(1, 1_000_000);
         // Warm up for at least 2 ms (and 3 calls), unless the first call
         // was over the cutoff.
@@ -386,14 +398,17 @@ pub mod runner {
         let mut warm_isa: Option<&str> = None;
         for &id in ids.iter().filter(|id| **id < n) {
             begin(id);
-            if let Err(e) = check(b, id, outs) {
-                result(format!("{{\"id\":{id},\"ok\":false,\"error\":{:?}}}", e));
-                continue;
-            }
+            let checked = match check(b, id, outs) {
+                Ok(s) => s,
+                Err(e) => {
+                    result(format!("{{\"id\":{id},\"ok\":false,\"error\":{:?}}}", e));
+                    continue;
+                }
+            };
             // Again before the calibration (several calls): every line restarts
             // the driver's hang timeout.
             begin(id);
-            let (inner, once) = calibrate(b, id, outs, &mut warm_isa, min_sample_us, 0.0);
+            let (inner, once) = calibrate(b, id, outs, &mut warm_isa, checked, min_sample_us, 0.0);
             timed.push((id, inner, once > 0.05));
         }
         let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); timed.len()];
