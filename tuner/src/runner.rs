@@ -54,8 +54,9 @@ pub struct RunOptions {
     pub cutoff_ratio: Option<f64>,
     /// Sampling stops after 3 samples once they add up to this many µs (a
     /// search measurement only ranks, and the final round times the best
-    /// again: three 7 ms samples of a 512³ product do). `None`: always
-    /// `repeats` samples.
+    /// again: three 7 ms samples of a 512³ product do), and a candidate over
+    /// the cutoff is reported with its one timed call. `None`: always
+    /// `repeats` samples (3 over the cutoff).
     pub budget_us: Option<f64>,
 }
 

@@ -124,15 +124,17 @@ pub struct Program {
     pub key: String,
 }
 
-/// The options of the search space on this machine: its L2 size (read
-/// from the OS once) bounds the cache-blocking plan's samples.
+/// The options of the search space on this machine: its L1 and L2 sizes
+/// (read from the OS once) bound the cache-blocking plan's samples.
 pub fn space_options(isa: Isa, threads: usize) -> SpaceOptions {
-    static L2: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    let l2 = *L2.get_or_init(|| match crate::probe::cache_sizes().1 {
-        0 => kiln_ir::space::cache_blocking::NOMINAL_L2_BYTES,
-        n => n as i64,
+    use kiln_ir::space::cache_blocking::{NOMINAL_L1_BYTES, NOMINAL_L2_BYTES};
+    static CACHES: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
+    let (l1, l2) = *CACHES.get_or_init(|| {
+        let (l1, l2, _) = crate::probe::cache_sizes();
+        let or = |n: u64, nominal: i64| if n == 0 { nominal } else { n as i64 };
+        (or(l1, NOMINAL_L1_BYTES), or(l2, NOMINAL_L2_BYTES))
     });
-    SpaceOptions { l2_bytes: l2, ..SpaceOptions::threads(isa, threads) }
+    SpaceOptions { l1_bytes: l1, l2_bytes: l2, ..SpaceOptions::threads(isa, threads) }
 }
 
 /// Throughput in GFLOP/s of `flops` FLOP done in `us` µs.

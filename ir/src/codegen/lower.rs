@@ -8,6 +8,8 @@
 //! symbolic         the instance at the tune value of a symbolic dimension made to work for every
 //!                  value: guards `row < n`, row loops run `ceil(n / step)` times
 //! flatten          multi-dimensional indices → one row-major index
+//! registers        a register tile's window of a larger accumulator copied into a small array
+//!                  around its reduction loop, so that it stays in registers (`registers.rs`)
 //! ```
 //! Set `KILN_DUMP_LOWER=1` to print the lowered IR after every pass.
 
@@ -15,6 +17,7 @@ use crate::ir::{Expr, IterKind, ParamKind, PrimFunc, Stmt, Store, Var};
 
 use super::compact::compact_buffers;
 use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt, LStore};
+use super::registers::promote_accumulators;
 use super::symbolic::{generalize, LDim};
 
 /// Lowers a scheduled function (panics where [`lower_checked`] fails: the
@@ -27,8 +30,12 @@ pub fn lower(func: &PrimFunc) -> LFunc {
 /// be made to work for every value (`symbolic.rs`).
 pub fn lower_checked(func: &PrimFunc) -> Result<LFunc, String> {
     type Pass = fn(LFunc) -> Result<LFunc, String>;
-    let passes: [(&str, Pass); 3] =
-        [("compact_buffers", |f| Ok(compact_buffers(f))), ("symbolic", generalize), ("flatten", |f| Ok(flatten(f)))];
+    let passes: [(&str, Pass); 4] = [
+        ("compact_buffers", |f| Ok(compact_buffers(f))),
+        ("symbolic", generalize),
+        ("flatten", |f| Ok(flatten(f))),
+        ("registers", |f| Ok(promote_accumulators(f))),
+    ];
     let mut f = lower_blocks(func);
     dump("lower_blocks", &f);
     for (name, pass) in passes {

@@ -7,7 +7,8 @@
 //! allows it. Every access is emitted unchecked only when `bounds.rs` proves
 //! it in bounds. `kernel.rs` wraps the per-ISA implementations into the safe
 //! functions a kernel exports. `fast_math.rs` holds what `#[fast_math]`
-//! allows.
+//! allows. `registers.rs` keeps a register tile's accumulators in
+//! registers across its reduction loop when they live in a larger temporary.
 
 mod bounds;
 mod compact;
@@ -20,6 +21,7 @@ mod legality;
 pub mod lir;
 pub mod lower;
 mod packed;
+pub mod registers;
 pub mod symbolic;
 mod vector;
 

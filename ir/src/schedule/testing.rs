@@ -53,6 +53,31 @@ pub fn linear_xwt(m: i64, n: i64, k: i64) -> PrimFunc {
     ))
 }
 
+/// The trace of a BLIS-blocked [`matmul`]: `i` split `rows` (row blocks,
+/// row tiles — a serial loop — and the register tile's rows), `j` split
+/// `cols` (panels, vectors, lanes), `k` split `reduce` (`k/kc`, `kc`), in
+/// the order `i0 j0 k0 i1 k1 i2 j1 j2`; the accumulators in a local buffer
+/// written back per panel, the reduction's init above `k0`: with `kc < k`
+/// the accumulators of a row block live in memory between the blocks of `k`
+/// (`codegen/registers.rs`).
+pub fn kc_blocked_trace(rows: [i64; 3], cols: [i64; 3], reduce: [i64; 2]) -> String {
+    format!(
+        r#"b0 = sch.get_block(name="C", func_name="main")
+l1, l2, l3 = sch.get_loops(block=b0)
+l4, l5, l6 = sch.split(loop=l1, factors={rows:?}, preserve_unit_iters=True)
+l7, l8, l9 = sch.split(loop=l2, factors={cols:?}, preserve_unit_iters=True)
+l10, l11 = sch.split(loop=l3, factors={reduce:?}, preserve_unit_iters=True)
+sch.reorder(l4, l7, l10, l5, l11, l6, l8, l9)
+b12 = sch.cache_write(block=b0, write_buffer_index=0, storage_scope="local")
+sch.reverse_compute_at(block=b12, loop=l7, preserve_unit_loops=True, index=-1)
+b13 = sch.decompose_reduction(block=b0, loop=l10)
+sch.unroll(loop=l6)
+sch.unroll(loop=l8)
+sch.vectorize(loop=l9)
+"#
+    )
+}
+
 /// `c[m, n] = Σk a[m, k] · b[k, n]`, the chapter's `MyModule` (block "C").
 pub fn matmul(m: i64, n: i64, k: i64) -> PrimFunc {
     let (i, j, kk) = (Var::new("i"), Var::new("j"), Var::new("k"));

@@ -64,11 +64,20 @@ pub struct SpaceOptions {
     /// (`cache_blocking.rs`): the tuning machine's, or
     /// [`cache_blocking::NOMINAL_L2_BYTES`] for the default schedule.
     pub l2_bytes: i64,
+    /// The L1 data cache size per core: bounds the plan's `kc` (a micro-panel
+    /// of the lane operand, `kc × nr`, fits half of it); the tuning
+    /// machine's, or [`cache_blocking::NOMINAL_L1_BYTES`].
+    pub l1_bytes: i64,
 }
 
 impl SpaceOptions {
     pub fn new(isa: Isa) -> SpaceOptions {
-        SpaceOptions { isa, threads: 1, l2_bytes: cache_blocking::NOMINAL_L2_BYTES }
+        SpaceOptions {
+            isa,
+            threads: 1,
+            l2_bytes: cache_blocking::NOMINAL_L2_BYTES,
+            l1_bytes: cache_blocking::NOMINAL_L1_BYTES,
+        }
     }
 
     /// The options for `threads` threads (nominal L2).

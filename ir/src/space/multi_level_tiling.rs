@@ -69,7 +69,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         match role.kind {
             IterKind::Reduce => {
                 let t = match &plan {
-                    Some(_) => tile_as(sch, l, 2, 0, Blocking::reduce_tile(role.extent), mode)?,
+                    Some(p) => tile_as(sch, l, 2, 0, p.reduce_tile(role.extent), mode)?,
                     None => tile(sch, l, role.extent, 2, 0, 1, mode)?,
                 };
                 let parts = split_by(sch, l, &t)?;
@@ -121,12 +121,15 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     order.extend(lane_loop);
     sch.reorder(&order)?;
     pack_operands(sch, block, (lane, lanes), opts, mode)?;
-    // The blocked plan reduces all of `k` inside a row tile: its
-    // accumulators are written back per register tile (under `S2`), so they
-    // stay a register tile's worth; otherwise per `S1` tile.
+    // The blocked plan with `kc = k` reduces all of `k` inside a row tile:
+    // its accumulators are written back per register tile (under `S2`), so
+    // they stay a register tile's worth; otherwise (`kc < k`, or no plan)
+    // per `S1` tile — with `kc < k` the row block's accumulators outlive a
+    // block of `k`, and `codegen/registers.rs` keeps each tile's window of
+    // them in registers.
     let (anchor, first_r) = match plan {
-        Some(_) => (s[2].last().copied(), r[1].first().copied()),
-        None => (s[1].last().copied(), r[0].first().copied()),
+        Some(p) if p.kc == k_extent(&roles) => (s[2].last().copied(), r[1].first().copied()),
+        _ => (s[1].last().copied(), r[0].first().copied()),
     };
     // Accumulators in a local buffer, written back (or consumed) per tile.
     let behind = match fusable_consumer(sch, block) {
@@ -163,6 +166,11 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     tidy_nest(sch, &below, lanes, true)?;
     parallelize(sch, &s[0], opts)?;
     Ok(())
+}
+
+/// The extent of the (one) reduce loop of a blocked product.
+fn k_extent(roles: &[super::roles::LoopRole]) -> i64 {
+    roles.iter().filter(|r| r.kind == IterKind::Reduce).map(|r| r.extent).product()
 }
 
 /// The default tile of a short row of vectors that no register tile width
