@@ -142,6 +142,11 @@ fn plan_loop(k: &Var, body: &[LStmt], temps: &[LBuffer], outer: &[(Var, i64, boo
         let mut ok = true;
         let mut stored = false;
         for b in &blocks {
+            // (An element of `t` used as an index is not renamed: leave `t` alone.)
+            let stores = b.init.iter().map(|(_, s)| s).chain(std::iter::once(&b.store));
+            if stores.flat_map(|s| &s.indices).any(|i| i.loads().iter().any(|l| *l.buffer == *t.name)) {
+                ok = false;
+            }
             for (buf, idx, is_store) in b.accesses() {
                 if *buf != *t.name {
                     continue;
