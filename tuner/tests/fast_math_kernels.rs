@@ -12,9 +12,6 @@
 
 mod common;
 
-use tuner::builder::{build_batch, prepare};
-use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
-
 const KERNEL: &str = r#"
 #[fast_math]
 fn fast(a: [f32; 8, 37], o: &mut [f32; 4, 8, 37]) {
@@ -68,30 +65,12 @@ fn fast(a: [f32; 8, 37], o: &mut [f32; 4, 8, 37]) {
 }
 "#;
 
-/// Builds and runs `func`'s candidates against the interpreter with relative
-/// tolerance `rtol`: the labels of those that ran and of those that were wrong.
+/// `func`'s default and first `samples` sampled candidates on every ISA
+/// against the interpreter with relative tolerance `rtol`.
 fn run(func: &kiln_ir::ir::PrimFunc, name: &str, samples: u64, rtol: f64) -> (Vec<String>, Vec<String>) {
     let work = std::env::temp_dir().join("kiln-fast-math-kernels");
-    let tc = prepare(&work).expect("runtime builds");
-    let data = work.join("data").join(name);
-    write_data(func, &data, 7).unwrap();
     let (cands, labels) = common::candidates_on_every_isa(func, samples);
-    let built = build_batch(&tc, func, &cands, name);
-    let failed: Vec<_> = built.failed.iter().map(|(i, e)| (&labels[*i], e)).collect();
-    assert!(failed.is_empty(), "{failed:?}");
-    let ids: Vec<usize> = (0..built.included.len()).collect();
-    let opts = RunOptions { rtol, atol_rel: 0.0, min_sample_us: 1.0, repeats: 1, ..RunOptions::default() };
-    let (mut ok, mut wrong) = (Vec::new(), Vec::new());
-    for (id, o) in run_batch(&built.exe, &data, &ids, &opts) {
-        let label = labels[built.included[id]].clone();
-        match o {
-            Outcome::Ok { .. } => ok.push(label),
-            Outcome::Unsupported(_) => {}
-            Outcome::Wrong(_) => wrong.push(label),
-            other => panic!("{name} {label}: {}", other.describe()),
-        }
-    }
-    (ok, wrong)
+    common::run_against_interpreter(&work, func, &cands, &labels, name, (rtol, 0.0))
 }
 
 #[test]

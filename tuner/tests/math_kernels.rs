@@ -14,9 +14,6 @@
 
 mod common;
 
-use tuner::builder::{build_batch, prepare};
-use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
-
 const KERNEL: &str = r#"
 fn math(a: [f32; 8, 37], o: &mut [f32; 6, 8, 37]) {
     for (i, j) in grid(8, 37) {
@@ -62,23 +59,9 @@ fn math(a: [f32; 8, 37], o: &mut [f32; 6, 8, 37]) {
 fn math_kernels_match_the_interpreter_within_an_ulp() {
     let func = kiln_ir::parse::parse_kernel_str(KERNEL).unwrap().func;
     let work = std::env::temp_dir().join("kiln-math-kernels");
-    let tc = prepare(&work).expect("runtime builds");
-    let data = work.join("data");
-    write_data(&func, &data, 7).unwrap();
     let (cands, labels) = common::candidates_on_every_isa(&func, 2);
-    let built = build_batch(&tc, &func, &cands, "math_kernels");
-    let failed: Vec<_> = built.failed.iter().map(|(i, e)| (&labels[*i], e)).collect();
-    assert!(failed.is_empty(), "{failed:?}");
-    let ids: Vec<usize> = (0..built.included.len()).collect();
-    let opts = RunOptions { rtol: 1.2e-7, atol_rel: 0.0, min_sample_us: 1.0, repeats: 1, ..RunOptions::default() };
-    let mut ran = 0;
-    for (id, o) in run_batch(&built.exe, &data, &ids, &opts) {
-        let label = &labels[built.included[id]];
-        match o {
-            Outcome::Ok { .. } => ran += 1,
-            Outcome::Unsupported(_) => {}
-            other => panic!("{label}: {}", other.describe()),
-        }
-    }
+    let (ok, wrong) = common::run_against_interpreter(&work, &func, &cands, &labels, "math_kernels", (1.2e-7, 0.0));
+    assert!(wrong.is_empty(), "{wrong:?}");
+    let ran = ok.len();
     assert!(ran >= 3, "only {ran} candidates ran");
 }

@@ -9,8 +9,8 @@ mod common;
 use kiln_ir::schedule::testing::{kc_blocked_trace, matmul};
 use kiln_ir::schedule::{DecisionMode, Schedule};
 use kiln_ir::target::Isa;
-use tuner::builder::{build_batch, prepare, Candidate};
-use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
+use tuner::builder::Candidate;
+use tuner::runner::RunOptions;
 
 #[test]
 fn a_kc_blocked_product_matches_the_interpreter_on_every_isa() {
@@ -36,21 +36,17 @@ fn a_kc_blocked_product_matches_the_interpreter_on_every_isa() {
         Candidate::new(scheduled.clone(), Isa::Avx2).checked(),
         avx512.checked(),
     ];
+    let labels: Vec<String> = ["scalar", "avx2", "avx512", "avx2 checked", "avx512 checked"].map(String::from).to_vec();
     let work = common::temp_dir("kiln-register-tiles");
-    let tc = prepare(&work).expect("runtime builds");
-    let data = work.join("data");
-    write_data(&func, &data, 3).unwrap();
-    let built = build_batch(&tc, &func, &cands, "register_tiles");
-    assert!(built.failed.is_empty(), "{:?}", built.failed);
-    let ids: Vec<usize> = (0..built.included.len()).collect();
-    let opts = RunOptions { min_sample_us: 1.0, repeats: 1, ..RunOptions::default() };
-    let mut ran = 0;
-    for (id, o) in run_batch(&built.exe, &data, &ids, &opts) {
-        match o {
-            Outcome::Ok { .. } => ran += 1,
-            Outcome::Unsupported(_) => {}
-            other => panic!("candidate {id}: {}", other.describe()),
-        }
-    }
+    let (ok, wrong) = common::run_against_interpreter(
+        &work,
+        &func,
+        &cands,
+        &labels,
+        "register_tiles",
+        (RunOptions::default().rtol, RunOptions::default().atol_rel),
+    );
+    assert!(wrong.is_empty(), "{wrong:?}");
+    let ran = ok.len();
     assert!(ran >= 3, "only {ran} candidates ran");
 }

@@ -40,6 +40,7 @@ use std::sync::Arc;
 use crate::ir::arith::{Analyzer, Sum};
 use crate::ir::{Annotations, Expr, ForKind, Load, Scope, Var};
 
+use super::compact::substitute_lets;
 use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt, LStore};
 
 /// The largest window promoted, in elements (a register tile holds at most
@@ -152,7 +153,7 @@ fn plan_loop(k: &Var, body: &[LStmt], temps: &[LBuffer], outer: &[(Var, i64, boo
                     continue;
                 }
                 stored |= is_store;
-                match split_index(&an, &resolve(b, &idx[0]), k, &inner) {
+                match split_index(&an, &substitute_lets(b, &idx[0]), k, &inner) {
                     Some(p) => parts.push(p),
                     None => ok = false,
                 }
@@ -189,15 +190,6 @@ fn straight_line<'a>(body: &'a [LStmt], inner: &mut Vec<(Var, i64)>, blocks: &mu
         }
         _ => false,
     })
-}
-
-/// `e` with the block's iteration variables replaced by their bindings.
-fn resolve(b: &LBlock, e: &Expr) -> Expr {
-    let mut e = e.clone();
-    for (v, binding, _) in b.lets.iter().rev() {
-        e = e.substitute(&|x| (x == v).then(|| binding.clone()));
-    }
-    e
 }
 
 /// `index = base + offset`: `base` the terms over other variables (not
@@ -271,7 +263,7 @@ fn redirect(body: &mut [LStmt], p: &Plan, reg: &Arc<str>) {
             LStmt::Block(b) => {
                 let lets = b.clone();
                 rename(b, &p.buffer.name, reg, |idx| {
-                    let (_, mut off) = split_index(&p.an, &resolve(&lets, &idx[0]), &p.k, &p.inner)
+                    let (_, mut off) = split_index(&p.an, &substitute_lets(&lets, &idx[0]), &p.k, &p.inner)
                         .expect("planned: every access splits");
                     off.constant -= p.lo;
                     vec![off.to_expr()]

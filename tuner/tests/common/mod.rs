@@ -65,3 +65,39 @@ pub fn candidates_on_every_isa(
     }
     (cands, labels)
 }
+
+/// Builds `cands` (of `func`, labelled `labels`) into one executable in
+/// `work` and runs each once against the interpreter's outputs, within
+/// `|got - want| <= atol_rel · max|want| + rtol · |want|`: the labels of the
+/// candidates that ran right, and `label: why` for those that were wrong.
+/// Candidates this CPU cannot run are skipped; a build failure or a crash
+/// fails the test.
+pub fn run_against_interpreter(
+    work: &std::path::Path,
+    func: &kiln_ir::ir::PrimFunc,
+    cands: &[tuner::builder::Candidate],
+    labels: &[String],
+    name: &str,
+    (rtol, atol_rel): (f64, f64),
+) -> (Vec<String>, Vec<String>) {
+    use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
+    let tc = tuner::builder::prepare(work).expect("runtime builds");
+    let data = work.join("data").join(name);
+    write_data(func, &data, 7).unwrap();
+    let built = tuner::builder::build_batch(&tc, func, cands, name);
+    let failed: Vec<_> = built.failed.iter().map(|(i, e)| (&labels[*i], e)).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let ids: Vec<usize> = (0..built.included.len()).collect();
+    let opts = RunOptions { rtol, atol_rel, min_sample_us: 1.0, repeats: 1, ..RunOptions::default() };
+    let (mut ok, mut wrong) = (Vec::new(), Vec::new());
+    for (id, o) in run_batch(&built.exe, &data, &ids, &opts) {
+        let label = labels[built.included[id]].clone();
+        match o {
+            Outcome::Ok { .. } => ok.push(label),
+            Outcome::Unsupported(_) => {}
+            Outcome::Wrong(why) => wrong.push(format!("{label}: {why}")),
+            other => panic!("{name} {label}: {}", other.describe()),
+        }
+    }
+    (ok, wrong)
+}
