@@ -239,3 +239,43 @@ fn vectorization_report_explains_scalar_loops() {
         }
     }
 }
+
+/// A lane loop of four vectors that calls `exp` (softmax's default on AVX2)
+/// runs its copies in lockstep: every copy's argument first, one call of the
+/// lockstep form, then the stores; the last, partial group of a row of 1000
+/// goes vector by vector. Without a math call the copies stay one by one.
+#[test]
+fn vectors_calling_exp_run_in_lockstep() {
+    let f = kernel_in_file(include_str!("../../kernels/src/softmax.rs")).func;
+    let avx2 = code(&f, Isa::Avx2);
+    let flat: String = avx2.split_whitespace().collect();
+    assert!(
+        flat.contains("let[__k0_2,__k1_2,__k2_2,__k3_2]=::kiln::simd::exp_avx2_n([__k0_1,__k1_1,__k2_1,__k3_1"),
+        "{avx2}"
+    );
+    let call = flat.find("exp_avx2_n(").unwrap();
+    let (before, after) = flat.split_at(call);
+    assert!(before.contains("let__k3_1=") && !before.contains("_mm256_storeu_ps(expv"), "{avx2}");
+    assert!(after.contains("_mm256_storeu_ps(expv"), "{avx2}");
+    // The group that runs past the row's 1000 columns: one vector at a time.
+    assert!(flat.contains("::kiln::simd::exp_avx2(_mm256_sub_ps("), "{avx2}");
+    // AVX-512 has no lockstep forms: one vector per iteration, as before.
+    assert!(!code(&f, Isa::Avx512).contains("__k0_"));
+
+    let doubled = scheduled(
+        "tensor_func! {
+            pub fn doubled(a: [f32; 4, 32], b: &mut [f32; 4, 32]) {
+                for (i, j) in grid(4, 32) {
+                    block(\"D\") {
+                        let (vi, vj) = axis::remap(\"SS\", (i, j));
+                        b[vi, vj] = a[vi, vj] * 2.0;
+                    }
+                }
+            }
+        }",
+        "b0 = sch.get_block(name=\"D\", func_name=\"main\")
+l1, l2 = sch.get_loops(block=b0)
+sch.vectorize(loop=l2)",
+    );
+    assert!(!pretty(&emit_impl(&doubled, Isa::Avx2, &format_ident!("k"))).contains("__k0_"));
+}

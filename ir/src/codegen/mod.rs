@@ -9,6 +9,8 @@
 //! functions a kernel exports. `fast_math.rs` holds what `#[fast_math]`
 //! allows. `registers.rs` keeps a register tile's accumulators in
 //! registers across its reduction loop when they live in a larger temporary.
+//! `lockstep.rs` interleaves the vectors of a short vectorized loop that
+//! calls vector math.
 
 mod bounds;
 mod compact;
@@ -19,6 +21,7 @@ pub mod isa;
 mod kernel;
 mod legality;
 pub mod lir;
+mod lockstep;
 pub mod lower;
 mod packed;
 pub mod registers;
@@ -30,6 +33,7 @@ pub use kernel::{
     CodegenOptions, Variant,
 };
 pub use legality::{vectorization_report, ScalarReason};
+pub use lockstep::has_lockstep_form;
 
 /// Formats tokens as readable Rust source (prettyplease).
 pub fn pretty(tokens: &proc_macro2::TokenStream) -> String {

@@ -16,6 +16,8 @@
 //! With `check_all_accesses`, each vector access checks its whole lane range
 //! (the active lanes of a masked one) against the buffer's length first.
 
+use std::cell::RefCell;
+
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, ToTokens};
 
@@ -25,26 +27,30 @@ use super::emit::{elem_type, ident, int_lit, Emitter, Env};
 use super::isa::VectorOps;
 use super::legality::{access_text, check_blocks, element_type, flatten_body, linear_in, ScalarReason};
 use super::lir::{LBlock, LStmt, LStore};
+use super::lockstep::Steps;
 
-fn and_all(v: &[Expr]) -> Expr {
+pub(super) fn and_all(v: &[Expr]) -> Expr {
     v.iter().fold(Expr::true_(), |acc, c| acc.and(c.clone()))
 }
 
-struct Ctx<'a> {
-    ops: &'a dyn VectorOps,
-    dt: DataType,
-    lanes: usize,
-    x: Var,
+pub(super) struct Ctx<'a> {
+    pub ops: &'a dyn VectorOps,
+    pub dt: DataType,
+    pub lanes: usize,
+    pub x: Var,
     /// The first lane's value of `x` in the vector being emitted.
-    xbase: Expr,
+    pub xbase: Expr,
     /// A partial vector: only the first `n` lanes exist (`n`: a `usize`
     /// expression, a literal for a loop's tail, a variable for a vector that
     /// a lane predicate cuts short).
-    partial: Option<TokenStream>,
+    pub partial: Option<TokenStream>,
     /// In a partial vector, temporaries are still read and written whole:
     /// the lanes past the `n` active ones land in their row padding
     /// ([`tail_in_padding`]).
-    full_temps: bool,
+    pub full_temps: bool,
+    /// In lockstep emission ([`super::lockstep`]): where the vector values of
+    /// the expression go, each bound to a `let`.
+    pub lets: Option<&'a RefCell<Steps>>,
 }
 
 /// Emits a vectorized loop, or the reason to fall back to the scalar loop.
@@ -92,7 +98,23 @@ fn vector_code(
     let tail = extent % lanes as i64;
     let mut out = TokenStream::new();
     if nvec > 0 {
-        if nvec <= 4 {
+        let copy = |c: i64| Ctx {
+            ops,
+            dt,
+            lanes,
+            x: x.clone(),
+            xbase: Expr::Int(c * lanes as i64),
+            partial: None,
+            full_temps: false,
+            lets: None,
+        };
+        if (2..=4).contains(&nvec) && super::lockstep::worth_grouping(em, blocks, &copy(0)) {
+            let ctxs: Vec<Ctx> = (0..nvec).map(copy).collect();
+            env.loops.push((x.clone(), extent));
+            let code = super::lockstep::emit_group(em, blocks, &ctxs, env);
+            env.loops.pop();
+            out.extend(code?);
+        } else if nvec <= 4 {
             for c in 0..nvec {
                 let ctx = Ctx {
                     ops,
@@ -102,6 +124,7 @@ fn vector_code(
                     xbase: Expr::Int(c * lanes as i64),
                     partial: None,
                     full_temps: false,
+                    lets: None,
                 };
                 env.loops.push((x.clone(), extent));
                 let code = emit_vector(em, blocks, &ctx, env);
@@ -118,6 +141,7 @@ fn vector_code(
                 xbase: Expr::var(&cv) * lanes as i64,
                 partial: None,
                 full_temps: false,
+                lets: None,
             };
             env.loops.push((cv.clone(), nvec));
             env.loops.push((x.clone(), extent));
@@ -134,8 +158,16 @@ fn vector_code(
         // A masked vector when every access allows it, else scalar lanes.
         let start = Expr::Int(nvec * lanes as i64);
         let n = Literal::usize_unsuffixed(tail as usize);
-        let ctx =
-            Ctx { ops, dt, lanes, x: x.clone(), xbase: start.clone(), partial: Some(quote!(#n)), full_temps: false };
+        let ctx = Ctx {
+            ops,
+            dt,
+            lanes,
+            x: x.clone(),
+            xbase: start.clone(),
+            partial: Some(quote!(#n)),
+            full_temps: false,
+            lets: None,
+        };
         env.loops.push((x.clone(), extent));
         let masked = emit_vector(em, blocks, &ctx, env);
         env.loops.pop();
@@ -173,7 +205,12 @@ fn scalar_lanes(
     quote!(for #v in #s..#s + #n { #code })
 }
 
-fn emit_vector(em: &mut Emitter, blocks: &[LBlock], ctx: &Ctx, env: &mut Env) -> Result<TokenStream, ScalarReason> {
+pub(super) fn emit_vector(
+    em: &mut Emitter,
+    blocks: &[LBlock],
+    ctx: &Ctx,
+    env: &mut Env,
+) -> Result<TokenStream, ScalarReason> {
     let mut out = TokenStream::new();
     for b in blocks {
         let mut uniform = Vec::new();
@@ -360,7 +397,7 @@ fn lanes_ptr(em: &Emitter, buffer: &str, off: TokenStream, ctx: &Ctx, env: &Env,
     }
 }
 
-fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env) -> Result<TokenStream, ScalarReason> {
+pub(super) fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env) -> Result<TokenStream, ScalarReason> {
     let (off, stride, _) = lane_access(em, b, &st.indices[0], ctx, env);
     debug_assert_eq!(stride, 1);
     let v = vexpr(em, b, &st.value, ctx, env)?;
@@ -410,7 +447,20 @@ fn no_vector_form(b: &LBlock, e: &Expr, ctx: &Ctx) -> ScalarReason {
     ScalarReason::NoVectorForm { lane: ctx.x.to_string(), block: b.name.clone(), expr: e.to_string() }
 }
 
+/// The vector (or scalar) value of `e`; in lockstep emission, a vector is
+/// bound to the next `let` of the copy (a math call binds itself).
 fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, ScalarReason> {
+    let v = vnode(em, b, e, ctx, env)?;
+    Ok(match (v, ctx.lets) {
+        (V::Vec(code), Some(sink)) if !matches!(e, Expr::Unary(..)) => {
+            let name = Steps::bind(sink, code, None);
+            V::Vec(quote!(#name))
+        }
+        (v, _) => v,
+    })
+}
+
+fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, ScalarReason> {
     if !varies(em, b, e, ctx, env) {
         return Ok(V::Scalar(em.value(b, e, env)));
     }
@@ -500,7 +550,19 @@ fn vexpr(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
         Expr::Unary(op, x) => {
             let a = to_vec(ctx, vexpr(em, b, x, ctx, env)?);
             let fast = em.fast_math.then(|| ctx.ops.unary_fast(&em.helpers, dt, *op, a.clone())).flatten();
-            V::Vec(fast.or_else(|| ctx.ops.unary(&em.helpers, dt, *op, a)).ok_or_else(none)?)
+            let is_fast = fast.is_some();
+            let code = fast.or_else(|| ctx.ops.unary(&em.helpers, dt, *op, a.clone())).ok_or_else(none)?;
+            match ctx.lets {
+                Some(sink) if varies(em, b, x, ctx, env) => {
+                    let name = Steps::bind(sink, code, Some(((*op, is_fast), a)));
+                    V::Vec(quote!(#name))
+                }
+                Some(sink) => {
+                    let name = Steps::bind(sink, code, None);
+                    V::Vec(quote!(#name))
+                }
+                None => V::Vec(code),
+            }
         }
         Expr::Select(c, t, f) => {
             let m = vmask(em, b, c, ctx, env)?;

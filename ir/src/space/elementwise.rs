@@ -9,17 +9,27 @@
 //! loop) whose store is contiguous in its innermost loop, of a floating-point
 //! type, at least one vector long, on an ISA with vector lanes.
 //!
-//! **What it samples:** nothing: the lane count comes from the target.
+//! **What it samples:** when the block calls a vector math function that
+//! the target computes several vectors at a time in lockstep (`exp`, `tanh`
+//! on AVX2: `codegen::lockstep`), how many vectors the lane loop holds: 1, 2
+//! or 4 (`sample_categorical`, those that fit the loop). Default: the most
+//! that fit — measured on Zen 1 (AMD EPYC family 23 model 1), 4 vectors
+//! against 1: softmax 110 → 89.5 µs, softmax_fast 88.8 → 69.8, gelu 636 →
+//! 554; 2 vectors gained 7 % at most. Otherwise nothing: the lane count
+//! comes from the target.
 
-use crate::ir::DataType;
+use crate::ir::{DataType, Expr};
 use crate::schedule::{Factor, Schedule};
 
-use super::common::{loop_handles, parallelize, rule_subject};
+use super::common::{choose, loop_handles, parallelize, rule_subject};
 use super::roles::store_lane_iter;
-use super::{SpaceError, SpaceOptions};
+use super::{Mode, SpaceError, SpaceOptions};
+
+/// The numbers of vectors a lane loop may hold in lockstep.
+const GROUPS: [i64; 3] = [1, 2, 4];
 
 /// Vectorizes (and parallelizes) the spatial-only `block`.
-pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions) -> Result<(), SpaceError> {
+pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
     let Some((_, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
     let Some(last) = roles.last() else { return Ok(()) };
     let dt = br.block.body.value.dtype();
@@ -33,7 +43,19 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions) -> Res
     if last.extent < lanes {
         return Ok(());
     }
-    let parts = sch.split(l, &[None, Some(Factor::Int(lanes))])?;
+    let mut calls = false;
+    br.block.body.value.visit(&mut |e| {
+        if let Expr::Unary(op, _) = e {
+            calls |= crate::codegen::has_lockstep_form(opts.isa, dt, *op);
+        }
+    });
+    let group = if calls {
+        let fit: Vec<i64> = GROUPS.into_iter().filter(|g| g * lanes <= last.extent).collect();
+        choose(sch, &fit, fit.len() - 1, mode)?
+    } else {
+        1
+    };
+    let parts = sch.split(l, &[None, Some(Factor::Int(lanes * group))])?;
     sch.vectorize(parts[1])?;
     if roles.len() >= 2 && opts.threads > 1 {
         let outer = handles[&roles[0].var];

@@ -150,7 +150,7 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
                 None => {}
             }
         } else if !done && !absorbed_by_producer(sch, name) {
-            elementwise::apply(sch, name, opts)?;
+            elementwise::apply(sch, name, opts, &mut mode)?;
         }
     }
     Ok(())

@@ -23,6 +23,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::pack::Pack;
+
 pub const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// `1.5·2^23`: adding it rounds to an integer and leaves the integer in the
 /// low bits of the sum.
@@ -39,20 +42,29 @@ pub const EXP_LO: f32 = -104.0;
 pub const EXP_HI: f32 = 89.0;
 
 /// `(t, r, q)`: the biased sum holding `n`, the reduced argument and the
-/// polynomial `q(r)`, so that `e^x = 2^n·(1 + r·q)`.
+/// polynomial `q(r)`, so that `e^x = 2^n·(1 + r·q)`; of `K` vectors in
+/// lockstep.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn reduce_n<const K: usize>(x: Pack<K>, poly: &[f32]) -> (Pack<K>, Pack<K>, Pack<K>) {
+    let t = x.fmadd(Pack::splat(LOG2E), Pack::splat(MAGIC));
+    let n = t.sub(Pack::splat(MAGIC));
+    let r = n.fnmadd(Pack::splat(LN2_HI), x);
+    let r = n.fnmadd(Pack::splat(LN2_LO), r);
+    let mut q = Pack::splat(poly[0]);
+    for c in &poly[1..] {
+        q = q.fmadd(r, Pack::splat(*c));
+    }
+    (t, r, q)
+}
+
+/// [`reduce_n`] of one vector, with `exp`'s polynomial.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn reduce_avx2(x: __m256) -> (__m256, __m256, __m256) {
-    let t = _mm256_fmadd_ps(x, _mm256_set1_ps(LOG2E), _mm256_set1_ps(MAGIC));
-    let n = _mm256_sub_ps(t, _mm256_set1_ps(MAGIC));
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    let mut q = _mm256_set1_ps(EXP_POLY[0]);
-    for c in &EXP_POLY[1..] {
-        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(*c));
-    }
-    (t, r, q)
+    let (t, r, q) = reduce_n(Pack([x]), &EXP_POLY);
+    (t.0[0], r.0[0], q.0[0])
 }
 
 /// `v·2^n` for `n` held by `t`, exact while the result is normal.
@@ -60,8 +72,7 @@ pub(crate) unsafe fn reduce_avx2(x: __m256) -> (__m256, __m256, __m256) {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn scale_fast_avx2(v: __m256, t: __m256) -> __m256 {
-    let e = _mm256_slli_epi32::<23>(_mm256_castps_si256(t));
-    _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(v), e))
+    Pack([v]).add_bits(Pack([t]).shl23()).0[0]
 }
 
 /// `v·2^n` rounded once, for `n` in `[−150, 128]` held by `t` (two exact
@@ -94,11 +105,25 @@ pub(crate) unsafe fn any_beyond_avx2(x: __m256, limit: f32) -> bool {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn exp_avx2(x: __m256) -> __m256 {
-    if any_beyond_avx2(x, EXP_FAST) {
-        return exp_avx2_edge(x);
+    exp_avx2_n([x])[0]
+}
+
+/// [`exp_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits, in
+/// an order the core overlaps. A lane beyond `±87` (or NaN) in any of them
+/// sends all `K` through the slower path.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn exp_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
+    let x = Pack(x);
+    if x.any_beyond(EXP_FAST) {
+        return x.map(|v| exp_avx2_edge(v)).0;
     }
-    let (t, r, q) = reduce_avx2(x);
-    scale_fast_avx2(_mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0)), t)
+    let (t, r, q) = reduce_n(x, &EXP_POLY);
+    q.fmadd(r, Pack::splat(1.0)).add_bits(t.shl23()).0
 }
 
 /// [`exp_avx2`] of a vector with a lane beyond `±87` or NaN.

@@ -30,8 +30,9 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::exp::{any_beyond_avx2, scale_avx2, scale_fast_avx2, EXP_FAST, EXP_HI, EXP_LO};
-use super::exp::{LN2_HI, LN2_LO, LOG2E, MAGIC};
+use super::exp::{reduce_n, scale_avx2, EXP_FAST, EXP_HI, EXP_LO};
+#[cfg(target_arch = "x86_64")]
+use super::pack::Pack;
 
 /// `q` of `e^r = 1 + r·q(r)` for `exp_fast`, highest degree first.
 pub const EXP_FAST_POLY: [f32; 5] = [8.290_314e-3, 4.189_793e-2, 0.166_676_36, 0.499_991_5, 0.999_999_7];
@@ -45,24 +46,16 @@ pub const TANH_FAST_SPLIT: f32 = 0.5;
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn reduce_fast_avx2(x: __m256) -> (__m256, __m256, __m256) {
-    let t = _mm256_fmadd_ps(x, _mm256_set1_ps(LOG2E), _mm256_set1_ps(MAGIC));
-    let n = _mm256_sub_ps(t, _mm256_set1_ps(MAGIC));
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    let mut q = _mm256_set1_ps(EXP_FAST_POLY[0]);
-    for c in &EXP_FAST_POLY[1..] {
-        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(*c));
-    }
-    (t, r, q)
+    let (t, r, q) = reduce_n(Pack([x]), &EXP_FAST_POLY);
+    (t.0[0], r.0[0], q.0[0])
 }
 
 /// `exp_fast` of lanes within `±87`.
 #[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn exp_fast_core_avx2(x: __m256) -> __m256 {
-    let (t, r, q) = reduce_fast_avx2(x);
-    scale_fast_avx2(_mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0)), t)
+#[inline(always)]
+unsafe fn exp_fast_core<const K: usize>(x: Pack<K>) -> Pack<K> {
+    let (t, r, q) = reduce_n(x, &EXP_FAST_POLY);
+    q.fmadd(r, Pack::splat(1.0)).add_bits(t.shl23())
 }
 
 /// `exp` of 8 lanes, within 2.02 ulp (see the module documentation).
@@ -73,10 +66,22 @@ unsafe fn exp_fast_core_avx2(x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn exp_fast_avx2(x: __m256) -> __m256 {
-    if any_beyond_avx2(x, EXP_FAST) {
-        return exp_fast_avx2_edge(x);
+    exp_fast_avx2_n([x])[0]
+}
+
+/// [`exp_fast_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn exp_fast_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
+    let x = Pack(x);
+    if x.any_beyond(EXP_FAST) {
+        return x.map(|v| exp_fast_avx2_edge(v)).0;
     }
-    exp_fast_core_avx2(x)
+    exp_fast_core(x).0
 }
 
 /// [`exp_fast_avx2`] of a vector with a lane beyond `±87` or NaN: as
@@ -114,23 +119,34 @@ pub unsafe fn sigmoid_fast_avx2(x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn tanh_fast_avx2(x: __m256) -> __m256 {
+    tanh_fast_avx2_n([x])[0]
+}
+
+/// [`tanh_fast_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn tanh_fast_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
     use super::tanh::TANH_CLAMP;
-    let sign = _mm256_set1_ps(-0.0);
-    let one = _mm256_set1_ps(1.0);
-    let a = _mm256_andnot_ps(sign, x);
-    let z = _mm256_mul_ps(a, a);
-    let mut q = _mm256_set1_ps(TANH_FAST_POLY[0]);
+    let x = Pack(x);
+    let one = Pack::splat(1.0);
+    let a = x.abs();
+    let z = a.mul(a);
+    let mut q = Pack::splat(TANH_FAST_POLY[0]);
     for c in &TANH_FAST_POLY[1..] {
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(*c));
+        q = q.fmadd(z, Pack::splat(*c));
     }
-    let small = _mm256_fmadd_ps(_mm256_mul_ps(a, z), q, a);
+    let small = a.mul(z).fmadd(q, a);
     // 2·min(a, 9.1) ≤ 18.2: within the exponential's fast range.
-    let a2 = _mm256_min_ps(_mm256_set1_ps(TANH_CLAMP), a);
-    let e = exp_fast_core_avx2(_mm256_add_ps(a2, a2));
-    let large = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)));
+    let a2 = Pack::splat(TANH_CLAMP).min(a);
+    let e = exp_fast_core(a2.add(a2));
+    let large = one.sub(Pack::splat(2.0).div(e.add(one)));
     // A NaN fails the comparison: the polynomial's NaN.
-    let y = _mm256_blendv_ps(small, large, _mm256_cmp_ps::<_CMP_GE_OQ>(a, _mm256_set1_ps(TANH_FAST_SPLIT)));
-    _mm256_xor_ps(y, _mm256_and_ps(sign, x))
+    let big = a.map(|a| _mm256_cmp_ps::<_CMP_GE_OQ>(a, _mm256_set1_ps(TANH_FAST_SPLIT)));
+    small.blend(large, big).xor_sign(x).0
 }
 
 /// `(n, r, q)` of `exp_fast` over the `_mm512_*` names in scope.

@@ -29,6 +29,7 @@ pub mod div;
 pub mod exp;
 pub mod fast;
 pub mod ln;
+mod pack;
 pub mod sigmoid;
 pub mod tanh;
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -38,17 +39,18 @@ mod ulp;
 pub use div::div_by_avx2;
 pub use div::markstein;
 #[cfg(target_arch = "x86_64")]
-pub use exp::{exp_avx2, exp_avx512};
+pub use exp::{exp_avx2, exp_avx2_n, exp_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use fast::{
-    exp_fast_avx2, exp_fast_avx512, sigmoid_fast_avx2, sigmoid_fast_avx512, tanh_fast_avx2, tanh_fast_avx512,
+    exp_fast_avx2, exp_fast_avx2_n, exp_fast_avx512, sigmoid_fast_avx2, sigmoid_fast_avx512, tanh_fast_avx2,
+    tanh_fast_avx2_n, tanh_fast_avx512,
 };
 #[cfg(target_arch = "x86_64")]
 pub use ln::{ln_avx2, ln_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use sigmoid::{sigmoid_avx2, sigmoid_avx512};
 #[cfg(target_arch = "x86_64")]
-pub use tanh::{tanh_avx2, tanh_avx512};
+pub use tanh::{tanh_avx2, tanh_avx2_n, tanh_avx512};
 
 /// The bodies of the `_avx512` functions, as macros taking the input vector:
 /// `exp!(x)`, `tanh!(x)`, `sigmoid!(x)`, `ln!(x)`. They call the `_mm512_*`

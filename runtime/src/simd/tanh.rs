@@ -13,7 +13,9 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::exp::{reduce_avx2, scale_fast_avx2};
+use super::exp::{reduce_n, EXP_POLY};
+#[cfg(target_arch = "x86_64")]
+use super::pack::Pack;
 
 /// `q` of `tanh x = x + x·z·q(z)` on `|x| < 1`, highest degree first.
 pub const TANH_POLY: [f32; 8] = [
@@ -39,24 +41,35 @@ pub const TANH_CLAMP: f32 = 9.1;
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn tanh_avx2(x: __m256) -> __m256 {
-    let sign = _mm256_set1_ps(-0.0);
-    let one = _mm256_set1_ps(1.0);
-    let a = _mm256_andnot_ps(sign, x);
+    tanh_avx2_n([x])[0]
+}
+
+/// [`tanh_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn tanh_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
+    let x = Pack(x);
+    let one = Pack::splat(1.0);
+    let a = x.abs();
     // a < 1: the odd polynomial.
-    let z = _mm256_mul_ps(a, a);
-    let mut q = _mm256_set1_ps(TANH_POLY[0]);
+    let z = a.mul(a);
+    let mut q = Pack::splat(TANH_POLY[0]);
     for c in &TANH_POLY[1..] {
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(*c));
+        q = q.fmadd(z, Pack::splat(*c));
     }
-    let small = _mm256_fmadd_ps(_mm256_mul_ps(a, z), q, a);
+    let small = a.mul(z).fmadd(q, a);
     // a ≥ 1: 1 − 2/(e^2a + 1), within the exponential's fast range.
-    let a2 = _mm256_min_ps(_mm256_set1_ps(TANH_CLAMP), a);
-    let (t, r, q) = reduce_avx2(_mm256_add_ps(a2, a2));
-    let e = scale_fast_avx2(_mm256_fmadd_ps(q, r, one), t);
-    let large = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)));
+    let a2 = Pack::splat(TANH_CLAMP).min(a);
+    let (t, r, q) = reduce_n(a2.add(a2), &EXP_POLY);
+    let e = q.fmadd(r, one).add_bits(t.shl23());
+    let large = one.sub(Pack::splat(2.0).div(e.add(one)));
     // A NaN fails the comparison: the polynomial's NaN.
-    let y = _mm256_blendv_ps(small, large, _mm256_cmp_ps::<_CMP_GE_OQ>(a, _mm256_set1_ps(TANH_SPLIT)));
-    _mm256_xor_ps(y, _mm256_and_ps(sign, x))
+    let big = a.map(|a| _mm256_cmp_ps::<_CMP_GE_OQ>(a, _mm256_set1_ps(TANH_SPLIT)));
+    small.blend(large, big).xor_sign(x).0
 }
 
 /// The body of [`tanh_avx512`] (see [`crate::simd`]).

@@ -109,6 +109,22 @@ impl VectorOps for Avx2 {
         })
     }
 
+    fn unary_group(
+        &self,
+        h: &Helpers,
+        dt: DataType,
+        op: UnOp,
+        fast: bool,
+        args: &[TokenStream],
+    ) -> Option<TokenStream> {
+        if !ps(dt) || !matches!(op, UnOp::Exp | UnOp::Tanh) {
+            return None;
+        }
+        let f = quote::format_ident!("{}{}_avx2_n", op.name(), if fast { "_fast" } else { "" });
+        let simd = &h.simd;
+        Some(quote!(#simd::#f([#(#args),*])))
+    }
+
     fn cmp(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> TokenStream {
         let imm = cmp_predicate(op);
         let f = pick!(dt, _mm256_cmp_ps, _mm256_cmp_pd);

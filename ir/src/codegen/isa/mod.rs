@@ -107,6 +107,19 @@ pub(crate) trait VectorOps: Sync {
         let simd = &h.simd;
         Some(quote!(#simd::#f(#a)))
     }
+    /// The lockstep form of `op` (`fast`: `#[fast_math]`'s) over the vectors
+    /// `args`, an array of their results (`kiln::simd::exp_avx2_n([..])`),
+    /// where the runtime has one ([`crate::codegen`]'s `lockstep`).
+    fn unary_group(
+        &self,
+        _h: &Helpers,
+        _dt: DataType,
+        _op: UnOp,
+        _fast: bool,
+        _args: &[TokenStream],
+    ) -> Option<TokenStream> {
+        None
+    }
     /// The ISA's suffix in `kiln::simd`'s names (`avx2`, `avx512`).
     fn name(&self) -> &'static str;
     /// A comparison mask.
