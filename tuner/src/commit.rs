@@ -6,8 +6,10 @@
 //!   replays (strictly) to the very program that was measured;
 //! - the entry is for the ISA on the tuning machine's CPU class
 //!   (`x86_64-avx2@znver3`); the ISA's generic entry (`x86_64-avx2`, what
-//!   CPUs of other classes run) is written too when the file has none yet or
-//!   only a hand-written one (a tuned generic entry from another CPU stays);
+//!   CPUs of other classes run) is written too when the file has none yet,
+//!   only a hand-written one, or one tuned earlier on this CPU class (a
+//!   retuning supersedes it: the code generator or the space may have
+//!   changed since); a generic entry tuned on another CPU class stays;
 //! - the entries of the other targets are kept;
 //! - the entry already there for this ISA (hand-written or tuned) is timed
 //!   in the same final round as the winner; it is kept unless the winner is
@@ -138,7 +140,7 @@ pub fn commit_best(
         }),
         note: (threads > 1).then(|| format!("tuned for {threads} threads")),
     };
-    if target.cpu.is_some() && file.entry(&target.generic()).is_none_or(|e| e.tuned.is_none()) {
+    if target.cpu.is_some() && writes_generic(file.entry(&target.generic()), &machine.cpu_class) {
         file.targets.insert(target.generic().key(), entry.clone());
     }
     file.targets.insert(target.key(), entry);
@@ -149,6 +151,50 @@ pub fn commit_best(
     Ok(Committed::Written { path, note })
 }
 
+/// Whether a tuning on CPU class `class` also writes the ISA's generic entry
+/// `generic`: when there is none, when it is hand-written, and when it was
+/// tuned on this class (entries older than the classes name the CPU model
+/// only: then the same model).
+fn writes_generic(generic: Option<&TargetEntry>, class: &str) -> bool {
+    let Some(p) = generic.and_then(|e| e.tuned.as_ref()) else { return true };
+    match p.cpu_class.as_deref() {
+        Some(c) => c == class,
+        None => p.cpu == crate::machine::cpu_model(),
+    }
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuned_on(class: Option<&str>, cpu: &str) -> TargetEntry {
+        let p = Provenance {
+            trials: 64,
+            seed: 0,
+            cpu: cpu.into(),
+            date: String::new(),
+            wall_seconds: None,
+            strategy: None,
+            cpu_class: class.map(Into::into),
+            peak_gflops: None,
+            cache_kib: None,
+        };
+        TargetEntry { trace: Default::default(), latency_us: None, gflops: None, tuned: Some(p), note: None }
+    }
+
+    #[test]
+    fn the_generic_entry_follows_the_tunings_of_its_own_class_only() {
+        let hand = TargetEntry { tuned: None, ..tuned_on(None, "") };
+        assert!(writes_generic(None, "znver1"));
+        assert!(writes_generic(Some(&hand), "znver1"));
+        assert!(writes_generic(Some(&tuned_on(Some("znver1"), "AMD EPYC")), "znver1"));
+        assert!(!writes_generic(Some(&tuned_on(Some("sapphirerapids"), "Intel Xeon")), "znver1"));
+        let here = crate::machine::cpu_model();
+        assert!(writes_generic(Some(&tuned_on(None, &here)), "znver1"));
+        assert!(!writes_generic(Some(&tuned_on(None, "some other CPU model")), "znver1"));
+    }
 }
