@@ -259,4 +259,15 @@ pub mod emu512 {
     pub unsafe fn ln_avx512(a: __m512) -> __m512 {
         ::kiln::simd::avx512_bodies::ln!(a)
     }
+
+    /// `kiln::simd::avx512_x2`'s lockstep math over the intrinsics above.
+    #[allow(clippy::missing_safety_doc)]
+    pub mod avx512_x2 {
+        ::kiln::simd::avx512_bodies::pack512!(2, #[inline]);
+    }
+    /// `kiln::simd::avx512_x4`'s lockstep math over the intrinsics above.
+    #[allow(clippy::missing_safety_doc)]
+    pub mod avx512_x4 {
+        ::kiln::simd::avx512_bodies::pack512!(4, #[inline]);
+    }
 }

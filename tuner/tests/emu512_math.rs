@@ -82,6 +82,44 @@ fn ln() {
     same_bits("ln", kiln::simd::ln_avx2, emu512::ln_avx512);
 }
 
+/// The lockstep forms (`kiln::simd::avx512_x2`, `avx512_x4`: the bodies over
+/// packed intrinsics), expanded over the emulation: every vector of a pack
+/// gets the bits of the one-vector body, whatever the other vectors hold.
+#[test]
+fn lockstep_forms_compute_each_vector_as_alone() {
+    use emu512::{__m512, avx512_x2 as x2, avx512_x4 as x4};
+    type One = unsafe fn(__m512) -> __m512;
+    type Two = unsafe fn([__m512; 2]) -> [__m512; 2];
+    type Four = unsafe fn([__m512; 4]) -> [__m512; 4];
+    let fs: [(&str, One, Two, Four); 7] = [
+        ("exp", emu512::exp_avx512, x2::exp, x4::exp),
+        ("tanh", emu512::tanh_avx512, x2::tanh, x4::tanh),
+        ("sigmoid", emu512::sigmoid_avx512, x2::sigmoid, x4::sigmoid),
+        ("ln", emu512::ln_avx512, x2::ln, x4::ln),
+        ("exp_fast", emu512::exp_fast_avx512, x2::exp_fast, x4::exp_fast),
+        ("tanh_fast", emu512::tanh_fast_avx512, x2::tanh_fast, x4::tanh_fast),
+        ("sigmoid_fast", emu512::sigmoid_fast_avx512, x2::sigmoid_fast, x4::sigmoid_fast),
+    ];
+    let xs = inputs(1_000_003);
+    for (name, one, two, four) in fs {
+        for chunk in xs.chunks(64) {
+            let mut x = [[0f32; 16]; 4];
+            for (k, v) in chunk.iter().enumerate() {
+                x[k / 16][k % 16] = *v;
+            }
+            let v = x.map(__m512);
+            // SAFETY: the emulation is portable code.
+            let (got2, got4) = unsafe { (two([v[0], v[1]]), four(v)) };
+            for (k, got) in got4.iter().chain(&got2).enumerate() {
+                let alone = unsafe { one(v[k % 4]) };
+                let same = (0..16)
+                    .all(|l| got.0[l].to_bits() == alone.0[l].to_bits() || (got.0[l].is_nan() && alone.0[l].is_nan()));
+                assert!(same, "{name} of {:?}: {:?} in lockstep, {:?} alone", x[k % 4], got.0, alone.0);
+            }
+        }
+    }
+}
+
 #[test]
 fn scalef_rounds_once() {
     use emu512::*;

@@ -7,7 +7,7 @@
 //!
 //! | rewrite | max error (measured) | where |
 //! |---|---|---|
-//! | `a / s`, `s` shared by the lanes of a vectorized loop → `a · r`, `r = 1/s` computed once, before the outermost loop `s` does not change in | 1.47 ulp | [`div_by_reciprocal`] |
+//! | `a / s`, `s` shared by the lanes of a vectorized loop → `a · r`, `r = 1/s` computed once, before the outermost loop `s` does not change in | 1.47 ulp | `div_by_reciprocal` |
 //! | `exp` → `kiln::simd::exp_fast_*` (a polynomial of degree 5, not 6) | 2.02 ulp | `VectorOps::unary_fast` |
 //! | `tanh` → `kiln::simd::tanh_fast_*` (degree 3 below 0.5, then the fast `exp`) | 2.87 ulp | `VectorOps::unary_fast` |
 //! | `sigmoid` → `kiln::simd::sigmoid_fast_*` (the fast `exp`, no correction step) | 3.50 ulp | `VectorOps::unary_fast` |

@@ -17,7 +17,11 @@
 //! Measured on Zen 1 (AMD EPYC family 23 model 1), `exp` over rows of 1000:
 //! 0.87 ns/element one vector at a time, 0.73 four in lockstep. The space
 //! offers the group size: the elementwise rule samples a lane-loop length of
-//! 1, 2 or 4 vectors for blocks that call such a function.
+//! 1, 2 or 4 vectors for blocks that call such a function ([`default_group`]
+//! by default). AVX2 has lockstep forms of `exp` and `tanh` (and their fast
+//! forms) for any number of vectors; AVX-512 of `exp`, `tanh`, `sigmoid`,
+//! `ln` (and the fast forms) for 2 and 4 (`kiln::simd::avx512_x2`, `_x4`: the
+//! one-vector bodies expanded over packed intrinsics).
 
 use std::cell::RefCell;
 
@@ -63,6 +67,19 @@ pub fn has_lockstep_form(isa: crate::target::Isa, dt: crate::ir::DataType, op: U
     let Some(ops) = super::isa::ops(isa) else { return false };
     let h = super::isa::Helpers::new(None);
     ops.unary_group(&h, dt, op, false, &[quote!(x), quote!(y)]).is_some()
+}
+
+/// How many vectors a lane loop that calls such a function holds by default
+/// on `isa`: what was measured best where it was measured. AVX2: 4 (Zen 1,
+/// family 23 model 1: softmax 1.24×, gelu 1.15× over one vector at a time;
+/// 2 vectors gained 7 % at most). AVX-512: 1 until measured on AVX-512
+/// hardware (none so far: the lockstep forms are checked through the
+/// emulation only); the tuner samples 2 and 4 there too.
+pub fn default_group(isa: crate::target::Isa) -> i64 {
+    match isa {
+        crate::target::Isa::Avx2 => 4,
+        _ => 1,
+    }
 }
 
 /// Whether some block of the body calls a math function that has a lockstep

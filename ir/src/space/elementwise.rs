@@ -11,12 +11,13 @@
 //!
 //! **What it samples:** when the block calls a vector math function that
 //! the target computes several vectors at a time in lockstep (`exp`, `tanh`
-//! on AVX2: `codegen::lockstep`), how many vectors the lane loop holds: 1, 2
-//! or 4 (`sample_categorical`, those that fit the loop). Default: the most
-//! that fit — measured on Zen 1 (AMD EPYC family 23 model 1), 4 vectors
-//! against 1: softmax 110 → 89.5 µs, softmax_fast 88.8 → 69.8, gelu 636 →
-//! 554; 2 vectors gained 7 % at most. Otherwise nothing: the lane count
-//! comes from the target.
+//! on AVX2; also `sigmoid`, `ln` on AVX-512: `codegen::lockstep`), how many
+//! vectors the lane loop holds: 1, 2 or 4 (`sample_categorical`, those that
+//! fit the loop). Default: `codegen::default_group`, the most that fit up to
+//! it — on AVX2 4, measured on Zen 1 (AMD EPYC family 23 model 1) against 1:
+//! softmax 110 → 89.5 µs, softmax_fast 88.8 → 69.8, gelu 636 → 554; 2
+//! vectors gained 7 % at most; on AVX-512 1 until measured there. Otherwise
+//! nothing: the lane count comes from the target.
 
 use crate::ir::{DataType, Expr};
 use crate::schedule::{Factor, Schedule};
@@ -51,7 +52,9 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     });
     let group = if calls {
         let fit: Vec<i64> = GROUPS.into_iter().filter(|g| g * lanes <= last.extent).collect();
-        choose(sch, &fit, fit.len() - 1, mode)?
+        let want = crate::codegen::default_group(opts.isa);
+        let default = fit.iter().rposition(|g| *g <= want).unwrap_or(0);
+        choose(sch, &fit, default, mode)?
     } else {
         1
     };

@@ -108,7 +108,7 @@ pub unsafe fn exp_avx2(x: __m256) -> __m256 {
     exp_avx2_n([x])[0]
 }
 
-/// [`exp_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits, in
+/// [`exp_avx2`] of `K` vectors in lockstep (`Pack`): the same bits, in
 /// an order the core overlaps. A lane beyond `±87` (or NaN) in any of them
 /// sends all `K` through the slower path.
 ///

@@ -69,7 +69,7 @@ pub unsafe fn exp_fast_avx2(x: __m256) -> __m256 {
     exp_fast_avx2_n([x])[0]
 }
 
-/// [`exp_fast_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits.
+/// [`exp_fast_avx2`] of `K` vectors in lockstep (`Pack`): the same bits.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -122,7 +122,7 @@ pub unsafe fn tanh_fast_avx2(x: __m256) -> __m256 {
     tanh_fast_avx2_n([x])[0]
 }
 
-/// [`tanh_fast_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits.
+/// [`tanh_fast_avx2`] of `K` vectors in lockstep (`Pack`): the same bits.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.

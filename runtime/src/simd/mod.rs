@@ -30,6 +30,7 @@ pub mod exp;
 pub mod fast;
 pub mod ln;
 mod pack;
+pub mod pack512;
 pub mod sigmoid;
 pub mod tanh;
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -48,6 +49,8 @@ pub use fast::{
 #[cfg(target_arch = "x86_64")]
 pub use ln::{ln_avx2, ln_avx512};
 #[cfg(target_arch = "x86_64")]
+pub use pack512::{avx512_x2, avx512_x4};
+#[cfg(target_arch = "x86_64")]
 pub use sigmoid::{sigmoid_avx2, sigmoid_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use tanh::{tanh_avx2, tanh_avx2_n, tanh_avx512};
@@ -60,7 +63,7 @@ pub use tanh::{tanh_avx2, tanh_avx2_n, tanh_avx512};
 pub mod avx512_bodies {
     pub use crate::{
         __kiln_exp_avx512 as exp, __kiln_exp_fast_avx512 as exp_fast, __kiln_ln_avx512 as ln,
-        __kiln_sigmoid_avx512 as sigmoid, __kiln_sigmoid_fast_avx512 as sigmoid_fast, __kiln_tanh_avx512 as tanh,
-        __kiln_tanh_fast_avx512 as tanh_fast,
+        __kiln_pack512 as pack512, __kiln_sigmoid_avx512 as sigmoid, __kiln_sigmoid_fast_avx512 as sigmoid_fast,
+        __kiln_tanh_avx512 as tanh, __kiln_tanh_fast_avx512 as tanh_fast,
     };
 }

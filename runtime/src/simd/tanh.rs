@@ -44,7 +44,7 @@ pub unsafe fn tanh_avx2(x: __m256) -> __m256 {
     tanh_avx2_n([x])[0]
 }
 
-/// [`tanh_avx2`] of `K` vectors in lockstep ([`Pack`]): the same bits.
+/// [`tanh_avx2`] of `K` vectors in lockstep (`Pack`): the same bits.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.

@@ -101,6 +101,27 @@ impl VectorOps for Avx512 {
         })
     }
 
+    fn unary_group(
+        &self,
+        h: &Helpers,
+        dt: DataType,
+        op: UnOp,
+        fast: bool,
+        args: &[TokenStream],
+    ) -> Option<TokenStream> {
+        if !ps(dt) || !matches!(op, UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln) {
+            return None;
+        }
+        let pack = match args.len() {
+            2 => quote::format_ident!("avx512_x2"),
+            4 => quote::format_ident!("avx512_x4"),
+            _ => return None,
+        };
+        let f = quote::format_ident!("{}{}", op.name(), if fast { "_fast" } else { "" });
+        let simd = &h.simd;
+        Some(quote!(#simd::#pack::#f([#(#args),*])))
+    }
+
     fn cmp(&self, dt: DataType, op: BinOp, a: TokenStream, b: TokenStream) -> TokenStream {
         let imm = cmp_predicate(op);
         let f = pick!(dt, _mm512_cmp_ps_mask, _mm512_cmp_pd_mask);
