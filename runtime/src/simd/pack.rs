@@ -125,15 +125,19 @@ impl<const K: usize> Pack<K> {
         self.map(|a| _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(a))))
     }
 
-    /// Whether some lane of some vector lies outside `±limit` or is NaN.
+    /// Whether some lane of some vector lies outside `±limit` or is NaN: the
+    /// largest magnitude's bits against `limit`'s (the bits of non-negative
+    /// floats order as the floats do, and NaN's lie above infinity's), two
+    /// operations per vector and one comparison per pack.
     #[inline(always)]
     pub(crate) unsafe fn any_beyond(self, limit: f32) -> bool {
-        let mut m = _mm256_setzero_ps();
+        let abs = _mm256_set1_epi32(i32::MAX);
+        let mut m = _mm256_setzero_si256();
         for v in self.0 {
-            let a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), v);
-            m = _mm256_or_ps(m, _mm256_cmp_ps::<_CMP_NLE_UQ>(a, _mm256_set1_ps(limit)));
+            m = _mm256_max_epi32(m, _mm256_and_si256(_mm256_castps_si256(v), abs));
         }
-        _mm256_movemask_ps(m) != 0
+        let beyond = _mm256_cmpgt_epi32(m, _mm256_set1_epi32(limit.to_bits() as i32));
+        _mm256_movemask_ps(_mm256_castsi256_ps(beyond)) != 0
     }
 }
 
