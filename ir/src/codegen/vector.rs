@@ -4,9 +4,11 @@
 //! blocks of one float element type. Stores must be contiguous in the lane
 //! variable; loads may be contiguous (`loadu`), uniform (a scalar, broadcast)
 //! or strided (assembled from scalars). `a + b * c` becomes an FMA. The loop
-//! runs in full vectors (unrolled when there are at most four), then a tail:
-//! one masked vector (masked loads and stores never touch the missing lanes)
-//! when every access is contiguous or uniform, scalar lanes otherwise. A predicate that depends on the lane is checked at both ends of each
+//! runs in full vectors (unrolled when there are at most four; in lockstep,
+//! `lockstep.rs`, when the body calls vector math), then a tail: one masked
+//! vector (masked loads and stores never touch the missing lanes) when every
+//! access is contiguous or uniform, scalar lanes otherwise. A predicate that
+//! depends on the lane is checked at both ends of each
 //! vector (it is linear, so that decides every lane); a vector where it does
 //! not hold everywhere runs lane by lane. Anything else — inner serial loops,
 //! lane-crossing dependences between statements, accesses not proven in
@@ -116,18 +118,8 @@ fn vector_code(
             out.extend(code?);
         } else if nvec <= 4 {
             for c in 0..nvec {
-                let ctx = Ctx {
-                    ops,
-                    dt,
-                    lanes,
-                    x: x.clone(),
-                    xbase: Expr::Int(c * lanes as i64),
-                    partial: None,
-                    full_temps: false,
-                    lets: None,
-                };
                 env.loops.push((x.clone(), extent));
-                let code = emit_vector(em, blocks, &ctx, env);
+                let code = emit_vector(em, blocks, &copy(c), env);
                 env.loops.pop();
                 out.extend(code?);
             }
