@@ -14,6 +14,9 @@
 
 mod common;
 
+use kiln_ir::target::Isa;
+use tuner::builder::Candidate;
+
 const KERNEL: &str = r#"
 fn math(a: [f32; 8, 37], o: &mut [f32; 6, 8, 37]) {
     for (i, j) in grid(8, 37) {
@@ -59,7 +62,24 @@ fn math(a: [f32; 8, 37], o: &mut [f32; 6, 8, 37]) {
 fn math_kernels_match_the_interpreter_within_an_ulp() {
     let func = kiln_ir::parse::parse_kernel_str(KERNEL).unwrap().func;
     let work = std::env::temp_dir().join("kiln-math-kernels");
-    let (cands, labels) = common::candidates_on_every_isa(&func, 2);
+    let (mut cands, mut labels) = common::candidates_on_every_isa(&func, 2);
+    // Every lane loop of two vectors (the functions' lockstep forms: on AVX2
+    // `exp` and `tanh`, on AVX-512 all of them), whatever the samples drew.
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        let f = common::with_lane_loops_of(&func, isa, 2);
+        let code = kiln_ir::codegen::emit_impl(&f, isa, &quote::format_ident!("k")).to_string().replace(' ', "");
+        let calls: &[&str] = match isa {
+            Isa::Avx2 => &["exp_avx2_n(", "tanh_avx2_n("],
+            _ => &["avx512_x2::exp(", "avx512_x2::tanh(", "avx512_x2::sigmoid(", "avx512_x2::ln("],
+        };
+        assert!(calls.iter().all(|c| code.contains(c)), "{isa}: {calls:?} not all in\n{code}");
+        cands.push(if isa == Isa::Avx512 && !std::arch::is_x86_feature_detected!("avx512f") {
+            Candidate::emulated_avx512(&f)
+        } else {
+            Candidate::new(f, isa)
+        });
+        labels.push(format!("{isa} lane loops of 2 vectors"));
+    }
     let (ok, wrong) = common::run_against_interpreter(&work, &func, &cands, &labels, "math_kernels", (1.2e-7, 0.0));
     assert!(wrong.is_empty(), "{wrong:?}");
     let ran = ok.len();

@@ -39,6 +39,37 @@ pub fn small_matmul() -> kiln_ir::ir::PrimFunc {
 /// The candidates of `func` on every ISA — the default schedule and the
 /// first `samples` sampled points (AVX-512 through the emulated intrinsics on
 /// a CPU without it) — with a label each (`avx2 sample 1`).
+/// `func` under its default schedule for `isa`, with every lane loop that
+/// the space could group (a `sample_categorical` over 1, 2, 4 vectors before
+/// its split) holding `vectors` vectors instead.
+#[allow(dead_code)]
+pub fn with_lane_loops_of(
+    func: &kiln_ir::ir::PrimFunc,
+    isa: kiln_ir::target::Isa,
+    vectors: i64,
+) -> kiln_ir::ir::PrimFunc {
+    use kiln_ir::space::{default_trace, SpaceOptions};
+    let lanes = isa.lanes(kiln_ir::ir::DataType::F32) as i64;
+    let text = default_trace(func, &SpaceOptions::new(isa)).unwrap().trace().to_string();
+    let mut out = Vec::new();
+    let mut grouped = false;
+    for line in text.lines() {
+        if line.contains("sample_categorical(candidates=[1, 2") {
+            grouped = true;
+        } else if grouped && line.contains(&format!("factors=[None, {lanes}]")) {
+            out.push(
+                line.replace(&format!("factors=[None, {lanes}]"), &format!("factors=[None, {}]", lanes * vectors)),
+            );
+            grouped = false;
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    let trace = kiln_ir::trace::parse_trace_str(&out.join("\n")).unwrap();
+    let sch = kiln_ir::schedule::Schedule::replay(func, &trace, 0, kiln_ir::schedule::DecisionMode::Strict).unwrap();
+    sch.into_parts().0
+}
+
 pub fn candidates_on_every_isa(
     func: &kiln_ir::ir::PrimFunc,
     samples: u64,
