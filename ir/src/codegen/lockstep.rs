@@ -36,7 +36,7 @@ use crate::ir::{Expr, UnOp};
 use super::emit::{Emitter, Env};
 use super::legality::ScalarReason;
 use super::lir::{LBlock, LStore};
-use super::vector::{and_all, emit_vector, vstore, Ctx};
+use super::vector::{and_all, block_stores, emit_vector, every_lane_holds, split_predicate, vstore, Ctx};
 
 /// One step of a copy: `let name = code;`, and when the step is a call of a
 /// math function with a lockstep form, the call's key and argument.
@@ -113,25 +113,16 @@ pub(super) fn emit_group(
     let (first, last) = (&ctxs[0], &ctxs[ctxs.len() - 1]);
     let mut out = TokenStream::new();
     for b in blocks {
-        let (varying, uniform): (Vec<Expr>, Vec<Expr>) =
-            em.resolve(b, &b.predicate, env).conjuncts().into_iter().partition(|c| c.uses_var(&first.x));
-        let mut grouped = TokenStream::new();
-        if let Some((cond, st)) = &b.init {
-            let c = em.resolve(b, cond, env);
-            let s = group_store(em, b, st, ctxs, env)?;
-            grouped.extend(em.guarded(c, s, env));
-        }
-        grouped.extend(group_store(em, b, &b.store, ctxs, env)?);
+        let (varying, uniform) = split_predicate(em, b, &first.x, env);
+        let grouped = block_stores(em, b, env, |st| group_store(em, b, st, ctxs, env))?;
         let code = if varying.is_empty() {
             grouped
         } else {
             // Linear conditions hold on every lane of the copies iff they
             // hold on the first lane of the first and the last of the last;
             // otherwise the copies one by one, each as `emit_vector` has it.
-            let at = |base: Expr| and_all(&varying).substitute(&|v| (v == &first.x).then(|| base.clone()));
-            let all =
-                env.analyzer().simplify(&at(first.xbase.clone()).and(at(last.xbase.clone() + (last.lanes as i64 - 1))));
-            let all = em.index_expr(&all, env);
+            let end = last.xbase.clone() + (last.lanes as i64 - 1);
+            let all = every_lane_holds(em, &varying, &first.x, first.xbase.clone(), end, env);
             let mut one_by_one = TokenStream::new();
             for ctx in ctxs {
                 one_by_one.extend(emit_vector(em, std::slice::from_ref(b), ctx, env)?);

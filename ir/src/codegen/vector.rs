@@ -205,30 +205,16 @@ pub(super) fn emit_vector(
 ) -> Result<TokenStream, ScalarReason> {
     let mut out = TokenStream::new();
     for b in blocks {
-        let mut uniform = Vec::new();
-        let mut varying = Vec::new();
-        let conds = em.resolve(b, &b.predicate, env).conjuncts();
-        for c in conds {
-            if c.uses_var(&ctx.x) {
-                varying.push(c);
-            } else {
-                uniform.push(c);
-            }
-        }
-        let vec_code = block_stores(em, b, ctx, env)?;
+        let (varying, uniform) = split_predicate(em, b, &ctx.x, env);
+        let vec_code = block_stores(em, b, env, |st| vstore(em, b, st, ctx, env))?;
         let code = if varying.is_empty() {
             vec_code
         } else if ctx.partial.is_some() {
             let what = format!("the lane predicate `{}`", and_all(&varying));
             return Err(ScalarReason::PartialVector { lane: ctx.x.to_string(), block: b.name.clone(), what });
         } else {
-            // Linear conditions hold on every lane iff they hold on the first and the last.
-            let first = and_all(&varying).substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone()));
-            let last =
-                and_all(&varying).substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone() + (ctx.lanes as i64 - 1)));
-            let an = env.analyzer();
-            let all = an.simplify(&first.and(last));
-            let all = em.index_expr(&all, env);
+            let last = ctx.xbase.clone() + (ctx.lanes as i64 - 1);
+            let all = every_lane_holds(em, &varying, &ctx.x, ctx.xbase.clone(), last, env);
             // Otherwise a masked vector when the conditions bound the lanes
             // from above (the valid lanes are a prefix), else lane by lane.
             // Stores to temporaries (the accumulators, read back on the next
@@ -253,7 +239,7 @@ pub(super) fn emit_vector(
                     full_temps,
                     ..*ctx
                 };
-                let code = block_stores(em, b, &pctx, env).ok()?;
+                let code = block_stores(em, b, env, |st| vstore(em, b, st, &pctx, env)).ok()?;
                 let l = int_lit(ctx.lanes as i64);
                 Some(quote!({
                     let __lanes: isize = (#n).min(#l);
@@ -289,15 +275,42 @@ pub(super) fn emit_vector(
     Ok(out)
 }
 
-/// The vector code of a block's init (under its condition) and update.
-fn block_stores(em: &mut Emitter, b: &LBlock, ctx: &Ctx, env: &mut Env) -> Result<TokenStream, ScalarReason> {
+/// The conjuncts of `b`'s predicate that vary with the lane variable `x`,
+/// and those that do not.
+pub(super) fn split_predicate(em: &Emitter, b: &LBlock, x: &Var, env: &Env) -> (Vec<Expr>, Vec<Expr>) {
+    em.resolve(b, &b.predicate, env).conjuncts().into_iter().partition(|c| c.uses_var(x))
+}
+
+/// Whether the lane conditions `varying` (linear in `x`) hold on every lane
+/// from `x = first` to `x = last`: they do iff they hold at both ends.
+pub(super) fn every_lane_holds(
+    em: &Emitter,
+    varying: &[Expr],
+    x: &Var,
+    first: Expr,
+    last: Expr,
+    env: &Env,
+) -> TokenStream {
+    let at = |base: Expr| and_all(varying).substitute(&|v| (v == x).then(|| base.clone()));
+    let all = env.analyzer().simplify(&at(first).and(at(last)));
+    em.index_expr(&all, env)
+}
+
+/// The code of a block's init (under its condition) and update, each store
+/// from `store`.
+pub(super) fn block_stores(
+    em: &Emitter,
+    b: &LBlock,
+    env: &Env,
+    mut store: impl FnMut(&LStore) -> Result<TokenStream, ScalarReason>,
+) -> Result<TokenStream, ScalarReason> {
     let mut out = TokenStream::new();
     if let Some((cond, st)) = &b.init {
         let c = em.resolve(b, cond, env);
-        let s = vstore(em, b, st, ctx, env)?;
+        let s = store(st)?;
         out.extend(em.guarded(c, s, env));
     }
-    out.extend(vstore(em, b, &b.store, ctx, env)?);
+    out.extend(store(&b.store)?);
     Ok(out)
 }
 

@@ -118,12 +118,26 @@ pub unsafe fn exp_avx2(x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn exp_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
-    let x = Pack(x);
+    exp_n(Pack(x), &EXP_POLY, exp_avx2_edge).0
+}
+
+/// `e^x` with the polynomial `poly` (`exp`'s or `exp_fast`'s) on a pack:
+/// through `edge`, vector by vector, when a lane lies beyond `±87` or is NaN.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn exp_n<const K: usize>(x: Pack<K>, poly: &[f32], edge: unsafe fn(__m256) -> __m256) -> Pack<K> {
     if x.any_beyond(EXP_FAST) {
-        return x.map(|v| exp_avx2_edge(v)).0;
+        return x.map(|v| edge(v));
     }
-    let (t, r, q) = reduce_n(x, &EXP_POLY);
-    q.fmadd(r, Pack::splat(1.0)).add_bits(t.shl23()).0
+    exp_core_n(x, poly)
+}
+
+/// `e^x` with the polynomial `poly`, for lanes within `±87`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn exp_core_n<const K: usize>(x: Pack<K>, poly: &[f32]) -> Pack<K> {
+    let (t, r, q) = reduce_n(x, poly);
+    q.fmadd(r, Pack::splat(1.0)).add_bits(t.shl23())
 }
 
 /// [`exp_avx2`] of a vector with a lane beyond `±87` or NaN.

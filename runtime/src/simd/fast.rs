@@ -30,7 +30,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::exp::{reduce_n, scale_avx2, EXP_FAST, EXP_HI, EXP_LO};
+use super::exp::{exp_n, reduce_n, scale_avx2, EXP_HI, EXP_LO};
 #[cfg(target_arch = "x86_64")]
 use super::pack::Pack;
 
@@ -48,14 +48,6 @@ pub const TANH_FAST_SPLIT: f32 = 0.5;
 unsafe fn reduce_fast_avx2(x: __m256) -> (__m256, __m256, __m256) {
     let (t, r, q) = reduce_n(Pack([x]), &EXP_FAST_POLY);
     (t.0[0], r.0[0], q.0[0])
-}
-
-/// `exp_fast` of lanes within `±87`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn exp_fast_core<const K: usize>(x: Pack<K>) -> Pack<K> {
-    let (t, r, q) = reduce_n(x, &EXP_FAST_POLY);
-    q.fmadd(r, Pack::splat(1.0)).add_bits(t.shl23())
 }
 
 /// `exp` of 8 lanes, within 2.02 ulp (see the module documentation).
@@ -77,11 +69,7 @@ pub unsafe fn exp_fast_avx2(x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn exp_fast_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
-    let x = Pack(x);
-    if x.any_beyond(EXP_FAST) {
-        return x.map(|v| exp_fast_avx2_edge(v)).0;
-    }
-    exp_fast_core(x).0
+    exp_n(Pack(x), &EXP_FAST_POLY, exp_fast_avx2_edge).0
 }
 
 /// [`exp_fast_avx2`] of a vector with a lane beyond `±87` or NaN: as
@@ -130,23 +118,7 @@ pub unsafe fn tanh_fast_avx2(x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn tanh_fast_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
-    use super::tanh::TANH_CLAMP;
-    let x = Pack(x);
-    let one = Pack::splat(1.0);
-    let a = x.abs();
-    let z = a.mul(a);
-    let mut q = Pack::splat(TANH_FAST_POLY[0]);
-    for c in &TANH_FAST_POLY[1..] {
-        q = q.fmadd(z, Pack::splat(*c));
-    }
-    let small = a.mul(z).fmadd(q, a);
-    // 2·min(a, 9.1) ≤ 18.2: within the exponential's fast range.
-    let a2 = Pack::splat(TANH_CLAMP).min(a);
-    let e = exp_fast_core(a2.add(a2));
-    let large = one.sub(Pack::splat(2.0).div(e.add(one)));
-    // A NaN fails the comparison: the polynomial's NaN.
-    let big = a.map(|a| _mm256_cmp_ps::<_CMP_GE_OQ>(a, _mm256_set1_ps(TANH_FAST_SPLIT)));
-    small.blend(large, big).xor_sign(x).0
+    super::tanh::tanh_n(Pack(x), &TANH_FAST_POLY, TANH_FAST_SPLIT, &EXP_FAST_POLY).0
 }
 
 /// `(n, r, q)` of `exp_fast` over the `_mm512_*` names in scope.
