@@ -413,8 +413,15 @@ pub fn build_batch(tc: &Toolchain, kernel: &PrimFunc, cands: &[Candidate], name:
 pub fn build_text(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
     let all: Vec<usize> = (0..bt.len()).collect();
     let (src0, _) = bt.source(&all);
-    // (The runner rlib's path names its source and rustc.)
-    let hash = kiln_ir::tracefile::fnv1a64(&format!("{src0}\u{0}{}", tc.runner_rlib.display()));
+    // The rlibs a batch links are part of what it is: cargo rebuilds them in
+    // place (same file names) when kiln's runtime or the runner changes, and
+    // an executable linked against the old ones must not be reused.
+    let rlibs: Vec<String> = std::iter::once(&tc.kiln_rlib)
+        .chain(std::iter::once(&tc.runner_rlib))
+        .chain(tc.externs.iter().map(|(_, p)| p))
+        .map(|p| format!("{}@{}", p.display(), rlib_stamp(p)))
+        .collect();
+    let hash = kiln_ir::tracefile::fnv1a64(&format!("{src0}\u{0}{}", rlibs.join("\u{0}")));
     let cached = tc.work_dir.join(format!("{name}-{hash:016x}.built.json"));
     if let Some(b) = std::fs::read_to_string(&cached).ok().and_then(|t| serde_json::from_str::<CachedBuilt>(&t).ok()) {
         let exe = PathBuf::from(&b.exe);
@@ -432,6 +439,17 @@ pub fn build_text(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
         let _ = std::fs::write(&cached, serde_json::to_string(&c).unwrap_or_default());
     }
     built
+}
+
+/// A file's length and modification time (nanoseconds), `-` when unknown.
+fn rlib_stamp(p: &Path) -> String {
+    std::fs::metadata(p)
+        .ok()
+        .and_then(|m| {
+            let t = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+            Some(format!("{}:{}", m.len(), t.as_nanos()))
+        })
+        .unwrap_or_else(|| "-".into())
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -563,7 +581,23 @@ fn build_uncached(tc: &Toolchain, bt: &BatchText, name: &str) -> Built {
 
 #[cfg(test)]
 mod tests {
-    use super::balance;
+    use super::{balance, rlib_stamp};
+
+    /// A batch's cache key changes when an rlib it links is rebuilt in place
+    /// (cargo keeps the file name): its stamp does.
+    #[test]
+    fn an_rlib_rebuilt_in_place_gets_a_new_stamp() {
+        let dir = std::env::temp_dir().join(format!("kiln-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("libkiln_runtime-0123.rlib");
+        std::fs::write(&p, b"old runtime").unwrap();
+        let before = rlib_stamp(&p);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&p, b"new runtime, longer").unwrap();
+        assert_ne!(before, rlib_stamp(&p));
+        assert_eq!(rlib_stamp(&dir.join("missing.rlib")), "-");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn balance_deals_the_largest_first_to_the_lightest_bin() {
