@@ -16,9 +16,9 @@
 //!
 //! Measured on Zen 1 (AMD EPYC family 23 model 1), `exp` over rows of 1000:
 //! 0.87 ns/element one vector at a time, 0.73 four in lockstep. (LLVM's
-//! scheduler may still put a pack's chains one after the other again where
-//! registers run short — it does inside `tanh` — so what counts is the
-//! kernels' time: softmax 1.24×, gelu 1.15× with 4 vectors.) The space
+//! scheduler puts a pack's chains one after the other again where registers
+//! run short — it did inside `tanh` — unless empty `asm!` fences hold the
+//! steps together: `kiln::simd`'s `Pack::fence`.) The space
 //! offers the group size: the elementwise rule samples a lane-loop length of
 //! 1, 2 or 4 vectors for blocks that call such a function ([`default_group`]
 //! by default). AVX2 has lockstep forms of `exp` and `tanh` (and their fast

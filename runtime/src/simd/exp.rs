@@ -53,7 +53,7 @@ pub(crate) unsafe fn reduce_n<const K: usize>(x: Pack<K>, poly: &[f32]) -> (Pack
     let r = n.fnmadd(Pack::splat(LN2_LO), r);
     let mut q = Pack::splat(poly[0]);
     for c in &poly[1..] {
-        q = q.fmadd(r, Pack::splat(*c));
+        q = q.fmadd(r, Pack::splat(*c)).fence();
     }
     (t, r, q)
 }
