@@ -295,3 +295,57 @@ sch.vectorize(loop=l2)",
     );
     assert!(!pretty(&emit_impl(&doubled, Isa::Avx2, &format_ident!("k"))).contains("__k0_"));
 }
+
+/// A temporary computed under its consumer's row loop (`compute_at`) is a
+/// row long, and every row overwrites it before reading it: it is declared
+/// once before the loop, not zeroed again at every row; under a parallel
+/// loop, once at the top of the parallel body (each thread its own). A
+/// reduction's partial sums (not overwritten: their first stage accumulates)
+/// stay declared, and zeroed, in the loop.
+#[test]
+fn temporaries_overwritten_in_a_loop_are_declared_once_outside_it() {
+    let src = "tensor_func! {
+        pub fn rows(a: [f32; 4, 32], c: &mut [f32; 4, 32]) {
+            let t = alloc([f32; 4, 32]);
+            let s = alloc([f32; 4]);
+            for (i, j) in grid(4, 32) {
+                block(\"T\") {
+                    let (vi, vj) = axis::remap(\"SS\", (i, j));
+                    t[vi, vj] = a[vi, vj] * 2.0;
+                }
+            }
+            for (i, k) in grid(4, 32) {
+                block(\"S\") {
+                    let (vi, vk) = axis::remap(\"SR\", (i, k));
+                    init { s[vi] = 0.0; }
+                    s[vi] += t[vi, vk];
+                }
+            }
+            for (i, j) in grid(4, 32) {
+                block(\"C\") {
+                    let (vi, vj) = axis::remap(\"SS\", (i, j));
+                    c[vi, vj] = t[vi, vj] + s[vi];
+                }
+            }
+        }
+    }";
+    let fused = "b0 = sch.get_block(name=\"C\", func_name=\"main\")
+l1, l2 = sch.get_loops(block=b0)
+l3, l4 = sch.split(loop=l1, factors=[2, 2], preserve_unit_iters=True)
+b5 = sch.get_block(name=\"S\", func_name=\"main\")
+sch.compute_at(block=b5, loop=l4, preserve_unit_loops=True, index=-1)
+b6 = sch.get_block(name=\"T\", func_name=\"main\")
+sch.compute_at(block=b6, loop=l4, preserve_unit_loops=True, index=-1)";
+    for parallel in [false, true] {
+        let trace = if parallel { format!("{fused}\nsch.parallel(loop=l3)") } else { fused.to_string() };
+        let c = pretty(&emit_impl(&scheduled(src, &trace), Isa::Avx2, &format_ident!("k")));
+        let flat: String = c.split_whitespace().collect();
+        let at = |s: &str| flat.find(s).unwrap_or_else(|| panic!("no {s} in {c}"));
+        let (t, s) = (at("letmut__t_storage:[f32;32]=[0.0f32;32];"), at("letmut__s_storage:[f32;1]="));
+        assert_eq!(flat.matches("letmut__t_storage").count(), 1, "{c}");
+        // The top of the function, or of the parallel body (each thread its own).
+        let top = if parallel { at("parallel_for(") + "parallel_for(".len() } else { 0 };
+        let rows = top + flat[top..].find("fori_").expect(&c);
+        assert!(top < t && t < rows && rows < s, "{c}");
+    }
+}

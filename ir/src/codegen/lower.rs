@@ -136,32 +136,31 @@ pub fn lower_blocks(func: &PrimFunc) -> LFunc {
     LFunc { name: func.name.clone(), params, body, dims, fast_math: func.fast_math }
 }
 
-/// The temporaries whose first top-level statement is a stage that writes
-/// every element read later, so that their storage need not start as zeros:
-/// a single block storing `t[f(v)] = p[v]` over the whole of `p`'s shape
-/// (a `cache_read` copy, also into a packed layout: consumers read `t` only
-/// at images of `p`'s elements, or in vector lanes they discard), or
-/// `t[v] = e` over the whole of `t`'s shape, without reading `t`.
+/// The temporaries whose first block (in program order) is a stage that
+/// writes every element read later, so that their storage need not start as
+/// zeros: a block storing `t[f(v)] = p[v]` over the whole of `p`'s shape (a
+/// `cache_read` copy, also into a packed layout: consumers read `t` only at
+/// images of `p`'s elements, or in vector lanes they discard), or `t[v] = e`
+/// over the whole of `t`'s shape, without reading `t`. The block may sit in
+/// a loop nest beside its consumers (a row of softmax's `exp` moved under the
+/// row loop): `compute_at` makes each iteration's producer cover what the
+/// iteration's consumers read, so within an iteration every element read was
+/// written before (what lets `emit` declare such a temporary once, outside
+/// the loop, instead of zeroing it at every iteration).
 fn overwritten_temps(func: &PrimFunc) -> std::collections::BTreeSet<String> {
-    let top: Vec<&Stmt> = match &func.body {
-        Stmt::Seq(v) => v.iter().collect(),
-        s => vec![s],
-    };
     let mut out = std::collections::BTreeSet::new();
     for buf in &func.allocs {
-        let touches = |s: &Stmt| {
-            let mut hit = false;
-            s.walk(&mut |x, _| {
-                if let Stmt::Block(br) = x {
-                    hit |= *br.block.body.buffer == *buf.name
-                        || crate::ir::block_read_buffers(&br.block).iter().any(|b| **b == *buf.name);
+        let mut first: Option<&str> = None;
+        func.body.walk(&mut |x, _| {
+            if let Stmt::Block(br) = x {
+                let touches = *br.block.body.buffer == *buf.name
+                    || crate::ir::block_read_buffers(&br.block).iter().any(|b| **b == *buf.name);
+                if touches && first.is_none() {
+                    first = Some(&br.block.name);
                 }
-            });
-            hit
-        };
-        let Some(first) = top.iter().find(|s| touches(s)) else { continue };
-        let blocks = first.block_names();
-        let [name] = blocks.as_slice() else { continue };
+            }
+        });
+        let Some(name) = first else { continue };
         let Some(br) = func.block(name) else { continue };
         let b = &br.block;
         let plain = |idx: &[Expr]| {
