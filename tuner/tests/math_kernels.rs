@@ -63,13 +63,13 @@ fn math_kernels_match_the_interpreter_within_an_ulp() {
     let func = kiln_ir::parse::parse_kernel_str(KERNEL).unwrap().func;
     let work = std::env::temp_dir().join("kiln-math-kernels");
     let (mut cands, mut labels) = common::candidates_on_every_isa(&func, 2);
-    // Every lane loop of two vectors (the functions' lockstep forms: on AVX2
-    // `exp` and `tanh`, on AVX-512 all of them), whatever the samples drew.
+    // Every lane loop of two vectors (the functions' lockstep forms: `exp`,
+    // `tanh`, `sigmoid` and `ln` on both ISAs), whatever the samples drew.
     for isa in [Isa::Avx2, Isa::Avx512] {
         let f = common::with_lane_loops_of(&func, isa, 2);
         let code = kiln_ir::codegen::emit_impl(&f, isa, &quote::format_ident!("k")).to_string().replace(' ', "");
         let calls: &[&str] = match isa {
-            Isa::Avx2 => &["exp_avx2_n(", "tanh_avx2_n("],
+            Isa::Avx2 => &["exp_avx2_n(", "tanh_avx2_n(", "sigmoid_avx2_n(", "ln_avx2_n("],
             _ => &["avx512_x2::exp(", "avx512_x2::tanh(", "avx512_x2::sigmoid(", "avx512_x2::ln("],
         };
         assert!(calls.iter().all(|c| code.contains(c)), "{isa}: {calls:?} not all in\n{code}");

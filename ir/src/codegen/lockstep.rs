@@ -21,9 +21,9 @@
 //! steps together: `kiln::simd`'s `Pack::fence`.) The space
 //! offers the group size: the elementwise rule samples a lane-loop length of
 //! 1, 2 or 4 vectors for blocks that call such a function ([`default_group`]
-//! by default). AVX2 has lockstep forms of `exp` and `tanh` (and their fast
-//! forms) for any number of vectors; AVX-512 of `exp`, `tanh`, `sigmoid`,
-//! `ln` (and the fast forms) for 2 and 4 (`kiln::simd::avx512_x2`, `_x4`: the
+//! by default). AVX2 has lockstep forms of `exp`, `tanh`, `sigmoid` and `ln`
+//! (and the fast forms) for any number of vectors; AVX-512 of the same for 2
+//! and 4 (`kiln::simd::avx512_x2`, `_x4`: the
 //! one-vector bodies expanded over packed intrinsics).
 
 use std::cell::RefCell;

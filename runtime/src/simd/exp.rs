@@ -67,14 +67,6 @@ pub(crate) unsafe fn reduce_avx2(x: __m256) -> (__m256, __m256, __m256) {
     (t.0[0], r.0[0], q.0[0])
 }
 
-/// `v·2^n` for `n` held by `t`, exact while the result is normal.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn scale_fast_avx2(v: __m256, t: __m256) -> __m256 {
-    Pack([v]).add_bits(Pack([t]).shl23()).0[0]
-}
-
 /// `v·2^n` rounded once, for `n` in `[−150, 128]` held by `t` (two exact
 /// powers of two: the first product stays normal).
 #[cfg(target_arch = "x86_64")]
@@ -86,15 +78,6 @@ pub(crate) unsafe fn scale_avx2(v: __m256, t: __m256) -> __m256 {
     let n2 = _mm256_sub_epi32(n, n1);
     let pow2 = |k| _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k, _mm256_set1_epi32(127))));
     _mm256_mul_ps(_mm256_mul_ps(v, pow2(n1)), pow2(n2))
-}
-
-/// Whether some lane of `x` lies outside `±limit` or is NaN.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn any_beyond_avx2(x: __m256, limit: f32) -> bool {
-    let a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
-    _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(a, _mm256_set1_ps(limit))) != 0
 }
 
 /// `exp` of 8 lanes (see the module documentation).

@@ -93,10 +93,22 @@ unsafe fn exp_fast_avx2_edge(x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn sigmoid_fast_avx2(x: __m256) -> __m256 {
-    let one = _mm256_set1_ps(1.0);
-    let f = exp_fast_avx2(_mm256_or_ps(x, _mm256_set1_ps(-0.0)));
-    let y = _mm256_div_ps(f, _mm256_add_ps(one, f));
-    _mm256_blendv_ps(_mm256_sub_ps(one, y), y, _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps()))
+    sigmoid_fast_avx2_n([x])[0]
+}
+
+/// [`sigmoid_fast_avx2`] of `K` vectors in lockstep (`Pack`): the same bits.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn sigmoid_fast_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
+    let x = Pack(x);
+    let one = Pack::splat(1.0);
+    let f = exp_n(x.neg_abs(), &EXP_FAST_POLY, exp_fast_avx2_edge);
+    let y = f.div(one.add(f));
+    one.sub(y).blend(y, x.below_zero()).0
 }
 
 /// `tanh` of 8 lanes, within 2.87 ulp (see the module documentation).

@@ -15,6 +15,8 @@ use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::exp::{LN2_HI, LN2_LO};
+#[cfg(target_arch = "x86_64")]
+use super::pack::Pack;
 
 /// `q` of `ln(1 + f) = f + f²·(−½ + f·q(f))`, highest degree first.
 pub const LN_POLY: [f32; 9] = [
@@ -34,23 +36,27 @@ pub const SQRT_HALF_BITS: i32 = 0x3f35_04f3;
 pub const TWO_23: f32 = 8_388_608.0;
 
 /// `ln` of `x`, positive normal lanes (others give garbage), minus `adjust`
-/// from the exponent.
+/// from the exponent; of `K` vectors in lockstep.
 #[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn core_avx2(x: __m256, adjust: __m256) -> __m256 {
-    let bits = _mm256_castps_si256(x);
-    let e = _mm256_srai_epi32::<23>(_mm256_sub_epi32(bits, _mm256_set1_epi32(SQRT_HALF_BITS)));
-    let m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(e)));
-    let e = _mm256_sub_ps(_mm256_cvtepi32_ps(e), adjust);
-    let f = _mm256_sub_ps(m, _mm256_set1_ps(1.0));
-    let mut q = _mm256_set1_ps(LN_POLY[0]);
+#[inline(always)]
+unsafe fn core_n<const K: usize>(x: Pack<K>, adjust: Pack<K>) -> Pack<K> {
+    let e = x.map(|x| {
+        let b = _mm256_castps_si256(x);
+        _mm256_castsi256_ps(_mm256_srai_epi32::<23>(_mm256_sub_epi32(b, _mm256_set1_epi32(SQRT_HALF_BITS))))
+    });
+    let m = x.zip(e, |x, e| {
+        let (b, e) = (_mm256_castps_si256(x), _mm256_castps_si256(e));
+        _mm256_castsi256_ps(_mm256_sub_epi32(b, _mm256_slli_epi32::<23>(e)))
+    });
+    let e = e.map(|e| _mm256_cvtepi32_ps(_mm256_castps_si256(e))).sub(adjust);
+    let f = m.sub(Pack::splat(1.0));
+    let mut q = Pack::splat(LN_POLY[0]);
     for c in &LN_POLY[1..] {
-        q = _mm256_fmadd_ps(q, f, _mm256_set1_ps(*c));
+        q = q.fmadd(f, Pack::splat(*c)).fence();
     }
-    let q = _mm256_fmadd_ps(q, f, _mm256_set1_ps(-0.5));
-    let s = _mm256_fmadd_ps(_mm256_mul_ps(f, f), q, _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_LO), f));
-    _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_HI), s)
+    let q = q.fmadd(f, Pack::splat(-0.5));
+    let s = f.mul(f).fmadd(q, e.fmadd(Pack::splat(LN2_LO), f));
+    e.fmadd(Pack::splat(LN2_HI), s)
 }
 
 /// `ln` of 8 lanes (see the module documentation).
@@ -61,14 +67,31 @@ unsafe fn core_avx2(x: __m256, adjust: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn ln_avx2(x: __m256) -> __m256 {
+    ln_avx2_n([x])[0]
+}
+
+/// [`ln_avx2`] of `K` vectors in lockstep (`Pack`): the same bits. A lane
+/// that is not a positive normal number in any of them sends all `K` through
+/// the slower path.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn ln_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
     // Normal, positive and finite ⇔ bits − 0x0080_0000 < 0x7f00_0000 unsigned
-    // ⇔ (bits + 0x7f80_0000) < −0x0100_0000 signed.
-    let w = _mm256_add_epi32(_mm256_castps_si256(x), _mm256_set1_epi32(0x7f80_0000));
+    // ⇔ (bits + 0x7f80_0000) < −0x0100_0000 signed: the largest such sum of
+    // the pack against the bound.
+    let mut w = _mm256_set1_epi32(i32::MIN);
+    for v in x {
+        w = _mm256_max_epi32(w, _mm256_add_epi32(_mm256_castps_si256(v), _mm256_set1_epi32(0x7f80_0000)));
+    }
     let ok = _mm256_cmpgt_epi32(_mm256_set1_epi32(-0x0100_0000), w);
     if _mm256_movemask_ps(_mm256_castsi256_ps(ok)) != 0xff {
-        return ln_avx2_edge(x);
+        return x.map(|v| ln_avx2_edge(v));
     }
-    core_avx2(x, _mm256_setzero_ps())
+    core_n(Pack(x), Pack::splat(0.0)).0
 }
 
 /// [`ln_avx2`] of a vector with a lane that is not a positive normal number.
@@ -79,7 +102,7 @@ pub unsafe fn ln_avx2(x: __m256) -> __m256 {
 unsafe fn ln_avx2_edge(x: __m256) -> __m256 {
     let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
     let scaled = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(TWO_23)), tiny);
-    let y = core_avx2(scaled, _mm256_and_ps(tiny, _mm256_set1_ps(23.0)));
+    let y = core_n(Pack([scaled]), Pack([_mm256_and_ps(tiny, _mm256_set1_ps(23.0))])).0[0];
     let zero = _mm256_setzero_ps();
     let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::NEG_INFINITY), _mm256_cmp_ps::<_CMP_EQ_OQ>(x, zero));
     let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::NAN), _mm256_cmp_ps::<_CMP_NGE_UQ>(x, zero));

@@ -43,15 +43,15 @@ pub use div::markstein;
 pub use exp::{exp_avx2, exp_avx2_n, exp_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use fast::{
-    exp_fast_avx2, exp_fast_avx2_n, exp_fast_avx512, sigmoid_fast_avx2, sigmoid_fast_avx512, tanh_fast_avx2,
-    tanh_fast_avx2_n, tanh_fast_avx512,
+    exp_fast_avx2, exp_fast_avx2_n, exp_fast_avx512, sigmoid_fast_avx2, sigmoid_fast_avx2_n, sigmoid_fast_avx512,
+    tanh_fast_avx2, tanh_fast_avx2_n, tanh_fast_avx512,
 };
 #[cfg(target_arch = "x86_64")]
-pub use ln::{ln_avx2, ln_avx512};
+pub use ln::{ln_avx2, ln_avx2_n, ln_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use pack512::{avx512_x2, avx512_x4};
 #[cfg(target_arch = "x86_64")]
-pub use sigmoid::{sigmoid_avx2, sigmoid_avx512};
+pub use sigmoid::{sigmoid_avx2, sigmoid_avx2_n, sigmoid_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use tanh::{tanh_avx2, tanh_avx2_n, tanh_avx512};
 

@@ -101,6 +101,18 @@ impl<const K: usize> Pack<K> {
         self.map(|a| _mm256_andnot_ps(_mm256_set1_ps(-0.0), a))
     }
 
+    /// `−|self|`.
+    #[inline(always)]
+    pub(crate) unsafe fn neg_abs(self) -> Self {
+        self.map(|a| _mm256_or_ps(a, _mm256_set1_ps(-0.0)))
+    }
+
+    /// The mask of the lanes below zero (NaN is not).
+    #[inline(always)]
+    pub(crate) unsafe fn below_zero(self) -> Self {
+        self.map(|a| _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_setzero_ps()))
+    }
+
     /// `self` with the sign bit of `of` flipped in (`self ^ (of & −0)`).
     #[inline(always)]
     pub(crate) unsafe fn xor_sign(self, of: Self) -> Self {
@@ -201,11 +213,14 @@ mod tests {
         }
         type One = unsafe fn(__m256) -> __m256;
         type Four = unsafe fn([__m256; 4]) -> [__m256; 4];
-        let fs: [(&str, One, Four); 4] = [
+        let fs: [(&str, One, Four); 7] = [
             ("exp", exp_avx2, exp_avx2_n::<4>),
             ("exp_fast", exp_fast_avx2, exp_fast_avx2_n::<4>),
             ("tanh", tanh_avx2, tanh_avx2_n::<4>),
             ("tanh_fast", tanh_fast_avx2, tanh_fast_avx2_n::<4>),
+            ("sigmoid", sigmoid_avx2, sigmoid_avx2_n::<4>),
+            ("sigmoid_fast", sigmoid_fast_avx2, sigmoid_fast_avx2_n::<4>),
+            ("ln", ln_avx2, ln_avx2_n::<4>),
         ];
         let mut seed = 0x9e37_79b9_u32;
         let mut next = || {
@@ -217,11 +232,16 @@ mod tests {
         for case in 0..200 {
             let mut x = [[0.0f32; 8]; 4];
             x.iter_mut().flatten().for_each(|v| *v = next());
-            // Every fourth case puts an edge value (beyond ±87, NaN, ∞) in one vector.
+            // Every fourth case puts an edge value (beyond ±87, NaN, ∞; for
+            // `ln`, which takes positive arguments here, zero, a negative or
+            // a subnormal number too) in one vector.
+            let mut pos = x.map(|l| l.map(f32::abs));
             if case % 4 == 0 {
                 x[case / 4 % 4][case % 8] = [100.0, -95.0, f32::NAN, f32::INFINITY][case / 16 % 4];
+                pos[case / 4 % 4][case % 8] = [0.0, -1.5, 1e-40, f32::INFINITY, f32::NAN][case / 16 % 5];
             }
             for (name, one, four) in fs {
+                let x = if name == "ln" { &pos } else { &x };
                 unsafe {
                     let v: [__m256; 4] = x.map(|l| _mm256_loadu_ps(l.as_ptr()));
                     for (k, got) in four(v).into_iter().enumerate() {

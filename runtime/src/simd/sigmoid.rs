@@ -17,7 +17,9 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::exp::{any_beyond_avx2, reduce_avx2, scale_avx2, scale_fast_avx2, EXP_FAST, EXP_LO};
+use super::exp::{reduce_avx2, reduce_n, scale_avx2, EXP_FAST, EXP_LO, EXP_POLY};
+#[cfg(target_arch = "x86_64")]
+use super::pack::Pack;
 
 /// `sigmoid` of 8 lanes (see the module documentation).
 ///
@@ -27,16 +29,31 @@ use super::exp::{any_beyond_avx2, reduce_avx2, scale_avx2, scale_fast_avx2, EXP_
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn sigmoid_avx2(x: __m256) -> __m256 {
-    if any_beyond_avx2(x, EXP_FAST) {
-        return sigmoid_avx2_edge(x);
+    sigmoid_avx2_n([x])[0]
+}
+
+/// [`sigmoid_avx2`] of `K` vectors in lockstep (`Pack`): the same bits. A
+/// lane beyond `±87` (or NaN) in any of them sends all `K` through the
+/// slower path.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn sigmoid_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
+    let x = Pack(x);
+    if x.any_beyond(EXP_FAST) {
+        return x.map(|v| sigmoid_avx2_edge(v)).0;
     }
-    let one = _mm256_set1_ps(1.0);
-    let (t, r, q) = reduce_avx2(_mm256_or_ps(x, _mm256_set1_ps(-0.0)));
-    let p = _mm256_fmadd_ps(q, r, one);
-    let p_lo = _mm256_fmadd_ps(q, r, _mm256_sub_ps(one, p));
-    let f = scale_fast_avx2(p, t);
-    let f_lo = _mm256_mul_ps(p_lo, scale_fast_avx2(one, t));
-    finish_avx2(x, f, f_lo)
+    let one = Pack::splat(1.0);
+    let (t, r, q) = reduce_n(x.neg_abs(), &EXP_POLY);
+    let p = q.fmadd(r, one);
+    let p_lo = q.fmadd(r, one.sub(p));
+    let pow2 = t.shl23();
+    let f = p.add_bits(pow2);
+    let f_lo = p_lo.mul(one.add_bits(pow2));
+    finish_n(x, f, f_lo).0
 }
 
 /// [`sigmoid_avx2`] of a vector with a lane beyond `±87` or NaN: the
@@ -51,25 +68,24 @@ unsafe fn sigmoid_avx2_edge(x: __m256) -> __m256 {
     let (t, r, q) = reduce_avx2(u);
     let p = _mm256_fmadd_ps(q, r, one);
     let p_lo = _mm256_fmadd_ps(q, r, _mm256_sub_ps(one, p));
-    finish_avx2(x, scale_avx2(p, t), scale_avx2(p_lo, t))
+    finish_n(Pack([x]), Pack([scale_avx2(p, t)]), Pack([scale_avx2(p_lo, t)])).0[0]
 }
 
 /// The quotient and its correction, from `F = e^−|x|` as `f + f_lo`.
 #[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn finish_avx2(x: __m256, f: __m256, f_lo: __m256) -> __m256 {
-    let one = _mm256_set1_ps(1.0);
-    let y0 = _mm256_div_ps(f, _mm256_add_ps(one, f));
+#[inline(always)]
+unsafe fn finish_n<const K: usize>(x: Pack<K>, f: Pack<K>, f_lo: Pack<K>) -> Pack<K> {
+    let one = Pack::splat(1.0);
+    let y0 = f.div(one.add(f));
     // res = F − y0·(1 + F): f − y0 is exact (y0 ≥ f/2).
-    let res = _mm256_fnmadd_ps(y0, f, _mm256_sub_ps(f, y0));
-    let w = _mm256_sub_ps(one, y0);
-    let res = _mm256_fmadd_ps(f_lo, w, res);
-    let negative = _mm256_fmadd_ps(res, w, y0);
+    let res = y0.fnmadd(f, f.sub(y0));
+    let w = one.sub(y0);
+    let res = f_lo.fmadd(w, res);
+    let negative = res.fmadd(w, y0);
     // 1 − y0 = w + w_err exactly.
-    let w_err = _mm256_sub_ps(_mm256_sub_ps(one, w), y0);
-    let positive = _mm256_add_ps(w, _mm256_fnmadd_ps(res, w, w_err));
-    _mm256_blendv_ps(positive, negative, _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps()))
+    let w_err = one.sub(w).sub(y0);
+    let positive = w.add(res.fnmadd(w, w_err));
+    positive.blend(negative, x.below_zero())
 }
 
 /// The body of [`sigmoid_avx512`] (see [`crate::simd`]).

@@ -117,7 +117,7 @@ impl VectorOps for Avx2 {
         fast: bool,
         args: &[TokenStream],
     ) -> Option<TokenStream> {
-        if !ps(dt) || !matches!(op, UnOp::Exp | UnOp::Tanh) {
+        if !ps(dt) || !matches!(op, UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln) {
             return None;
         }
         let f = quote::format_ident!("{}{}_avx2_n", op.name(), if fast { "_fast" } else { "" });
