@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{cmp_predicate, pick, ps, Helpers, VectorOps};
+use super::{cmp_predicate, has_group_form, pick, ps, Helpers, VectorOps};
 use crate::ir::{BinOp, DataType, UnOp};
 
 pub struct Avx2;
@@ -117,7 +117,7 @@ impl VectorOps for Avx2 {
         fast: bool,
         args: &[TokenStream],
     ) -> Option<TokenStream> {
-        if !ps(dt) || !matches!(op, UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln) {
+        if !has_group_form(dt, op) {
             return None;
         }
         let f = quote::format_ident!("{}{}_avx2_n", op.name(), if fast { "_fast" } else { "" });

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{cmp_predicate, pick, ps, Helpers, VectorOps};
+use super::{cmp_predicate, has_group_form, pick, ps, Helpers, VectorOps};
 use crate::ir::{BinOp, DataType, UnOp};
 
 pub struct Avx512;
@@ -109,7 +109,7 @@ impl VectorOps for Avx512 {
         fast: bool,
         args: &[TokenStream],
     ) -> Option<TokenStream> {
-        if !ps(dt) || !matches!(op, UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln) {
+        if !has_group_form(dt, op) {
             return None;
         }
         let pack = match args.len() {

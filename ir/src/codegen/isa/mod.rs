@@ -29,6 +29,13 @@ fn ps(dt: DataType) -> bool {
     dt == DataType::F32
 }
 
+/// Whether `kiln::simd` has `op` of `f32` vectors as a function in lockstep
+/// over several vectors (`exp`, `tanh`, `sigmoid`, `ln`, on every vector
+/// ISA: `VectorOps::unary_group`).
+fn has_group_form(dt: DataType, op: UnOp) -> bool {
+    ps(dt) && matches!(op, UnOp::Exp | UnOp::Tanh | UnOp::Sigmoid | UnOp::Ln)
+}
+
 /// The intrinsic `$f` for `f32` vectors or `$d` for `f64` ones.
 macro_rules! pick {
     ($dt:expr, $f:ident, $d:ident) => {
