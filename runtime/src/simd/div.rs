@@ -32,13 +32,8 @@ pub fn markstein(a: f32, b: f32, y: f32) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn div_by_avx2(a: __m256, b: f32) -> __m256 {
     let bv = _mm256_set1_ps(b);
-    let abs_a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), a);
-    let ok = _mm256_and_ps(
-        _mm256_cmp_ps::<_CMP_GE_OQ>(abs_a, _mm256_set1_ps(SAFE_LO)),
-        _mm256_cmp_ps::<_CMP_LE_OQ>(abs_a, _mm256_set1_ps(SAFE_HI)),
-    );
     let b_ok = (SAFE_LO..=SAFE_HI).contains(&b.abs());
-    if b_ok && _mm256_movemask_ps(ok) == 0xff {
+    if b_ok && !any_outside_safe(a) {
         let y = _mm256_set1_ps(1.0 / b);
         let q0 = _mm256_mul_ps(a, y);
         let r = _mm256_fnmadd_ps(q0, bv, a);
@@ -46,6 +41,22 @@ pub unsafe fn div_by_avx2(a: __m256, b: f32) -> __m256 {
     } else {
         _mm256_div_ps(a, bv)
     }
+}
+
+/// Whether a lane's magnitude lies outside `[SAFE_LO, SAFE_HI]` (or is NaN),
+/// in three integer operations: the bits without the sign (shifted out),
+/// moved so that the safe range starts at `i32::MIN`, against its end (the
+/// bits of non-negative floats order as the floats do; NaN's lie beyond ∞'s).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn any_outside_safe(a: __m256) -> bool {
+    const LO: u32 = SAFE_LO.to_bits() << 1;
+    const HI: u32 = SAFE_HI.to_bits() << 1;
+    let x = _mm256_slli_epi32::<1>(_mm256_castps_si256(a));
+    let z = _mm256_add_epi32(x, _mm256_set1_epi32(0x8000_0000u32.wrapping_sub(LO) as i32));
+    let end = (HI - LO) ^ 0x8000_0000;
+    let out = _mm256_cmpgt_epi32(z, _mm256_set1_epi32(end as i32));
+    _mm256_movemask_ps(_mm256_castsi256_ps(out)) != 0
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -83,6 +94,33 @@ mod tests {
             let a = sign(r >> 1) * (1.0 + (r >> 40) as f32 / (1u64 << 24) as f32) * e(r >> 2).exp2();
             let b = sign(r >> 3) * (1.0 + ((r >> 16) & 0xff_ffff) as f32 / (1u64 << 24) as f32) * e(r >> 9).exp2();
             assert_eq!(markstein(a, b, 1.0 / b).to_bits(), (a / b).to_bits(), "{a:e} / {b:e}");
+        }
+    }
+
+    /// The integer range check agrees with `SAFE_LO ≤ |a| ≤ SAFE_HI` on the
+    /// range's ends and their neighbours, zeros, infinities, NaN and random bits.
+    #[test]
+    fn the_safe_range_check_agrees_with_the_comparisons() {
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let near = |x: f32| [f32::from_bits(x.to_bits() - 1), x, f32::from_bits(x.to_bits() + 1)];
+        let mut xs: Vec<f32> = [near(SAFE_LO), near(SAFE_HI)].concat();
+        xs.extend([0.0, f32::INFINITY, f32::NAN, f32::MIN_POSITIVE, 1e-45, f32::MAX, 1.0]);
+        let mut seed = 0x2545_f491u32;
+        xs.extend((0..100_000).map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            f32::from_bits(seed)
+        }));
+        for x in xs.iter().flat_map(|x| [*x, -*x]) {
+            let inside = (SAFE_LO..=SAFE_HI).contains(&x.abs());
+            unsafe {
+                assert_eq!(any_outside_safe(_mm256_set1_ps(x)), !inside, "{x:e}");
+                let one_lane = _mm256_setr_ps(1.0, 1.0, 1.0, x, 1.0, 1.0, 1.0, 1.0);
+                assert_eq!(any_outside_safe(one_lane), !inside, "{x:e}");
+            }
         }
     }
 
