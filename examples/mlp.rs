@@ -243,7 +243,7 @@ fn measure(models: &[Mlp], inputs: &[f32], samples_per_build: usize) -> Result<V
             result = Err(e);
         }
     };
-    // Warm-up (caches, page faults, rayon pool if a kernel uses it), then the samples.
+    // Warm-up (caches, page faults, kiln's threads if a kernel uses them), then the samples.
     for round in 0..samples_per_build + 3 {
         // Every other round in reverse order, so that no build always runs right after another.
         let mut order: Vec<usize> = (0..models.len()).collect();

@@ -268,22 +268,19 @@ impl<T> FromMut<T> for *const T {
     }
 }
 
-/// Runs `f(0..n)` on the rayon pool.
+/// Runs `f(0..n)` on the calling thread and kiln's pool of workers
+/// ([`crate::pool`]: the caller takes part, the workers poll for a while
+/// before they sleep, so that a kernel called again and again does not wait
+/// for threads to wake up).
 ///
 /// The work is handed on as a `dyn Fn` to one function compiled once in this
-/// crate: instantiated for every kernel's closure, rayon's iterator machinery
-/// cost each kernel (and each tuning batch) seconds of LLVM time, to save one
-/// indirect call per iteration of a parallel loop whose body is a block of
-/// rows.
+/// crate, not instantiated for every kernel's closure (with rayon's iterators
+/// that cost each kernel, and each tuning batch, seconds of LLVM time), for
+/// one indirect call per iteration of a parallel loop whose body is a block
+/// of rows.
 #[inline]
 pub fn parallel_for<F: Fn(usize) + Sync + Send>(n: usize, f: F) {
-    parallel_for_dyn(n, &f);
-}
-
-#[inline(never)]
-fn parallel_for_dyn(n: usize, f: &(dyn Fn(usize) + Sync)) {
-    use rayon::prelude::*;
-    (0..n).into_par_iter().for_each(f);
+    crate::pool::run(n, &f);
 }
 
 #[cold]

@@ -116,7 +116,7 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// Builds (or reuses) the runtime (`kiln-runtime`: rayon and a few hundred
+/// Builds (or reuses) the runtime (`kiln-runtime`: a few hundred
 /// lines, no build script, no macro — seconds on a fresh work directory) in
 /// `work_dir/harness` (or in `$KILN_TUNE_HARNESS_DIR`, which lets several work
 /// directories — tests — share one build of the runtime).
