@@ -25,7 +25,6 @@
 //! compute-bound. A matrix product reads a few % of the bandwidth there,
 //! which says as much.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use kiln_ir::target::{Isa, Target};
@@ -33,7 +32,7 @@ use kiln_ir::target::{Isa, Target};
 use crate::builder::{build_parallel, prepare, Candidate, Toolchain};
 use crate::error::Result;
 use crate::peers::{self, matrix_product};
-use crate::runner::{kernel_data, run_batch_lines, Outcome, RunOptions};
+use crate::runner::{kernel_data, run_rounds, Outcome, RunOptions};
 use crate::task::{gflops, Task, Traffic};
 
 /// How to bench.
@@ -237,30 +236,6 @@ fn time_variants<'a>(
         }
     }
     Ok(rows)
-}
-
-/// [`crate::runner::run_batch`] in the runner's interleaved mode: every
-/// outcome with its samples (µs per call, in round order; none for a
-/// candidate that was not timed).
-pub fn run_rounds(
-    exe: &Path,
-    data_dir: &Path,
-    ids: &[usize],
-    opts: &RunOptions,
-    rounds: usize,
-) -> Vec<(usize, Outcome, Vec<f64>)> {
-    let mut samples: HashMap<usize, Vec<f64>> = HashMap::new();
-    let mut line = |l: &str| {
-        let Some(v) = l.strip_prefix("RESULT ").and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
-            return;
-        };
-        if let (Some(id), Some(s)) = (v["id"].as_u64(), v["samples_us"].as_array()) {
-            samples.insert(id as usize, s.iter().filter_map(|x| x.as_f64()).collect());
-        }
-    };
-    let flag = [format!("--rounds={rounds}")];
-    let results = run_batch_lines(exe, data_dir, ids, opts, &flag, &mut |_, _| {}, &mut line);
-    results.into_iter().map(|(id, o)| (id, o, samples.remove(&id).unwrap_or_default())).collect()
 }
 
 /// The naive loop nest, then the default schedule and the committed trace

@@ -1,11 +1,16 @@
 //! The final round of a task: the finalists — the best measured programs,
 //! the default schedule and the committed trace — timed again side by side,
-//! in one executable and one runner process, with more repeats.
+//! in one executable and one runner process, in interleaved rounds (each
+//! round one sample of every finalist, as `tuner bench` times its variants).
 //!
 //! Measurements taken minutes apart on a shared machine drift (other jobs,
 //! clock boost); timing the finalists together makes the reported speed-up
 //! over the default, and the choice between the tuned and the committed
-//! trace, a comparison under the same conditions. These timings are not
+//! trace, a comparison under the same conditions. (Timed one after the other,
+//! each with its samples back to back, they were not: on a VM whose memory
+//! speed swings between two states, a retuning of rmsnorm reported 1.21× over
+//! its default and replaced the committed trace with one that `try_traces`
+//! then timed equal to both.) These timings are not
 //! records: the database keeps each program's first measurement, and the
 //! search never measures a known program again.
 
@@ -14,7 +19,7 @@ use std::collections::BTreeMap;
 use kiln_ir::target::Isa;
 
 use crate::builder::{build_parallel, Candidate, Toolchain};
-use crate::runner::{run_batch, RunOptions};
+use crate::runner::{run_rounds, RunOptions};
 use crate::task::Program;
 
 /// How many of the best measured programs enter the final round.
@@ -43,9 +48,8 @@ pub fn time_together(
         return out;
     }
     let built = build_parallel(tc, func, &cands, name, 1).remove(0);
-    let opts = RunOptions { repeats: run.repeats.max(7) * 2 + 1, ..run.clone() };
     let ids: Vec<usize> = (0..built.included.len()).collect();
-    for (id, o) in run_batch(&built.exe, data, &ids, &opts) {
+    for (id, o, _) in run_rounds(&built.exe, data, &ids, run, run.repeats.max(7) * 2 + 1) {
         if let Some(us) = o.latency_us() {
             out.insert(uniq[built.included[id]].key.clone(), us);
         }

@@ -13,6 +13,7 @@
 //! way the remaining candidates run in a fresh process. `runner_cmd` prefixes
 //! the command (e.g. `ssh host`) to measure elsewhere.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -172,6 +173,30 @@ pub fn run_batch_each(
     each: &mut dyn FnMut(usize, &Outcome),
 ) -> Vec<(usize, Outcome)> {
     run_batch_lines(exe, data_dir, ids, opts, &[], each, &mut |_| {})
+}
+
+/// [`run_batch`] in the runner's interleaved mode: every
+/// outcome with its samples (µs per call, in round order; none for a
+/// candidate that was not timed).
+pub fn run_rounds(
+    exe: &Path,
+    data_dir: &Path,
+    ids: &[usize],
+    opts: &RunOptions,
+    rounds: usize,
+) -> Vec<(usize, Outcome, Vec<f64>)> {
+    let mut samples: HashMap<usize, Vec<f64>> = HashMap::new();
+    let mut line = |l: &str| {
+        let Some(v) = l.strip_prefix("RESULT ").and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
+            return;
+        };
+        if let (Some(id), Some(s)) = (v["id"].as_u64(), v["samples_us"].as_array()) {
+            samples.insert(id as usize, s.iter().filter_map(|x| x.as_f64()).collect());
+        }
+    };
+    let flag = [format!("--rounds={rounds}")];
+    let results = run_batch_lines(exe, data_dir, ids, opts, &flag, &mut |_, _| {}, &mut line);
+    results.into_iter().map(|(id, o)| (id, o, samples.remove(&id).unwrap_or_default())).collect()
 }
 
 /// [`run_batch_each`] with `extra` runner arguments (flags passed among the

@@ -11,7 +11,8 @@
 //!    times them, every outcome is appended to the database as soon as it is
 //!    known and observed, the cost model retrains — until the task's share
 //!    of the trial budget is spent;
-//! 4. **final round**: the finalists timed side by side (`confirm.rs`);
+//! 4. **final round**: the finalists timed side by side, in interleaved
+//!    rounds (`confirm.rs`);
 //! 5. **commit**: the fastest correct program is written to the kernel's
 //!    trace file (`commit.rs`).
 //!
@@ -179,7 +180,8 @@ fn resume(job: Job, workload: &str, db: &Database, model: &mut CostModel) -> Tun
 const CUTOFF: f64 = 2.5;
 
 /// A search candidate's samples stop after 3 once they add up to this many
-/// µs (`RunOptions::budget_us`); the final round takes all of its repeats.
+/// µs (`RunOptions::budget_us`); the final round takes a sample of every
+/// finalist in each of its rounds (`confirm.rs`).
 const SAMPLE_BUDGET_US: f64 = 20_000.0;
 
 /// A program waiting to be measured, and why it is measured.

@@ -15,8 +15,8 @@ use quote::quote;
 
 use kiln_ir::schedule::testing::matmul;
 use kiln_ir::target::Isa;
-use tuner::bench::run_rounds;
 use tuner::builder::{build_batch, prepare, Candidate};
+use tuner::runner::run_rounds;
 use tuner::runner::{write_data, Outcome, RunOptions};
 
 /// A correct 64³ product taking at least 1 ms a call, which runs `fail` at
