@@ -188,3 +188,37 @@ fn the_default_fuses_an_elementwise_chain() {
     let sch = default_trace(&softmax, &SpaceOptions::new(Isa::Avx2)).unwrap();
     assert!(sch.func().block("exp").is_some(), "{}", sch.func());
 }
+
+/// With threads, the default moves a row's steps (softmax's max, exp and sum,
+/// rmsnorm's sum of squares) under the parallel row loop of their consumer:
+/// one parallel region per call, each row in L1 between its steps. A product
+/// (linear's `X·Wᵀ`) and a producer the parallel loop does not cut into rows
+/// (conv2d's padding) stay at the root, as on one thread.
+#[test]
+fn with_threads_the_default_computes_a_row_under_the_parallel_row_loop() {
+    let kernel = |name: &str| kernel_in_file(KERNELS.iter().find(|(n, _)| *n == name).unwrap().1).func;
+    // (On the scalar ISA the elementwise rule, which parallelizes the row
+    // loop, does not apply: there is no parallel loop to move under.)
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        for (name, blocks) in [("softmax", &["maxelem", "exp", "expsum"][..]), ("rmsnorm", &["sumsq"][..])] {
+            let func = kernel(name);
+            let one = default_trace(&func, &SpaceOptions::new(isa)).unwrap();
+            assert!(!share_outer_loop(one.func(), blocks[0], "norm"), "{name} {isa}, 1 thread:\n{}", one.func());
+            let sch = default_trace(&func, &SpaceOptions::threads(isa, 2)).unwrap();
+            let f = sch.func();
+            for b in blocks {
+                assert!(share_outer_loop(f, b, "norm"), "{name} {isa}: {b}\n{f}");
+            }
+            assert_eq!(loop_kinds(f, "norm")[0], kiln_ir::ir::ForKind::Parallel, "{name} {isa}:\n{f}");
+            check(&func, f, &run_random(&func, 3));
+        }
+        for name in ["linear", "conv2d"] {
+            let sch = default_trace(&kernel(name), &SpaceOptions::threads(isa, 2)).unwrap();
+            let trace = sch.trace().to_string();
+            assert!(
+                trace.lines().filter(|l| l.contains("sample_compute_location")).all(|l| !l.ends_with("decision=0)")),
+                "{name} {isa}:\n{trace}"
+            );
+        }
+    }
+}

@@ -128,7 +128,7 @@ pub fn apply_rules(sch: &mut Schedule, opts: &SpaceOptions, mut mode: Mode) -> R
         // below, may also put it beside other blocks: it is still to do.)
         let done = blocks_done(sch, name);
         if !absorbed_by_producer(sch, name) && !done {
-            compute_location::apply(sch, name, &mut mode)?;
+            compute_location::apply(sch, name, opts, &mut mode)?;
         }
         let Some(br) = sch.func().block(name).cloned() else { continue };
         if br.block.is_reduction() {
