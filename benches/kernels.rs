@@ -6,7 +6,7 @@
 //! compiled with `-O3 -march=native` (`c_o3`), and — where the kernel is a
 //! matrix product — the Rust BLAS crates `matrixmultiply` and `faer`.
 //!
-//! The memory-bound groups (`softmax`, `rmsnorm`, `gelu`, `bias_gelu`) also
+//! The memory-bound groups (`softmax`, `rmsnorm`, `layernorm`, `gelu`, `bias_gelu`) also
 //! time the plain Rust loops of `mod loops` below (`rust`, compiled for
 //! AVX2+FMA when the CPU has them) and count their throughput in output
 //! elements, so that criterion's `thrpt` reads as elements per second
@@ -27,6 +27,7 @@ extern "C" {
     fn c_linear(x: *const f32, w: *const f32, b: *const f32, z: *mut f32, m: i32, n: i32, k: i32);
     fn c_softmax(x: *const f32, y: *mut f32, rows: i32, cols: i32);
     fn c_rmsnorm(x: *const f32, w: *const f32, y: *mut f32, rows: i32, cols: i32);
+    fn c_layernorm(x: *const f32, g: *const f32, b: *const f32, y: *mut f32, rows: i32, cols: i32);
     fn c_gelu(x: *const f32, y: *mut f32, n: i32);
     fn c_bias_gelu(x: *const f32, b: *const f32, y: *mut f32, rows: i32, cols: i32);
     fn c_conv2d(data: *const f32, weight: *const f32, out: *mut f32, cin: i32, cout: i32, h: i32, w: i32);
@@ -297,6 +298,21 @@ mod loops {
         }
     }
 
+    native_loop! {
+        /// LayerNorm: `y[i, j] = (x[i, j] − μᵢ) / √(σᵢ² + 1e-5)·γ[j] + β[j]`, rows of `g.len()`.
+        fn layernorm(x: &[f32], g: &[f32], b: &[f32], y: &mut [f32]) {
+            let cols = g.len();
+            for (r, out) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+                let mean = r.iter().sum::<f32>() / cols as f32;
+                let var = r.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / cols as f32;
+                let sd = (var + 1e-5).sqrt();
+                for (((o, v), gj), bj) in out.iter_mut().zip(r).zip(g).zip(b) {
+                    *o = (v - mean) / sd * gj + bj;
+                }
+            }
+        }
+    }
+
     /// GELU, tanh form: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
     #[inline(always)]
     pub fn gelu1(x: f32) -> f32 {
@@ -341,7 +357,7 @@ fn elements_group<'a>(c: &'a mut Criterion, name: &str, elements: usize) -> Benc
     g
 }
 
-/// Softmax (64×1000), RMSNorm (32×4096), GELU and bias + GELU (64×3072):
+/// Softmax (64×1000), RMSNorm (32×4096), LayerNorm (64×768), GELU and bias + GELU (64×3072):
 /// kiln's variants where the language can express the kernel, the plain
 /// Rust loop and the C loop.
 fn memory_bound(c: &mut Criterion) {
@@ -393,6 +409,33 @@ fn memory_bound(c: &mut Criterion) {
     g.bench_function("rust", |bch| bch.iter(|| loops::rmsnorm(black_box(&x), black_box(&w), &mut y)));
     g.bench_function("c_o3", |bch| {
         bch.iter(|| unsafe { c_rmsnorm(black_box(x.as_ptr()), w.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) })
+    });
+    g.finish();
+
+    // LayerNorm (64×768, BERT-base's hidden size).
+    type Ternary = fn(&[f32], &[f32], &[f32], &mut [f32]);
+    let (rows, cols) = (64, 768);
+    let (x, gm, bt) = (data(rows * cols, 11), data(cols, 12), data(cols, 13));
+    let mut y = vec![0f32; rows * cols];
+    let mut want = vec![0f32; rows * cols];
+    kernels::layernorm(&x, &gm, &bt, &mut want);
+    loops::layernorm(&x, &gm, &bt, &mut y);
+    assert_agree("layernorm rust", &y, &want, 1e-5);
+    unsafe { c_layernorm(x.as_ptr(), gm.as_ptr(), bt.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32) };
+    assert_agree("layernorm c_o3", &y, &want, 1e-5);
+    let mut g = elements_group(c, "layernorm", rows * cols);
+    let variants =
+        [("naive", naive::layernorm as Ternary), ("default", default::layernorm), ("tuned", kernels::layernorm)];
+    for (label, f) in variants {
+        g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), black_box(&gm), black_box(&bt), &mut y)));
+    }
+    g.bench_function("rust", |bch| {
+        bch.iter(|| loops::layernorm(black_box(&x), black_box(&gm), black_box(&bt), &mut y))
+    });
+    g.bench_function("c_o3", |bch| {
+        bch.iter(|| unsafe {
+            c_layernorm(black_box(x.as_ptr()), gm.as_ptr(), bt.as_ptr(), y.as_mut_ptr(), rows as i32, cols as i32)
+        })
     });
     g.finish();
 

@@ -41,6 +41,9 @@ fn main() {
     check("softmax", &s);
     kernels::softmax_fast(&data(64 * 1000), &mut s);
     check("softmax_fast", &s);
+    let mut n = vec![0f32; 64 * 768];
+    kernels::layernorm(&data(64 * 768), &data(768), &data(768), &mut n);
+    check("layernorm", &n);
     let mut r = vec![0f32; 32 * 4096];
     kernels::rmsnorm(&data(32 * 4096), &data(4096), &mut r);
     check("rmsnorm", &r);

@@ -88,6 +88,10 @@ kernel_test!(rmsnorm, "../kernels/src/rmsnorm.rs", |isa, a| {
     let (x, y) = a.split_at_mut(2);
     kernels::try_rmsnorm_on(isa, &x[0], &x[1], &mut y[0])
 });
+kernel_test!(layernorm, "../kernels/src/layernorm.rs", |isa, a| {
+    let (x, y) = a.split_at_mut(3);
+    kernels::try_layernorm_on(isa, &x[0], &x[1], &x[2], &mut y[0])
+});
 kernel_test!(gelu, "../kernels/src/gelu.rs", |isa, a| {
     let (x, y) = a.split_at_mut(1);
     kernels::try_gelu_on(isa, &x[0], &mut y[0])
@@ -171,6 +175,51 @@ fn rmsnorm_matches_an_f64_reference() {
         println!("rmsnorm on {isa}: largest relative error {worst:.2e}");
         for (k, (g, w)) in y.iter().zip(&want).enumerate() {
             assert!((f64::from(*g) - w).abs() <= 1e-5 * w.abs(), "rmsnorm on {isa}: y[{k}] = {g}, want {w}");
+        }
+    }
+}
+
+/// `layernorm` against a plain f64 reference, on every ISA, with rows whose
+/// scale spans 2⁻⁶..2⁶ and whose mean lies up to three standard deviations
+/// away from zero (the normalization must remove both).
+///
+/// Tolerance: |got − want| ≤ 1e-5·(1 + |want|) per element (γ within [0.5,
+/// 1.5], β within [−1, 1]). The normalized value `z = (x − μ)/σ` is of order
+/// 1 and carries an absolute error: the f32 mean's (a few ulp of |μ|, and
+/// |μ|/σ reaches 5 here), the variance's and the quotient's; then ·γ + β
+/// rounds once more. The largest errors seen on Zen 1 are printed.
+#[test]
+fn layernorm_matches_an_f64_reference() {
+    const ROWS: usize = 64;
+    const COLS: usize = 768;
+    let x: Vec<f32> = (0..ROWS * COLS)
+        .map(|i| {
+            let row = i / COLS;
+            let scale = 2f32.powi(row as i32 % 13 - 6);
+            let offset = (row % 7) as f32 - 3.0;
+            ((((i * 7919) % 211) as f32 / 105.0 - 1.0) + offset) * scale
+        })
+        .collect();
+    let gamma: Vec<f32> = (0..COLS).map(|j| ((j * 104729) % 101) as f32 / 100.0 + 0.5).collect();
+    let beta: Vec<f32> = (0..COLS).map(|j| ((j * 7907) % 199) as f32 / 99.0 - 1.0).collect();
+    let mut want = vec![0f64; ROWS * COLS];
+    for i in 0..ROWS {
+        let row = &x[i * COLS..(i + 1) * COLS];
+        let mean = row.iter().map(|v| f64::from(*v)).sum::<f64>() / COLS as f64;
+        let var = row.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / COLS as f64;
+        for j in 0..COLS {
+            want[i * COLS + j] =
+                (f64::from(row[j]) - mean) / (var + 1e-5).sqrt() * f64::from(gamma[j]) + f64::from(beta[j]);
+        }
+    }
+    for isa in isas() {
+        let mut y = vec![f32::NAN; ROWS * COLS];
+        kernels::try_layernorm_on(isa, &x, &gamma, &beta, &mut y).unwrap();
+        let bound = |k: usize| 1e-5 * (1.0 + want[k].abs());
+        let worst = (0..y.len()).map(|k| (f64::from(y[k]) - want[k]).abs() / bound(k)).fold(0.0, f64::max);
+        println!("layernorm on {isa}: largest error {worst:.3} of the bound");
+        for (k, g) in y.iter().enumerate() {
+            assert!((f64::from(*g) - want[k]).abs() <= bound(k), "layernorm on {isa}: y[{k}] = {g}, want {}", want[k]);
         }
     }
 }

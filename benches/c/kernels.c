@@ -64,6 +64,20 @@ void c_rmsnorm(const float *x, const float *w, float *y, int rows, int cols) {
     }
 }
 
+/* y[i,j] = (x[i,j] - mean_i) / sqrt(var_i + 1e-5) * g[j] + b[j], var_i the biased variance */
+void c_layernorm(const float *x, const float *g, const float *b, float *y, int rows, int cols) {
+    for (int i = 0; i < rows; i++) {
+        const float *r = x + i * cols;
+        float s = 0.0f;
+        for (int j = 0; j < cols; j++) s += r[j];
+        float mean = s / cols;
+        float q = 0.0f;
+        for (int j = 0; j < cols; j++) q += (r[j] - mean) * (r[j] - mean);
+        float sd = sqrtf(q / cols + 1e-5f);
+        for (int j = 0; j < cols; j++) y[i * cols + j] = (r[j] - mean) / sd * g[j] + b[j];
+    }
+}
+
 /* GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
 static inline float gelu(float x) {
     return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));

@@ -106,6 +106,7 @@ fn bundled() -> Vec<PrimFunc> {
         include_str!("../../kernels/src/matmul_odd.rs"),
         include_str!("../../kernels/src/relu.rs"),
         include_str!("../../kernels/src/rmsnorm.rs"),
+        include_str!("../../kernels/src/layernorm.rs"),
         include_str!("../../kernels/src/gelu.rs"),
         include_str!("../../kernels/src/bias_gelu.rs"),
         include_str!("../../kernels/src/softmax.rs"),

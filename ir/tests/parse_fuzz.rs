@@ -18,6 +18,7 @@ const FIXTURES: &[&str] = &[
     include_str!("../../kernels/src/softmax.rs"),
     include_str!("../../kernels/src/softmax_fast.rs"),
     include_str!("../../kernels/src/rmsnorm.rs"),
+    include_str!("../../kernels/src/layernorm.rs"),
     include_str!("../../kernels/src/gelu.rs"),
     include_str!("../../kernels/src/bias_gelu.rs"),
     include_str!("../../kernels/src/conv2d.rs"),

@@ -156,6 +156,26 @@ fn rmsnorm() {
 }
 
 #[test]
+fn layernorm() {
+    let k = check("layernorm", include_str!("../../kernels/src/layernorm.rs"));
+    // Per element: + in the sum; /768, −, −, /768, ·, + in the squared deviations;
+    // /768, −, /768, +eps, sqrt, /, ·γ, +β in the normalization.
+    assert_eq!(flops(&k.func), 15 * 64 * 768);
+    let (inp, out) = run(&k);
+    let (rows, cols) = (64, 768);
+    let mut want = vec![0.0; rows * cols];
+    for i in 0..rows {
+        let row = &inp[0][i * cols..(i + 1) * cols];
+        let mean = row.iter().map(|v| *v as f64).sum::<f64>() / cols as f64;
+        let var = row.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
+        for j in 0..cols {
+            want[i * cols + j] = (row[j] as f64 - mean) / (var + 1e-5).sqrt() * inp[1][j] as f64 + inp[2][j] as f64;
+        }
+    }
+    assert_close(&out[3], &want);
+}
+
+#[test]
 fn conv2d() {
     let k = check("conv2d", include_str!("../../kernels/src/conv2d.rs"));
     assert_eq!(flops(&k.func), 2 * 32 * 32 * 32 * 16 * 3 * 3);

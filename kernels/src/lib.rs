@@ -19,6 +19,7 @@
 //! | [`relu`] | Y = max(X, 0), 1×128 |
 //! | [`softmax`] | row-wise softmax over 64×1000 |
 //! | [`softmax_fast`] | the same under `#[fast_math]` (fast `exp`, one reciprocal per row) |
+//! | [`layernorm`] | LayerNorm over 64×768: Y = (X − mean) / √(var + 1e-5) · γ + β per row (three passes as written) |
 //! | [`rmsnorm`] | RMSNorm over 32×4096: Y = X · (1 / √(mean X² + 1e-6)) · w per row |
 //! | [`gelu`] | GELU (tanh form) over 64×3072 |
 //! | [`gelu_fast`] | the same under `#[fast_math]` (fast `tanh`) |
@@ -36,6 +37,8 @@ mod conv2d_src;
 mod gelu_fast_src;
 #[path = "gelu.rs"]
 mod gelu_src;
+#[path = "layernorm.rs"]
+mod layernorm_src;
 #[path = "linear0.rs"]
 mod linear0_src;
 #[path = "linear1.rs"]
@@ -66,6 +69,7 @@ pub use bias_gelu_src::*;
 pub use conv2d_src::*;
 pub use gelu_fast_src::*;
 pub use gelu_src::*;
+pub use layernorm_src::*;
 pub use linear0_src::*;
 pub use linear1_src::*;
 pub use linear_src::*;

@@ -29,7 +29,8 @@ fn bundled_matrix_products_are_recognised() {
         "linear" | "linear_sym" => Some(product(64, 128, 784, Layout::NK, Some(2))),
         "linear0" => Some(product(1, 128, 784, Layout::NK, Some(2))),
         "linear1" => Some(product(1, 10, 128, Layout::NK, Some(2))),
-        "softmax" | "softmax_fast" | "rmsnorm" | "gelu" | "gelu_fast" | "bias_gelu" | "relu" | "conv2d" => None,
+        "softmax" | "softmax_fast" | "rmsnorm" | "layernorm" | "gelu" | "gelu_fast" | "bias_gelu" | "relu"
+        | "conv2d" => None,
         other => panic!("a bundled kernel this test does not know: {other}"),
     };
     let funcs = bundled();

@@ -180,7 +180,16 @@ fn reduction_rule(sch: &Schedule, block: &str) -> Option<ReductionRule> {
     let lane = roles::store_lane_iter(br);
     let loads = roles::operand_loads(f, br);
     if let Some(l) = lane {
-        if loads.iter().any(|(ld, _)| roles::contiguous_iter(br, &ld.indices) == Some(l)) {
+        // Only operands that stream along the reduction count: a value the
+        // reduce loop does not change (a row's mean in `Σ (x − mean)²`) is
+        // contiguous along the rows but feeds no vector load in the loop.
+        let streams = |ld: &crate::ir::Load| {
+            br.block
+                .iter_vars
+                .iter()
+                .any(|iv| iv.kind == IterKind::Reduce && ld.indices.iter().any(|e| e.uses_var(&iv.var)))
+        };
+        if loads.iter().any(|(ld, _)| streams(ld) && roles::contiguous_iter(br, &ld.indices) == Some(l)) {
             return Some(ReductionRule::MultiLevelTiling);
         }
     }
