@@ -350,3 +350,31 @@ sch.compute_at(block=b6, loop=l4, preserve_unit_loops=True, index=-1)";
         assert!(top < t && t < rows && rows < s, "{c}");
     }
 }
+
+/// A vector divided by a constant power of two is multiplied by its
+/// reciprocal (the same bits: `Const::exact_reciprocal`), not sent through
+/// the shared-divisor division; other constants still divide exactly.
+#[test]
+fn division_by_a_power_of_two_is_a_product() {
+    let src = |d: &str| {
+        format!(
+            "tensor_func! {{
+                pub fn scale(a: [f32; 4, 32], c: &mut [f32; 4, 32]) {{
+                    for (i, j) in grid(4, 32) {{
+                        block(\"C\") {{
+                            let (vi, vj) = axis::remap(\"SS\", (i, j));
+                            c[vi, vj] = a[vi, vj] / {d};
+                        }}
+                    }}
+                }}
+            }}"
+        )
+    };
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        let quarter = code(&kernel(&src("4.0")), isa);
+        assert!(quarter.contains("_mul_ps") && quarter.contains("0.25f32"), "{quarter}");
+        assert!(!quarter.contains("div"), "{quarter}");
+        let third = code(&kernel(&src("3.0")), isa);
+        assert!(third.contains("div"), "{third}");
+    }
+}

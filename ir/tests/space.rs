@@ -251,3 +251,46 @@ fn a_row_value_read_in_a_reduction_keeps_it_a_row_reduction() {
         }
     }
 }
+
+/// A reduction over rows into a row of columns (a column sum): no row shares
+/// the lane operand, so the default tile is one row of as many vectors as
+/// the registers hold — independent accumulator chains — and the operand,
+/// which every iteration reads once, is never packed (a copy would add a
+/// pass over it). Before: one vector per tile (125 vectors of 8 have no
+/// divisor up to 3) over a packed copy of `x`, 2.3× slower than the
+/// unscheduled loop on Zen 1.
+#[test]
+fn a_column_sum_gets_a_row_of_accumulators_and_no_copy() {
+    let src = "tensor_func! {
+        pub fn colsum(x: [f32; 24, 1000], y: &mut [f32; 1000]) {
+            for (i, j) in grid(24, 1000) {
+                block(\"S\") {
+                    let (vi, vj) = axis::remap(\"RS\", (i, j));
+                    init { y[vj] = 0.0; }
+                    y[vj] += x[vi, vj];
+                }
+            }
+        }
+    }";
+    let func = kernel_in_file(src).func;
+    let want = run_random(&func, 3);
+    // 125 vectors of 8 (AVX2), 63 of 16 (AVX-512, the last partial).
+    for (isa, vectors) in [(Isa::Avx2, "1, 5]"), (Isa::Avx512, "1, 7]")] {
+        let sch = default_trace(&func, &SpaceOptions::new(isa)).unwrap();
+        let trace = sch.trace().to_string();
+        assert!(!trace.contains("cache_read"), "{isa}:\n{trace}");
+        let tile = trace.lines().find(|l| l.contains("n=4")).unwrap();
+        assert!(tile.ends_with(&format!("{vectors})")), "{isa}: {tile}");
+        check(&func, sch.func(), &want);
+        for seed in 0..8 {
+            match sample(&func, &SpaceOptions::new(isa), seed) {
+                Ok(sch) => {
+                    assert!(!sch.trace().to_string().contains("cache_read"), "{isa} seed {seed}");
+                    check(&func, sch.func(), &want);
+                }
+                Err(SpaceError::Rejected(_)) => {}
+                Err(e) => panic!("{isa} seed {seed}: {e}"),
+            }
+        }
+    }
+}

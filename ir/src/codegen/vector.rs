@@ -533,6 +533,16 @@ fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
             let (p, q, c) = (vexpr(em, b, p, ctx, env)?, vexpr(em, b, q, ctx, env)?, vexpr(em, b, x, ctx, env)?);
             V::Vec(ctx.ops.fnma(dt, to_vec(ctx, p), to_vec(ctx, q), to_vec(ctx, c)))
         }
+        Expr::Binary(BinOp::Div, x, y)
+            if x.dtype() == dt && matches!(**y, Expr::Const(c) if c.exact_reciprocal().is_some()) =>
+        {
+            // By a power of two: the product by its reciprocal is the same
+            // quotient (what LLVM does with the scalar division too).
+            let Expr::Const(c) = **y else { unreachable!() };
+            let r = Expr::Const(c.exact_reciprocal().unwrap());
+            let (a, r) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, &r, ctx, env)?);
+            V::Vec(ctx.ops.binary(dt, BinOp::Mul, to_vec(ctx, a), to_vec(ctx, r)).ok_or_else(none)?)
+        }
         Expr::Binary(BinOp::Div, x, y) if x.dtype() == dt && !varies(em, b, y, ctx, env) => {
             // A divisor shared by the lanes: Markstein's exact quotient
             // from one reciprocal, where the ISA has it (`div_by`).

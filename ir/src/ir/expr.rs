@@ -76,6 +76,22 @@ impl Const {
         }
     }
 
+    /// `1/c` when dividing by `c` is multiplying by it, bit for bit: `c` a
+    /// power of two (normal) whose reciprocal is finite. The product is then
+    /// the exact quotient, rounded once as the division rounds it (zeros,
+    /// infinities, NaN and subnormal results included).
+    pub fn exact_reciprocal(self) -> Option<Const> {
+        match self {
+            Const::F32(v) if v.is_normal() && v.to_bits() & 0x7f_ffff == 0 && (1.0 / v).is_finite() => {
+                Some(Const::F32(1.0 / v))
+            }
+            Const::F64(v) if v.is_normal() && v.to_bits() & 0xf_ffff_ffff_ffff == 0 && (1.0 / v).is_finite() => {
+                Some(Const::F64(1.0 / v))
+            }
+            _ => None,
+        }
+    }
+
     fn key(self) -> (u8, u64) {
         match self {
             Const::F32(v) => (0, v.to_bits() as u64),
@@ -449,3 +465,45 @@ macro_rules! arith {
 arith!(Add, add, BinOp::Add);
 arith!(Sub, sub, BinOp::Sub);
 arith!(Mul, mul, BinOp::Mul);
+
+#[cfg(test)]
+mod tests {
+    use super::Const;
+
+    /// Multiplying by the reciprocal of a power of two gives the division's
+    /// bits, for every such divisor and a spread of dividends (zeros, ±∞,
+    /// NaN, subnormals, extremes, random bits); other divisors have none.
+    #[test]
+    fn the_exact_reciprocal_of_a_power_of_two_divides() {
+        let mut seed = 0x9e37_79b9u32;
+        let mut xs: Vec<f32> =
+            vec![0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-45, f32::MIN_POSITIVE, f32::MAX, 1.0, -3.5];
+        xs.extend((0..2000).map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            f32::from_bits(seed)
+        }));
+        let mut divisors = 0;
+        for e in -130..130 {
+            for d in [2f32.powi(e), -(2f32.powi(e))] {
+                let Some(Const::F32(r)) = Const::F32(d).exact_reciprocal() else { continue };
+                divisors += 1;
+                for &x in &xs {
+                    let (q, p) = (x / d, x * r);
+                    assert!(q.to_bits() == p.to_bits() || (q.is_nan() && p.is_nan()), "{x:e} / {d:e}: {q:e} vs {p:e}");
+                }
+                let (q, p) = (f64::from(xs[9]) / f64::from(d), f64::from(xs[9]) * (1.0 / f64::from(d)));
+                assert_eq!(q.to_bits(), p.to_bits());
+            }
+        }
+        // 2^-126 ..= 2^127, both signs (2^-127 and below are subnormal).
+        assert_eq!(divisors, 2 * 254);
+        for d in [3.0f32, 768.0, 0.0, f32::INFINITY, f32::NAN, 1e-45, 2f32.powi(-127)] {
+            assert!(Const::F32(d).exact_reciprocal().is_none(), "{d:e}");
+        }
+        assert_eq!(Const::F64(0.25).exact_reciprocal(), Some(Const::F64(4.0)));
+        assert!(Const::F64(0.3).exact_reciprocal().is_none());
+        assert!(Const::I32(4).exact_reciprocal().is_none());
+    }
+}

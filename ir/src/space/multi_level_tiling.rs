@@ -52,7 +52,16 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         .filter(|i| *i != lane && br.block.iter_vars[*i].kind == IterKind::Spatial && broadcast_row(&br, *i, lane))
         .max_by_key(|i| br.block.iter_vars[*i].extent);
     let shapes = opts.isa.tile_shapes();
-    let (max_rows, max_vecs, def_rows, def_vecs) = (shapes.max_rows, shapes.max_vectors, shapes.rows, shapes.vectors);
+    let (max_rows, mut max_vecs, def_rows, mut def_vecs) =
+        (shapes.max_rows, shapes.max_vectors, shapes.rows, shapes.vectors);
+    if row.is_none() {
+        // No row shares the lane operand (a column sum): the tile is one row
+        // of vectors, each its own accumulator chain, as many as the
+        // registers hold (AVX2: 7) — a tile of 1–3 would leave the adds
+        // waiting on each other.
+        max_vecs = no_row_vectors(opts);
+        def_vecs = max_vecs;
+    }
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
     let plan = blocking_plan(sch, &br, &roles, (row, lane, lanes), opts, mode)?;
@@ -168,6 +177,15 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     Ok(())
 }
 
+/// The most vectors of a tile without rows: accumulators and their operand
+/// vectors within the registers, at most 8.
+fn no_row_vectors(opts: &SpaceOptions) -> i64 {
+    (1..=8)
+        .rev()
+        .find(|v| opts.isa.check_registers(RegisterUse { accumulators: *v, operands: *v }).is_ok())
+        .unwrap_or(1)
+}
+
 /// The extent of the (one) reduce loop of a blocked product.
 fn k_extent(roles: &[super::roles::LoopRole]) -> i64 {
     roles.iter().filter(|r| r.kind == IterKind::Reduce).map(|r| r.extent).product()
@@ -232,7 +250,8 @@ pub const PACK_DEFAULT_BYTES: i64 = 256 * 1024;
 /// Operand packing (`packing.rs`), once the tile's loops are in place: an
 /// input parameter the tile reads strided along its lanes (`W` of `X·Wᵀ`) is
 /// always packed; any other input parameter whose packed layout differs from
-/// its own is packed when sampled (one `sample_categorical` each; default:
+/// its own and whose elements the tile reads more than once is packed when
+/// sampled (one `sample_categorical` each; default:
 /// when it is larger than [`PACK_DEFAULT_BYTES`]). With threads, the copy's
 /// outer loop is parallel.
 fn pack_operands(
@@ -255,6 +274,13 @@ fn pack_operands(
         let lane_var = &br.block.iter_vars[lane].var;
         let strided =
             load.indices.iter().any(|e| e.uses_var(lane_var)) && contiguous_iter(br, &load.indices) != Some(lane);
+        // An operand every iteration variable indexes is read once: a copy
+        // would only add its own pass (a column sum's `x`).
+        let reused =
+            br.block.iter_vars.iter().any(|iv| iv.extent > 1 && !load.indices.iter().any(|e| e.uses_var(&iv.var)));
+        if !strided && !reused {
+            continue;
+        }
         let bytes = f.buffer(&buffer).map_or(0, |b| b.numel() * b.dtype.bytes() as i64);
         let pack = strided || choose(sch, &[0, 1], usize::from(bytes > PACK_DEFAULT_BYTES), mode)? == 1;
         if !pack {
