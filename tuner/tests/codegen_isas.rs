@@ -1,4 +1,5 @@
-//! Every bundled kernel's generated code against the interpreter, per ISA:
+//! Every bundled kernel's generated code against the interpreter, per ISA
+//! (and the kernels of `tests/shapes/`, shapes no bundled kernel has):
 //! the default schedule and random points of the design space, for AVX2 and
 //! scalar on this CPU, and for AVX-512 through the emulated intrinsics when
 //! the CPU lacks AVX-512 (natively otherwise). The default schedule and the
@@ -19,8 +20,11 @@ use tuner::builder::{build_batch, prepare, Candidate};
 use tuner::runner::{run_batch, write_data, Outcome, RunOptions};
 
 fn kernels() -> Vec<kiln_ir::parse::Kernel> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/src");
-    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<_> = ["../kernels/src", "tests/shapes"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap().filter_map(|e| e.ok().map(|e| e.path())))
+        .collect();
     names.sort();
     names
         .iter()
