@@ -224,6 +224,17 @@ pub mod emu512 {
         __m512(std::array::from_fn(|i| a.0[i] as f32))
     }
 
+    /// The lanes whose `a & b` is not zero (AVX-512F `vptestmd`).
+    #[inline]
+    pub unsafe fn _mm512_test_epi32_mask(a: __m512i, b: __m512i) -> __mmask16 {
+        (0..16).filter(|i| a.0[*i] & b.0[*i] != 0).fold(0, |m, i| m | (1 << i))
+    }
+
+    /// `kiln::simd::div_by_avx512`'s code over the intrinsics above.
+    #[inline]
+    pub unsafe fn div_by_avx512(a: __m512, b: f32) -> __m512 {
+        ::kiln::simd::avx512_bodies::div_by!(a, b)
+    }
     /// `kiln::simd::exp_avx512`'s code over the intrinsics above.
     #[inline]
     pub unsafe fn exp_avx512(a: __m512) -> __m512 {

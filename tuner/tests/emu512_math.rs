@@ -82,6 +82,50 @@ fn ln() {
     same_bits("ln", kiln::simd::ln_avx2, emu512::ln_avx512);
 }
 
+/// The exact division by a shared divisor (`kiln::simd::div_by_avx512`, the
+/// body over the emulation) gives, per half, `div_by_avx2`'s bits, which are
+/// `vdivps`'s: numerators across the whole float range and the safe range's
+/// ends, divisors inside and outside theirs, zeros, ∞, NaN, denormals.
+#[test]
+fn div_by() {
+    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        return;
+    }
+    let xs = inputs(4099);
+    let mut divisors: Vec<f32> = vec![3.0, -0.1, 768.0, 1e-30, 1e30, 0.0, f32::INFINITY, f32::NAN, 1e-40, 6.02e23];
+    divisors.extend([8.673_617e-19, 1.152_921_5e18, 8.673_616e-19, 1.152_921_6e18]);
+    let in_range: Vec<f32> = (0..4096u32).map(|k| f32::from_bits(0x2000_0000 + k * 0x0007_ff01)).collect();
+    for b in divisors.iter().flat_map(|b| [*b, -*b]) {
+        for xs in [&xs, &in_range] {
+            for chunk in xs.chunks(16) {
+                let mut x = [1.5f32; 16];
+                x[..chunk.len()].copy_from_slice(chunk);
+                // SAFETY: the CPU has AVX2 and FMA; the emulation is portable code.
+                let e = unsafe { emu512::div_by_avx512(emu512::__m512(x), b) }.0;
+                let mut a = [0f32; 16];
+                for h in 0..2 {
+                    unsafe {
+                        let v = kiln::simd::div_by_avx2(_mm256_loadu_ps(x[8 * h..].as_ptr()), b);
+                        _mm256_storeu_ps(a[8 * h..].as_mut_ptr(), v);
+                    }
+                }
+                for k in 0..16 {
+                    let same = e[k].to_bits() == a[k].to_bits() || (e[k].is_nan() && a[k].is_nan());
+                    let want = x[k] / b;
+                    let exact = a[k].to_bits() == want.to_bits() || (a[k].is_nan() && want.is_nan());
+                    assert!(
+                        same && exact,
+                        "{:e} / {b:e}: emulated AVX-512 {:e}, AVX2 {:e}, want {want:e}",
+                        x[k],
+                        e[k],
+                        a[k]
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The lockstep forms (`kiln::simd::avx512_x2`, `avx512_x4`: the bodies over
 /// packed intrinsics), expanded over the emulation: every vector of a pack
 /// gets the bits of the one-vector body, whatever the other vectors hold.

@@ -7,8 +7,10 @@ use std::arch::x86_64::*;
 /// `|b|` within `[2^-60, 2^60]` and `|a|` within `[2^-63, 2^65)`: the
 /// reciprocal, the quotient (within `[2^-123, 2^125)`) and the remainder of
 /// [`div_by_avx2`] stay normal and finite.
-const SAFE_LO: f32 = 8.673_617e-19; // 2^-60
-const SAFE_HI: f32 = 1.152_921_5e18; // 2^60
+#[doc(hidden)]
+pub const SAFE_LO: f32 = 8.673_617e-19; // 2^-60
+#[doc(hidden)]
+pub const SAFE_HI: f32 = 1.152_921_5e18; // 2^60
 /// The numerators' range `[A_LO, A_HI)`: exactly the floats whose biased
 /// exponent lies in `[64, 191]`, which [`all_inside`] tests in two integer
 /// operations and one test of the sign bits.
@@ -17,7 +19,8 @@ const A_HI: f32 = 3.689_349e19; // 2^65
 /// What [`all_inside`] adds to the shifted bits: `0x80 − 0x40` (A_LO's biased
 /// exponent) in the top byte. The window is 128 exponents wide, `A_HI`'s
 /// exponent is where it ends.
-const A_BIAS: i32 = ((0x80 - (A_LO.to_bits() >> 23)) << 24) as i32;
+#[doc(hidden)]
+pub const A_BIAS: i32 = ((0x80 - (A_LO.to_bits() >> 23)) << 24) as i32;
 const _: () = assert!(A_LO.to_bits() == 0x40 << 23 && A_HI.to_bits() == 0xC0 << 23);
 
 /// Markstein's exact quotient from a correctly rounded reciprocal `y = 1/b`:
@@ -71,6 +74,42 @@ unsafe fn all_inside(a: __m256) -> bool {
     let shifted = _mm256_slli_epi32::<1>(_mm256_castps_si256(a));
     let z = _mm256_add_epi32(shifted, _mm256_set1_epi32(A_BIAS));
     _mm256_testc_ps(_mm256_castsi256_ps(z), _mm256_castsi256_ps(_mm256_set1_epi32(-1))) != 0
+}
+
+/// The body of [`div_by_avx512`] over the `_mm512_*` names in scope (see
+/// [`crate::simd`]): [`div_by_avx2`]'s algorithm and range check on 16
+/// lanes (the sign words tested with `vptestmd`), so the same bits.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kiln_div_by_avx512 {
+    ($a:expr, $b:expr) => {{
+        use $crate::simd::div::{A_BIAS, SAFE_HI, SAFE_LO};
+        let (a, b): (_, f32) = ($a, $b);
+        let bv = _mm512_set1_ps(b);
+        let shifted = _mm512_slli_epi32::<1>(_mm512_castps_si512(a));
+        let z = _mm512_add_epi32(shifted, _mm512_set1_epi32(A_BIAS));
+        let inside = _mm512_test_epi32_mask(z, _mm512_set1_epi32(i32::MIN)) == 0xffff;
+        if (SAFE_LO..=SAFE_HI).contains(&b.abs()) && inside {
+            let y = _mm512_set1_ps(1.0 / b);
+            let q0 = _mm512_mul_ps(a, y);
+            let r = _mm512_fnmadd_ps(q0, bv, a);
+            _mm512_fmadd_ps(r, y, q0)
+        } else {
+            _mm512_div_ps(a, bv)
+        }
+    }};
+}
+
+/// [`div_by_avx2`] of 16 lanes: `a / b` exactly as `_mm512_div_ps` rounds it,
+/// for a divisor shared by the lanes.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub unsafe fn div_by_avx512(a: __m512, b: f32) -> __m512 {
+    crate::__kiln_div_by_avx512!(a, b)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]

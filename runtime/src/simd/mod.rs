@@ -8,7 +8,8 @@
 //! | `sigmoid` (`1/(1 + e^−x)`) | 0.962 | [`sigmoid`] |
 //! | `ln` | 0.901 | [`ln`] |
 //!
-//! and [`div_by_avx2`], an exact division by a divisor shared by the lanes.
+//! and [`div_by_avx2`] / [`div_by_avx512`], an exact division by a divisor
+//! shared by the lanes.
 //! The `#[fast_math]` forms (`exp_fast`, `tanh_fast`, `sigmoid_fast`:
 //! [`fast`]) trade a few ulp for fewer steps: 2.02, 2.87 and 3.50 ulp.
 //! (`rsqrt` needs no function: the generated code divides 1 by the square
@@ -36,9 +37,9 @@ pub mod tanh;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod ulp;
 
-#[cfg(target_arch = "x86_64")]
-pub use div::div_by_avx2;
 pub use div::markstein;
+#[cfg(target_arch = "x86_64")]
+pub use div::{div_by_avx2, div_by_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use exp::{exp_avx2, exp_avx2_n, exp_avx512};
 #[cfg(target_arch = "x86_64")]
@@ -56,14 +57,14 @@ pub use sigmoid::{sigmoid_avx2, sigmoid_avx2_n, sigmoid_avx512};
 pub use tanh::{tanh_avx2, tanh_avx2_n, tanh_avx512};
 
 /// The bodies of the `_avx512` functions, as macros taking the input vector:
-/// `exp!(x)`, `tanh!(x)`, `sigmoid!(x)`, `ln!(x)`. They call the `_mm512_*`
+/// `exp!(x)`, `tanh!(x)`, `sigmoid!(x)`, `ln!(x)`; and `div_by!(a, b)`. They call the `_mm512_*`
 /// intrinsics (and name `__m512`, `_CMP_*`) unqualified: an expansion uses
 /// whatever is in scope, `std::arch::x86_64` or an emulation of it.
 #[doc(hidden)]
 pub mod avx512_bodies {
     pub use crate::{
-        __kiln_exp_avx512 as exp, __kiln_exp_fast_avx512 as exp_fast, __kiln_ln_avx512 as ln,
-        __kiln_pack512 as pack512, __kiln_sigmoid_avx512 as sigmoid, __kiln_sigmoid_fast_avx512 as sigmoid_fast,
-        __kiln_tanh_avx512 as tanh, __kiln_tanh_fast_avx512 as tanh_fast,
+        __kiln_div_by_avx512 as div_by, __kiln_exp_avx512 as exp, __kiln_exp_fast_avx512 as exp_fast,
+        __kiln_ln_avx512 as ln, __kiln_pack512 as pack512, __kiln_sigmoid_avx512 as sigmoid,
+        __kiln_sigmoid_fast_avx512 as sigmoid_fast, __kiln_tanh_avx512 as tanh, __kiln_tanh_fast_avx512 as tanh_fast,
     };
 }

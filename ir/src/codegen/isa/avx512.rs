@@ -72,6 +72,11 @@ impl VectorOps for Avx512 {
         Some(quote!(#f(#a, #b)))
     }
 
+    fn div_by(&self, h: &Helpers, dt: DataType, a: TokenStream, s: TokenStream) -> Option<TokenStream> {
+        let simd = &h.simd;
+        ps(dt).then(|| quote!(#simd::div_by_avx512(#a, #s)))
+    }
+
     fn fma(&self, dt: DataType, a: TokenStream, b: TokenStream, c: TokenStream) -> TokenStream {
         let f = pick!(dt, _mm512_fmadd_ps, _mm512_fmadd_pd);
         quote!(#f(#a, #b, #c))
