@@ -1,5 +1,6 @@
 //! Kernels of shapes no bundled kernel has, whose default schedules take
-//! paths of their own (`ir/src/space/`): a transposed read (row tiles), a
+//! paths of their own (`ir/src/space/`): a transposed read (row tiles; also
+//! of a temporary, whose producer the samples may move into the tiles), a
 //! column sum (a row of accumulators, no copy), a division by a power of two
 //! (a product). `codegen_isas.rs` runs their generated code against the
 //! interpreter on every ISA, at sizes that do not divide the vector widths.
@@ -12,6 +13,24 @@ tensor_func! {
             block("T") {
                 let (vi, vj) = axis::remap("SS", (i, j));
                 y[vi, vj] = x[vj, vi];
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn transpose_scaled(x: [f32; 40, 48], y: &mut [f32; 48, 40]) {
+        let t = alloc([f32; 40, 48]);
+        for (i, j) in grid(40, 48) {
+            block("S") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                t[vi, vj] = x[vi, vj] * 2.0 + 1.0;
+            }
+        }
+        for (i, j) in grid(48, 40) {
+            block("T") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                y[vi, vj] = t[vj, vi];
             }
         }
     }
