@@ -378,3 +378,29 @@ fn division_by_a_power_of_two_is_a_product() {
         assert!(third.contains("div"), "{third}");
     }
 }
+
+/// A transposed read tiled by 8 unrolled rows (the AVX2 default) loads 8
+/// contiguous vectors per 8×8 block and transposes them in registers
+/// instead of gathering lanes (`codegen/transpose.rs`); not in the
+/// bounds-checked mode, nor on AVX-512 (gathers there).
+#[test]
+fn a_transposed_read_is_transposed_in_registers() {
+    let f = kernel(
+        "tensor_func! {
+            pub fn transpose(x: [f32; 40, 48], y: &mut [f32; 48, 40]) {
+                for (i, j) in grid(48, 40) {
+                    block(\"T\") {
+                        let (vi, vj) = axis::remap(\"SS\", (i, j));
+                        y[vi, vj] = x[vj, vi] * 2.0;
+                    }
+                }
+            }
+        }",
+    );
+    let avx2 = code(&f, Isa::Avx2);
+    assert_eq!(avx2.matches("::kiln::simd::transpose8_avx2(").count(), 1, "{avx2}");
+    assert!(!avx2.contains("_mm256_setr_ps"), "{avx2}");
+    let checked = code_with(&f, Isa::Avx2, &CodegenOptions { check_all_accesses: true, ..Default::default() });
+    assert!(!checked.contains("transpose8") && checked.contains("_mm256_setr_ps"), "{checked}");
+    assert!(!code(&f, Isa::Avx512).contains("transpose8"));
+}

@@ -178,6 +178,9 @@ pub(crate) struct Emitter {
     /// parallel loop's body instead of at every iteration of the serial loop
     /// they sit in (`Emitter::alloc`), innermost frame last.
     temps: Vec<TempFrame>,
+    /// A transposed block in registers while an unrolled row tile's copies
+    /// are emitted (`transpose.rs`).
+    pub(super) transposed: Option<super::transpose::Tile>,
 }
 
 /// The temporaries hoisted to one function or parallel body: the loop depth
@@ -201,6 +204,7 @@ impl Emitter {
             hoist: Default::default(),
             hoisted: Default::default(),
             temps: Vec::new(),
+            transposed: None,
         }
     }
 
@@ -328,6 +332,9 @@ impl Emitter {
     ) -> TokenStream {
         match kind {
             ForKind::Unrolled => {
+                if let Some(code) = super::transpose::unrolled(self, var, extent, body, env) {
+                    return code;
+                }
                 let mut out = TokenStream::new();
                 for c in 0..extent {
                     env.consts.insert(var.clone(), c);

@@ -26,6 +26,7 @@ pub mod lower;
 mod packed;
 pub mod registers;
 pub mod symbolic;
+mod transpose;
 mod vector;
 
 pub use kernel::{

@@ -472,6 +472,9 @@ fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
     let dt = ctx.dt;
     let none = || no_vector_form(b, e, ctx);
     Ok(match e {
+        Expr::Load(l) if super::transpose::lookup(em, l, env).is_some() => {
+            V::Vec(super::transpose::lookup(em, l, env).unwrap())
+        }
         Expr::Load(l) => {
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             if stride == 1 {

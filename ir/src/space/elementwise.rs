@@ -21,12 +21,14 @@
 //! operand is read transposed (contiguous along another loop than the
 //! lanes, `y[i, j] = x[j, i]`), how many rows of the store a tile holds
 //! (`sample_categorical` among 1, 8, 16, 32 that divide the loop; default: a
-//! cache line of elements, 16 for `f32`): that loop is split and its inner
-//! part moved just outside the lane loop. Otherwise nothing: the lane count
+//! cache line of elements, 16 for `f32` — on AVX2 8, unrolled, which the
+//! code generator transposes in registers: `codegen/transpose.rs`): that
+//! loop is split and its inner part moved just outside the lane loop. Otherwise nothing: the lane count
 //! comes from the target.
 
 use crate::ir::{DataType, Expr};
 use crate::schedule::{Factor, Schedule};
+use crate::target::Isa;
 
 use super::common::{choose, loop_handles, parallelize, rule_subject};
 use super::roles::{contiguous_iter, store_lane_iter};
@@ -69,12 +71,19 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     let mut outer = roles.first().map(|r| handles[&r.var]);
     if let Some(role) = transposed_read(&br, &roles, last.iter) {
         let fit: Vec<i64> = ROW_TILES.into_iter().filter(|t| *t == 1 || role.extent % t == 0).collect();
-        let line = 64 / dt.bytes() as i64;
-        let default = fit.iter().rposition(|t| *t <= line).unwrap_or(0);
+        // In registers (AVX2, `f32`): as many rows as lanes; else a cache line.
+        let in_registers = opts.isa == Isa::Avx2 && dt == DataType::F32 && group == 1;
+        let want = if in_registers { lanes } else { 64 / dt.bytes() as i64 };
+        let default = fit.iter().rposition(|t| *t <= want).unwrap_or(0);
         let t = choose(sch, &fit, default, mode)?;
         if t > 1 {
             let rows = sch.split(handles[&role.var], &[None, Some(Factor::Int(t))])?;
             sch.reorder(&[rows[0], parts[0], rows[1]])?;
+            if in_registers && t == lanes {
+                // The code generator transposes the tile's 8×8 blocks in
+                // registers (`codegen/transpose.rs`).
+                sch.unroll(rows[1])?;
+            }
             if roles[0].var == role.var {
                 outer = Some(rows[0]);
             }

@@ -34,6 +34,7 @@ mod pack;
 pub mod pack512;
 pub mod sigmoid;
 pub mod tanh;
+pub mod transpose;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod ulp;
 
@@ -55,6 +56,8 @@ pub use pack512::{avx512_x2, avx512_x4};
 pub use sigmoid::{sigmoid_avx2, sigmoid_avx2_n, sigmoid_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use tanh::{tanh_avx2, tanh_avx2_n, tanh_avx512};
+#[cfg(target_arch = "x86_64")]
+pub use transpose::transpose8_avx2;
 
 /// The bodies of the `_avx512` functions, as macros taking the input vector:
 /// `exp!(x)`, `tanh!(x)`, `sigmoid!(x)`, `ln!(x)`; and `div_by!(a, b)`. They call the `_mm512_*`
