@@ -48,10 +48,8 @@ pub(super) fn unrolled(em: &mut Emitter, u: &Var, extent: i64, body: &[LStmt], e
             continue;
         }
         let f32_buffer = env.bufs.get(&*l.buffer).is_some_and(|i| i.dtype == DataType::F32);
-        if l.buffer == b.store.buffer {
-            return None;
-        }
         match &found {
+            _ if l.buffer == b.store.buffer => return None,
             _ if su != 1 || !f32_buffer => return None,
             Some((f, _)) if f.buffer != l.buffer || f.indices != l.indices => return None,
             Some(_) => {}
@@ -63,20 +61,14 @@ pub(super) fn unrolled(em: &mut Emitter, u: &Var, extent: i64, body: &[LStmt], e
     let rows: Vec<Ident> = (0..8usize).map(|k| format_ident!("__tr_r{}", k)).collect();
     let mut out = TokenStream::new();
     for (k, r) in rows.iter().enumerate() {
-        let at = idx.substitute(&|v| {
-            if v == u {
-                Some(Expr::Int(0))
-            } else if v == x {
-                Some(Expr::Int(k as i64))
-            } else {
-                None
-            }
-        });
+        // The row of lane `k`, from the tile's first copy on.
+        let at =
+            idx.substitute(&|v| (v == u).then_some(Expr::Int(0)).or_else(|| (v == x).then_some(Expr::Int(k as i64))));
         let off = em.index_expr(&an.simplify(&at), env);
         out.extend(quote!(let #r = _mm256_loadu_ps(#p.offset(#off));));
     }
-    em.fresh += 1;
-    let vecs: Vec<Ident> = (0..8usize).map(|c| format_ident!("__tr{}_{}", em.fresh, c)).collect();
+    let name = em.fresh("tr");
+    let vecs: Vec<Ident> = (0..8usize).map(|c| format_ident!("{}_{}", name, c)).collect();
     let simd = &em.helpers.simd;
     out.extend(quote!(let [#(#vecs),*] = #simd::transpose8_avx2([#(#rows),*]);));
     em.transposed = Some(Tile { buffer: load.buffer.to_string(), index: load.indices[0].clone(), u: u.clone(), vecs });

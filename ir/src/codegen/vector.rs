@@ -471,10 +471,26 @@ fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
     }
     let dt = ctx.dt;
     let none = || no_vector_form(b, e, ctx);
-    Ok(match e {
-        Expr::Load(l) if super::transpose::lookup(em, l, env).is_some() => {
-            V::Vec(super::transpose::lookup(em, l, env).unwrap())
+    // A read of a block transposed in registers (`transpose.rs`).
+    if let Some(v) = match e {
+        Expr::Load(l) => super::transpose::lookup(em, l, env),
+        _ => None,
+    } {
+        return Ok(V::Vec(v));
+    }
+    // By a power of two: the product by its reciprocal is the same quotient
+    // (what LLVM does with the scalar division too).
+    if let Expr::Binary(BinOp::Div, x, y) = e {
+        let reciprocal = match **y {
+            Expr::Const(c) if x.dtype() == dt => c.exact_reciprocal(),
+            _ => None,
+        };
+        if let Some(r) = reciprocal {
+            let (a, r) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, &Expr::Const(r), ctx, env)?);
+            return Ok(V::Vec(ctx.ops.binary(dt, BinOp::Mul, to_vec(ctx, a), to_vec(ctx, r)).ok_or_else(none)?));
         }
+    }
+    Ok(match e {
         Expr::Load(l) => {
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             if stride == 1 {
@@ -535,16 +551,6 @@ fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
             let Expr::Binary(_, p, q) = &**y else { unreachable!() };
             let (p, q, c) = (vexpr(em, b, p, ctx, env)?, vexpr(em, b, q, ctx, env)?, vexpr(em, b, x, ctx, env)?);
             V::Vec(ctx.ops.fnma(dt, to_vec(ctx, p), to_vec(ctx, q), to_vec(ctx, c)))
-        }
-        Expr::Binary(BinOp::Div, x, y)
-            if x.dtype() == dt && matches!(**y, Expr::Const(c) if c.exact_reciprocal().is_some()) =>
-        {
-            // By a power of two: the product by its reciprocal is the same
-            // quotient (what LLVM does with the scalar division too).
-            let Expr::Const(c) = **y else { unreachable!() };
-            let r = Expr::Const(c.exact_reciprocal().unwrap());
-            let (a, r) = (vexpr(em, b, x, ctx, env)?, vexpr(em, b, &r, ctx, env)?);
-            V::Vec(ctx.ops.binary(dt, BinOp::Mul, to_vec(ctx, a), to_vec(ctx, r)).ok_or_else(none)?)
         }
         Expr::Binary(BinOp::Div, x, y) if x.dtype() == dt && !varies(em, b, y, ctx, env) => {
             // A divisor shared by the lanes: Markstein's exact quotient

@@ -7,10 +7,8 @@ use std::arch::x86_64::*;
 /// `|b|` within `[2^-60, 2^60]` and `|a|` within `[2^-63, 2^65)`: the
 /// reciprocal, the quotient (within `[2^-123, 2^125)`) and the remainder of
 /// [`div_by_avx2`] stay normal and finite.
-#[doc(hidden)]
-pub const SAFE_LO: f32 = 8.673_617e-19; // 2^-60
-#[doc(hidden)]
-pub const SAFE_HI: f32 = 1.152_921_5e18; // 2^60
+const SAFE_LO: f32 = 8.673_617e-19; // 2^-60
+const SAFE_HI: f32 = 1.152_921_5e18; // 2^60
 /// The numerators' range `[A_LO, A_HI)`: exactly the floats whose biased
 /// exponent lies in `[64, 191]`, which [`all_inside`] tests in two integer
 /// operations and one test of the sign bits.
@@ -22,6 +20,14 @@ const A_HI: f32 = 3.689_349e19; // 2^65
 #[doc(hidden)]
 pub const A_BIAS: i32 = ((0x80 - (A_LO.to_bits() >> 23)) << 24) as i32;
 const _: () = assert!(A_LO.to_bits() == 0x40 << 23 && A_HI.to_bits() == 0xC0 << 23);
+
+/// Whether a shared divisor takes the Markstein path (`|b|` within
+/// `[SAFE_LO, SAFE_HI]`): checked once per vector, in scalar code.
+#[doc(hidden)]
+#[inline(always)]
+pub fn divisor_in_range(b: f32) -> bool {
+    (SAFE_LO..=SAFE_HI).contains(&b.abs())
+}
 
 /// Markstein's exact quotient from a correctly rounded reciprocal `y = 1/b`:
 /// `q0 = a·y`, `r = a − q0·b` (exact with an FMA), `q = q0 + r·y` is the
@@ -47,8 +53,7 @@ pub fn markstein(a: f32, b: f32, y: f32) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn div_by_avx2(a: __m256, b: f32) -> __m256 {
     let bv = _mm256_set1_ps(b);
-    let b_ok = (SAFE_LO..=SAFE_HI).contains(&b.abs());
-    if b_ok && all_inside(a) {
+    if divisor_in_range(b) && all_inside(a) {
         // `markstein` with the remainder negated (`q0·b − a`): the same bits.
         let y = _mm256_set1_ps(1.0 / b);
         let q0 = _mm256_mul_ps(a, y);
@@ -83,13 +88,13 @@ unsafe fn all_inside(a: __m256) -> bool {
 #[macro_export]
 macro_rules! __kiln_div_by_avx512 {
     ($a:expr, $b:expr) => {{
-        use $crate::simd::div::{A_BIAS, SAFE_HI, SAFE_LO};
+        use $crate::simd::div::{divisor_in_range, A_BIAS};
         let (a, b): (_, f32) = ($a, $b);
         let bv = _mm512_set1_ps(b);
         let shifted = _mm512_slli_epi32::<1>(_mm512_castps_si512(a));
         let z = _mm512_add_epi32(shifted, _mm512_set1_epi32(A_BIAS));
         let inside = _mm512_test_epi32_mask(z, _mm512_set1_epi32(i32::MIN)) == 0xffff;
-        if (SAFE_LO..=SAFE_HI).contains(&b.abs()) && inside {
+        if divisor_in_range(b) && inside {
             let y = _mm512_set1_ps(1.0 / b);
             let q0 = _mm512_mul_ps(a, y);
             let r = _mm512_fnmadd_ps(q0, bv, a);
