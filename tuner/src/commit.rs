@@ -12,8 +12,10 @@
 //!   changed since); a generic entry tuned on another CPU class stays;
 //! - the entries of the other targets are kept;
 //! - the entry already there for this ISA (hand-written or tuned) is timed
-//!   in the same final round as the winner; it is kept unless the winner is
-//!   faster by more than 2% ([`KEEP_MARGIN`], measurement noise);
+//!   in the same final round as the winner; a tuned one is kept unless the
+//!   winner is faster by more than 2% ([`KEEP_MARGIN`], measurement noise);
+//!   a hand-written one is always replaced by the winner (by itself, with
+//!   the provenance, when it is the best found);
 //! - a file for another version of the kernel (stale workload) or one that
 //!   does not parse is replaced, and the report says so.
 
@@ -105,21 +107,25 @@ pub fn commit_best(
         Err(e) => (TraceFile::new(&task.func), Some(format!("replaced an unreadable file: {}", e.message))),
     };
     if let Some((old, old_us)) = old {
-        if old.key == winner.key {
-            return Ok(Committed::Kept("it is still the best program".into()));
-        }
+        // A hand-written entry gives way to the tuned best whatever the
+        // margin (when it is that best, it is written back as tuned): the
+        // tuned entry records the CPU, its peak and the search.
         let hand =
             [target.clone(), target.generic()].iter().find_map(|t| file.entry(t)).is_some_and(|e| e.tuned.is_none());
-        if let Some(us) = old_us.filter(|us| *us <= latency * KEEP_MARGIN) {
-            let what = if hand { "hand-written" } else { "tuned earlier" };
-            return Ok(Committed::Kept(format!(
-                "{what}, {us:.2} µs, within {:.0}% of the best found, {latency:.2} µs",
-                (KEEP_MARGIN - 1.0) * 100.0
-            )));
-        }
         if hand {
             let measured = old_us.map_or("—".into(), |u| format!("{u:.2} µs"));
-            note = Some(format!("replaced a hand-written entry that measured {measured}"));
+            note = Some(if old.key == winner.key {
+                format!("the hand-written entry was the best found ({measured}): written back as tuned")
+            } else {
+                format!("replaced a hand-written entry that measured {measured}")
+            });
+        } else if old.key == winner.key {
+            return Ok(Committed::Kept("it is still the best program".into()));
+        } else if let Some(us) = old_us.filter(|us| *us <= latency * KEEP_MARGIN) {
+            return Ok(Committed::Kept(format!(
+                "tuned earlier, {us:.2} µs, within {:.0}% of the best found, {latency:.2} µs",
+                (KEEP_MARGIN - 1.0) * 100.0
+            )));
         }
     }
     let machine = crate::probe::Machine::quick(work_dir);
