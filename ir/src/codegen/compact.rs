@@ -10,7 +10,8 @@
 //! every access) and `lo..=hi` the range of the rest over the inner loops. A
 //! dimension where that does not work keeps its full extent.
 //!
-//! A small temporary (at most [`PAD_LIMIT`] elements once padded) whose
+//! A small temporary (at most [`PAD_LIMIT`] elements once padded), or one
+//! whose rows are long ([`PAD_LONG_ROWS`]), whose
 //! innermost extent is not a multiple of [`LANE_PAD`] gets rows padded to one:
 //! `c_local` of a 2×37 tile is stored 2×48. Nothing reads the padding as
 //! data; it lets the vector tail of a register tile (37 = 4·8 + 5 columns)
@@ -84,13 +85,19 @@ pub const LANE_PAD: i64 = 16;
 /// The largest temporary (elements, once padded) whose rows are padded.
 pub const PAD_LIMIT: i64 = 4096;
 
+/// A larger temporary's rows are padded too when they are long: when the
+/// padding adds at most one element in this many (softmax's 64×1000 `expv`
+/// is stored 64×1008, so that an AVX-512 row's last 8 columns are a vector).
+pub const PAD_LONG_ROWS: i64 = 16;
+
 /// The padded shape of a temporary of compacted `shape`, and its row padding
 /// `(stored, valid)`.
-fn pad_rows(mut shape: Vec<i64>) -> (Vec<i64>, Option<(i64, i64)>) {
+fn pad_rows(mut shape: Vec<i64>, long_rows: bool) -> (Vec<i64>, Option<(i64, i64)>) {
     let Some(&valid) = shape.last() else { return (shape, None) };
     let stored = (valid + LANE_PAD - 1) / LANE_PAD * LANE_PAD;
     let size = shape[..shape.len() - 1].iter().product::<i64>() * stored;
-    if valid <= 1 || stored == valid || size > PAD_LIMIT {
+    let long = long_rows && (stored - valid) * PAD_LONG_ROWS <= valid;
+    if valid <= 1 || stored == valid || (size > PAD_LIMIT && !long) {
         return (shape, None);
     }
     *shape.last_mut().unwrap() = stored;
@@ -121,7 +128,10 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
         let regions: Vec<(Expr, i64)> =
             buf.shape.iter().enumerate().map(|(d, full)| dim_region(&refs, depth, d, *full)).collect();
         let at = if depth == 0 { None } else { Some(acc[0].loops[depth - 1].0.clone()) };
-        let shape = pad_rows(regions.iter().map(|r| r.1).collect());
+        // A whole temporary of symbolic rows is sized at run time: its long
+        // rows stay unpadded.
+        let symbolic = f.dims.iter().any(|d| d.temps.iter().any(|t| **t == *buf.name));
+        let shape = pad_rows(regions.iter().map(|r| r.1).collect(), !symbolic);
         plans.insert(buf.name.to_string(), (at, shape, regions.into_iter().map(|r| r.0).collect()));
     }
     // Rewrite accesses and move the declarations.
@@ -185,12 +195,17 @@ mod tests {
 
     #[test]
     fn small_rows_are_padded_to_the_widest_vector() {
-        assert_eq!(pad_rows(vec![2, 37]), (vec![2, 48], Some((48, 37))));
-        assert_eq!(pad_rows(vec![5]), (vec![16], Some((16, 5))));
+        assert_eq!(pad_rows(vec![2, 37], true), (vec![2, 48], Some((48, 37))));
+        assert_eq!(pad_rows(vec![5], true), (vec![16], Some((16, 5))));
         // Already a multiple, a single element, or too large: unchanged.
-        assert_eq!(pad_rows(vec![4, 32]), (vec![4, 32], None));
-        assert_eq!(pad_rows(vec![3, 1]), (vec![3, 1], None));
-        assert_eq!(pad_rows(vec![100, 37]), (vec![100, 37], None));
-        assert_eq!(pad_rows(vec![]), (vec![], None));
+        assert_eq!(pad_rows(vec![4, 32], true), (vec![4, 32], None));
+        assert_eq!(pad_rows(vec![3, 1], true), (vec![3, 1], None));
+        assert_eq!(pad_rows(vec![100, 37], true), (vec![100, 37], None));
+        // Long rows of a large temporary: at most one element in 16 added.
+        assert_eq!(pad_rows(vec![64, 1000], true), (vec![64, 1008], Some((1008, 1000))));
+        assert_eq!(pad_rows(vec![64, 200], true), (vec![64, 208], Some((208, 200))));
+        assert_eq!(pad_rows(vec![64, 100], true), (vec![64, 100], None));
+        assert_eq!(pad_rows(vec![64, 1000], false), (vec![64, 1000], None));
+        assert_eq!(pad_rows(vec![], true), (vec![], None));
     }
 }
