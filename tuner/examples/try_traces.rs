@@ -1,7 +1,8 @@
 //! Times hand-written traces of a kernel side by side with its default and
 //! committed programs (one executable, one runner process):
 //! `cargo run --release -p tuner --example try_traces -- KERNEL THREADS FILE...`
-//! where each FILE holds a trace in the chapter's text form.
+//! where each FILE holds a trace in the chapter's text form (`ISA=avx512`
+//! for another ISA than AVX2).
 use kiln_ir::target::{Isa, Target};
 use tuner::task::Program;
 
@@ -10,7 +11,7 @@ fn main() {
     let ws = tuner::discover::workspace();
     let task = tuner::discover::tasks(&ws, Some(&a[1])).unwrap().remove(0);
     let threads: usize = a[2].parse().unwrap();
-    let isa = Isa::Avx2;
+    let isa = std::env::var("ISA").ok().and_then(|s| Isa::from_name(&s)).unwrap_or(Isa::Avx2);
     let mut progs: Vec<(String, Program)> = vec![("default".into(), task.default_program(isa, threads).unwrap())];
     if std::env::var_os("SHOW_DEFAULT").is_some() {
         println!("{}", progs[0].1.trace);
@@ -31,7 +32,8 @@ fn main() {
     let data = tuner::runner::kernel_data(&task.func, &dir).unwrap();
     let run = tuner::options::run_options(None);
     let ps: Vec<Program> = progs.iter().map(|(_, p)| p.clone()).collect();
-    for round in 0..3 {
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    for round in 0..rounds {
         let t = tuner::confirm::time_together(&tc, &task.func, &ps, isa, &data, &run, &format!("try-{}", a[1]));
         for (name, p) in &progs {
             let us = t.get(&p.key).copied();

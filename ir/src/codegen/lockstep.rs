@@ -75,14 +75,27 @@ pub fn has_lockstep_form(isa: crate::target::Isa, dt: crate::ir::DataType, op: U
 /// How many vectors a lane loop that calls such a function holds by default
 /// on `isa`: what was measured best where it was measured. AVX2: 4 (Zen 1,
 /// family 23 model 1: softmax 1.24×, gelu 1.15× over one vector at a time;
-/// 2 vectors gained 7 % at most). AVX-512: 1 until measured on AVX-512
-/// hardware (none so far: the lockstep forms are checked through the
-/// emulation only); the tuner samples 2 and 4 there too.
+/// 2 vectors gained 7 % at most). AVX-512: 2 (Zen 4, family 25 model 17,
+/// one run of 7 interleaved rounds: gelu 117.0 → 108.4 µs, gelu_fast 97.6 →
+/// 90.1; 4 vectors bimodal, 103.6–114.6 and 86.1–102.4), and only where
+/// whole groups fill the loop ([`default_group_for`]): softmax's rows of
+/// 1000 ran 21.1–22.9 µs one vector at a time, 26.6–27.7 two, 22.6–24.4
+/// four. The tuner samples 1, 2 and 4 on both.
 pub fn default_group(isa: crate::target::Isa) -> i64 {
     match isa {
         crate::target::Isa::Avx2 => 4,
+        crate::target::Isa::Avx512 => 2,
         _ => 1,
     }
+}
+
+/// The default group for a lane loop of `extent` with `lanes` per vector,
+/// among `fit` (the sizes that fit it): the largest up to [`default_group`];
+/// on AVX-512 only one whose groups divide the loop (else one vector).
+pub fn default_group_for(isa: crate::target::Isa, fit: &[i64], lanes: i64, extent: i64) -> usize {
+    let want = default_group(isa);
+    let whole = |g: i64| isa != crate::target::Isa::Avx512 || g == 1 || extent % (g * lanes) == 0;
+    fit.iter().rposition(|g| *g <= want && whole(*g)).unwrap_or(0)
 }
 
 /// Whether some block of the body calls a math function that has a lockstep
@@ -178,4 +191,22 @@ fn group_store(em: &Emitter, b: &LBlock, st: &LStore, ctxs: &[Ctx], env: &Env) -
         out.extend(store);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod default_group_tests {
+    use super::default_group_for;
+    use crate::target::Isa;
+
+    #[test]
+    fn avx512_groups_only_where_whole_groups_fill_the_loop() {
+        let fit = [1, 2, 4];
+        // gelu's rows of 3072: two vectors of 16; softmax's 1000: one.
+        assert_eq!(fit[default_group_for(Isa::Avx512, &fit, 16, 3072)], 2);
+        assert_eq!(fit[default_group_for(Isa::Avx512, &fit, 16, 1000)], 1);
+        // AVX2 keeps four vectors, whole groups or not (measured on Zen 1).
+        assert_eq!(fit[default_group_for(Isa::Avx2, &fit, 8, 1000)], 4);
+        assert_eq!(fit[default_group_for(Isa::Avx2, &[1, 2], 8, 24)], 2);
+        assert_eq!(default_group_for(Isa::Scalar, &fit, 1, 1000), 0);
+    }
 }

@@ -34,7 +34,7 @@ pub use kernel::{
     CodegenOptions, Variant,
 };
 pub use legality::{vectorization_report, ScalarReason};
-pub use lockstep::{default_group, has_lockstep_form};
+pub use lockstep::{default_group, default_group_for, has_lockstep_form};
 
 /// Formats tokens as readable Rust source (prettyplease).
 pub fn pretty(tokens: &proc_macro2::TokenStream) -> String {

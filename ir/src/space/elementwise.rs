@@ -17,7 +17,8 @@
 //! fit the loop). Default: `codegen::default_group`, the most that fit up to
 //! it — on AVX2 4, measured on Zen 1 (AMD EPYC family 23 model 1) against 1:
 //! softmax 110 → 89.5 µs, softmax_fast 88.8 → 69.8, gelu 636 → 554; 2
-//! vectors gained 7 % at most; on AVX-512 1 until measured there. When an
+//! vectors gained 7 % at most; on AVX-512 2 where whole groups fill the
+//! loop (Zen 4: gelu 1.08×; a row of 1000 is faster one vector at a time). When an
 //! operand is read transposed (contiguous along another loop than the
 //! lanes, `y[i, j] = x[j, i]`), how many rows of the store a tile holds
 //! (`sample_categorical` among 1, 8, 16, 32 that divide the loop; default: a
@@ -60,8 +61,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     });
     let group = if calls {
         let fit: Vec<i64> = GROUPS.into_iter().filter(|g| g * lanes <= last.extent).collect();
-        let want = crate::codegen::default_group(opts.isa);
-        let default = fit.iter().rposition(|g| *g <= want).unwrap_or(0);
+        let default = crate::codegen::default_group_for(opts.isa, &fit, lanes, last.extent);
         choose(sch, &fit, default, mode)?
     } else {
         1
