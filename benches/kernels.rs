@@ -174,13 +174,26 @@ fn matmuls(c: &mut Criterion) {
 
 type Linear = fn(&[f32], &[f32], &[f32], &mut [f32]);
 
-fn linear_group(c: &mut Criterion, name: &str, m: usize, n: usize, k: usize, fs: [Linear; 3]) {
+/// `prepacked`: the kernel's entry taking `W` packed once ahead of time
+/// (`pack_w`, outside the timing), as inference code calls it, as `x, w, bias, z`.
+type Prepacked<'a> = Option<&'a dyn Fn(&[f32], &[f32], &[f32], &mut [f32])>;
+
+fn linear_group(
+    c: &mut Criterion,
+    name: &str,
+    (m, n, k): (usize, usize, usize),
+    fs: [Linear; 3],
+    prepacked: Prepacked,
+) {
     let (x, w, bias) = (data(m * k, 3), data(n * k, 4), data(n, 5));
     let mut z = vec![0f32; m * n];
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements((2 * m * n * k) as u64));
     for (label, f) in ["naive", "default", "tuned"].into_iter().zip(fs) {
         g.bench_function(label, |bch| bch.iter(|| f(black_box(&x), black_box(&w), black_box(&bias), &mut z)));
+    }
+    if let Some(f) = prepacked {
+        g.bench_function("tuned_prepacked", |bch| bch.iter(|| f(black_box(&x), &w, black_box(&bias), &mut z)));
     }
     g.bench_function("c_o3", |bch| {
         bch.iter(|| unsafe {
@@ -193,8 +206,12 @@ fn linear_group(c: &mut Criterion, name: &str, m: usize, n: usize, k: usize, fs:
 }
 
 fn linears(c: &mut Criterion) {
-    linear_group(c, "linear0", 1, 128, 784, [naive::linear0, default::linear0, kernels::linear0]);
-    linear_group(c, "linear", 64, 128, 784, [naive::linear, default::linear, kernels::linear]);
+    linear_group(c, "linear0", (1, 128, 784), [naive::linear0, default::linear0, kernels::linear0], None);
+    // W packed once (its data is the group's: `data(n * k, 4)`).
+    let packed = kernels::linear::pack_w(&data(128 * 784, 4));
+    let prepacked = |x: &[f32], _w: &[f32], b: &[f32], z: &mut [f32]| kernels::linear::with_packed_w(x, &packed, b, z);
+    let fs = [naive::linear, default::linear, kernels::linear];
+    linear_group(c, "linear", (64, 128, 784), fs, Some(&prepacked));
     linear_sym(c);
 }
 
