@@ -404,3 +404,30 @@ fn a_transposed_read_is_transposed_in_registers() {
     assert!(!checked.contains("transpose8") && checked.contains("_mm256_setr_ps"), "{checked}");
     assert!(!code(&f, Isa::Avx512).contains("transpose8"));
 }
+
+/// A row reduction whose rows are not whole vectors (300 = 18·16 + 12 =
+/// 37·8 + 4) finishes each row with a whole-vector update of its partial
+/// sums, the switched-off lanes blended back to the values they held,
+/// instead of lane by lane (`vector.rs::tail_in_bounds`).
+#[test]
+fn a_reduction_tail_updates_its_accumulators_blended() {
+    let f = kernel(
+        "tensor_func! {
+            pub fn rowsum(x: [f32; 40, 300], y: &mut [f32; 40]) {
+                for (i, j) in grid(40, 300) {
+                    block(\"S\") {
+                        let (vi, vj) = axis::remap(\"SR\", (i, j));
+                        init { y[vi] = 0.0; }
+                        y[vi] += x[vi, vj];
+                    }
+                }
+            }
+        }",
+    );
+    let avx512 = code(&f, Isa::Avx512);
+    assert!(avx512.contains("_mm512_mask_blend_ps") && avx512.contains("_mm512_maskz_loadu_ps"), "{avx512}");
+    // The row tiles and the vectors of a row: no loop over the tail's lanes.
+    assert_eq!(avx512.matches("for ").count(), 2, "{avx512}");
+    let avx2 = code(&f, Isa::Avx2);
+    assert!(avx2.contains("_mm256_blendv_ps") && avx2.contains("avx2_lane_mask32"), "{avx2}");
+}

@@ -50,6 +50,12 @@ pub(super) struct Ctx<'a> {
     /// the lanes past the `n` active ones land in their row padding
     /// ([`tail_in_padding`]).
     pub full_temps: bool,
+    /// With [`Ctx::full_temps`], the temporaries are not padded but hold all
+    /// the lanes ([`tail_in_bounds`]): a store to one writes the whole
+    /// vector, its switched-off lanes keeping the values they held (the
+    /// vector blended with a load of them), so that a reduction's partial
+    /// last vector updates its accumulators in place instead of lane by lane.
+    pub blend_temps: bool,
     /// In lockstep emission ([`super::lockstep`]): where the vector values of
     /// the expression go, each bound to a `let`.
     pub lets: Option<&'a RefCell<Steps>>,
@@ -108,6 +114,7 @@ fn vector_code(
             xbase: Expr::Int(c * lanes as i64),
             partial: None,
             full_temps: false,
+            blend_temps: false,
             lets: None,
         };
         if (2..=4).contains(&nvec) && super::lockstep::worth_grouping(em, blocks, &copy(0)) {
@@ -133,6 +140,7 @@ fn vector_code(
                 xbase: Expr::var(&cv) * lanes as i64,
                 partial: None,
                 full_temps: false,
+                blend_temps: false,
                 lets: None,
             };
             env.loops.push((cv.clone(), nvec));
@@ -158,6 +166,7 @@ fn vector_code(
             xbase: start.clone(),
             partial: Some(quote!(#n)),
             full_temps: false,
+            blend_temps: false,
             lets: None,
         };
         env.loops.push((x.clone(), extent));
@@ -230,6 +239,8 @@ pub(super) fn emit_vector(
                 .any(|st| env.bufs.get(&*st.buffer).is_none_or(|i| i.temp));
             let counts = prefix_lanes(&varying, ctx, env);
             let full_temps = to_temp && counts.as_ref().is_some_and(|c| tail_in_padding(em, b, c, ctx, env));
+            let blend_temps = to_temp && !full_temps && counts.is_some() && tail_in_bounds(em, b, ctx, env);
+            let full_temps = full_temps || blend_temps;
             let masked = (!to_temp || full_temps).then_some(counts).flatten().and_then(|counts| {
                 let n = counts.iter().map(|c| em.index_expr(c, env)).reduce(|acc, c| quote!((#acc).min(#c)))?;
                 let pctx = Ctx {
@@ -237,6 +248,7 @@ pub(super) fn emit_vector(
                     xbase: ctx.xbase.clone(),
                     x: ctx.x.clone(),
                     full_temps,
+                    blend_temps,
                     ..*ctx
                 };
                 let code = block_stores(em, b, env, |st| vstore(em, b, st, &pctx, env)).ok()?;
@@ -369,6 +381,25 @@ fn tail_in_padding(em: &Emitter, b: &LBlock, counts: &[Expr], ctx: &Ctx, env: &E
     })
 }
 
+/// Whether every access of `b` to a temporary that varies with the lane
+/// variable is contiguous along it and holds all of the vector's lanes
+/// within the temporary (a whole vector may read and write them).
+fn tail_in_bounds(em: &Emitter, b: &LBlock, ctx: &Ctx, env: &Env) -> bool {
+    let an = env.analyzer();
+    b.accesses().iter().all(|(buffer, idx, _)| {
+        let Some(info) = env.bufs.get(&**buffer) else { return false };
+        let idx = em.resolve(b, &idx[0], env);
+        if !info.temp || !idx.uses_var(&ctx.x) {
+            return true;
+        }
+        if info.rows.is_some() || linear_in(&an, &idx, &ctx.x) != Some(1) {
+            return false;
+        }
+        let first = an.simplify(&idx.substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone())));
+        an.range(&first).is_some_and(|(lo, hi)| lo >= 0 && hi + ctx.lanes as i64 <= info.size)
+    })
+}
+
 /// The offset of the first lane and the lane stride of an access.
 fn lane_access(em: &Emitter, b: &LBlock, index: &Expr, ctx: &Ctx, env: &Env) -> (TokenStream, i64, Expr) {
     let idx = em.resolve(b, index, env);
@@ -409,6 +440,13 @@ pub(super) fn vstore(em: &Emitter, b: &LBlock, st: &LStore, ctx: &Ctx, env: &Env
     let v = to_vec(ctx, v);
     let ptr = lanes_ptr(em, &st.buffer, off, ctx, env, true);
     let s = match partial(ctx, &st.buffer, env) {
+        None if ctx.blend_temps && env.bufs.get(&*st.buffer).is_some_and(|i| i.temp) => {
+            let n = ctx.partial.as_ref().expect("blend_temps in a partial vector");
+            let mask = ctx.ops.prefix_mask(&em.helpers, ctx.dt, n.clone());
+            let old = ctx.ops.loadu(ctx.dt, ptr.clone());
+            let v = ctx.ops.select(ctx.dt, mask, v, old);
+            ctx.ops.storeu(ctx.dt, ptr, v)
+        }
         None => ctx.ops.storeu(ctx.dt, ptr, v),
         Some(n) => ctx.ops.store_partial(&em.helpers, ctx.dt, ptr, v, n.clone()),
     };

@@ -153,4 +153,13 @@ impl VectorOps for Avx2 {
         let b = pick!(dt, _mm256_blendv_ps, _mm256_blendv_pd);
         quote!(#b(#f, #t, #mask))
     }
+
+    fn prefix_mask(&self, h: &Helpers, dt: DataType, n: TokenStream) -> TokenStream {
+        let rt = &h.runtime;
+        if ps(dt) {
+            quote!(_mm256_castsi256_ps(#rt::avx2_lane_mask32(#n)))
+        } else {
+            quote!(_mm256_castsi256_pd(#rt::avx2_lane_mask64(#n)))
+        }
+    }
 }

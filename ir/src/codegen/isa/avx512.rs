@@ -149,4 +149,12 @@ impl VectorOps for Avx512 {
         let b = pick!(dt, _mm512_mask_blend_ps, _mm512_mask_blend_pd);
         quote!(#b(#mask, #f, #t))
     }
+
+    fn prefix_mask(&self, _h: &Helpers, dt: DataType, n: TokenStream) -> TokenStream {
+        if ps(dt) {
+            quote!((((1u32 << (#n)) - 1) as u16))
+        } else {
+            quote!((((1u32 << (#n)) - 1) as u8))
+        }
+    }
 }

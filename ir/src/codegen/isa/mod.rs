@@ -136,6 +136,8 @@ pub(crate) trait VectorOps: Sync {
     fn mask_not(&self, dt: DataType, a: TokenStream) -> TokenStream;
     /// Lane-wise `mask ? t : f`.
     fn select(&self, dt: DataType, mask: TokenStream, t: TokenStream, f: TokenStream) -> TokenStream;
+    /// The mask of [`VectorOps::select`] that picks lanes `0..n` (`n`: a `usize`).
+    fn prefix_mask(&self, h: &Helpers, dt: DataType, n: TokenStream) -> TokenStream;
     /// `a / s` for a scalar `s` shared by the lanes, exactly as the vector
     /// division rounds it, when the ISA has a faster exact form (`None`: the
     /// vector division).
