@@ -230,6 +230,19 @@ pub mod emu512 {
         (0..16).filter(|i| a.0[*i] & b.0[*i] != 0).fold(0, |m, i| m | (1 << i))
     }
 
+    /// `kiln::simd::transpose8x16_avx512`: lane `k` of result `c` is
+    /// `*p.offset(k·stride + c)` (its definition, lane by lane).
+    #[inline]
+    pub unsafe fn transpose8x16_avx512(p: *const f32, stride: isize) -> [__m512; 8] {
+        let mut out = [__m512([0.0; 16]); 8];
+        for (c, v) in out.iter_mut().enumerate() {
+            for k in 0..16 {
+                v.0[k] = *p.offset(k as isize * stride + c as isize);
+            }
+        }
+        out
+    }
+
     /// `kiln::simd::div_by_avx512`'s code over the intrinsics above.
     #[inline]
     pub unsafe fn div_by_avx512(a: __m512, b: f32) -> __m512 {

@@ -9,7 +9,8 @@
 //! the bounds prover wrongly proved in bounds panics (a crash) rather than go
 //! unnoticed. `KILN_CODEGEN_SAMPLES` sets the number of random schedules per
 //! kernel and ISA (default 4; the acceptance run used 200);
-//! `KILN_CODEGEN_KERNELS=a,b` limits the kernels.
+//! `KILN_CODEGEN_KERNELS=a,b` limits the kernels; `KILN_EMULATE_AVX512=1`
+//! runs AVX-512 through the emulation on an AVX-512 CPU too.
 //! Some points of the space are very slow (a producer recomputed inside its
 //! consumer's innermost loop, in scalar code): each candidate gets minutes,
 //! not the tuner's 20 s, so that only a real hang fails the test.
@@ -56,7 +57,8 @@ fn generated_code_matches_the_interpreter_on_every_isa() {
     let checked_samples = env("KILN_CODEGEN_CHECKED", 4);
     let work = std::env::temp_dir().join("kiln-codegen-isas");
     let tc = prepare(&work).expect("runtime builds");
-    let native512 = std::arch::is_x86_feature_detected!("avx512f");
+    // `KILN_EMULATE_AVX512=1` checks the emulation on an AVX-512 machine too.
+    let native512 = std::arch::is_x86_feature_detected!("avx512f") && std::env::var_os("KILN_EMULATE_AVX512").is_none();
     let only: Option<Vec<String>> =
         std::env::var("KILN_CODEGEN_KERNELS").ok().map(|s| s.split(',').map(str::to_string).collect());
     let mut total = 0;

@@ -1,4 +1,5 @@
-//! A transposed read of an unrolled row tile, in registers (AVX2, `f32`).
+//! A transposed read of an unrolled row tile, in registers (`f32`; AVX2,
+//! and AVX-512 for 8 rows of 16 lanes).
 //!
 //! The elementwise rule tiles a transposed read (`y[i, j] = x[j, i]`) by 8
 //! rows of the store and unrolls them: `i0, j0, unroll i1 (8), lanes (8)`.
@@ -7,8 +8,12 @@
 //! block of `x` whose rows are contiguous. Here that block is loaded as 8
 //! vectors and transposed with `kiln::simd::transpose8_avx2`, and copy `c`
 //! reads its vector `c` instead of gathering (`lookup`): the same values.
+//! On AVX-512 a tile of 8 unrolled copies of 16 lanes reads a 16×8 block:
+//! `kiln::simd::transpose8x16_avx512` transposes its two 8×8 halves and
+//! joins them (the packing copy of `Wᵀ` in a `Linear` layer: `space/packing.rs`
+//! unrolls its source-contiguous loop by 8).
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::emit::{ident, Emitter, Env};
@@ -29,17 +34,25 @@ pub(super) struct Tile {
 /// The code of the unrolled loop `u` over `body` when it is such a tile, with
 /// the block loaded and transposed before the copies; `None` otherwise.
 pub(super) fn unrolled(em: &mut Emitter, u: &Var, extent: i64, body: &[LStmt], env: &mut Env) -> Option<TokenStream> {
-    if em.isa != Isa::Avx2 || em.check_all || extent != 8 || em.transposed.is_some() {
+    let lanes = match em.isa {
+        Isa::Avx2 => 8,
+        Isa::Avx512 => 16,
+        Isa::Scalar => return None,
+    };
+    if em.check_all || extent != 8 || em.transposed.is_some() {
         return None;
     }
-    let [LStmt::For { var: x, extent: 8, kind: ForKind::Vectorized, body: inner, .. }] = body else { return None };
+    let [LStmt::For { var: x, extent: n, kind: ForKind::Vectorized, body: inner, .. }] = body else { return None };
+    if *n != lanes {
+        return None;
+    }
     let [LStmt::Block(b)] = inner.as_slice() else { return None };
     let always = matches!(em.resolve(b, &b.predicate, env), Expr::Const(Const::Bool(true)));
     if b.init.is_some() || !always || b.store.value.dtype() != DataType::F32 {
         return None;
     }
     let an = env.analyzer();
-    let mut found: Option<(Load, Expr)> = None;
+    let mut found: Option<(Load, Expr, i64)> = None;
     for l in b.store.value.loads() {
         let idx = em.resolve(b, &l.indices[0], env);
         let lin = an.linear(&idx);
@@ -51,26 +64,37 @@ pub(super) fn unrolled(em: &mut Emitter, u: &Var, extent: i64, body: &[LStmt], e
         match &found {
             _ if l.buffer == b.store.buffer => return None,
             _ if su != 1 || !f32_buffer => return None,
-            Some((f, _)) if f.buffer != l.buffer || f.indices != l.indices => return None,
+            Some((f, _, _)) if f.buffer != l.buffer || f.indices != l.indices => return None,
             Some(_) => {}
-            None => found = Some((l.clone(), idx)),
+            None => found = Some((l.clone(), idx, sx)),
         }
     }
-    let (load, idx) = found?;
+    let (load, idx, stride) = found?;
     let p = ident(&load.buffer);
-    let rows: Vec<Ident> = (0..8usize).map(|k| format_ident!("__tr_r{}", k)).collect();
-    let mut out = TokenStream::new();
-    for (k, r) in rows.iter().enumerate() {
-        // The row of lane `k`, from the tile's first copy on.
-        let at =
-            idx.substitute(&|v| (v == u).then_some(Expr::Int(0)).or_else(|| (v == x).then_some(Expr::Int(k as i64))));
-        let off = em.index_expr(&an.simplify(&at), env);
-        out.extend(quote!(let #r = _mm256_loadu_ps(#p.offset(#off));));
+    // The row of lane `k`, from the tile's first copy on.
+    let at =
+        |k: i64| idx.substitute(&|v| (v == u).then_some(Expr::Int(0)).or_else(|| (v == x).then_some(Expr::Int(k))));
+    // AVX-512 reads the rows at one stride: they must lie at one.
+    let evenly = (1..lanes).all(|k| an.simplify(&(at(k) - at(0))).as_int() == Some(k * stride));
+    if em.isa == Isa::Avx512 && !evenly {
+        return None;
     }
+    let offsets: Vec<TokenStream> = (0..lanes).map(|k| em.index_expr(&an.simplify(&at(k)), env)).collect();
     let name = em.fresh("tr");
     let vecs: Vec<Ident> = (0..8usize).map(|c| format_ident!("{}_{}", name, c)).collect();
     let simd = &em.helpers.simd;
-    out.extend(quote!(let [#(#vecs),*] = #simd::transpose8_avx2([#(#rows),*]);));
+    let mut out = TokenStream::new();
+    if em.isa == Isa::Avx512 {
+        // 16 rows of 8 at a constant stride: two 8×8 transposes, joined.
+        let (first, stride) = (&offsets[0], Literal::isize_unsuffixed(stride as isize));
+        out.extend(quote!(let [#(#vecs),*] = #simd::transpose8x16_avx512(#p.offset(#first) as *const f32, #stride);));
+    } else {
+        let rows: Vec<Ident> = (0..8usize).map(|k| format_ident!("__tr_r{}", k)).collect();
+        for (r, off) in rows.iter().zip(&offsets) {
+            out.extend(quote!(let #r = _mm256_loadu_ps(#p.offset(#off));));
+        }
+        out.extend(quote!(let [#(#vecs),*] = #simd::transpose8_avx2([#(#rows),*]);));
+    }
     em.transposed = Some(Tile { buffer: load.buffer.to_string(), index: load.indices[0].clone(), u: u.clone(), vecs });
     for c in 0..extent {
         env.consts.insert(u.clone(), c);

@@ -113,15 +113,22 @@ pub fn pack_operand(
     let Some(region) = reads.get(read_index) else { return Ok(None) };
     let buffer = region.buffer.to_string();
     let Some(map) = derived_layout(func, &name, &buffer) else { return Ok(None) };
+    let f32_source = func.buffer(&buffer).is_some_and(|b| b.dtype == crate::ir::DataType::F32);
     let copy = sch.cache_read(block, read_index, "global")?;
     sch.transform_layout(block, (BufferSide::Read, read_index), &map)?;
-    order_copy(sch, copy, &map, lanes)?;
+    order_copy(sch, copy, &map, lanes, f32_source && (lanes == 8 || lanes == 16))?;
     Ok(Some(copy))
 }
 
 /// Splits and reorders the copy block's loops (one per original dimension)
 /// into the packed order of `map`, so that its stores are sequential.
-fn order_copy(sch: &mut Schedule, copy: BlockRV, map: &IndexMap, lanes: i64) -> Result<(), ScheduleError> {
+fn order_copy(
+    sch: &mut Schedule,
+    copy: BlockRV,
+    map: &IndexMap,
+    lanes: i64,
+    transposed_f32: bool,
+) -> Result<(), ScheduleError> {
     let loops = sch.get_loops(copy)?;
     // Per original dimension, the packed dimensions it feeds, outermost first,
     // each with its extent (the divisor of the next one's quotient).
@@ -130,36 +137,65 @@ fn order_copy(sch: &mut Schedule, copy: BlockRV, map: &IndexMap, lanes: i64) -> 
         let (dim, extent) = result_dim(r, map)?;
         pieces[dim].push((k, extent));
     }
-    let mut by_result: Vec<Option<crate::schedule::LoopRV>> = vec![None; map.results.len()];
+    // Each packed dimension's loop, with the original dimension it walks.
+    let mut by_result: Vec<Option<(crate::schedule::LoopRV, usize)>> = vec![None; map.results.len()];
     for (dim, ps) in pieces.iter().enumerate() {
         let Some(l) = loops.get(dim).copied() else { return Ok(()) };
         if ps.is_empty() {
             continue;
         }
         if ps.len() == 1 {
-            by_result[ps[0].0] = Some(l);
+            by_result[ps[0].0] = Some((l, dim));
             continue;
         }
         let factors: Vec<Option<Factor>> =
             ps.iter().enumerate().map(|(k, (_, e))| if k == 0 { None } else { e.map(Factor::Int) }).collect();
         let parts = sch.split(l, &factors)?;
         for ((k, _), p) in ps.iter().zip(parts) {
-            by_result[*k] = Some(p);
+            by_result[*k] = Some((p, dim));
         }
     }
     let order: Vec<_> = by_result.into_iter().flatten().collect();
     if order.len() > 1 {
-        sch.reorder(&order)?;
+        sch.reorder(&order.iter().map(|(l, _)| *l).collect::<Vec<_>>())?;
     }
-    if let Some(last) = order.last().copied() {
-        let extent = super::common::loop_extent(sch, last)?;
-        let kind = sch.func().find_loop(&sch.loop_name(last)?).map(|l| l.kind);
-        if lanes > 1 && extent == lanes && kind == Some(ForKind::Serial) {
-            sch.vectorize(last)?;
-        }
+    let Some(&(last, last_dim)) = order.last() else { return Ok(()) };
+    let extent = super::common::loop_extent(sch, last)?;
+    let kind = sch.func().find_loop(&sch.loop_name(last)?).map(|l| l.kind);
+    if !(lanes > 1 && extent == lanes && kind == Some(ForKind::Serial)) {
+        return Ok(());
     }
+    sch.vectorize(last)?;
+    // A transposed copy (the lanes walk a strided dimension of the source,
+    // as packing `Wᵀ` does): the innermost loop over the source's contiguous
+    // last dimension split by 8, its inner part unrolled just outside the
+    // lanes, so that the code generator loads 8 contiguous elements of each
+    // lane's row and transposes the block in registers
+    // (`codegen/transpose.rs`) instead of gathering every lane.
+    let contiguous = map.params.len() - 1;
+    if !transposed_f32 || last_dim == contiguous {
+        return Ok(());
+    }
+    let Some(at) = order.iter().rposition(|(_, d)| *d == contiguous) else { return Ok(()) };
+    if super::common::loop_extent(sch, order[at].0)? % TRANSPOSE_ROWS != 0 {
+        return Ok(());
+    }
+    let rows = if super::common::loop_extent(sch, order[at].0)? == TRANSPOSE_ROWS {
+        order[at].0
+    } else {
+        sch.split(order[at].0, &[None, Some(Factor::Int(TRANSPOSE_ROWS))])?[1]
+    };
+    let mut inner: Vec<_> = order[at + 1..order.len() - 1].iter().map(|(l, _)| *l).collect();
+    if !inner.is_empty() {
+        inner.extend([rows, last]);
+        sch.reorder(&inner)?;
+    }
+    sch.unroll(rows)?;
     Ok(())
 }
+
+/// The rows of a block a packing copy transposes in registers.
+const TRANSPOSE_ROWS: i64 = 8;
 
 /// The original dimension a result of a derived map reads, and the result's
 /// extent when it is a `% extent` (inner) piece.
@@ -225,8 +261,14 @@ mod tests {
         assert_eq!(got, want);
         // The packed buffer and the copy's loops follow the panel order.
         assert_eq!(func.buffer("w_global").unwrap().shape, vec![4, 3, 8, 8]);
-        let copy_loops = sch.get_loops(copy).unwrap().len();
-        assert_eq!(copy_loops, 4);
+        let copy_loops = sch.get_loops(copy).unwrap();
+        assert_eq!(copy_loops.len(), 4);
+        // w is read transposed (the lanes walk its rows): the 8 columns of
+        // `k1` are unrolled just outside the lanes, for the transpose in
+        // registers.
+        let kinds: Vec<ForKind> =
+            copy_loops.iter().map(|l| sch.func().find_loop(&sch.loop_name(*l).unwrap()).unwrap().kind).collect();
+        assert_eq!(kinds[2..], [ForKind::Unrolled, ForKind::Vectorized]);
         // w is a root packing stage: it can be packed ahead of time.
         assert_eq!(crate::prepack::split(&func).len(), 1);
     }

@@ -57,7 +57,7 @@ pub use sigmoid::{sigmoid_avx2, sigmoid_avx2_n, sigmoid_avx512};
 #[cfg(target_arch = "x86_64")]
 pub use tanh::{tanh_avx2, tanh_avx2_n, tanh_avx512};
 #[cfg(target_arch = "x86_64")]
-pub use transpose::transpose8_avx2;
+pub use transpose::{transpose8_avx2, transpose8x16_avx512};
 
 /// The bodies of the `_avx512` functions, as macros taking the input vector:
 /// `exp!(x)`, `tanh!(x)`, `sigmoid!(x)`, `ln!(x)`; and `div_by!(a, b)`. They call the `_mm512_*`

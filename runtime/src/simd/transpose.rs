@@ -43,6 +43,35 @@ pub unsafe fn transpose8_avx2(r: [__m256; 8]) -> [__m256; 8] {
     ]
 }
 
+/// The 8 columns of a 16×8 block of `f32` as 8 vectors of 16 lanes (AVX-512):
+/// lane `k` of result `c` is `*p.offset(k·stride + c)`, row `k` of the block
+/// being the 8 contiguous elements at `p + k·stride`. The two 8×8 halves are
+/// loaded as 16 AVX2 vectors, transposed with [`transpose8_avx2`] and joined
+/// (rows 0–7 in the low half, 8–15 in the high half): what the generated
+/// code of a transposed read on AVX-512 (a packing copy of `Wᵀ`) loads
+/// instead of gathering every lane from its own row.
+///
+/// # Safety
+/// The CPU must support AVX-512F; the 16 rows of 8 elements must be readable.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub unsafe fn transpose8x16_avx512(p: *const f32, stride: isize) -> [__m512; 8] {
+    let mut lo = [_mm256_setzero_ps(); 8];
+    let mut hi = [_mm256_setzero_ps(); 8];
+    for k in 0..8 {
+        lo[k] = _mm256_loadu_ps(p.offset(k as isize * stride));
+        hi[k] = _mm256_loadu_ps(p.offset((k + 8) as isize * stride));
+    }
+    let (lo, hi) = (transpose8_avx2(lo), transpose8_avx2(hi));
+    let mut out = [_mm512_setzero_ps(); 8];
+    for c in 0..8 {
+        let joined = _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(_mm256_castps_pd(lo[c])), _mm256_castps_pd(hi[c]));
+        out[c] = _mm512_castpd_ps(joined);
+    }
+    out
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
@@ -63,6 +92,26 @@ mod tests {
         for c in 0..8 {
             for k in 0..8 {
                 assert_eq!(out[8 * c + k].to_bits(), m[8 * k + c].to_bits(), "({c}, {k})");
+            }
+        }
+    }
+
+    #[test]
+    fn transposes_16_rows_of_8() {
+        if !is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        // 16 rows of 8 at a stride of 11 (the block inside a wider matrix).
+        let m: Vec<f32> = (0..16 * 11).map(|k| k as f32 * 0.75 - 30.0).collect();
+        let mut out = [0f32; 128];
+        unsafe {
+            for (c, v) in transpose8x16_avx512(m.as_ptr(), 11).iter().enumerate() {
+                _mm512_storeu_ps(out[16 * c..].as_mut_ptr(), *v);
+            }
+        }
+        for c in 0..8 {
+            for k in 0..16 {
+                assert_eq!(out[16 * c + k].to_bits(), m[11 * k + c].to_bits(), "({c}, {k})");
             }
         }
     }
