@@ -72,6 +72,9 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     if let Some(role) = transposed_read(&br, &roles, last.iter) {
         let fit: Vec<i64> = ROW_TILES.into_iter().filter(|t| *t == 1 || role.extent % t == 0).collect();
         // In registers (AVX2, `f32`): as many rows as lanes; else a cache line.
+        // (AVX-512 keeps its gathers: 8 rows transposed in registers as 16×8
+        // blocks ran a 512×512 transpose in 72 µs against 60 with a cache
+        // line of gathered rows, Zen 4, family 25 model 17.)
         let in_registers = opts.isa == Isa::Avx2 && dt == DataType::F32 && group == 1;
         let want = if in_registers { lanes } else { 64 / dt.bytes() as i64 };
         let default = fit.iter().rposition(|t| *t <= want).unwrap_or(0);
