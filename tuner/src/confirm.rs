@@ -36,13 +36,26 @@ pub fn time_together(
     run: &RunOptions,
     name: &str,
 ) -> BTreeMap<String, f64> {
-    let mut uniq: Vec<&Program> = Vec::new();
-    for p in progs {
-        if !uniq.iter().any(|q| q.key == p.key) {
-            uniq.push(p);
+    let progs: Vec<(&Program, Isa)> = progs.iter().map(|p| (p, isa)).collect();
+    time_together_isas(tc, func, &progs, data, run, name)
+}
+
+/// [`time_together`] for programs of several ISAs (each built for its own).
+pub fn time_together_isas(
+    tc: &Toolchain,
+    func: &kiln_ir::ir::PrimFunc,
+    progs: &[(&Program, Isa)],
+    data: &std::path::Path,
+    run: &RunOptions,
+    name: &str,
+) -> BTreeMap<String, f64> {
+    let mut uniq: Vec<(&Program, Isa)> = Vec::new();
+    for (p, isa) in progs {
+        if !uniq.iter().any(|(q, _)| q.key == p.key) {
+            uniq.push((p, *isa));
         }
     }
-    let cands: Vec<Candidate> = uniq.iter().map(|p| Candidate::new(p.func.clone(), isa)).collect();
+    let cands: Vec<Candidate> = uniq.iter().map(|(p, isa)| Candidate::new(p.func.clone(), *isa)).collect();
     let mut out = BTreeMap::new();
     if cands.is_empty() {
         return out;
@@ -51,7 +64,7 @@ pub fn time_together(
     let ids: Vec<usize> = (0..built.included.len()).collect();
     for (id, o, _) in run_rounds(&built.exe, data, &ids, run, run.repeats.max(7) * 2 + 1) {
         if let Some(us) = o.latency_us() {
-            out.insert(uniq[built.included[id]].key.clone(), us);
+            out.insert(uniq[built.included[id]].0.key.clone(), us);
         }
     }
     out

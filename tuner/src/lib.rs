@@ -15,7 +15,7 @@
 //! Modules, lowest first (each uses only modules before it):
 //! `error`, `machine`, `gbt`, `features`, `database`, `probe`, `runner`, `task`,
 //! `builder`, `peers`, `cost_model`, `mutator`, `search`, `confirm`, `discover`,
-//! `options`, `state`, `commit`, `report`, `tune`, `bench`, `cli`.
+//! `options`, `state`, `commit`, `isa_choice`, `report`, `tune`, `bench`, `cli`.
 //!
 //! The library API mirrors the chapter: [`random_search`] is its
 //! `random_search`, [`tune_func`] its `ms.tune_tir`, and [`tune`] tunes many
@@ -39,6 +39,7 @@ pub mod discover;
 pub mod error;
 pub mod features;
 pub mod gbt;
+pub mod isa_choice;
 pub mod machine;
 pub mod mutator;
 pub mod options;

@@ -101,6 +101,17 @@ pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>> {
         }
     }
     bar.finish_and_clear();
+    // Entries of several ISAs for this CPU class: the faster one runs here.
+    if opts.write_traces {
+        let here = crate::machine::supported_isas();
+        for task in tasks {
+            match crate::isa_choice::prefer_faster_isa(task, &here, opts, &tc) {
+                Ok(Some(line)) => eprintln!("{line}"),
+                Ok(None) => {}
+                Err(e) => eprintln!("error: comparing the ISAs of `{}`: {e}", task.name),
+            }
+        }
+    }
     Ok(reports)
 }
 
