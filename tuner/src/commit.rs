@@ -13,7 +13,9 @@
 //! - the entries of the other targets are kept;
 //! - the entry already there for this ISA (hand-written or tuned) is timed
 //!   in the same final round as the winner; a tuned one is kept unless the
-//!   winner is faster by more than 2% ([`KEEP_MARGIN`], measurement noise);
+//!   winner is faster by more than 2% ([`KEEP_MARGIN`], measurement noise),
+//!   and written for the class when it was the ISA's generic entry (the
+//!   class had none of its own);
 //!   a hand-written one is always replaced by the winner (by itself, with
 //!   the provenance, when it is the best found);
 //! - a file for another version of the kernel (stale workload) or one that
@@ -112,7 +114,13 @@ pub fn commit_best(
         // tuned entry records the CPU, its peak and the search.
         let hand =
             [target.clone(), target.generic()].iter().find_map(|t| file.entry(t)).is_some_and(|e| e.tuned.is_none());
-        if hand {
+        // The committed program may be the ISA's generic entry (the class has
+        // none of its own): the class gets its entry anyway, so that it can
+        // be compared with the class's entries of other ISAs (`isa_choice`).
+        let own = target.cpu.is_none() || file.targets.contains_key(&target.key());
+        if !own && !hand {
+            note = Some(format!("the first entry for {}", target.key()));
+        } else if hand {
             let measured = old_us.map_or("—".into(), |u| format!("{u:.2} µs"));
             note = Some(if old.key == winner.key {
                 format!("the hand-written entry was the best found ({measured}): written back as tuned")

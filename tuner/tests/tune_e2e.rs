@@ -84,6 +84,20 @@ fn small_tuning_run_writes_a_trace_that_replays_correctly() {
     assert!(!matches!(again[0].committed, Committed::NotWritten(_)), "{:?}", again[0].committed);
     assert!(TraceFile::read(&trace_path).unwrap().unwrap().entry(&kiln_ir::target::Target::isa(isa)).is_some());
 
+    // Without an entry of its own the class runs the generic one; a tuning
+    // that finds nothing better still writes the class its entry (which
+    // `isa_choice` compares with the class's entries of other ISAs).
+    let class_key = format!("{}@{class}", isa.target_key());
+    let mut file = TraceFile::read(&trace_path).unwrap().unwrap();
+    file.targets.remove(&class_key);
+    file.write(&trace_path).unwrap();
+    let third = tuner::tune(std::slice::from_ref(&task), &opts).unwrap();
+    match &third[0].committed {
+        Committed::Written { note: Some(n), .. } => assert!(n.contains("the first entry for"), "{n}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(TraceFile::read(&trace_path).unwrap().unwrap().targets.contains_key(&class_key));
+
     // The chapter's random_search.
     let (sch, us) = tuner::random_search(&func, isa, 8, 5, &work.join("random")).unwrap();
     assert!(us > 0.0);
