@@ -44,11 +44,11 @@ pub fn slower_higher_isas(times: &[(Isa, f64)]) -> Vec<Isa> {
 /// compare).
 pub fn prefer_faster_isa(task: &Task, isas: &[Isa], opts: &TuneOptions, tc: &Toolchain) -> Result<Option<String>> {
     let Some(class) = opts.cpu_class.as_deref() else { return Ok(None) };
-    let Ok(Some(file)) = TraceFile::read(&task.trace_path) else { return Ok(None) };
+    let Ok(Some(mut file)) = TraceFile::read(&task.trace_path) else { return Ok(None) };
     let mut entries: Vec<(Program, Isa)> = Vec::new();
     for isa in isas.iter().copied().filter(|i| *i != Isa::Scalar) {
         let target = Target::cpu(isa, class);
-        if file.entry(&target).is_none() || !file.targets.contains_key(&target.key()) {
+        if !file.targets.contains_key(&target.key()) {
             continue;
         }
         if let Ok(p) = task.committed_program(&target, opts.threads) {
@@ -67,7 +67,6 @@ pub fn prefer_faster_isa(task: &Task, isas: &[Isa], opts: &TuneOptions, tc: &Too
     if drop.is_empty() {
         return Ok(Some(format!("{} on {class}, side by side: {}; entries kept", task.name, shown.join(", "))));
     }
-    let mut file = file;
     for isa in &drop {
         file.targets.remove(&Target::cpu(*isa, class).key());
     }

@@ -74,23 +74,23 @@ pub(super) fn unrolled(em: &mut Emitter, u: &Var, extent: i64, body: &[LStmt], e
     // The row of lane `k`, from the tile's first copy on.
     let at =
         |k: i64| idx.substitute(&|v| (v == u).then_some(Expr::Int(0)).or_else(|| (v == x).then_some(Expr::Int(k))));
-    // AVX-512 reads the rows at one stride: they must lie at one.
-    let evenly = (1..lanes).all(|k| an.simplify(&(at(k) - at(0))).as_int() == Some(k * stride));
-    if em.isa == Isa::Avx512 && !evenly {
+    // AVX-512 reads its 16 rows at one stride: they must lie at one.
+    if em.isa == Isa::Avx512 && !(1..lanes).all(|k| an.simplify(&(at(k) - at(0))).as_int() == Some(k * stride)) {
         return None;
     }
-    let offsets: Vec<TokenStream> = (0..lanes).map(|k| em.index_expr(&an.simplify(&at(k)), env)).collect();
     let name = em.fresh("tr");
     let vecs: Vec<Ident> = (0..8usize).map(|c| format_ident!("{}_{}", name, c)).collect();
+    let offset = |k: i64| em.index_expr(&an.simplify(&at(k)), env);
     let simd = &em.helpers.simd;
     let mut out = TokenStream::new();
     if em.isa == Isa::Avx512 {
         // 16 rows of 8 at a constant stride: two 8×8 transposes, joined.
-        let (first, stride) = (&offsets[0], Literal::isize_unsuffixed(stride as isize));
+        let (first, stride) = (offset(0), Literal::isize_unsuffixed(stride as isize));
         out.extend(quote!(let [#(#vecs),*] = #simd::transpose8x16_avx512(#p.offset(#first) as *const f32, #stride);));
     } else {
         let rows: Vec<Ident> = (0..8usize).map(|k| format_ident!("__tr_r{}", k)).collect();
-        for (r, off) in rows.iter().zip(&offsets) {
+        for (k, r) in rows.iter().enumerate() {
+            let off = offset(k as i64);
             out.extend(quote!(let #r = _mm256_loadu_ps(#p.offset(#off));));
         }
         out.extend(quote!(let [#(#vecs),*] = #simd::transpose8_avx2([#(#rows),*]);));

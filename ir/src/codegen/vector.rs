@@ -23,9 +23,9 @@ use std::cell::RefCell;
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, ToTokens};
 
-use crate::ir::{BinOp, DataType, Expr, UnOp, Var};
+use crate::ir::{Analyzer, BinOp, DataType, Expr, UnOp, Var};
 
-use super::emit::{elem_type, ident, int_lit, Emitter, Env};
+use super::emit::{elem_type, ident, int_lit, BufInfo, Emitter, Env};
 use super::isa::VectorOps;
 use super::legality::{access_text, check_blocks, element_type, flatten_body, linear_in, ScalarReason};
 use super::lir::{LBlock, LStmt, LStore};
@@ -361,17 +361,11 @@ fn prefix_lanes(varying: &[Expr], ctx: &Ctx, env: &Env) -> Option<Vec<Expr>> {
 /// is at a column `>= valid` — so the lanes that are off read and write
 /// padding only, which nothing reads as data.
 fn tail_in_padding(em: &Emitter, b: &LBlock, counts: &[Expr], ctx: &Ctx, env: &Env) -> bool {
-    let an = env.analyzer();
-    b.accesses().iter().all(|(buffer, idx, _)| {
-        let Some(info) = env.bufs.get(&**buffer) else { return false };
-        let idx = em.resolve(b, &idx[0], env);
-        if !info.temp || !idx.uses_var(&ctx.x) {
-            return true;
-        }
-        let (Some((stored, valid)), Some(1)) = (info.row, linear_in(&an, &idx, &ctx.x)) else { return false };
+    temp_lane_accesses(em, b, ctx, env, |an, info, first| {
+        let Some((stored, valid)) = info.row else { return false };
         // Lane 0's offset = stored·row + column: the terms (and the part of
         // the constant) that are multiples of `stored` make the row.
-        let first = an.linear(&an.simplify(&idx.substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone()))));
+        let first = an.linear(&first);
         let mut column = first.clone();
         column.terms.retain(|(_, c)| c % stored != 0);
         column.constant = first.constant.rem_euclid(stored);
@@ -385,6 +379,21 @@ fn tail_in_padding(em: &Emitter, b: &LBlock, counts: &[Expr], ctx: &Ctx, env: &E
 /// variable is contiguous along it and holds all of the vector's lanes
 /// within the temporary (a whole vector may read and write them).
 fn tail_in_bounds(em: &Emitter, b: &LBlock, ctx: &Ctx, env: &Env) -> bool {
+    temp_lane_accesses(em, b, ctx, env, |an, info, first| {
+        info.rows.is_none() && an.range(&first).is_some_and(|(lo, hi)| lo >= 0 && hi + ctx.lanes as i64 <= info.size)
+    })
+}
+
+/// Whether every access of `b` to a temporary that varies with the lane
+/// variable is contiguous along it and passes `ok` (given the temporary and
+/// its first lane's offset, simplified); accesses of other buffers pass.
+fn temp_lane_accesses(
+    em: &Emitter,
+    b: &LBlock,
+    ctx: &Ctx,
+    env: &Env,
+    ok: impl Fn(&Analyzer, &BufInfo, Expr) -> bool,
+) -> bool {
     let an = env.analyzer();
     b.accesses().iter().all(|(buffer, idx, _)| {
         let Some(info) = env.bufs.get(&**buffer) else { return false };
@@ -392,11 +401,11 @@ fn tail_in_bounds(em: &Emitter, b: &LBlock, ctx: &Ctx, env: &Env) -> bool {
         if !info.temp || !idx.uses_var(&ctx.x) {
             return true;
         }
-        if info.rows.is_some() || linear_in(&an, &idx, &ctx.x) != Some(1) {
+        if linear_in(&an, &idx, &ctx.x) != Some(1) {
             return false;
         }
         let first = an.simplify(&idx.substitute(&|v| (v == &ctx.x).then(|| ctx.xbase.clone())));
-        an.range(&first).is_some_and(|(lo, hi)| lo >= 0 && hi + ctx.lanes as i64 <= info.size)
+        ok(&an, info, first)
     })
 }
 

@@ -177,13 +177,10 @@ fn order_copy(
         return Ok(());
     }
     let Some(at) = order.iter().rposition(|(_, d)| *d == contiguous) else { return Ok(()) };
-    if super::common::loop_extent(sch, order[at].0)? % TRANSPOSE_ROWS != 0 {
-        return Ok(());
-    }
-    let rows = if super::common::loop_extent(sch, order[at].0)? == TRANSPOSE_ROWS {
-        order[at].0
-    } else {
-        sch.split(order[at].0, &[None, Some(Factor::Int(TRANSPOSE_ROWS))])?[1]
+    let rows = match super::common::loop_extent(sch, order[at].0)? {
+        TRANSPOSE_ROWS => order[at].0,
+        e if e % TRANSPOSE_ROWS == 0 => sch.split(order[at].0, &[None, Some(Factor::Int(TRANSPOSE_ROWS))])?[1],
+        _ => return Ok(()),
     };
     let mut inner: Vec<_> = order[at + 1..order.len() - 1].iter().map(|(l, _)| *l).collect();
     if !inner.is_empty() {
