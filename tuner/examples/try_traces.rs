@@ -2,7 +2,9 @@
 //! committed programs (one executable, one runner process):
 //! `cargo run --release -p tuner --example try_traces -- KERNEL THREADS FILE...`
 //! where each FILE holds a trace in the chapter's text form (`ISA=avx512`
-//! for another ISA than AVX2).
+//! for another ISA than AVX2). With `REGEN=1` each FILE's decisions are
+//! replayed through the space's rules (`kiln_ir::space::regenerate`), so a
+//! decision can be edited without rewriting the steps that follow it.
 use kiln_ir::target::{Isa, Target};
 use tuner::task::Program;
 
@@ -22,6 +24,18 @@ fn main() {
     for f in &a[3..] {
         let text = std::fs::read_to_string(f).unwrap();
         let trace = kiln_ir::trace::parse_trace_str(&text).unwrap();
+        if std::env::var_os("REGEN").is_some() {
+            let ds: Vec<_> = trace.decisions().into_iter().map(|d| d.cloned()).collect();
+            let opts = tuner::task::space_options(isa, threads);
+            match kiln_ir::space::regenerate(&task.func, &opts, &ds, 0) {
+                Ok(sch) => {
+                    println!("{f}:\n{}", sch.trace());
+                    progs.push((f.clone(), task.program(sch, isa, threads)));
+                }
+                Err(e) => eprintln!("{f}: {e}"),
+            }
+            continue;
+        }
         match task.replay(&trace, isa, threads) {
             Ok(p) => progs.push((f.clone(), p)),
             Err(e) => eprintln!("{f}: {e}"),
@@ -38,7 +52,7 @@ fn main() {
         for (name, p) in &progs {
             let us = t.get(&p.key).copied();
             let g = us.map(|u| tuner::task::gflops(task.flops, u));
-            println!("round {round} {name:<40} {us:>10.1?} µs {g:>6.1?} GFLOP/s");
+            println!("round {round} {name:<40} {us:>10.3?} µs {g:>6.1?} GFLOP/s");
         }
     }
 }

@@ -211,7 +211,7 @@ impl Task {
         Ok(Sources::read(self.func.clone(), self.section.clone(), self.trace_path.clone())?)
     }
 
-    fn program(&self, sch: Schedule, isa: Isa, threads: usize) -> Program {
+    pub fn program(&self, sch: Schedule, isa: Isa, threads: usize) -> Program {
         let (func, trace) = sch.into_parts();
         let key = program_key(&func, isa, threads);
         Program { trace, func, key }

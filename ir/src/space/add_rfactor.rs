@@ -68,6 +68,15 @@ fn chain_candidates(extent: i64, lanes: i64) -> Vec<i64> {
     (1..=MAX_CHAINS.min(vectors)).filter(|c| vectors % c == 0).collect()
 }
 
+/// The divisor of `extent` up to `cap` nearest to `want` (the larger one on a
+/// tie): the default register tile of a GEMV. The largest divisor up to
+/// `want` gave `linear1`'s 10 outputs a tile of 2 (with 2 chains), where 5
+/// outputs of one chain share each loaded vector of `x` (AVX-512 on Zen 4,
+/// `try_traces`, 9 rounds: 0.118 against 0.073 µs, the tuned trace's tile).
+fn nearest_divisor(extent: i64, cap: i64, want: i64) -> i64 {
+    (1..=cap.min(extent).max(1)).filter(|d| extent % d == 0).min_by_key(|d| ((d - want).abs(), -d)).unwrap_or(1)
+}
+
 /// Applies the rfactor rule to the reduction `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
     let Some((f, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
@@ -92,10 +101,13 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     let mut spatial: Vec<&LoopRole> = roles.iter().filter(|r| r.kind == IterKind::Spatial).collect();
     spatial.sort_by_key(|r| -r.extent);
     let tiled: Vec<String> = spatial.iter().take(2).map(|r| r.var.clone()).collect();
-    let register_tile = |var: &str| match tiled.iter().position(|t| t == var) {
-        Some(0) => (shapes.max_gemv, shapes.gemv_rows),
-        Some(_) => (shapes.max_gemv, shapes.gemv_cols),
-        None => (1, 1),
+    let register_tile = |var: &str| {
+        let extent = spatial.iter().find(|r| r.var == var).map_or(1, |r| r.extent);
+        match tiled.iter().position(|t| t == var) {
+            Some(0) => (shapes.max_gemv, nearest_divisor(extent, shapes.max_gemv, shapes.gemv_rows)),
+            Some(_) => (shapes.max_gemv, nearest_divisor(extent, shapes.max_gemv, shapes.gemv_cols)),
+            None => (1, 1),
+        }
     };
     let default_rows: i64 = spatial
         .iter()
@@ -178,4 +190,28 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     tidy_nest(sch, &below, lanes, false)?;
     parallelize(sch, &s[0], opts)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_gemv_tile_is_the_divisor_nearest_the_shape() {
+        assert_eq!(nearest_divisor(10, 8, 4), 5);
+        assert_eq!(nearest_divisor(128, 8, 4), 4);
+        assert_eq!(nearest_divisor(12, 8, 4), 4);
+        assert_eq!(nearest_divisor(9, 8, 4), 3);
+        assert_eq!(nearest_divisor(6, 8, 4), 3);
+        assert_eq!(nearest_divisor(7, 8, 4), 7);
+        assert_eq!(nearest_divisor(1, 8, 4), 1);
+        assert_eq!(nearest_divisor(3, 8, 2), 3);
+        assert_eq!(nearest_divisor(64, 8, 2), 2);
+    }
+
+    #[test]
+    fn chains_divide_the_vectors() {
+        assert_eq!(chain_candidates(128, 16), vec![1, 2, 4, 8]);
+        assert_eq!(chain_candidates(1000, 16), vec![1]);
+    }
 }
