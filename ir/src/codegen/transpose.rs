@@ -9,8 +9,8 @@
 //! vectors and transposed with `kiln::simd::transpose8_avx2`, and copy `c`
 //! reads its vector `c` instead of gathering (`lookup`): the same values.
 //! On AVX-512 a tile of 8 unrolled copies of 16 lanes reads a 16×8 block:
-//! `kiln::simd::transpose8x16_avx512` transposes its two 8×8 halves and
-//! joins them (the packing copy of `Wᵀ` in a `Linear` layer: `space/packing.rs`
+//! `kiln::simd::transpose8x16_avx512` loads it as 128-bit quarters of rows
+//! and transposes them with in-lane unpacks (the packing copy of `Wᵀ` in a `Linear` layer: `space/packing.rs`
 //! unrolls its source-contiguous loop by 8).
 
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -84,7 +84,7 @@ pub(super) fn unrolled(em: &mut Emitter, u: &Var, extent: i64, body: &[LStmt], e
     let simd = &em.helpers.simd;
     let mut out = TokenStream::new();
     if em.isa == Isa::Avx512 {
-        // 16 rows of 8 at a constant stride: two 8×8 transposes, joined.
+        // 16 rows of 8 at a constant stride: loaded as quarters, unpacked in lanes.
         let (first, stride) = (offset(0), Literal::isize_unsuffixed(stride as isize));
         out.extend(quote!(let [#(#vecs),*] = #simd::transpose8x16_avx512(#p.offset(#first) as *const f32, #stride);));
     } else {
