@@ -211,6 +211,8 @@ impl Task {
         Ok(Sources::read(self.func.clone(), self.section.clone(), self.trace_path.clone())?)
     }
 
+    /// The program of a schedule of this task's kernel (its key: the lowered
+    /// function, the ISA and the threads).
     pub fn program(&self, sch: Schedule, isa: Isa, threads: usize) -> Program {
         let (func, trace) = sch.into_parts();
         let key = program_key(&func, isa, threads);

@@ -10,8 +10,9 @@
 //! reads its vector `c` instead of gathering (`lookup`): the same values.
 //! On AVX-512 a tile of 8 unrolled copies of 16 lanes reads a 16×8 block:
 //! `kiln::simd::transpose8x16_avx512` loads it as 128-bit quarters of rows
-//! and transposes them with in-lane unpacks (the packing copy of `Wᵀ` in a `Linear` layer: `space/packing.rs`
-//! unrolls its source-contiguous loop by 8).
+//! and transposes them with in-lane unpacks (the packing copy of `Wᵀ` in a
+//! `Linear` layer: `space/packing.rs` unrolls its source-contiguous loop by
+//! 8).
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};

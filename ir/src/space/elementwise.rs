@@ -74,7 +74,8 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         // In registers (AVX2, `f32`): as many rows as lanes; else a cache line.
         // (AVX-512 keeps its gathers: 8 rows transposed in registers as 16×8
         // blocks ran a 512×512 transpose in 72 µs against 60 with a cache
-        // line of gathered rows, Zen 4, family 25 model 17.)
+        // line of gathered rows, Zen 4, family 25 model 17; with the
+        // 16-shuffle `transpose8x16_avx512` still 70–72 against 60.)
         let in_registers = opts.isa == Isa::Avx2 && dt == DataType::F32 && group == 1;
         let want = if in_registers { lanes } else { 64 / dt.bytes() as i64 };
         let default = fit.iter().rposition(|t| *t <= want).unwrap_or(0);
