@@ -77,6 +77,21 @@ fn nearest_divisor(extent: i64, cap: i64, want: i64) -> i64 {
     (1..=cap.min(extent).max(1)).filter(|d| extent % d == 0).min_by_key(|d| ((d - want).abs(), -d)).unwrap_or(1)
 }
 
+/// The default innermost factors of the register tile over the (up to) two
+/// largest spatial extents: the divisors nearest the ISA's `gemv_rows ×
+/// gemv_cols`, unless together they would hold more than
+/// [`MAX_DEFAULT_PARTIAL_SUMS`] partial sums (7 × 3 for extents 7 and 3 would
+/// not fit beside their operands in AVX2's 16 registers): then the largest
+/// divisors up to the shape, as before.
+fn default_gemv_tile(extents: &[i64], shapes: &crate::target::TileShapes) -> Vec<i64> {
+    let want = [shapes.gemv_rows, shapes.gemv_cols];
+    let nearest: Vec<i64> = extents.iter().zip(want).map(|(e, w)| nearest_divisor(*e, shapes.max_gemv, w)).collect();
+    if nearest.iter().product::<i64>() <= MAX_DEFAULT_PARTIAL_SUMS {
+        return nearest;
+    }
+    extents.iter().zip(want).map(|(e, w)| default_inner(*e, shapes.max_gemv, w)).collect()
+}
+
 /// Applies the rfactor rule to the reduction `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
     let Some((f, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
@@ -101,13 +116,11 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     let mut spatial: Vec<&LoopRole> = roles.iter().filter(|r| r.kind == IterKind::Spatial).collect();
     spatial.sort_by_key(|r| -r.extent);
     let tiled: Vec<String> = spatial.iter().take(2).map(|r| r.var.clone()).collect();
-    let register_tile = |var: &str| {
-        let extent = spatial.iter().find(|r| r.var == var).map_or(1, |r| r.extent);
-        match tiled.iter().position(|t| t == var) {
-            Some(0) => (shapes.max_gemv, nearest_divisor(extent, shapes.max_gemv, shapes.gemv_rows)),
-            Some(_) => (shapes.max_gemv, nearest_divisor(extent, shapes.max_gemv, shapes.gemv_cols)),
-            None => (1, 1),
-        }
+    let extents: Vec<i64> = spatial.iter().take(2).map(|r| r.extent).collect();
+    let defaults = default_gemv_tile(&extents, &shapes);
+    let register_tile = |var: &str| match tiled.iter().position(|t| t == var) {
+        Some(k) => (shapes.max_gemv, defaults[k]),
+        None => (1, 1),
     };
     let default_rows: i64 = spatial
         .iter()
@@ -207,6 +220,18 @@ mod tests {
         assert_eq!(nearest_divisor(1, 8, 4), 1);
         assert_eq!(nearest_divisor(3, 8, 2), 3);
         assert_eq!(nearest_divisor(64, 8, 2), 2);
+    }
+
+    #[test]
+    fn the_default_gemv_tile_stays_within_the_partial_sums() {
+        let shapes = crate::target::Isa::Avx2.tile_shapes();
+        // linear1: 10 outputs (and a batch of 1).
+        assert_eq!(default_gemv_tile(&[10, 1], &shapes), vec![5, 1]);
+        assert_eq!(default_gemv_tile(&[128, 1], &shapes), vec![4, 1]);
+        // 7 × 3 = 21 partial sums would spill: the largest divisors up to the shape.
+        assert_eq!(default_gemv_tile(&[7, 3], &shapes), vec![1, 1]);
+        assert_eq!(default_gemv_tile(&[10, 6], &shapes), vec![2, 2]);
+        assert_eq!(default_gemv_tile(&[12], &shapes), vec![4]);
     }
 
     #[test]
