@@ -80,22 +80,35 @@ pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>> {
         return Ok(vec![]);
     }
     // The reference outputs (the interpreter: seconds for a 512³ product)
-    // are computed while cargo builds the harness.
-    let tc = std::thread::scope(|s| {
+    // are computed on a thread of their own while cargo builds the harness
+    // and the first task generates and builds its first candidates; a task
+    // waits for its data only when it first runs them (`data_for`).
+    std::thread::scope(|s| {
         // One thread, in turn: tasks of one workload (matmul512, matmul512_t2)
         // share their data, written once.
-        s.spawn(|| tasks.iter().for_each(|t| drop(kernel_data(&t.func, &opts.work_dir))));
-        prepare(&opts.work_dir)
-    })?;
+        s.spawn(|| tasks.iter().for_each(|t| drop(data_for(&t.func, &opts.work_dir))));
+        let tc = prepare(&opts.work_dir)?;
+        tune_jobs(tasks, &jobs, opts, &tc, &mut db)
+    })
+}
+
+/// The jobs of [`tune`] in turn, then the ISA comparison.
+fn tune_jobs(
+    tasks: &[Task],
+    jobs: &[(&Task, Isa)],
+    opts: &TuneOptions,
+    tc: &Toolchain,
+    db: &mut Database,
+) -> Result<Vec<TaskReport>> {
     let share = |k: usize| opts.trials / jobs.len() + usize::from(k < opts.trials % jobs.len());
     let bar = progress_bar(opts);
     let mut model = CostModel::default();
     let mut reports = Vec::new();
     for (k, (task, isa)) in jobs.iter().enumerate() {
-        let job = Job { task, isa: *isa, opts, tc: &tc, bar: &bar };
+        let job = Job { task, isa: *isa, opts, tc, bar: &bar };
         // A task that cannot be tuned (its kernel's rules fail, its data
         // cannot be written...) is reported and the others go on.
-        match tune_one(job, share(k), &mut db, &mut model) {
+        match tune_one(job, share(k), db, &mut model) {
             Ok(r) => reports.push(r),
             Err(e) => bar.suspend(|| eprintln!("error: tuning `{}` for {}: {e}", task.name, isa.name())),
         }
@@ -105,7 +118,7 @@ pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>> {
     if opts.write_traces {
         let here = crate::machine::supported_isas();
         for task in tasks {
-            match crate::isa_choice::prefer_faster_isa(task, &here, opts, &tc) {
+            match crate::isa_choice::prefer_faster_isa(task, &here, opts, tc) {
                 Ok(Some(line)) => eprintln!("{line}"),
                 Ok(None) => {}
                 Err(e) => eprintln!("error: comparing the ISAs of `{}`: {e}", task.name),
@@ -113,6 +126,15 @@ pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>> {
         }
     }
     Ok(reports)
+}
+
+/// [`kernel_data`], one caller at a time: the thread of [`tune`] that writes
+/// every task's data ahead and a task that needs its own meanwhile (it waits
+/// for the data being written, then finds it).
+fn data_for(func: &kiln_ir::ir::PrimFunc, work_dir: &std::path::Path) -> Result<PathBuf> {
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    kernel_data(func, work_dir)
 }
 
 /// The ISAs of `opts` this machine (or the remote runner) can run.
@@ -149,17 +171,12 @@ fn tune_one(job: Job, budget: usize, db: &mut Database, model: &mut CostModel) -
     let workload = db.add_workload(&job.task.func)?;
     let state = resume(job, &workload, db, model);
     job.bar.inc(state.trials.min(budget) as u64);
-    let data = kernel_data(&job.task.func, &job.opts.work_dir)?;
     let default = job.task.default_program(job.isa, job.threads())?;
-    let check_data = job
-        .task
-        .checks
-        .iter()
-        .map(|(what, f)| Ok((what.clone(), kernel_data(f, &job.opts.work_dir)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let (data, check_data) = (PathBuf::new(), vec![]);
     let mut t = TaskTuning { job, workload, data, check_data, db, model, state, notes: vec![], unsupported: None };
     let baselines = t.baselines(&default);
     t.search(budget, baselines)?;
+    t.load_data()?;
     let t_final = Instant::now();
     let verdict = t.final_round(&default);
     if verbose() {
@@ -219,7 +236,8 @@ fn verbose() -> bool {
 struct TaskTuning<'a> {
     job: Job<'a>,
     workload: String,
-    /// The kernel's inputs and reference outputs.
+    /// The kernel's inputs and reference outputs (empty until
+    /// [`TaskTuning::load_data`]: written while the first candidates build).
     data: PathBuf,
     /// Those of its instances at other sizes (`Task::checks`), with the size.
     check_data: Vec<(String, PathBuf)>,
@@ -232,6 +250,19 @@ struct TaskTuning<'a> {
 }
 
 impl TaskTuning<'_> {
+    /// The data of the kernel and of its other sizes, written (or waited
+    /// for, see [`data_for`]) the first time candidates are to run.
+    fn load_data(&mut self) -> Result<()> {
+        if !self.data.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let (task, dir) = (self.job.task, &self.job.opts.work_dir);
+        self.check_data =
+            task.checks.iter().map(|(what, f)| Ok((what.clone(), data_for(f, dir)?))).collect::<Result<Vec<_>>>()?;
+        self.data = data_for(&task.func, dir)?;
+        Ok(())
+    }
+
     /// Step 2: the baselines not measured yet — the default schedule, and the
     /// committed trace when it is another program.
     fn baselines(&self, default: &Program) -> Vec<Pending> {
@@ -267,7 +298,7 @@ impl TaskTuning<'_> {
             }
             iter += 1;
             self.job.bar.set_message(format!("{} {} iteration {iter}", task.name, isa.name()));
-            let outcomes = self.measure(&batch, iter, t_gen);
+            let outcomes = self.measure(&batch, iter, t_gen)?;
             self.record(&batch, outcomes)?;
             let t_train = Instant::now();
             self.model.train();
@@ -312,7 +343,7 @@ impl TaskTuning<'_> {
 
     /// Builds the batch (`jobs` executables in parallel) and runs it: the
     /// outcome of every candidate the runner reported on, by batch index.
-    fn measure(&mut self, batch: &[Pending], iter: usize, t_gen: Instant) -> Vec<(usize, Outcome)> {
+    fn measure(&mut self, batch: &[Pending], iter: usize, t_gen: Instant) -> Result<Vec<(usize, Outcome)>> {
         let Job { task, isa, opts, tc, bar } = self.job;
         let cs: Vec<Candidate> = batch.iter().map(|p| Candidate::new(p.prog.func.clone(), isa)).collect();
         let name = format!("{}-{}", task.name, isa.name());
@@ -320,6 +351,9 @@ impl TaskTuning<'_> {
         let t_build = Instant::now();
         let built = build_parallel(tc, &task.func, &cs, &name, opts.jobs);
         let build_s = t_build.elapsed().as_secs_f64();
+        let t_data = Instant::now();
+        self.load_data()?;
+        let data_s = t_data.elapsed().as_secs_f64();
         let t_run = Instant::now();
         let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
         for b in &built {
@@ -350,15 +384,16 @@ impl TaskTuning<'_> {
         if verbose() {
             let run_s = t_run.elapsed().as_secs_f64();
             bar.suspend(|| {
+                let data = if data_s >= 0.01 { format!(", waited {data_s:.2} s for the data") } else { String::new() };
                 eprintln!(
-                    "[{} {}] iteration {iter}: {} candidates, generate {gen_s:.2} s, build {build_s:.2} s, run {run_s:.2} s",
+                    "[{} {}] iteration {iter}: {} candidates, generate {gen_s:.2} s, build {build_s:.2} s{data}, run {run_s:.2} s",
                     task.name,
                     isa.name(),
                     batch.len(),
                 )
             });
         }
-        outcomes
+        Ok(outcomes)
     }
 
     /// A kernel with symbolic dimensions: every candidate that ran right at
