@@ -140,8 +140,12 @@ pub fn write_data(func: &PrimFunc, dir: &Path, seed: u64) -> Result<()> {
 
 /// The data of `func` in `work_dir` (`data/<workload>`, seed 7): written the
 /// first time, reused after (tuning, `bench` and reruns check against the
-/// same reference).
+/// same reference). One caller at a time in a process: the tuner writes
+/// every task's data on a thread of its own while the tasks start, and a task
+/// that needs its data meanwhile waits for it, then finds it.
 pub fn kernel_data(func: &PrimFunc, work_dir: &Path) -> Result<std::path::PathBuf> {
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = work_dir.join("data").join(workload_hash(func).replace(':', "-"));
     if !dir.join("meta.txt").exists() {
         write_data(func, &dir, 7)?;

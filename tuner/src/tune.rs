@@ -82,11 +82,11 @@ pub fn tune(tasks: &[Task], opts: &TuneOptions) -> Result<Vec<TaskReport>> {
     // The reference outputs (the interpreter: seconds for a 512³ product)
     // are computed on a thread of their own while cargo builds the harness
     // and the first task generates and builds its first candidates; a task
-    // waits for its data only when it first runs them (`data_for`).
+    // waits for its data only when it first runs them (`kernel_data` serializes its callers).
     std::thread::scope(|s| {
         // One thread, in turn: tasks of one workload (matmul512, matmul512_t2)
         // share their data, written once.
-        s.spawn(|| tasks.iter().for_each(|t| drop(data_for(&t.func, &opts.work_dir))));
+        s.spawn(|| tasks.iter().for_each(|t| drop(kernel_data(&t.func, &opts.work_dir))));
         let tc = prepare(&opts.work_dir)?;
         tune_jobs(tasks, &jobs, opts, &tc, &mut db)
     })
@@ -126,15 +126,6 @@ fn tune_jobs(
         }
     }
     Ok(reports)
-}
-
-/// [`kernel_data`], one caller at a time: the thread of [`tune`] that writes
-/// every task's data ahead and a task that needs its own meanwhile (it waits
-/// for the data being written, then finds it).
-fn data_for(func: &kiln_ir::ir::PrimFunc, work_dir: &std::path::Path) -> Result<PathBuf> {
-    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-    kernel_data(func, work_dir)
 }
 
 /// The ISAs of `opts` this machine (or the remote runner) can run.
@@ -251,15 +242,15 @@ struct TaskTuning<'a> {
 
 impl TaskTuning<'_> {
     /// The data of the kernel and of its other sizes, written (or waited
-    /// for, see [`data_for`]) the first time candidates are to run.
+    /// for, see [`kernel_data`]) the first time candidates are to run.
     fn load_data(&mut self) -> Result<()> {
         if !self.data.as_os_str().is_empty() {
             return Ok(());
         }
         let (task, dir) = (self.job.task, &self.job.opts.work_dir);
         self.check_data =
-            task.checks.iter().map(|(what, f)| Ok((what.clone(), data_for(f, dir)?))).collect::<Result<Vec<_>>>()?;
-        self.data = data_for(&task.func, dir)?;
+            task.checks.iter().map(|(what, f)| Ok((what.clone(), kernel_data(f, dir)?))).collect::<Result<Vec<_>>>()?;
+        self.data = kernel_data(&task.func, dir)?;
         Ok(())
     }
 
