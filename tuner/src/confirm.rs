@@ -101,9 +101,7 @@ fn combine(processes: &[Vec<(usize, Option<f64>)>]) -> BTreeMap<usize, f64> {
 /// that process is a fast one. Each process times every finalist in the same
 /// interleaved rounds, and a program's time is the mean of its per-process
 /// medians: its expected time in a process of the user's. (Two processes:
-/// a third added 0.6 s to a tuning of `matmul512`, whose 20 s budget the
-/// interpreter's reference output already takes 8 s of in a fresh work
-/// directory.)
+/// a third added 0.6 s to a tuning of `matmul512`, whose budget is 20 s.)
 pub const PROCESSES: usize = 2;
 
 /// The fewest interleaved rounds per process.

@@ -122,13 +122,8 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         Some(k) => (shapes.max_gemv, defaults[k]),
         None => (1, 1),
     };
-    let default_rows: i64 = spatial
-        .iter()
-        .map(|r| {
-            let (max_inner, def) = register_tile(&r.var);
-            default_inner(r.extent, max_inner, def)
-        })
-        .product();
+    // The other spatial loops' default is 1.
+    let default_rows: i64 = defaults.iter().product();
     let candidates = chain_candidates(red_role.extent, lanes);
     let fits = |c: &i64| c * default_rows <= MAX_DEFAULT_PARTIAL_SUMS;
     let default = (candidates.iter().position(|c| c * default_rows >= MIN_PARTIAL_SUMS && fits(c)))
