@@ -263,22 +263,29 @@ fn vectors_calling_exp_run_in_lockstep() {
     assert!(after.contains("_mm256_storeu_ps(expv"), "{avx2}");
     // The group that runs past the row's 1000 columns: one vector at a time.
     assert!(flat.contains("::kiln::simd::exp_avx2(_mm256_sub_ps("), "{avx2}");
-    // AVX-512's default holds one vector (not measured on AVX-512 hardware
-    // yet); a lane loop of four vectors there calls `avx512_x4::exp`.
+    // AVX-512's default computes softmax's `exp` in the loop of its row sum,
+    // one vector at a time; a lane loop of four vectors there calls
+    // `avx512_x4::exp`.
     assert!(!code(&f, Isa::Avx512).contains("__k0_"));
-    let trace = default_trace(&f, &SpaceOptions::new(Isa::Avx512)).unwrap().trace().to_string();
-    let (head, tail) = trace.split_at(trace.find("candidates=[1, 2, 4]").unwrap());
-    let four = format!("{head}{}", tail.replacen("factors=[None, 16]", "factors=[None, 64]", 1));
-    let sch = kiln_ir::schedule::Schedule::replay(
-        &f,
-        &kiln_ir::trace::parse_trace_str(&four).unwrap(),
-        0,
-        kiln_ir::schedule::DecisionMode::Strict,
-    )
-    .unwrap();
-    let avx512 = pretty(&emit_impl(sch.func(), Isa::Avx512, &format_ident!("k")));
+    let four = scheduled(
+        "tensor_func! {
+            pub fn expk(a: [f32; 4, 128], b: &mut [f32; 4, 128]) {
+                for (i, j) in grid(4, 128) {
+                    block(\"E\") {
+                        let (vi, vj) = axis::remap(\"SS\", (i, j));
+                        b[vi, vj] = a[vi, vj].exp();
+                    }
+                }
+            }
+        }",
+        "b0 = sch.get_block(name=\"E\", func_name=\"main\")
+l1, l2 = sch.get_loops(block=b0)
+l3, l4 = sch.split(loop=l2, factors=[None, 64], preserve_unit_iters=True)
+sch.vectorize(loop=l4)",
+    );
+    let avx512 = pretty(&emit_impl(&four, Isa::Avx512, &format_ident!("k")));
     assert!(
-        avx512.split_whitespace().collect::<String>().contains("::kiln::simd::avx512_x4::exp([__k0_1,"),
+        avx512.split_whitespace().collect::<String>().contains("::kiln::simd::avx512_x4::exp([__k0_0,"),
         "{avx512}"
     );
 

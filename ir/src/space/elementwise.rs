@@ -36,7 +36,7 @@ use super::roles::{contiguous_iter, store_lane_iter};
 use super::{Mode, SpaceError, SpaceOptions};
 
 /// The numbers of vectors a lane loop may hold in lockstep.
-const GROUPS: [i64; 3] = [1, 2, 4];
+pub(super) const GROUPS: [i64; 3] = [1, 2, 4];
 
 /// Vectorizes (and parallelizes) the spatial-only `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {

@@ -104,7 +104,10 @@ family_error! { ComputeAtError, "compute_at",
     NoConsumer { block: String } => "no block reads `{block}`'s output, so there is no loop to compute it at",
     /// A consumer lies outside the loop.
     ConsumerNotUnderLoop { block: String, loop_: String, consumer: String } =>
-        "consumer \"{consumer}\" of block \"{block}\" is not under loop `{loop_}`; every consumer must be",
+        "consumer \"{consumer}\" of block \"{block}\" is not under loop `{loop_}`; every consumer must be, or run after the nest around the loop (with another consumer under it)",
+    /// A consumer after the nest would read what the moved block no longer computes.
+    LaterConsumerNotCovered { block: String, loop_: String, consumer: String } =>
+        "consumer \"{consumer}\" of block \"{block}\" runs after the nest around loop `{loop_}`, but the nest would not compute the whole output of \"{block}\" that it reads",
     /// A consumer runs before the block.
     ConsumerBeforeBlock { block: String, consumer: String } =>
         "consumer \"{consumer}\" runs before block \"{block}\"; moving the block under it would change what it reads",
@@ -401,8 +404,17 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     if cons.is_empty() {
         return Err(ComputeAtError::NoConsumer { block: b() });
     }
-    if let Some(c) = cons.iter().find(|c| !loop_encloses(func, loop_, c)) {
-        return Err(ComputeAtError::ConsumerNotUnderLoop { block: b(), loop_: loop_.into(), consumer: c.clone() });
+    // Consumers outside the loop are allowed after the nest around it, when
+    // another consumer is under it and the nest computes the whole output
+    // (checked below): softmax's `exp` in the loop of its row sum, read again
+    // by the normalization after it.
+    let (inside, later): (Vec<String>, Vec<String>) = cons.iter().cloned().partition(|c| loop_encloses(func, loop_, c));
+    if inside.is_empty() {
+        return Err(ComputeAtError::ConsumerNotUnderLoop {
+            block: b(),
+            loop_: loop_.into(),
+            consumer: cons[0].clone(),
+        });
     }
     let pos = block_position(func, block).unwrap();
     if let Some(c) = cons.iter().find(|c| block_position(func, c).unwrap() < pos) {
@@ -411,12 +423,15 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     let chain = loop_chain(func, loop_).expect("live loop");
     let apart = outermost_loop_apart(func, block, &chain).expect("the loop does not enclose the block");
     let (_, end) = loop_block_span(func, &apart).expect("the loop holds the consumers");
+    if let Some(c) = later.iter().find(|c| block_position(func, c).unwrap() <= end) {
+        return Err(ComputeAtError::ConsumerNotUnderLoop { block: b(), loop_: loop_.into(), consumer: c.clone() });
+    }
     if let Some((writer, buffer)) = first_writer_of(func, pos + 1..=end, &block_read_buffers(&br.block)) {
         return Err(ComputeAtError::InputOverwritten { block: b(), buffer, writer });
     }
     let position = insertion_point(func, loop_, &producers(func, block), &cons, index)
         .map_err(|(lo, hi)| ComputeAtError::BadIndex { block: b(), loop_: loop_.into(), index, lo, hi })?;
-    let loads: Vec<_> = cons
+    let loads: Vec<_> = inside
         .iter()
         .flat_map(|c| block_loads(&func.block(c).unwrap().block).into_iter().map(move |l| (c, l)))
         .filter(|(_, l)| l.buffer == buffer)
@@ -429,13 +444,20 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     })?;
     let predicate =
         predicate_on_iter_vars(func, br).ok_or_else(|| ComputeAtError::PredicateNotCarried { block: b() })?;
-    Ok(LocationPlan {
-        block: b(),
-        loop_: loop_.into(),
-        position,
-        axes: plan_axes(&br.block, &pins, &region, &an),
-        predicate,
-    })
+    let axes = plan_axes(&br.block, &pins, &region, &an);
+    if let Some(c) = later.first() {
+        // The whole domain: a predicate (other than the guards of the new
+        // nest) could leave elements out, so there must be none.
+        let whole = br.block.iter_vars.iter().zip(&axes).all(|(iv, ax)| covers(&an, ax, iv.extent));
+        if !whole || !predicate.is_true() {
+            return Err(ComputeAtError::LaterConsumerNotCovered {
+                block: b(),
+                loop_: loop_.into(),
+                consumer: c.clone(),
+            });
+        }
+    }
+    Ok(LocationPlan { block: b(), loop_: loop_.into(), position, axes, predicate })
 }
 
 /// Checks `reverse_compute_at(block, loop_, index)` and plans the new nest.
@@ -922,5 +944,67 @@ mod tests {
         let before = sch.func().clone();
         assert_eq!(sch.reverse_compute_at(pad, l[0], true, -1).unwrap_err().kind(), "NotCovered");
         assert_eq!(sch.func(), &before);
+    }
+
+    /// A producer with a second consumer after the nest (softmax's `exp`,
+    /// summed per row, then read again by the normalization) may move into
+    /// the loop of the first when the nest computes all of it; the results
+    /// stay the same. A later consumer that the nest would leave without part
+    /// of its input is refused, as is one inside the nest but outside the loop.
+    #[test]
+    fn a_later_consumer_reads_what_the_whole_nest_computed() {
+        let src = "fn f(a: [f32; 4, 10], c: &mut [f32; 4, 10]) {
+            let e = alloc([f32; 4, 10]);
+            let s = alloc([f32; 4]);
+            for (i, j) in grid(4, 10) {
+                block(\"E\") {
+                    let (vi, vj) = axis::remap(\"SS\", (i, j));
+                    e[vi, vj] = a[vi, vj].exp();
+                }
+            }
+            for (i, k) in grid(4, 10) {
+                block(\"S\") {
+                    let (vi, vk) = axis::remap(\"SR\", (i, k));
+                    init { s[vi] = 0.0; }
+                    s[vi] += e[vi, vk];
+                }
+            }
+            for (i, j) in grid(4, 10) {
+                block(\"N\") {
+                    let (vi, vj) = axis::remap(\"SS\", (i, j));
+                    c[vi, vj] = e[vi, vj] / s[vi];
+                }
+            }
+        }";
+        let func = crate::schedule::testing::kernel(src);
+        let mut sch = Schedule::new(func.clone(), 0);
+        sch.set_verify(true);
+        let (e, s) = (sch.get_block("E").unwrap(), sch.get_block("S").unwrap());
+        let l = sch.get_loops(s).unwrap();
+        let k = sch.split(l[1], &[None, Some(4.into())]).unwrap();
+        sch.compute_at(e, k[0], true, -1).unwrap();
+        assert!(!sch.func().block("E").unwrap().predicate.is_true(), "the last 4 of 10 are guarded:\n{}", sch.func());
+        crate::schedule::testing::assert_same_results(&func, sch.func());
+
+        // Under the row loop of the normalization only (the sum before it,
+        // outside the loop): refused.
+        let mut sch = Schedule::new(func.clone(), 0);
+        let (e, n) = (sch.get_block("E").unwrap(), sch.get_block("N").unwrap());
+        let s = sch.get_block("S").unwrap();
+        let ln = sch.get_loops(n).unwrap();
+        sch.compute_at(s, ln[0], true, -1).unwrap();
+        let ls = sch.get_loops(s).unwrap();
+        assert_eq!(sch.compute_at(e, ls[1], true, -1).unwrap_err().kind(), "ConsumerNotUnderLoop");
+
+        // A nest that computes part of the rows (the sum of row 0 only).
+        let part = src.replace(
+            "for (i, k) in grid(4, 10) {\n                block(\"S\") {\n                    let (vi, vk) = axis::remap(\"SR\", (i, k));",
+            "for (i, k) in grid(1, 10) {\n                block(\"S\") {\n                    let vi = axis::spatial(4, i); let vk = axis::reduce(10, k);",
+        );
+        assert_ne!(part, src);
+        let mut sch = Schedule::new(crate::schedule::testing::kernel(&part), 0);
+        let (e, s) = (sch.get_block("E").unwrap(), sch.get_block("S").unwrap());
+        let l = sch.get_loops(s).unwrap();
+        assert_eq!(sch.compute_at(e, l[1], true, -1).unwrap_err().kind(), "LaterConsumerNotCovered");
     }
 }
