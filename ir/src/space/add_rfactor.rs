@@ -35,9 +35,9 @@
 //! `TileShapes::max_gemv` on the two largest axes, defaulting to `gemv_rows`
 //! and `gemv_cols`; 1 on the others); where the streamed operand is written by
 //! an elementwise block that `compute_at` can move into the innermost reduce
-//! loop, whether to (`sample_categorical` of 0 and 1, see [`fuse_producer`]). The tile shapes come from
-//! `Isa::tile_shapes`; a tile that would spill (`Isa::check_registers`) is
-//! rejected.
+//! loop, whether to (`sample_categorical` of 0 and 1, see [`fuse_producer`]).
+//! The tile shapes come from `Isa::tile_shapes`; a tile that would spill
+//! (`Isa::check_registers`) is rejected.
 
 use crate::ir::IterKind;
 use crate::schedule::{Factor, LoopRV, Schedule, ScheduleError};
@@ -45,7 +45,7 @@ use crate::target::RegisterUse;
 
 use super::common::{
     check_tile, choose, default_inner, fusable_consumer, loop_extent, loop_handles, loops_below, parallelize,
-    rule_subject, split_by, tidy_nest, tile,
+    rule_subject, split_by, tidy_nest, tile, MAX_UNROLL,
 };
 use super::roles::{contiguous_iter, operand_loads, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
@@ -278,12 +278,21 @@ fn combine_chains(
     lanes: i64,
     anchor: Option<LoopRV>,
 ) -> Result<(), ScheduleError> {
-    let below = loops_below(sch, b, anchor)?;
+    // The write-back's own loops (not a row loop it shares with the row's
+    // other blocks, when the rule runs under one).
+    let name = sch.block_name(b)?;
+    let mut below = Vec::new();
+    for l in loops_below(sch, b, anchor)? {
+        let own = sch.func().find_loop(&sch.loop_name(l)?).is_some_and(|f| f.body.block_names() == [name.as_str()]);
+        if own {
+            below.push(l);
+        }
+    }
     let Some(pos) = below.iter().position(|l| loop_extent(sch, *l).ok() == Some(chains * lanes)) else {
         return Ok(());
     };
     let parts = sch.split(below[pos], &[Some(Factor::Int(chains)), Some(Factor::Int(lanes))])?;
-    let ndim = sch.func().block(&sch.block_name(b)?).map_or(0, |br| br.block.body.indices.len()) as i64;
+    let ndim = sch.func().block(&name).map_or(0, |br| br.block.body.indices.len()) as i64;
     let rf2 = sch.rfactor(parts[1], ndim)?;
     sch.set_scope(rf2, 0, "local")?;
     // Rows (the other loops) outside, then the chains, the lanes innermost.
@@ -294,7 +303,9 @@ fn combine_chains(
     let init_loops = loops_below(sch, init, anchor)?;
     tidy_nest(sch, &init_loops, lanes, true)?;
     for l in &order[..order.len() - 1] {
-        sch.unroll(*l)?;
+        if loop_extent(sch, *l)? <= MAX_UNROLL {
+            sch.unroll(*l)?;
+        }
     }
     sch.vectorize(parts[1])
 }
