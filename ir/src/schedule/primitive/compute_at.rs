@@ -377,11 +377,15 @@ fn fixed_analyzer(func: &PrimFunc, loop_: &str) -> Analyzer {
 /// writes an intermediate buffer, not a parameter; 3. it is complete or a
 /// reduction with init; 4. it is the only writer of its buffer; 5. it stores at
 /// `v + c` with distinct spatial iteration variables (or constants); 6. it has
-/// a consumer; 7. every consumer is under `loop_`; 8. no consumer runs before
-/// the block; 9. no block from the block's place to the end of the outermost
-/// loop around `loop_` that does not enclose the block writes a buffer the
-/// block reads; 10. `index` is -1, -2 or a legal position; 11. every access of
-/// the consumers to the buffer is affine in the loops below `loop_`.
+/// a consumer; 7. some consumer is under `loop_`, and every other runs after
+/// the outermost loop around `loop_` that does not enclose the block; 8. no
+/// consumer runs before the block; 9. no block from the block's place to the
+/// end of that outermost loop writes a buffer the block reads; 10. `index` is
+/// -1, -2 or a legal position; 11. every access of the consumers under
+/// `loop_` to the buffer is affine in the loops below `loop_`; 12. with a
+/// consumer after the nest, the nest computes the block's whole output (every
+/// axis covered over the loops around `loop_`) and the block has no predicate
+/// of its own.
 pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -> Result<LocationPlan, ComputeAtError> {
     let br = func.block(block).expect("live block");
     let b = || block.to_string();
@@ -719,7 +723,9 @@ fn loops_left_empty(func: &PrimFunc, block: &str) -> Vec<String> {
 
 impl Schedule {
     /// Moves producer `block` under `loop_`, computing there the part of its
-    /// output that the consumers under `loop_` read. `index` is the position in
+    /// output that the consumers under `loop_` read (consumers after the nest
+    /// around `loop_` then read the whole output it computed, see
+    /// [`check_compute_at`]). `index` is the position in
     /// `loop_`'s body (-1: last legal, -2: first legal). A root-mark handle
     /// (from `sample_compute_location`) leaves the block in place; an inline
     /// mark inlines it.
