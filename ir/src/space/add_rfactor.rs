@@ -243,18 +243,10 @@ fn fuse_producer(
     }
     let f = sch.func();
     let br = f.block(p).expect("live block");
-    let dt = br.block.body.value.dtype();
-    let lanes = opts.isa.lanes(dt) as i64;
-    let mut grouped = false;
-    if let Some(extent) = f.buffer(&br.block.body.buffer).and_then(|b| b.shape.last().copied()) {
-        br.block.body.value.visit(&mut |e| {
-            if let crate::ir::Expr::Unary(op, _) = e {
-                grouped |= crate::codegen::has_lockstep_form(opts.isa, dt, *op);
-            }
-        });
-        let fit: Vec<i64> = super::elementwise::GROUPS.into_iter().filter(|g| g * lanes <= extent).collect();
-        grouped &= fit.get(crate::codegen::default_group_for(opts.isa, &fit, lanes, extent)).is_some_and(|g| *g > 1);
-    }
+    let lanes = opts.isa.lanes(br.block.body.value.dtype()) as i64;
+    let row = f.buffer(&br.block.body.buffer).and_then(|b| b.shape.last().copied()).unwrap_or(0);
+    let grouped = super::elementwise::lockstep_groups(&br.block.body.value, opts.isa, row)
+        .is_some_and(|(fit, default)| fit.get(default).is_some_and(|g| *g > 1));
     if choose(sch, &[0, 1], usize::from(!grouped), mode)? == 0 {
         return Ok(());
     }

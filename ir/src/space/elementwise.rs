@@ -36,7 +36,7 @@ use super::roles::{contiguous_iter, store_lane_iter};
 use super::{Mode, SpaceError, SpaceOptions};
 
 /// The numbers of vectors a lane loop may hold in lockstep.
-pub(super) const GROUPS: [i64; 3] = [1, 2, 4];
+const GROUPS: [i64; 3] = [1, 2, 4];
 
 /// Vectorizes (and parallelizes) the spatial-only `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
@@ -53,18 +53,9 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     if last.extent < lanes {
         return Ok(());
     }
-    let mut calls = false;
-    br.block.body.value.visit(&mut |e| {
-        if let Expr::Unary(op, _) = e {
-            calls |= crate::codegen::has_lockstep_form(opts.isa, dt, *op);
-        }
-    });
-    let group = if calls {
-        let fit: Vec<i64> = GROUPS.into_iter().filter(|g| g * lanes <= last.extent).collect();
-        let default = crate::codegen::default_group_for(opts.isa, &fit, lanes, last.extent);
-        choose(sch, &fit, default, mode)?
-    } else {
-        1
+    let group = match lockstep_groups(&br.block.body.value, opts.isa, last.extent) {
+        Some((fit, default)) => choose(sch, &fit, default, mode)?,
+        None => 1,
     };
     let parts = sch.split(l, &[None, Some(Factor::Int(lanes * group))])?;
     sch.vectorize(parts[1])?;
@@ -97,6 +88,27 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
         parallelize(sch, &[outer], opts)?;
     }
     Ok(())
+}
+
+/// When `value` calls a math function that `isa` computes several vectors
+/// at a time in lockstep: the numbers of vectors a lane loop of `extent`
+/// may hold ([`GROUPS`] that fit it) and the index of the default
+/// (`codegen::default_group_for`); `None` otherwise (one vector).
+pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Vec<i64>, usize)> {
+    let dt = value.dtype();
+    let lanes = isa.lanes(dt) as i64;
+    let mut calls = false;
+    value.visit(&mut |e| {
+        if let Expr::Unary(op, _) = e {
+            calls |= crate::codegen::has_lockstep_form(isa, dt, *op);
+        }
+    });
+    if !calls {
+        return None;
+    }
+    let fit: Vec<i64> = GROUPS.into_iter().filter(|g| g * lanes <= extent).collect();
+    let default = crate::codegen::default_group_for(isa, &fit, lanes, extent);
+    Some((fit, default))
 }
 
 /// The row tiles of a transposed read: 1 (none) or rows of the store per
