@@ -163,13 +163,12 @@ fn tune_one(job: Job, budget: usize, db: &mut Database, model: &mut CostModel) -
     let state = resume(job, &workload, db, model);
     job.bar.inc(state.trials.min(budget) as u64);
     let default = job.task.default_program(job.isa, job.threads())?;
-    let (data, check_data) = (PathBuf::new(), vec![]);
-    let mut t = TaskTuning { job, workload, data, check_data, db, model, state, notes: vec![], unsupported: None };
+    let mut t = TaskTuning { job, workload, data: None, db, model, state, notes: vec![], unsupported: None };
     let baselines = t.baselines(&default);
     t.search(budget, baselines)?;
-    t.load_data()?;
+    let data = t.load_data()?;
     let t_final = Instant::now();
-    let verdict = t.final_round(&default);
+    let verdict = t.final_round(&default, &data);
     if verbose() {
         let s = t_final.elapsed().as_secs_f64();
         job.bar.suspend(|| eprintln!("[{} {}] final round in {s:.2} s", job.task.name, job.isa.name()));
@@ -227,11 +226,9 @@ fn verbose() -> bool {
 struct TaskTuning<'a> {
     job: Job<'a>,
     workload: String,
-    /// The kernel's inputs and reference outputs (empty until
-    /// [`TaskTuning::load_data`]: written while the first candidates build).
-    data: PathBuf,
-    /// Those of its instances at other sizes (`Task::checks`), with the size.
-    check_data: Vec<(String, PathBuf)>,
+    /// The kernel's data (`None` until [`TaskTuning::load_data`]: written
+    /// while the first candidates build).
+    data: Option<KernelData>,
     db: &'a mut Database,
     model: &'a mut CostModel,
     state: TuningState,
@@ -240,18 +237,28 @@ struct TaskTuning<'a> {
     unsupported: Option<String>,
 }
 
+/// Where a task's inputs and reference outputs are ([`kernel_data`]).
+#[derive(Clone)]
+struct KernelData {
+    /// The kernel's, at the size it is tuned at.
+    main: PathBuf,
+    /// Those of its instances at other sizes (`Task::checks`), with the size.
+    checks: Vec<(String, PathBuf)>,
+}
+
 impl TaskTuning<'_> {
     /// The data of the kernel and of its other sizes, written (or waited
     /// for, see [`kernel_data`]) the first time candidates are to run.
-    fn load_data(&mut self) -> Result<()> {
-        if !self.data.as_os_str().is_empty() {
-            return Ok(());
+    fn load_data(&mut self) -> Result<KernelData> {
+        if let Some(d) = &self.data {
+            return Ok(d.clone());
         }
         let (task, dir) = (self.job.task, &self.job.opts.work_dir);
-        self.check_data =
+        let checks =
             task.checks.iter().map(|(what, f)| Ok((what.clone(), kernel_data(f, dir)?))).collect::<Result<Vec<_>>>()?;
-        self.data = kernel_data(&task.func, dir)?;
-        Ok(())
+        let d = KernelData { main: kernel_data(&task.func, dir)?, checks };
+        self.data = Some(d.clone());
+        Ok(d)
     }
 
     /// Step 2: the baselines not measured yet — the default schedule, and the
@@ -343,7 +350,7 @@ impl TaskTuning<'_> {
         let built = build_parallel(tc, &task.func, &cs, &name, opts.jobs);
         let build_s = t_build.elapsed().as_secs_f64();
         let t_data = Instant::now();
-        self.load_data()?;
+        let data = self.load_data()?;
         let data_s = t_data.elapsed().as_secs_f64();
         let t_run = Instant::now();
         let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
@@ -364,11 +371,11 @@ impl TaskTuning<'_> {
         for b in built.iter().filter(|b| !b.included.is_empty()) {
             let ids: Vec<usize> = (0..b.included.len()).collect();
             let mut got = Vec::new();
-            run_batch_each(&b.exe, &self.data, &ids, &run, &mut |id, o| got.push((b.included[id], o.clone())));
+            run_batch_each(&b.exe, &data.main, &ids, &run, &mut |id, o| got.push((b.included[id], o.clone())));
             if got.len() < ids.len() {
                 self.notes.push(format!("the runner failed on {} candidate(s) (not recorded)", ids.len() - got.len()));
             }
-            self.check_other_sizes(b, &mut got);
+            self.check_other_sizes(b, &data.checks, &mut got);
             outcomes.extend(got);
         }
         outcomes.sort_by_key(|(i, _)| *i);
@@ -390,9 +397,9 @@ impl TaskTuning<'_> {
     /// A kernel with symbolic dimensions: every candidate that ran right at
     /// the tune value is run at the other sizes of the task (`Task::checks`),
     /// checked only; one that fails there is wrong.
-    fn check_other_sizes(&self, b: &crate::builder::Built, got: &mut [(usize, Outcome)]) {
+    fn check_other_sizes(&self, b: &crate::builder::Built, checks: &[(String, PathBuf)], got: &mut [(usize, Outcome)]) {
         let check = RunOptions { repeats: 1, min_sample_us: 0.0, cutoff_us: None, ..self.job.opts.run.clone() };
-        for (what, dir) in &self.check_data {
+        for (what, dir) in checks {
             let ids: Vec<usize> = got
                 .iter()
                 .filter(|(_, o)| matches!(o, Outcome::Ok { .. }))
@@ -444,7 +451,7 @@ impl TaskTuning<'_> {
     /// Step 4: the best measured programs, the default schedule and the
     /// committed trace timed side by side; a program's latency is its time
     /// in this round, else its best recorded one.
-    fn final_round(&self, default: &Program) -> Verdict {
+    fn final_round(&self, default: &Program, data: &KernelData) -> Verdict {
         let Job { task, isa, opts, tc, .. } = self.job;
         let recs: Vec<&Record> = self.db.records(&self.workload, isa.target_key(), self.job.threads()).collect();
         let recorded = |key: &str| -> Option<f64> {
@@ -457,7 +464,7 @@ impl TaskTuning<'_> {
             .extend(std::iter::once(default.clone()).chain(committed.clone()).filter(|p| recorded(&p.key).is_some()));
         let timed = if self.unsupported.is_none() {
             let name = format!("{}-{}-final", task.name, isa.name());
-            confirm::time_together(tc, &task.func, &finalists, isa, &self.data, &opts.run, &name)
+            confirm::time_together(tc, &task.func, &finalists, isa, &data.main, &opts.run, &name)
         } else {
             Default::default()
         };

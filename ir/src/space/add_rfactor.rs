@@ -39,7 +39,7 @@
 //! The tile shapes come from `Isa::tile_shapes`; a tile that would spill
 //! (`Isa::check_registers`) is rejected.
 
-use crate::ir::IterKind;
+use crate::ir::{IterKind, Var};
 use crate::schedule::{Factor, LoopRV, Schedule, ScheduleError};
 use crate::target::RegisterUse;
 
@@ -271,18 +271,26 @@ fn combine_chains(
     anchor: Option<LoopRV>,
 ) -> Result<(), ScheduleError> {
     // The write-back's own loops (not a row loop it shares with the row's
-    // other blocks, when the rule runs under one).
+    // other blocks, when the rule runs under one), and among them the one its
+    // reduce axis — the partial sums, `chains × lanes` — is bound to.
     let name = sch.block_name(b)?;
+    let Some(br) = sch.func().block(&name) else { return Ok(()) };
+    let reduced: Vec<Var> = (br.block.iter_vars.iter().zip(&br.bindings))
+        .filter(|(iv, _)| iv.kind == IterKind::Reduce)
+        .flat_map(|(_, bound)| bound.vars())
+        .collect();
     let mut below = Vec::new();
+    let mut pos = None;
     for l in loops_below(sch, b, anchor)? {
-        let own = sch.func().find_loop(&sch.loop_name(l)?).is_some_and(|f| f.body.block_names() == [name.as_str()]);
-        if own {
+        let Some(f) = sch.func().find_loop(&sch.loop_name(l)?) else { continue };
+        if f.body.block_names() == [name.as_str()] {
+            if reduced.contains(&f.var) && f.extent == chains * lanes {
+                pos = Some(below.len());
+            }
             below.push(l);
         }
     }
-    let Some(pos) = below.iter().position(|l| loop_extent(sch, *l).ok() == Some(chains * lanes)) else {
-        return Ok(());
-    };
+    let Some(pos) = pos else { return Ok(()) };
     let parts = sch.split(below[pos], &[Some(Factor::Int(chains)), Some(Factor::Int(lanes))])?;
     let ndim = sch.func().block(&name).map_or(0, |br| br.block.body.indices.len()) as i64;
     let rf2 = sch.rfactor(parts[1], ndim)?;
