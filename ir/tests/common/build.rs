@@ -3,7 +3,7 @@
 
 use kiln_ir::ir::{
     BinOp, Block, BlockRealize, Buffer, Const, DataType, Expr, For, IterKind, IterVar, Load, Param, ParamKind,
-    PrimFunc, Stmt, Store, Var,
+    PrimFunc, Scope, Stmt, Store, Var,
 };
 
 pub fn v(n: &str) -> Expr {
@@ -249,6 +249,36 @@ pub fn early_reader() -> PrimFunc {
             ew("w", "i_1", 8, "w", ld("zb", vi())),
             ew("z", "i_2", 8, "zb", ld("y", vi()) + f32c(1.0)),
             ew("fin", "i_3", 8, "out", ld("zb", vi())),
+        ],
+    )
+}
+
+/// A matmul into a local accumulator `c_local` (block "C") and its write-back
+/// to `c` (block "C_local"), the shape `cache_write(C, 0, "local")` leaves.
+pub fn matmul_write_back(m: i64, n: i64, k: i64) -> PrimFunc {
+    let ij = vec![v("vi"), v("vj")];
+    let acc = ld("c_local", ij.clone()) + ld("a", vec![v("vi"), v("vk")]) * ld("b", vec![v("vk"), v("vj")]);
+    let mut local = alloc("c_local", &[m, n]);
+    local.scope = Scope::Local;
+    func(
+        "matmul",
+        vec![input("a", &[m, k]), input("b", &[k, n]), output("c", &[m, n])],
+        vec![local],
+        vec![
+            nest(
+                "C",
+                &[("i", m), ("j", n), ("k", k)],
+                &[("vi", 'S'), ("vj", 'S'), ("vk", 'R')],
+                Some(st("c_local", ij.clone(), f32c(0.0))),
+                st("c_local", ij.clone(), acc),
+            ),
+            nest(
+                "C_local",
+                &[("ax0", m), ("ax1", n)],
+                &[("vi", 'S'), ("vj", 'S')],
+                None,
+                st("c", ij.clone(), ld("c_local", ij)),
+            ),
         ],
     )
 }

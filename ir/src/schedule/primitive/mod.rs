@@ -12,14 +12,15 @@
 //! | `rfactor.rs` | `rfactor` |
 //! | `cache.rs` | `cache_read`, `cache_write`, `set_scope` |
 //! | `layout.rs` | `transform_layout` |
-//! | `compute_at.rs` | `compute_at`, `reverse_compute_at`, `sample_compute_location` |
+//! | `compute_at/` | `compute_at`, `reverse_compute_at`, `sample_compute_location` |
 //! | `compute_inline.rs` | `compute_inline`, `reverse_compute_inline` |
 //! | `sampling.rs` | `sample_perfect_tile`, `sample_categorical` |
 //!
 //! Each file holds, in order: the family's error enum, its `check_*`
 //! functions (each documenting its conditions), the transformation on the IR,
 //! the `Schedule` methods (resolve handles, check, apply, record) and the
-//! family's replay function.
+//! family's replay function. `compute_at/`, whose checks outgrew one file,
+//! keeps its error enums and checks in `check.rs` and the rest in `mod.rs`.
 
 pub mod annotate;
 pub mod cache;
