@@ -47,10 +47,29 @@ pub const EXP_HI: f32 = 89.0;
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) unsafe fn reduce_n<const K: usize>(x: Pack<K>, poly: &[f32]) -> (Pack<K>, Pack<K>, Pack<K>) {
+    reduce_parts_n::<K, true>(x, poly)
+}
+
+/// [`reduce_n`] with `ln 2` in one part (`LN2_HI`): one FMA fewer, for
+/// arguments whose `n` stays small enough that `n·(ln 2 − LN2_HI)` (at most
+/// `1.91e-9·|n|` in `r`) is lost in the caller's error — `tanh`'s exponential
+/// of `2·min(|x|, 9.1)` (`|n| ≤ 27`, see [`super::tanh`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn reduce_short_n<const K: usize>(x: Pack<K>, poly: &[f32]) -> (Pack<K>, Pack<K>, Pack<K>) {
+    reduce_parts_n::<K, false>(x, poly)
+}
+
+/// [`reduce_n`] (`LO`: with `LN2_LO`) or [`reduce_short_n`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn reduce_parts_n<const K: usize, const LO: bool>(x: Pack<K>, poly: &[f32]) -> (Pack<K>, Pack<K>, Pack<K>) {
     let t = x.fmadd(Pack::splat(LOG2E), Pack::splat(MAGIC));
     let n = t.sub(Pack::splat(MAGIC));
-    let r = n.fnmadd(Pack::splat(LN2_HI), x);
-    let r = n.fnmadd(Pack::splat(LN2_LO), r);
+    let mut r = n.fnmadd(Pack::splat(LN2_HI), x);
+    if LO {
+        r = n.fnmadd(Pack::splat(LN2_LO), r);
+    }
     let mut q = Pack::splat(poly[0]);
     for c in &poly[1..] {
         q = q.fmadd(r, Pack::splat(*c)).fence();
@@ -123,6 +142,14 @@ pub(crate) unsafe fn exp_core_n<const K: usize>(x: Pack<K>, poly: &[f32]) -> Pac
     q.fmadd(r, Pack::splat(1.0)).add_bits(t.shl23())
 }
 
+/// [`exp_core_n`] through [`reduce_short_n`] (`tanh`'s exponential).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn exp_short_core_n<const K: usize>(x: Pack<K>, poly: &[f32]) -> Pack<K> {
+    let (t, r, q) = reduce_short_n(x, poly);
+    q.fmadd(r, Pack::splat(1.0)).add_bits(t.shl23())
+}
+
 /// [`exp_avx2`] of a vector with a lane beyond `±87` or NaN.
 #[cfg(target_arch = "x86_64")]
 #[cold]
@@ -141,14 +168,27 @@ unsafe fn exp_avx2_edge(x: __m256) -> __m256 {
 #[macro_export]
 macro_rules! __kiln_exp_reduce_avx512 {
     ($x:expr) => {{
-        use $crate::simd::exp::{EXP_POLY, LN2_HI, LN2_LO, LOG2E, MAGIC};
+        use $crate::simd::exp::{LN2_LO, EXP_POLY};
+        let (n, r) = $crate::__kiln_exp_reduce_avx512!(@n_r $x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+        $crate::__kiln_exp_reduce_avx512!(@q n, r, EXP_POLY)
+    }};
+    // `reduce_short_n`'s reduction (`ln 2` in one part), with the polynomial `$poly`.
+    (short $x:expr, $poly:expr) => {{
+        let (n, r) = $crate::__kiln_exp_reduce_avx512!(@n_r $x);
+        $crate::__kiln_exp_reduce_avx512!(@q n, r, $poly)
+    }};
+    (@n_r $x:expr) => {{
+        use $crate::simd::exp::{LN2_HI, LOG2E, MAGIC};
         let x = $x;
         let t = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(MAGIC));
         let n = _mm512_sub_ps(t, _mm512_set1_ps(MAGIC));
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-        let mut q = _mm512_set1_ps(EXP_POLY[0]);
-        for c in &EXP_POLY[1..] {
+        (n, _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x))
+    }};
+    (@q $n:expr, $r:expr, $poly:expr) => {{
+        let (n, r, poly) = ($n, $r, $poly);
+        let mut q = _mm512_set1_ps(poly[0]);
+        for c in &poly[1..] {
             q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(*c));
         }
         (n, r, q)

@@ -7,13 +7,21 @@
 //! [`exp`](super::exp)'s polynomial, `a` clamped to 9.1 (beyond 9.02 `tanh`
 //! rounds to 1, so ±∞ gives ±1). NaN stays NaN.
 //!
-//! **Maximum error: 0.960 ulp** against `f64::tanh`, measured over every `f32`.
+//! The exponential's argument `2a ≤ 18.2` keeps `n ≤ 27`, so its reduction
+//! `r = 2a − n·ln 2` takes `ln 2` as one `f32` (`exp::reduce_short_n`): the
+//! error that leaves in `r`, at most `1.91e-9·n`, reaches `tanh` scaled by
+//! `2e^2a/((e^2a + 1)²·tanh a)` (0.28 at `a = 1`, falling like `2e^-2a`), at
+//! most 0.013 ulp more than with `ln 2` in two parts — for one FMA fewer per
+//! vector: `tanh` 5 % faster on Zen 4 (0.391 against 0.411 ns per element).
+//!
+//! **Maximum error: 0.973 ulp** (0.9725 at 1.005 293 1) against `f64::tanh`,
+//! measured over every `f32` (0.960 with `ln 2` in two parts).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::exp::{exp_core_n, EXP_POLY};
+use super::exp::{exp_short_core_n, EXP_POLY};
 #[cfg(target_arch = "x86_64")]
 use super::pack::Pack;
 
@@ -75,9 +83,9 @@ pub(crate) unsafe fn tanh_n<const K: usize>(x: Pack<K>, poly: &[f32], split: f32
     }
     let small = a.mul(z).fmadd(q, a);
     // a ≥ split: 1 − 2/(e^2a + 1); 2·min(a, 9.1) ≤ 18.2 is within the
-    // exponential's fast range.
+    // exponential's fast range, and its `n ≤ 27` lets `ln 2` be one constant.
     let a2 = Pack::splat(TANH_CLAMP).min(a);
-    let e = exp_core_n(a2.add(a2), exp_poly);
+    let e = exp_short_core_n(a2.add(a2), exp_poly);
     let large = one.sub(Pack::splat(2.0).div(e.add(one)));
     // A NaN fails the comparison: the polynomial's NaN.
     let big = a.map(|a| _mm256_cmp_ps::<_CMP_GE_OQ>(a, _mm256_set1_ps(split)));
@@ -100,7 +108,7 @@ macro_rules! __kiln_tanh_avx512 {
         }
         let small = _mm512_fmadd_ps(_mm512_mul_ps(a, z), q, a);
         let a2 = _mm512_min_ps(_mm512_set1_ps(TANH_CLAMP), a);
-        let (n, r, q) = $crate::__kiln_exp_reduce_avx512!(_mm512_add_ps(a2, a2));
+        let (n, r, q) = $crate::__kiln_exp_reduce_avx512!(short _mm512_add_ps(a2, a2), $crate::simd::exp::EXP_POLY);
         let e = _mm512_scalef_ps(_mm512_fmadd_ps(q, r, one), n);
         let large = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0), _mm512_add_ps(e, one)));
         let y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(a, _mm512_set1_ps(TANH_SPLIT)), small, large);
@@ -131,10 +139,10 @@ mod tests {
         if !avx2() {
             return;
         }
-        let edges = [1.0, 0.999_999_94, 9.01, 9.02, 9.1, 1e-20, -1e-38, 0.5];
+        let edges = [1.0, 0.999_999_94, 1.005_293_1, 9.01, 9.02, 9.1, 1e-20, -1e-38, 0.5];
         let (err, at) = worst(stride(), lanes(tanh_avx2), f64::tanh, &edges);
         eprintln!("tanh_avx2: max error {err:.3} ulp at {at:e}");
-        assert!(err <= 0.960, "max error {err} ulp at {at:e}");
+        assert!(err <= 0.973, "max error {err} ulp at {at:e}");
     }
 
     #[test]
