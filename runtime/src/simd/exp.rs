@@ -167,11 +167,14 @@ unsafe fn exp_avx2_edge(x: __m256) -> __m256 {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __kiln_exp_reduce_avx512 {
-    ($x:expr) => {{
-        use $crate::simd::exp::{LN2_LO, EXP_POLY};
+    ($x:expr) => {
+        $crate::__kiln_exp_reduce_avx512!(poly $x, $crate::simd::exp::EXP_POLY)
+    };
+    // The same reduction with the polynomial `$poly` (`exp_fast`'s).
+    (poly $x:expr, $poly:expr) => {{
         let (n, r) = $crate::__kiln_exp_reduce_avx512!(@n_r $x);
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-        $crate::__kiln_exp_reduce_avx512!(@q n, r, EXP_POLY)
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps($crate::simd::exp::LN2_LO), r);
+        $crate::__kiln_exp_reduce_avx512!(@q n, r, $poly)
     }};
     // `reduce_short_n`'s reduction (`ln 2` in one part), with the polynomial `$poly`.
     (short $x:expr, $poly:expr) => {{

@@ -137,20 +137,9 @@ pub unsafe fn tanh_fast_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __kiln_exp_fast_reduce_avx512 {
-    ($x:expr) => {{
-        use $crate::simd::exp::{LN2_HI, LN2_LO, LOG2E, MAGIC};
-        use $crate::simd::fast::EXP_FAST_POLY;
-        let x = $x;
-        let t = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(MAGIC));
-        let n = _mm512_sub_ps(t, _mm512_set1_ps(MAGIC));
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-        let mut q = _mm512_set1_ps(EXP_FAST_POLY[0]);
-        for c in &EXP_FAST_POLY[1..] {
-            q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(*c));
-        }
-        (n, r, q)
-    }};
+    ($x:expr) => {
+        $crate::__kiln_exp_reduce_avx512!(poly $x, $crate::simd::fast::EXP_FAST_POLY)
+    };
 }
 
 /// The body of [`exp_fast_avx512`].
