@@ -164,6 +164,9 @@ pub(crate) struct Emitter {
     pub check_all: bool,
     /// Where the vector code's helper functions live.
     pub helpers: Helpers,
+    /// Real vector code (an ISA with target features, not emulated): parallel
+    /// loops' closures align their frames (`kernel::frame_alignment`).
+    pub align_frames: bool,
     /// The loops marked vectorized emitted as scalar code, and why.
     pub scalar_loops: Vec<(Var, ScalarReason)>,
     /// The function's symbolic dimensions.
@@ -198,6 +201,7 @@ impl Emitter {
             fresh: 0,
             check_all: opts.check_all_accesses,
             helpers: Helpers::new(opts.emulation_path().as_ref()),
+            align_frames: isa.target_features().is_some() && opts.emulate.is_none(),
             scalar_loops: Vec::new(),
             dims: Vec::new(),
             fast_math: false,
@@ -435,9 +439,11 @@ impl Emitter {
             .collect();
         let sync = self.fresh("sync");
         let idx: Vec<syn::Index> = (0..ptrs.len()).map(syn::Index::from).collect();
+        let align = if self.align_frames { super::kernel::frame_alignment() } else { quote!() };
         quote! {
             let #sync = (#(::kiln::runtime::SyncPtr::new(#ptrs),)*);
             ::kiln::runtime::parallel_for(#n, move |#v: usize| {
+                #align
                 let #v = #v as isize;
                 #(let #ptrs: #tys = #sync.#idx.get();)*
                 #temps
