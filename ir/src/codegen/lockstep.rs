@@ -75,16 +75,19 @@ pub fn has_lockstep_form(isa: crate::target::Isa, dt: crate::ir::DataType, op: U
 /// How many vectors a lane loop that calls such a function holds by default
 /// on `isa`: what was measured best where it was measured. AVX2: 4 (Zen 1,
 /// family 23 model 1: softmax 1.24×, gelu 1.15× over one vector at a time;
-/// 2 vectors gained 7 % at most). AVX-512: 2 (Zen 4, family 25 model 17,
-/// one run of 7 interleaved rounds: gelu 117.0 → 108.4 µs, gelu_fast 97.6 →
-/// 90.1; 4 vectors bimodal, 103.6–114.6 and 86.1–102.4), and only where
-/// whole groups fill the loop ([`default_group_for`]): softmax's rows of
-/// 1000 ran 21.1–22.9 µs one vector at a time, 26.6–27.7 two, 22.6–24.4
-/// four. The tuner samples 1, 2 and 4 on both.
+/// 2 vectors gained 7 % at most). AVX-512: 4 (Zen 4, family 25 model 17,
+/// `tuner bench`, five processes of 7 rounds: gelu 100.0–101.1 µs against
+/// 104.8–105.6 with 2 vectors, gelu_fast 81.1–81.7 against 86.0–86.7,
+/// bias_gelu 101.2–102.4 against 109.9–115.5; 4 vectors were bimodal across
+/// processes, 2 the default, until kernels aligned their frames for their
+/// register spills: `kernel::frame_alignment`), and only where whole groups
+/// fill the loop ([`default_group_for`]): softmax's rows of 1000 ran
+/// 21.1–22.9 µs one vector at a time, 26.6–27.7 two, 22.6–24.4 four. The
+/// tuner samples 1, 2 and 4 on both.
 pub fn default_group(isa: crate::target::Isa) -> i64 {
     match isa {
         crate::target::Isa::Avx2 => 4,
-        crate::target::Isa::Avx512 => 2,
+        crate::target::Isa::Avx512 => 4,
         _ => 1,
     }
 }
@@ -201,9 +204,11 @@ mod default_group_tests {
     #[test]
     fn avx512_groups_only_where_whole_groups_fill_the_loop() {
         let fit = [1, 2, 4];
-        // gelu's rows of 3072: two vectors of 16; softmax's 1000: one.
-        assert_eq!(fit[default_group_for(Isa::Avx512, &fit, 16, 3072)], 2);
+        // gelu's rows of 3072: four vectors of 16; softmax's 1000: one; a row of
+        // 96 (three groups of two, not whole groups of four): two.
+        assert_eq!(fit[default_group_for(Isa::Avx512, &fit, 16, 3072)], 4);
         assert_eq!(fit[default_group_for(Isa::Avx512, &fit, 16, 1000)], 1);
+        assert_eq!(fit[default_group_for(Isa::Avx512, &fit, 16, 96)], 2);
         // AVX2 keeps four vectors, whole groups or not (measured on Zen 1).
         assert_eq!(fit[default_group_for(Isa::Avx2, &fit, 8, 1000)], 4);
         assert_eq!(fit[default_group_for(Isa::Avx2, &[1, 2], 8, 24)], 2);
