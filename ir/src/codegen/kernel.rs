@@ -158,13 +158,12 @@ pub fn emit_impl_with(func: &PrimFunc, isa: Isa, name: &Ident, opts: &CodegenOpt
     let body = emit_body_with(func, isa, opts);
     let (attrs, imports) = match (isa.target_features(), opts.emulation_path()) {
         (Some(_), Some(m)) => (quote!(), quote!(use #m::*;)),
-        (Some(f), None) => (quote!(#[cfg(target_arch = "x86_64")] #[target_feature(enable = #f)]), {
-            let align = frame_alignment();
+        (Some(f), None) => (
+            quote!(#[cfg(target_arch = "x86_64")] #[target_feature(enable = #f)]),
             quote!(
                 use ::core::arch::x86_64::*;
-                #align
-            )
-        }),
+            ),
+        ),
         (None, _) => (quote!(), quote!()),
     };
     quote! {
@@ -177,27 +176,6 @@ pub fn emit_impl_with(func: &PrimFunc, isa: Isa, name: &Ident, opts: &CodegenOpt
             #(#to_ptrs)*
             #body
         }
-    }
-}
-
-/// Statements that make the function (or closure) they open keep its stack
-/// frame 64-byte aligned: a local of that alignment whose address escapes
-/// (`black_box`), so LLVM realigns the frame, and then gives the spill slots
-/// of vector registers their natural alignment (`vmovaps`). Without it a
-/// spilled `zmm` lies wherever the caller's stack left `rsp` (16-byte steps
-/// that vary with the process's stack), and in three cases of four every
-/// spill and reload splits two cache lines: on Zen 4 (family 25 model 17)
-/// `bias_gelu`'s AVX-512 code, which spills five vectors, ran 101.0–103.3 µs
-/// in some processes and 110.5–112.3 in others; aligned, 101.2–102.4 in all
-/// five tried (gelu with 4 vectors in lockstep: 99.8 or 109.0–109.8, then
-/// 100.0–101.1). Emitted for the code of a vector ISA (not its emulation):
-/// at the top of the kernel and of each parallel loop's closure.
-pub(crate) fn frame_alignment() -> TokenStream {
-    quote! {
-        #[repr(align(64))]
-        struct __KilnFrameAlign([u8; 64]);
-        let mut __kiln_frame = ::core::mem::MaybeUninit::<__KilnFrameAlign>::uninit();
-        ::core::hint::black_box(&mut __kiln_frame);
     }
 }
 

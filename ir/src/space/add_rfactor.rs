@@ -279,6 +279,7 @@ fn combine_chains(
         .filter(|(iv, _)| iv.kind == IterKind::Reduce)
         .flat_map(|(_, bound)| bound.vars())
         .collect();
+    let ndim = br.block.body.indices.len() as i64;
     let mut below = Vec::new();
     let mut pos = None;
     for l in loops_below(sch, b, anchor)? {
@@ -292,7 +293,6 @@ fn combine_chains(
     }
     let Some(pos) = pos else { return Ok(()) };
     let parts = sch.split(below[pos], &[Some(Factor::Int(chains)), Some(Factor::Int(lanes))])?;
-    let ndim = sch.func().block(&name).map_or(0, |br| br.block.body.indices.len()) as i64;
     let rf2 = sch.rfactor(parts[1], ndim)?;
     sch.set_scope(rf2, 0, "local")?;
     // Rows (the other loops) outside, then the chains, the lanes innermost.
