@@ -133,15 +133,6 @@ pub unsafe fn tanh_fast_avx2_n<const K: usize>(x: [__m256; K]) -> [__m256; K] {
     super::tanh::tanh_n(Pack(x), &TANH_FAST_POLY, TANH_FAST_SPLIT, &EXP_FAST_POLY).0
 }
 
-/// `(n, r, q)` of `exp_fast` over the `_mm512_*` names in scope.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __kiln_exp_fast_reduce_avx512 {
-    ($x:expr) => {
-        $crate::__kiln_exp_reduce_avx512!(poly $x, $crate::simd::fast::EXP_FAST_POLY)
-    };
-}
-
 /// The body of [`exp_fast_avx512`].
 #[doc(hidden)]
 #[macro_export]
@@ -149,7 +140,7 @@ macro_rules! __kiln_exp_fast_avx512 {
     ($x:expr) => {{
         use $crate::simd::exp::{EXP_HI, EXP_LO};
         let x = _mm512_max_ps(_mm512_set1_ps(EXP_LO), _mm512_min_ps(_mm512_set1_ps(EXP_HI), $x));
-        let (n, r, q) = $crate::__kiln_exp_fast_reduce_avx512!(x);
+        let (n, r, q) = $crate::__kiln_exp_reduce_avx512!(poly x, $crate::simd::fast::EXP_FAST_POLY);
         _mm512_scalef_ps(_mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0)), n)
     }};
 }
