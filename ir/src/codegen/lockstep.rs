@@ -80,7 +80,7 @@ pub fn has_lockstep_form(isa: crate::target::Isa, dt: crate::ir::DataType, op: U
 /// 104.8–105.6 with 2 vectors, gelu_fast 81.1–81.7 against 86.0–86.7,
 /// bias_gelu 101.2–102.4 against 109.9–115.5; 4 vectors were bimodal across
 /// processes, 2 the default, until kernels aligned their frames for their
-/// register spills: `kernel::frame_alignment`), and only where whole groups
+/// register spills: `Emitter::frame_alignment`), and only where whole groups
 /// fill the loop ([`default_group_for`]): softmax's rows of 1000 ran
 /// 21.1–22.9 µs one vector at a time, 26.6–27.7 two, 22.6–24.4 four. The
 /// tuner samples 1, 2 and 4 on both.
