@@ -5,6 +5,8 @@
 //! compact_buffers  temporaries shrink to the region used under their innermost common loop,
 //!                  and are declared there (a register tile's accumulators become a small array);
 //!                  a small one's rows are padded to a multiple of 16 elements
+//! in_place         a whole temporary whose last use is an elementwise step into an output is
+//!                  stored in that output (softmax's `expv` in `y`: `in_place.rs`)
 //! symbolic         the instance at the tune value of a symbolic dimension made to work for every
 //!                  value: guards `row < n`, row loops run `ceil(n / step)` times
 //! flatten          multi-dimensional indices → one row-major index
@@ -16,6 +18,7 @@
 use crate::ir::{Expr, IterKind, ParamKind, PrimFunc, Stmt, Store, Var};
 
 use super::compact::compact_buffers;
+use super::in_place::store_in_outputs;
 use super::lir::{LBlock, LBuffer, LBufferKind, LFunc, LStmt, LStore};
 use super::registers::promote_accumulators;
 use super::symbolic::{generalize, LDim};
@@ -30,8 +33,9 @@ pub fn lower(func: &PrimFunc) -> LFunc {
 /// be made to work for every value (`symbolic.rs`).
 pub fn lower_checked(func: &PrimFunc) -> Result<LFunc, String> {
     type Pass = fn(LFunc) -> Result<LFunc, String>;
-    let passes: [(&str, Pass); 4] = [
+    let passes: [(&str, Pass); 5] = [
         ("compact_buffers", |f| Ok(compact_buffers(f))),
+        ("in_place", |f| Ok(store_in_outputs(f))),
         ("symbolic", generalize),
         ("flatten", |f| Ok(flatten(f))),
         ("registers", |f| Ok(promote_accumulators(f))),

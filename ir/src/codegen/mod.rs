@@ -17,6 +17,7 @@ mod compact;
 mod emit;
 mod emit_rows;
 pub mod fast_math;
+mod in_place;
 pub mod isa;
 mod kernel;
 mod legality;
