@@ -20,7 +20,8 @@
 //! - it is ordinary memory (not a register tile), starts
 //!   without zeros (its first stage writes every element it later reads,
 //!   `lower::overwritten_temps`), is written only by spatial blocks that do
-//!   not read it, and has no symbolic dimension;
+//!   not read it; neither `t` nor any parameter has a symbolic dimension
+//!   (the rows of `linear_sym`: such kernels are left as they are);
 //! - one block `B` writes the output `y` (same shape and element type as
 //!   `t`), without an `init`; no block reads `y`; `B` reads `t` only at the
 //!   index where it writes `y` (so `B` consumes `t[e]` as it overwrites it);
