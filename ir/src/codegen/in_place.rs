@@ -187,30 +187,13 @@ fn past(x: &Interval, b: &Interval, v: &Var, both_ways: bool) -> bool {
     x.lo + c > b.hi && (!both_ways || x.hi < b.lo + c)
 }
 
-/// Renames every access of buffer `from` to `to`.
+/// Points every access of buffer `from` at `to`.
 fn rename(s: &mut [LStmt], from: &str, to: &Arc<str>) {
     for x in s.iter_mut() {
         match x {
             LStmt::For { body, .. } => rename(body, from, to),
             LStmt::Alloc(_) => {}
-            LStmt::Block(b) => {
-                let fix = |st: &mut super::lir::LStore| {
-                    st.value = st.value.map(&mut |e| match e {
-                        Expr::Load(mut l) if &*l.buffer == from => {
-                            l.buffer = to.clone();
-                            Expr::Load(l)
-                        }
-                        other => other,
-                    });
-                    if &*st.buffer == from {
-                        st.buffer = to.clone();
-                    }
-                };
-                if let Some((_, st)) = &mut b.init {
-                    fix(st);
-                }
-                fix(&mut b.store);
-            }
+            LStmt::Block(b) => b.rename_buffer(from, to),
         }
     }
 }

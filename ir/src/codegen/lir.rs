@@ -132,16 +132,26 @@ impl LBlock {
 
     /// Rewrites every access (load and store indices) of `buffer`.
     pub fn map_accesses(&mut self, buffer: &str, f: &mut impl FnMut(&[Expr]) -> Vec<Expr>) {
+        self.edit_accesses(buffer, &mut |_, idx| *idx = f(idx));
+    }
+
+    /// Points every access (load and store) of buffer `from` at `to`.
+    pub fn rename_buffer(&mut self, from: &str, to: &Arc<str>) {
+        self.edit_accesses(from, &mut |name, _| *name = to.clone());
+    }
+
+    /// Calls `f` on the buffer name and indices of every access of `buffer`.
+    fn edit_accesses(&mut self, buffer: &str, f: &mut impl FnMut(&mut Arc<str>, &mut Vec<Expr>)) {
         let mut fix_store = |s: &mut LStore| {
             s.value = s.value.map(&mut |e| match e {
                 Expr::Load(mut l) if &*l.buffer == buffer => {
-                    l.indices = f(&l.indices);
+                    f(&mut l.buffer, &mut l.indices);
                     Expr::Load(l)
                 }
                 other => other,
             });
             if &*s.buffer == buffer {
-                s.indices = f(&s.indices);
+                f(&mut s.buffer, &mut s.indices);
             }
         };
         if let Some((_, s)) = &mut self.init {
