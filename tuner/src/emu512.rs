@@ -156,8 +156,14 @@ pub mod emu512 {
     );
 
     /// `a·2^⌊b⌋`, rounded once (Intel's `SCALE` with MXCSR's defaults: NaN
-    /// in, NaN out; 0·2^+∞ and ∞·2^−∞ are NaN).
+    /// in, NaN out — except that a quiet NaN scaled by +∞ is +∞ and by −∞ is
+    /// +0, as the special-case table of `VSCALEFPS` has it and the hardware
+    /// does; 0·2^+∞ and ∞·2^−∞ are NaN).
     fn scalef32(a: f32, b: f32) -> f32 {
+        let quiet_nan = a.is_nan() && a.to_bits() & 0x0040_0000 != 0;
+        if quiet_nan && b.is_infinite() {
+            return if b > 0.0 { f32::INFINITY } else { 0.0 };
+        }
         if a.is_nan() || b.is_nan() {
             return a + b;
         }

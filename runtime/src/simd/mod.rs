@@ -24,7 +24,9 @@
 //! ([`avx512_bodies`]): the functions here expand them over `std::arch`,
 //! the AVX-512 emulation the tuner tests with (`tuner/src/emu512.rs`) over
 //! its own intrinsics, so that the same algorithm is checked against the AVX2
-//! form on machines without AVX-512 (`tuner/tests/emu512_math.rs`).
+//! form on machines without AVX-512 (`tuner/tests/emu512_math.rs`); on
+//! machines with it, `tuner/tests/emu512_native.rs` checks the emulated
+//! intrinsics and these functions against the hardware's bits.
 
 pub mod div;
 pub mod exp;
