@@ -8,6 +8,11 @@ use kiln_ir::schedule::testing::{compare, kernel_in_file, random_args};
 
 const LINEAR_SYM: &str = include_str!("../kernels/src/linear_sym.rs");
 
+/// `softmax_rows`: rows of 77, a length no vector width divides.
+#[path = "../tuner/tests/shapes/rows.rs"]
+mod rows;
+const ROWS: &str = include_str!("../tuner/tests/shapes/rows.rs");
+
 fn isas() -> Vec<Isa> {
     [Isa::Scalar, Isa::Avx2, Isa::Avx512].into_iter().filter(|i| kiln::runtime::supported(*i)).collect()
 }
@@ -36,6 +41,24 @@ fn linear_sym_equals_the_interpreter_at_every_size() {
             let mut z = vec![f32::NAN; n as usize * 128];
             kernels::linear_sym::with_packed_w(&inputs[0], &packed, &inputs[2], &mut z);
             compare(&[Tensor::F32(z)], &want[3..], Some(1e-4)).unwrap_or_else(|e| panic!("n = {n}, packed: {e}"));
+        }
+    }
+}
+
+/// Row reductions and elementwise steps over rows of 77 (vectors with masked
+/// tails in every row, up to the last row of the buffer) at every size.
+#[test]
+fn softmax_over_rows_of_77_equals_the_interpreter_at_every_size() {
+    let kernel = kernel_in_file(ROWS);
+    for n in SIZES {
+        let func = kernel.instantiate(&[("n", n)]).unwrap();
+        let mut want = random_args(&func, n as u64);
+        let x = want[0].as_f32().unwrap().to_vec();
+        interp::run(&func, &mut want).unwrap();
+        for isa in isas() {
+            let mut y = vec![f32::NAN; n as usize * 77];
+            rows::try_softmax_rows_on(isa, &x, &mut y).unwrap_or_else(|e| panic!("n = {n}, {isa}: {e}"));
+            compare(&[Tensor::F32(y)], &want[1..], Some(1e-5)).unwrap_or_else(|e| panic!("n = {n}, {isa}: {e}"));
         }
     }
 }

@@ -249,6 +249,21 @@ fn vectorization_report_explains_scalar_loops() {
     }
 }
 
+/// A softmax over `n` rows of 77 (`tuner/tests/shapes/rows.rs`): its
+/// default schedule works for every `n` (its whole temporaries of `n` rows
+/// keep unpadded rows, so they are sized at run time) and vectorizes every
+/// loop marked so on both ISAs — the vectors' masked tails in the rows of the
+/// parameters are proven in bounds by the column's predicate.
+#[test]
+fn rows_of_any_length_vectorize_under_a_symbolic_dimension() {
+    let f = kernel(include_str!("../../tuner/tests/shapes/rows.rs"));
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        let sched = default_schedule(&f, isa);
+        kiln_ir::space::check_program(&sched, isa).unwrap();
+        assert_eq!(vectorization_report(&sched, isa), vec![], "{isa:?}");
+    }
+}
+
 /// A lane loop of four vectors that calls `exp` (softmax's default on AVX2)
 /// runs its copies in lockstep: every copy's argument first, one call of the
 /// lockstep form, then the stores; the last, partial group of a row of 1000

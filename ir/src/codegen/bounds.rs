@@ -49,7 +49,7 @@
 //! lane, so every accessed lane is an iteration where the predicate holds.
 
 use crate::ir::verify::predicate_upper_bounds;
-use crate::ir::{BinOp, Expr, Var};
+use crate::ir::{Analyzer, BinOp, Expr, Sum, Var};
 
 use super::emit::Env;
 use super::lir::LBlock;
@@ -163,11 +163,18 @@ pub(crate) fn prove(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> Option
         return Some(Proof::IterationDomains);
     }
     // C: over the loop ranges, with the predicate's upper bounds.
-    let idx = an.linear(&resolved);
+    let range = under_predicate(&an, &an.linear(&resolved), &resolve(b, &b.predicate, env));
+    ok(range).then_some(Proof::PredicateBounds)
+}
+
+/// The interval of the linear form `idx` over the loop ranges, its upper end
+/// lowered by each conjunct `bound < c` of `pred` with `c` a constant (C in
+/// the module doc): where `idx = alpha · bound + rest` with `alpha > 0`,
+/// `idx <= alpha · (c - 1) + max(rest)`.
+fn under_predicate(an: &Analyzer, idx: &Sum, pred: &Expr) -> Option<(i64, i64)> {
     let (lo, mut hi) = an.range(&idx.to_expr())?;
-    for (bound, c) in predicate_upper_bounds(&resolve(b, &b.predicate, env)) {
+    for (bound, c) in predicate_upper_bounds(pred) {
         let lb = an.linear(&bound);
-        // idx = alpha * bound + rest, alpha > 0  =>  idx <= alpha * (c - 1) + max(rest)
         let Some((atom, k)) = lb.terms.first() else { continue };
         let ki = idx.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, x)| *x);
         if *k <= 0 || ki <= 0 || ki % k != 0 {
@@ -191,7 +198,7 @@ pub(crate) fn prove(b: &LBlock, buffer: &str, index: &Expr, env: &Env) -> Option
             hi = hi.min(alpha * (c - 1) + rhi);
         }
     }
-    ok(Some((lo, hi))).then_some(Proof::PredicateBounds)
+    Some((lo, hi))
 }
 
 /// D, for a parameter of `n` rows of `per_row` elements: its index is
@@ -223,7 +230,10 @@ fn prove_rows(b: &LBlock, index: &Expr, env: &Env, nv: &Var, per_row: i64) -> Op
         }
         let alpha = ki / k;
         let rest = an.simplify(&Expr::binary(BinOp::Sub, resolved.clone(), (**row).clone() * alpha));
-        if an.range(&rest).is_some_and(|(_, hi)| hi < per_row) && !rest.uses_var(nv) {
+        // The column: over the loop ranges, or under the predicate's bounds
+        // (a row of 1000 in vectors of 16: `16·j0 + j1 < 1000`).
+        let column = under_predicate(&an, &an.linear(&rest), &pred);
+        if column.is_some_and(|(_, hi)| hi < per_row) && !rest.uses_var(nv) {
             return Some(Proof::PredicateBounds);
         }
     }

@@ -123,6 +123,31 @@ fn c_an_upper_bound_lt_proves_a_scaled_index() {
     assert_eq!(proof(&e, cmp(BinOp::Lt, split(), 8), "b", index), None);
 }
 
+/// A parameter of `n` rows of 8 (`x: [f32; n, 8]`), with the loops of
+/// [`split`] and a row loop `r` of 4.
+fn rows_env() -> Env {
+    let mut e = env(&[("i0", 3), ("i1", 3), ("r", 4)], &[("x", 32)]);
+    e.bufs.get_mut("x").unwrap().rows = Some((Var::new("n"), 8));
+    e
+}
+
+#[test]
+fn d_a_row_and_a_column_prove_an_access_of_n_rows() {
+    let e = rows_env();
+    let row = cmp(BinOp::Lt, var("r"), var("n"));
+    let index = var("r") * 8 + split();
+    // The column of a split of 8 by 3 reaches 8 over the loop ranges: its
+    // predicate `3·i0 + i1 < 8` (a vector's lane condition, too) keeps it
+    // in the row.
+    assert_eq!(proof(&e, row.clone(), "x", index.clone()), None);
+    let both = row.clone().and(cmp(BinOp::Lt, split(), 8));
+    assert_eq!(proof(&e, both, "x", index.clone()), Some(Proof::PredicateBounds));
+    // The row guard is needed, and a column bound past the row proves nothing.
+    assert_eq!(proof(&e, cmp(BinOp::Lt, split(), 8), "x", index.clone()), None);
+    let past = row.and(cmp(BinOp::Lt, split(), 9));
+    assert_eq!(proof(&e, past, "x", index), None);
+}
+
 #[test]
 fn c_an_upper_bound_le_counts_one_more() {
     let e = split_env(&[("a", 8)]);

@@ -128,10 +128,12 @@ pub fn compact_buffers(mut f: LFunc) -> LFunc {
         let regions: Vec<(Expr, i64)> =
             buf.shape.iter().enumerate().map(|(d, full)| dim_region(&refs, depth, d, *full)).collect();
         let at = if depth == 0 { None } else { Some(acc[0].loops[depth - 1].0.clone()) };
-        // A whole temporary of symbolic rows is sized at run time: its long
-        // rows stay unpadded.
+        // A whole temporary of symbolic rows is sized at run time (`n` rows of
+        // its declared length, `symbolic.rs`): its rows stay unpadded, short
+        // or long; compacted into a loop, only its long rows do.
         let symbolic = f.dims.iter().any(|d| d.temps.iter().any(|t| **t == *buf.name));
-        let shape = pad_rows(regions.iter().map(|r| r.1).collect(), !symbolic);
+        let shape: Vec<i64> = regions.iter().map(|r| r.1).collect();
+        let shape = if symbolic && at.is_none() { (shape, None) } else { pad_rows(shape, !symbolic) };
         plans.insert(buf.name.to_string(), (at, shape, regions.into_iter().map(|r| r.0).collect()));
     }
     // Rewrite accesses and move the declarations.
