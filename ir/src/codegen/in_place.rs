@@ -20,10 +20,11 @@
 //! - it is ordinary memory (not a register tile), starts
 //!   without zeros (its first stage writes every element it later reads,
 //!   `lower::overwritten_temps`), is written only by spatial blocks that do
-//!   not read it; neither `t` nor any parameter has a symbolic dimension
-//!   (the rows of `linear_sym`: such kernels are left as they are);
+//!   not read it;
 //! - one block `B` writes the output `y` (same shape and element type as
-//!   `t`), without an `init`; no block reads `y`; `B` reads `t` only at the
+//!   `t`, and `n` rows of the same symbolic dimension when `t` has them: a
+//!   softmax over a batch of any size), without an `init`; no block reads
+//!   `y`; `B` reads `t` only at the
 //!   index where it writes `y` (so `B` consumes `t[e]` as it overwrites it);
 //! - every other block `X` that touches `t` is done with each element before
 //!   `B` writes it: in the innermost loop body that holds both, `X` comes
@@ -85,10 +86,15 @@ pub fn store_in_outputs(mut f: LFunc) -> LFunc {
 }
 
 /// The output `t` may be stored in, if any.
+///
+/// With symbolic dimensions the function is still the instance at their tune
+/// values: `t` and `y` of the same shape there have the same shape at every
+/// value when both have `n` rows of the same dimension (or neither has), and
+/// the conditions below hold at every value because they hold per row step
+/// (the language keeps rows independent; `symbolic.rs` only changes how many
+/// steps the row loops run).
 fn output_for(f: &LFunc, t: &str) -> Option<Arc<str>> {
-    if f.dims.iter().any(|d| d.temps.iter().any(|x| **x == *t) || !d.params.is_empty()) {
-        return None;
-    }
+    let rows_of = |name: &str| f.dims.iter().position(|d| d.temps.iter().chain(&d.params).any(|x| **x == *name));
     let tb = f.buffer(t)?;
     let mut whole = tb.shape.clone();
     if let (Some((_, valid)), Some(last)) = (tb.row, whole.last_mut()) {
@@ -109,7 +115,8 @@ fn output_for(f: &LFunc, t: &str) -> Option<Arc<str>> {
     users.iter().find_map(|b| {
         let y = b.block.store.buffer.clone();
         let output = f.params.iter().any(|p| p.name == y && p.kind == LBufferKind::Output);
-        if !output || f.buffer(&y).is_none_or(|p| p.shape != whole || p.dtype != tb.dtype) {
+        if !output || f.buffer(&y).is_none_or(|p| p.shape != whole || p.dtype != tb.dtype) || rows_of(&y) != rows_of(t)
+        {
             return None;
         }
         if all.iter().filter(|s| touches(s, &y)).count() != 1 || b.block.init.is_some() || reads(b, &y) {
@@ -321,6 +328,16 @@ mod tests {
         assert_eq!(store_of(&f, "exp"), "y");
         // Each row's blocks touch that row only: also with the row loop parallel.
         assert_eq!(store_of(&sum_beside_norm(true), "exp"), "y");
+    }
+
+    #[test]
+    fn also_over_rows_of_a_symbolic_dimension() {
+        // `tuner/tests/shapes/rows.rs`: a softmax over `n` rows of 77; `e`
+        // and `y` both have `n` rows, and the result works at every `n`.
+        let f = crate::schedule::testing::kernel_in_file(include_str!("../../../tuner/tests/shapes/rows.rs")).func;
+        assert_eq!(store_of(&f, "e"), "y");
+        let l = crate::codegen::lower::lower_checked(&f).unwrap();
+        assert!(l.buffer("e").is_none());
     }
 
     #[test]
