@@ -344,3 +344,83 @@ fn a_transposed_read_gets_row_tiles() {
     let relu = kernel_in_file(include_str!("../../kernels/src/relu.rs")).func;
     assert!(!default_trace(&relu, &SpaceOptions::new(Isa::Avx2)).unwrap().trace().to_string().contains("categorical"));
 }
+
+/// Rows shorter than a vector (`[f32; 1000, 5]`): the default fuses the
+/// loops of a row's elements with the rows' loop into one run and
+/// vectorizes it (before: no vector at all); in three dimensions as few
+/// inner loops as make a vector, the outer loop parallel with threads. Not
+/// when an operand reads the row in another way (`b[j]`, a broadcast row), nor
+/// across the rows of a symbolic dimension. Results stay the interpreter's.
+#[test]
+fn rows_shorter_than_a_vector_run_as_one_loop() {
+    let kernel = |sig: &str, grid: &str, idx: &str, value: &str| {
+        kernel_in_file(&format!(
+            "tensor_func! {{
+                pub fn f({sig}) {{
+                    for ({idx}) in grid({grid}) {{
+                        block(\"y\") {{
+                            let ({}) = axis::remap(\"{}\", ({idx}));
+                            {value}
+                        }}
+                    }}
+                }}
+            }}",
+            idx.split(", ").map(|v| format!("v{v}")).collect::<Vec<_>>().join(", "),
+            "S".repeat(idx.split(',').count())
+        ))
+        .func
+    };
+    let silu = kernel(
+        "x: [f32; 1000, 5], y: &mut [f32; 1000, 5]",
+        "1000, 5",
+        "i, j",
+        "y[vi, vj] = x[vi, vj] * x[vi, vj].sigmoid();",
+    );
+    let deep = kernel(
+        "x: [f32; 8, 4, 5], y: &mut [f32; 8, 4, 5]",
+        "8, 4, 5",
+        "i, j, k",
+        "y[vi, vj, vk] = x[vi, vj, vk] * 2.0;",
+    );
+    let bias = kernel(
+        "x: [f32; 1000, 5], b: [f32; 5], y: &mut [f32; 1000, 5]",
+        "1000, 5",
+        "i, j",
+        "y[vi, vj] = x[vi, vj] + b[vj];",
+    );
+    let sym = kiln_ir::parse::find_kernels_in_file(
+        "tensor_func! {
+            pub fn f(x: [f32; n, 5], y: &mut [f32; n, 5]) where n: dim(1..=4096, tune = 64) {
+                for (i, j) in grid(n, 5) {
+                    block(\"y\") {
+                        let (vi, vj) = axis::remap(\"SS\", (i, j));
+                        y[vi, vj] = x[vi, vj] * 2.0;
+                    }
+                }
+            }
+        }",
+    )
+    .unwrap()
+    .remove(0)
+    .unwrap()
+    .func;
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        for threads in [1, 2] {
+            let opts = SpaceOptions::threads(isa, threads);
+            for (f, fused) in [(&silu, true), (&deep, true), (&bias, false), (&sym, false)] {
+                let sch = default_trace(f, &opts).unwrap();
+                let trace = sch.trace().to_string();
+                assert_eq!(trace.contains("sch.fuse(") && trace.contains("sch.vectorize("), fused, "{isa}:\n{trace}");
+                if !f.dims.is_empty() {
+                    continue;
+                }
+                check(f, sch.func(), &run_random(f, 3));
+            }
+            // `deep`: `j` and `k` fused (20 elements), `i` parallel with threads.
+            let sch = default_trace(&deep, &opts).unwrap();
+            let kinds = loop_kinds(sch.func(), "y");
+            assert_eq!(kinds.len(), 3, "{isa}:\n{}", sch.func());
+            assert_eq!(kinds[0] == kiln_ir::ir::ForKind::Parallel, threads == 2, "{isa}:\n{}", sch.func());
+        }
+    }
+}

@@ -8,7 +8,12 @@
 //! **When it applies:** to a spatial-only block (not absorbed by its
 //! producer's tile, not already inside another block's nest or a vectorized
 //! loop) whose store is contiguous in its innermost loop, of a floating-point
-//! type, at least one vector long, on an ISA with vector lanes.
+//! type, at least one vector long, on an ISA with vector lanes. Rows shorter
+//! than a vector (`[f32; 1000, 5]`) are fused with the loops outside them
+//! into one loop, when every access reads them as one run ([`short_rows`]),
+//! and that loop is vectorized (SiLU of 1000×5 on Zen 4, family 25 model 17:
+//! 23.3 → 2.7 µs on AVX-512, 23.7 → 3.3 on AVX2, `tuner bench`); otherwise
+//! they stay scalar.
 //!
 //! **What it samples:** when the block calls a vector math function that
 //! the target computes several vectors at a time in lockstep (`exp`, `tanh`
@@ -27,12 +32,12 @@
 //! loop is split and its inner part moved just outside the lane loop. Otherwise nothing: the lane count
 //! comes from the target.
 
-use crate::ir::{DataType, Expr};
+use crate::ir::{BlockRealize, DataType, Expr, IterKind, PrimFunc, Var};
 use crate::schedule::{Factor, Schedule};
 use crate::target::Isa;
 
 use super::common::{choose, loop_handles, parallelize, rule_subject};
-use super::roles::{contiguous_iter, store_lane_iter};
+use super::roles::{contiguous_iter, store_lane_iter, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
 
 /// The numbers of vectors a lane loop may hold in lockstep.
@@ -40,7 +45,7 @@ const GROUPS: [i64; 3] = [1, 2, 4];
 
 /// Vectorizes (and parallelizes) the spatial-only `block`.
 pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: &mut Mode) -> Result<(), SpaceError> {
-    let Some((_, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
+    let Some((f, br, roles)) = rule_subject(sch, block) else { return Ok(()) };
     let Some(last) = roles.last() else { return Ok(()) };
     let dt = br.block.body.value.dtype();
     let lanes = opts.isa.lanes(dt) as i64;
@@ -49,11 +54,30 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     }
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
-    let l = handles[&last.var];
-    if last.extent < lanes {
+    let mut l = handles[&last.var];
+    let mut extent = last.extent;
+    if extent < lanes {
+        // Rows shorter than a vector: one loop over the rows' elements in a
+        // row, when they lie one after the other in every access.
+        let k = short_rows(&f, &br, &roles, lanes);
+        if k < 2 {
+            return Ok(());
+        }
+        let fused: Vec<_> = roles[roles.len() - k..].iter().map(|r| handles[&r.var]).collect();
+        extent = roles[roles.len() - k..].iter().map(|r| r.extent).product();
+        l = sch.fuse(&fused)?;
+        if roles.len() > k && opts.threads > 1 {
+            parallelize(sch, &[handles[&roles[0].var]], opts)?;
+        }
+        let group = match lockstep_groups(&br.block.body.value, opts.isa, extent) {
+            Some((fit, default)) => choose(sch, &fit, default, mode)?,
+            None => 1,
+        };
+        let parts = sch.split(l, &[None, Some(Factor::Int(lanes * group))])?;
+        sch.vectorize(parts[1])?;
         return Ok(());
     }
-    let group = match lockstep_groups(&br.block.body.value, opts.isa, last.extent) {
+    let group = match lockstep_groups(&br.block.body.value, opts.isa, extent) {
         Some((fit, default)) => choose(sch, &fit, default, mode)?,
         None => 1,
     };
@@ -109,6 +133,51 @@ pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Ve
     let fit: Vec<i64> = GROUPS.into_iter().filter(|g| g * lanes <= extent).collect();
     let default = crate::codegen::default_group_for(isa, &fit, lanes, extent);
     Some((fit, default))
+}
+
+/// How many of the innermost `roles` (at least 2, else 0) one loop may run
+/// through when the innermost is shorter than `lanes`: as few as make a
+/// vector, each spatial and each the same dimension of every access that
+/// uses it — the access's trailing dimensions, in loop order, all but the
+/// outermost whole (`y[i, j]` and `x[i, j]` of `[f32; 1000, 5]`: `5·i + j`,
+/// one run of 5000) — and not the row dimension of a buffer of `n` rows
+/// (its rows stay a loop of their own: `codegen::symbolic`). An access that
+/// uses none of them is a broadcast; one that uses some in any other way
+/// (`bias[j]`) keeps the loops apart.
+fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -> usize {
+    let body = &br.block.body;
+    let mut accesses: Vec<(&str, &[Expr])> = vec![(&body.buffer, &body.indices)];
+    accesses.extend(body.value.loads().into_iter().map(|l| (&*l.buffer, l.indices.as_slice())));
+    let symbolic = |buf: &str| f.dims.iter().any(|d| d.buffers.iter().any(|b| b == buf));
+    let mut extent = 1;
+    for k in 1..=roles.len() {
+        let r = &roles[roles.len() - k];
+        let ivs: Vec<&Var> = roles[roles.len() - k..].iter().map(|r| &br.block.iter_vars[r.iter].var).collect();
+        let fits = r.kind == IterKind::Spatial
+            && accesses.iter().all(|(buf, idx)| {
+                if !idx.iter().any(|e| ivs.iter().any(|v| e.uses_var(v))) {
+                    return true;
+                }
+                let (Some(shape), Some(first)) = (f.buffer(buf).map(|b| &b.shape), idx.len().checked_sub(k)) else {
+                    return false;
+                };
+                let trailing = ivs.iter().enumerate().all(|(t, v)| {
+                    let whole = t == 0 || shape[first + t] == roles[roles.len() - k + t].extent;
+                    matches!(&idx[first + t], Expr::Var(x) if x == *v) && whole
+                });
+                trailing
+                    && !idx[..first].iter().any(|e| ivs.iter().any(|v| e.uses_var(v)))
+                    && !(first == 0 && symbolic(buf))
+            });
+        if !fits {
+            return 0;
+        }
+        extent *= r.extent;
+        if extent >= lanes {
+            return if k >= 2 { k } else { 0 };
+        }
+    }
+    0
 }
 
 /// The row tiles of a transposed read: 1 (none) or rows of the store per

@@ -1,0 +1,29 @@
+//! Rows shorter than a vector, whose default schedule fuses a row's loop
+//! with the rows' loop into one run (`ir/src/space/elementwise.rs`): SiLU of
+//! 300 rows of 5 (a math call in lockstep over the run), and a scale of
+//! 6×4×5 (the two inner loops fused, 20 elements). `codegen_isas.rs` runs
+//! their generated code against the interpreter on every ISA.
+
+use kiln::tensor_func;
+
+tensor_func! {
+    pub fn silu_rows(x: [f32; 300, 5], y: &mut [f32; 300, 5]) {
+        for (i, j) in grid(300, 5) {
+            block("y") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                y[vi, vj] = x[vi, vj] * x[vi, vj].sigmoid();
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn scale_rows(x: [f32; 6, 4, 5], y: &mut [f32; 6, 4, 5]) {
+        for (i, j, k) in grid(6, 4, 5) {
+            block("y") {
+                let (vi, vj, vk) = axis::remap("SSS", (i, j, k));
+                y[vi, vj, vk] = x[vi, vj, vk] * 3.0 + 1.0;
+            }
+        }
+    }
+}
