@@ -381,11 +381,30 @@ fn rejects_an_update_that_is_not_a_reduction() {
     fail_rfactor(func, 1, 0, "UnknownCombiner");
 }
 
+/// An init that is not the identity of the reduction (`max` from 0, a sum
+/// from 1, a sum from a bias `b[vi]`): the partial results start from the
+/// identity, the write-back block from the init, so the result is
+/// `init ⊕ (⊕ partials)` — the same value.
 #[test]
-fn rejects_an_init_that_is_not_the_identity() {
-    let err = fail_rfactor(row_reduce(8, 16, 1.0, BinOp::Add), 1, 0, "InitNotIdentity");
-    assert!(err.to_string().contains("`T.float32(1.0)` of block \"R\" is not the identity of its `+` reduction"));
-    fail_rfactor(row_reduce(8, 16, 0.0, BinOp::Max), 1, 0, "InitNotIdentity");
+fn an_init_that_is_not_the_identity_starts_the_write_back() {
+    let bias = edit_block(&row_sum(8, 16), "R", |br| {
+        br.block.init.as_mut().unwrap().value = load("a", &["vi", "vi"]);
+    });
+    for (func, rf_init, wb_init) in [
+        (row_reduce(8, 16, 1.0, BinOp::Add), "m_rf[vk_1, vi] = T.float32(0.0)", "m[vi] = T.float32(1.0)"),
+        (row_reduce(8, 16, 0.0, BinOp::Max), "m_rf[vk_1, vi] = T.float32(\"-inf\")", "m[vi] = T.float32(0.0)"),
+        (bias, "m_rf[vk_1, vi] = T.float32(0.0)", "m[vi] = a[vi, vi]"),
+    ] {
+        let mut sch = Schedule::new(func.clone(), 0);
+        let r = sch.get_block("R").unwrap();
+        let l = sch.get_loops(r).unwrap();
+        let ks = sch.split(l[1], &[None, Some(4.into())]).unwrap();
+        sch.rfactor(ks[1], 0).unwrap();
+        let ir = sch.func().to_string();
+        assert!(ir.contains(rf_init) && ir.contains(wb_init), "{ir}");
+        assert_close_results(&func, sch.func(), 1e-4);
+        assert_round_trips(&func, &sch);
+    }
 }
 
 #[test]

@@ -35,8 +35,8 @@ use std::sync::Arc;
 
 use super::RvMap;
 use crate::ir::{
-    expr_to_string, fresh_in, simplify, Analyzer, BinOp, Block, BlockRealize, Buffer, Const, Expr, For, ForKind,
-    IterKind, IterVar, Load, PrimFunc, Stmt, Store, Var,
+    expr_to_string, fresh_in, simplify, Analyzer, BinOp, Block, BlockRealize, Buffer, Const, DataType, Expr, For,
+    ForKind, IterKind, IterVar, Load, PrimFunc, Stmt, Store, Var,
 };
 use crate::schedule::analysis::{
     blocks_with_loops, flatten, is_quasi_affine, iter_kinds_bound_to, loop_var_names, normalize, replace_loop, writers,
@@ -141,6 +141,27 @@ impl Combiner {
     fn combine(self, lhs: Expr, rhs: Expr) -> Expr {
         Expr::binary(self.op(), lhs, rhs)
     }
+
+    /// The identity element of `dtype` (what each partial result starts
+    /// from when the block's init is another value), if it has one.
+    fn identity(self, dtype: DataType) -> Option<Expr> {
+        let c = match (self, dtype) {
+            (Combiner::Add, DataType::I32) => Const::I32(0),
+            (Combiner::Mul, DataType::I32) => Const::I32(1),
+            (Combiner::Max, DataType::I32) => Const::I32(i32::MIN),
+            (Combiner::Min, DataType::I32) => Const::I32(i32::MAX),
+            (Combiner::Add, DataType::F32) => Const::F32(0.0),
+            (Combiner::Mul, DataType::F32) => Const::F32(1.0),
+            (Combiner::Max, DataType::F32) => Const::F32(f32::NEG_INFINITY),
+            (Combiner::Min, DataType::F32) => Const::F32(f32::INFINITY),
+            (Combiner::Add, DataType::F64) => Const::F64(0.0),
+            (Combiner::Mul, DataType::F64) => Const::F64(1.0),
+            (Combiner::Max, DataType::F64) => Const::F64(f64::NEG_INFINITY),
+            (Combiner::Min, DataType::F64) => Const::F64(f64::INFINITY),
+            _ => return None,
+        };
+        Some(Expr::Const(c))
+    }
 }
 
 /// What the checks learned, for the transformation.
@@ -193,8 +214,9 @@ fn match_update(block: &Block) -> Option<(Combiner, Expr)> {
 /// reduction block with an init; 3. the element it writes depends only on
 /// spatial iteration variables; 4. it is the only writer of its output;
 /// 5. every binding is quasi-affine; 6. the update is `out = out ⊕ e` with ⊕
-/// one of `+ * max min` and `e` not reading `out`; 7. the init is the
-/// identity of ⊕; 8. the loop is serial; 9. among the block's loops, none
+/// one of `+ * max min` and `e` not reading `out`; 7. ⊕ has an identity in
+/// the element type (the partial results start from it; an init of another
+/// value, `max` from 0 or a sum from a bias, starts the write-back); 8. the loop is serial; 9. among the block's loops, none
 /// feeds both spatial and reduce variables, the rfactor loop feeds a reduce
 /// variable and no spatial one, the outermost loop feeding a reduce variable
 /// contains no other block, and no loop of extent > 1 feeding nothing sits
@@ -236,7 +258,7 @@ pub fn check_rfactor(func: &PrimFunc, loop_: &str, factor_axis: i64) -> Result<R
         return Err(RFactorError::UnknownCombiner { block, update: expr_to_string(&b.body.value) });
     };
     let init_value = simplify(&init.value);
-    if !combiner.is_identity(&init_value) {
+    if !combiner.is_identity(&init_value) && combiner.identity(init.value.dtype()).is_none() {
         return Err(RFactorError::InitNotIdentity {
             block,
             init: expr_to_string(&init.value),
@@ -405,6 +427,14 @@ pub fn apply_rfactor(func: &PrimFunc, plan: &RFactorPlan) -> (PrimFunc, String) 
     global.insert(rf_block_name.clone());
     let rf_buf: Arc<str> = Arc::from(rf_buf_name.as_str());
     let init = b.init.clone().unwrap();
+    // The partial results start from the identity of ⊕ when the init is
+    // another value (`max(0, ..)`, a bias); the write-back block starts from
+    // the init and combines them into it: `init ⊕ (⊕ partials)`.
+    let rf_init = if plan.combiner.is_identity(&simplify(&init.value)) {
+        init.value.clone()
+    } else {
+        plan.combiner.identity(init.value.dtype()).expect("checked")
+    };
 
     // The rfactor block: the loop becomes a spatial variable; reduce variables
     // it fed are replaced by one reduce variable per other loop in their binding.
@@ -449,7 +479,7 @@ pub fn apply_rfactor(func: &PrimFunc, plan: &RFactorPlan) -> (PrimFunc, String) 
         block: Block {
             name: rf_block_name.clone(),
             iter_vars: iters,
-            init: Some(Store { buffer: rf_buf.clone(), indices: rf_idx.clone(), value: init.value.clone() }),
+            init: Some(Store { buffer: rf_buf.clone(), indices: rf_idx.clone(), value: rf_init }),
             body: Store {
                 buffer: rf_buf.clone(),
                 indices: rf_idx,

@@ -1,0 +1,32 @@
+//! Reductions whose init is not the identity of their operator, which
+//! `rfactor` splits into partial results starting from the identity and a
+//! write-back starting from the init: the largest magnitude of a matrix
+//! (`max` from 0, over both axes) and a matrix-vector product plus a bias
+//! written as the init. `codegen_isas.rs` runs their generated code against
+//! the interpreter on every ISA.
+
+use kiln::tensor_func;
+
+tensor_func! {
+    pub fn max_abs(x: [f32; 24, 100], y: &mut [f32; 1]) {
+        for (i, k) in grid(24, 100) {
+            block("m") {
+                let (vi, vk) = axis::remap("RR", (i, k));
+                init { y[0] = 0.0; }
+                y[0] = y[0].max(x[vi, vk].abs());
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn gemv_bias(w: [f32; 30, 100], x: [f32; 100], b: [f32; 30], y: &mut [f32; 30]) {
+        for (i, k) in grid(30, 100) {
+            block("y") {
+                let (vi, vk) = axis::remap("SR", (i, k));
+                init { y[vi] = b[vi]; }
+                y[vi] = y[vi] + w[vi, vk] * x[vk];
+            }
+        }
+    }
+}
