@@ -10,7 +10,8 @@
 //! 2. the kernel's `schedule { }` section, replayed: recorded decisions are
 //!    used, sampling steps without one draw from seed 0, so the result is
 //!    deterministic;
-//! 3. the default rules ([`crate::space::default_trace`]).
+//! 3. the default rules ([`crate::space::default_trace_partial`]: a block they
+//!    fail on keeps its loops, and the origin says so).
 //!
 //! Every [`Program`] says where it came from ([`Origin`]) and, when it is not
 //! a trace entry, why not ([`NoTrace`]). A trace file for another version of
@@ -33,7 +34,7 @@ use std::path::{Path, PathBuf};
 use crate::ir::PrimFunc;
 use crate::parse::Kernel;
 use crate::schedule::{DecisionMode, ReplayError, Schedule};
-use crate::space::{default_trace, SpaceError, SpaceOptions};
+use crate::space::{default_trace_partial, SpaceError, SpaceOptions};
 use crate::target::Target;
 use crate::trace::{parse_trace, Trace};
 use crate::tracefile::{workload_hash, TraceFile, TraceFileError};
@@ -146,19 +147,12 @@ impl Sources {
             let (func, trace) = sch.into_parts();
             return symbolic(Program { func, trace, origin: Origin::Section { why } });
         }
-        match default_trace(&self.func, &SpaceOptions::threads(target.isa, threads)) {
-            Ok(sch) => {
-                let (func, trace) = sch.into_parts();
-                symbolic(Program { func, trace, origin: Origin::Default { why } })
-            }
-            // A bug of the rules (the tests treat it as one): the kernel still
-            // compiles, to its unscheduled loop nest.
-            Err(e) => symbolic(Program {
-                func: self.func.clone(),
-                trace: Trace::default(),
-                origin: Origin::Unscheduled { why, rules: e },
-            }),
-        }
+        // A block the rules fail on (a gap of the rules: the tests treat it
+        // as a bug) keeps its loops; the other blocks are still scheduled.
+        let (sch, failed) = default_trace_partial(&self.func, &SpaceOptions::threads(target.isa, threads));
+        let (func, trace) = sch.into_parts();
+        let origin = if failed.is_empty() { Origin::Default { why } } else { Origin::Partial { why, failed } };
+        symbolic(Program { func, trace, origin })
     }
 }
 
@@ -192,8 +186,9 @@ pub enum Origin {
     Section { why: NoTrace },
     /// The default rules (no usable trace: `why`).
     Default { why: NoTrace },
-    /// The unscheduled loop nest: the default rules failed on the kernel (a bug).
-    Unscheduled { why: NoTrace, rules: SpaceError },
+    /// The default rules, which failed on some blocks (a gap of the rules):
+    /// those keep their loops, with why.
+    Partial { why: NoTrace, failed: Vec<(String, SpaceError)> },
 }
 
 impl Origin {
@@ -206,7 +201,7 @@ impl Origin {
     pub fn why_not_trace(&self) -> Option<&NoTrace> {
         match self {
             Origin::Trace { .. } => None,
-            Origin::Section { why } | Origin::Default { why } | Origin::Unscheduled { why, .. } => Some(why),
+            Origin::Section { why } | Origin::Default { why } | Origin::Partial { why, .. } => Some(why),
         }
     }
 
@@ -217,8 +212,12 @@ impl Origin {
             Origin::Trace { path, key } => format!("trace file {} ({key})", path.display()),
             Origin::Section { why } => format!("schedule section ({why})"),
             Origin::Default { why } => format!("default schedule ({why})"),
-            Origin::Unscheduled { why, rules } => {
-                format!("unscheduled loop nest: the default rules do not apply ({rules}) ({why})")
+            Origin::Partial { why, failed } => {
+                let blocks: Vec<String> = failed.iter().map(|(b, e)| format!("`{b}`: {e}")).collect();
+                format!(
+                    "default schedule, but for the blocks its rules fail on, left unscheduled ({}) ({why})",
+                    blocks.join("; ")
+                )
             }
         }
     }

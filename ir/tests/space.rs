@@ -4,7 +4,7 @@
 use kiln_ir::interp::Tensor;
 use kiln_ir::ir::PrimFunc;
 use kiln_ir::schedule::testing::{compare, kernel_in_file, run_random};
-use kiln_ir::space::{default_trace, sample, SpaceError, SpaceOptions};
+use kiln_ir::space::{default_trace, default_trace_partial, sample, SpaceError, SpaceOptions};
 use kiln_ir::target::Isa;
 
 const KERNELS: &[(&str, &str)] = &[
@@ -422,5 +422,52 @@ fn rows_shorter_than_a_vector_run_as_one_loop() {
             assert_eq!(kinds.len(), 3, "{isa}:\n{}", sch.func());
             assert_eq!(kinds[0] == kiln_ir::ir::ForKind::Parallel, threads == 2, "{isa}:\n{}", sch.func());
         }
+    }
+}
+
+/// Where a rule fails on a block (here the row sum's `rfactor`: the sum is
+/// scaled in place afterwards, so `y` has two writers), the default that a
+/// kernel compiles to leaves that block with its loops and still schedules
+/// the others (`program.rs` names the block; the macro warns); the strict
+/// form the tests use reports the failure. Results stay the interpreter's.
+#[test]
+fn a_block_the_rules_fail_on_keeps_its_loops_and_the_others_are_scheduled() {
+    let func = kernel_in_file(
+        "tensor_func! {
+            pub fn two(x: [f32; 8, 100], y: &mut [f32; 8], z: &mut [f32; 8, 100]) {
+                for (i, k) in grid(8, 100) {
+                    block(\"z\") {
+                        let (vi, vk) = axis::remap(\"SS\", (i, k));
+                        z[vi, vk] = x[vi, vk] * 2.0;
+                    }
+                }
+                for (i, k) in grid(8, 100) {
+                    block(\"s\") {
+                        let (vi, vk) = axis::remap(\"SR\", (i, k));
+                        init { y[vi] = 0.0; }
+                        y[vi] = y[vi] + x[vi, vk];
+                    }
+                }
+                for i in grid(8) {
+                    block(\"half\") {
+                        let vi = axis::spatial(8, i);
+                        y[vi] = y[vi] * 0.5;
+                    }
+                }
+            }
+        }",
+    )
+    .func;
+    let want = run_random(&func, 3);
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        let opts = SpaceOptions::new(isa);
+        let err = default_trace(&func, &opts).expect_err("the row sum's rfactor fails");
+        assert!(err.to_string().contains("written by \"s\", \"half\""), "{err}");
+        let (sch, failed) = default_trace_partial(&func, &opts);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0, "s");
+        assert!(loop_kinds(sch.func(), "z").contains(&kiln_ir::ir::ForKind::Vectorized), "{}", sch.func());
+        assert!(!loop_kinds(sch.func(), "s").contains(&kiln_ir::ir::ForKind::Vectorized), "{}", sch.func());
+        check(&func, sch.func(), &want);
     }
 }

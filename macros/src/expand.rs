@@ -23,7 +23,7 @@ use quote::{format_ident, quote};
 use kiln_ir::codegen::{emit_kernel, Variant};
 use kiln_ir::ir::func_to_string;
 use kiln_ir::parse::{parse_kernel, Kernel, ParseFailure};
-use kiln_ir::program::{trace_path, NoTrace, Program, ProgramError, Sources};
+use kiln_ir::program::{trace_path, NoTrace, Origin, Program, ProgramError, Sources};
 use kiln_ir::target::{Isa, Target};
 use kiln_ir::trace::parse_trace;
 
@@ -141,6 +141,15 @@ fn choose(k: &Kernel, crate_dir: Option<&Path>) -> Result<(Vec<Chosen>, Option<S
             }
             warning = Some(msg);
         }
+        if let (Origin::Partial { failed, .. }, None) = (&program.origin, &warning) {
+            let (block, why) = &failed[0];
+            warning = Some(format!(
+                "kiln: the default schedule of `{}` leaves block \"{block}\" unscheduled for {} (its rule fails: {why}); \
+                 the kernel is correct but slow there. `cargo run -p tuner` may find a schedule; please report it.",
+                func.name,
+                target.key()
+            ));
+        }
         chosen.push(Chosen { target, program });
     }
     Ok((chosen, warning))
@@ -183,7 +192,7 @@ fn generate(k: &Kernel) -> Result<TokenStream, syn::Error> {
     }
     // A warning from a proc macro on stable Rust: the use of a deprecated item.
     if let Some(w) = warning {
-        let id = format_ident!("__kiln_stale_trace_{}", func.name);
+        let id = format_ident!("__kiln_warning_{}", func.name);
         out.extend(quote! {
             const _: () = {
                 #[deprecated(note = #w)]
@@ -241,6 +250,42 @@ mod tests {
         assert!(!first.contains("compile_error"), "{first}");
         assert!(first.contains("fn try_mm_on"), "{first}");
         assert_eq!(expand_str(KERNEL).unwrap(), first);
+    }
+
+    /// A block the default rules fail on (the row sum's `rfactor`: `y` is
+    /// scaled in place afterwards) is left unscheduled, the rest is
+    /// scheduled, and the expansion warns, naming the kernel and the block.
+    #[test]
+    fn a_block_the_rules_fail_on_is_a_warning() {
+        let text = expand_str(
+            r#"pub fn two(x: [f32; 8, 100], y: &mut [f32; 8], z: &mut [f32; 8, 100]) {
+                for (i, k) in grid(8, 100) {
+                    block("z") {
+                        let (vi, vk) = axis::remap("SS", (i, k));
+                        z[vi, vk] = x[vi, vk] * 2.0;
+                    }
+                }
+                for (i, k) in grid(8, 100) {
+                    block("s") {
+                        let (vi, vk) = axis::remap("SR", (i, k));
+                        init { y[vi] = 0.0; }
+                        y[vi] = y[vi] + x[vi, vk];
+                    }
+                }
+                for i in grid(8) {
+                    block("half") {
+                        let vi = axis::spatial(8, i);
+                        y[vi] = y[vi] * 0.5;
+                    }
+                }
+            }"#,
+        )
+        .unwrap();
+        assert!(!text.contains("compile_error"), "{text}");
+        assert!(text.contains("deprecated"), "{text}");
+        assert!(text.contains("the default schedule of `two` leaves block \\\"s\\\" unscheduled"), "{text}");
+        // The other blocks are vectorized (AVX2 stores of `z`).
+        assert!(text.contains("_mm256_storeu_ps"), "{text}");
     }
 
     /// Every truncation of a kernel, and every version with one word removed,
