@@ -348,9 +348,10 @@ fn a_transposed_read_gets_row_tiles() {
 /// Rows shorter than a vector (`[f32; 1000, 5]`): the default fuses the
 /// loops of a row's elements with the rows' loop into one run and
 /// vectorizes it (before: no vector at all); in three dimensions as few
-/// inner loops as make a vector, the outer loop parallel with threads. Not
-/// when an operand reads the row in another way (`b[j]`, a broadcast row), nor
-/// across the rows of a symbolic dimension. Results stay the interpreter's.
+/// inner loops as make a vector, the outer loop parallel with threads; over
+/// symbolic rows, a lane loop's worth of rows at a time. Not when an operand
+/// reads the row in another way (`b[j]`, a broadcast row). Results stay the
+/// interpreter's.
 #[test]
 fn rows_shorter_than_a_vector_run_as_one_loop() {
     let kernel = |sig: &str, grid: &str, idx: &str, value: &str| {
@@ -407,15 +408,19 @@ fn rows_shorter_than_a_vector_run_as_one_loop() {
     for isa in [Isa::Avx2, Isa::Avx512] {
         for threads in [1, 2] {
             let opts = SpaceOptions::threads(isa, threads);
-            for (f, fused) in [(&silu, true), (&deep, true), (&bias, false), (&sym, false)] {
+            for (f, fused) in [(&silu, true), (&deep, true), (&bias, false), (&sym, true)] {
                 let sch = default_trace(f, &opts).unwrap();
                 let trace = sch.trace().to_string();
                 assert_eq!(trace.contains("sch.fuse(") && trace.contains("sch.vectorize("), fused, "{isa}:\n{trace}");
-                if !f.dims.is_empty() {
-                    continue;
-                }
                 check(f, sch.func(), &run_random(f, 3));
             }
+            // Symbolic rows: split by a lane loop's worth of rows first (16 or 8
+            // of 5, times the lockstep group), and the result works at every `n`.
+            let sch = default_trace(&sym, &opts).unwrap();
+            let lanes = if isa == Isa::Avx512 { 16 } else { 8 };
+            let trace = sch.trace().to_string();
+            assert!(trace.contains(&format!("sch.split(loop=l1, factors=[None, {lanes}]")), "{isa}:\n{trace}");
+            kiln_ir::space::check_program(sch.func(), isa).unwrap();
             // `deep`: `j` and `k` fused (20 elements), `i` parallel with threads.
             let sch = default_trace(&deep, &opts).unwrap();
             let kinds = loop_kinds(sch.func(), "y");

@@ -233,9 +233,17 @@ mod tests {
     "#;
 
     /// Expands `src`; checks that it did not panic and that the output is Rust items.
+    /// Held by every expansion in these tests: one of them points
+    /// `CARGO_MANIFEST_DIR` (process-wide) at a crate of its own, and an
+    /// expansion running meanwhile would read that crate's traces.
+    static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn expand_str(src: &str) -> Option<String> {
         let tokens: TokenStream = src.parse().ok()?;
-        let out = expand(tokens);
+        let out = {
+            let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+            expand(tokens)
+        };
         let text = out.to_string();
         assert!(!text.contains("kiln internal error"), "the macro panicked on:\n{src}\n{text}");
         if let Err(e) = syn::parse2::<syn::File>(out) {
@@ -371,9 +379,11 @@ mod tests {
         file.write(&dir.path().join("traces/same_code_mm.json")).unwrap();
 
         // The macro, as cargo runs it for a crate at `dir`.
+        let env = ENV.lock().unwrap_or_else(|e| e.into_inner());
         std::env::set_var("CARGO_MANIFEST_DIR", dir.path());
         let expanded = expand(src.parse().unwrap()).to_string();
         std::env::remove_var("CARGO_MANIFEST_DIR");
+        drop(env);
         let macro_fns = impl_fns(&expanded);
         assert_eq!(macro_fns.len(), 3, "{expanded}");
 

@@ -69,7 +69,37 @@ pub(crate) enum Proof {
 /// Resolves an expression of a block: iteration variables → bindings,
 /// unrolled loops → constants, then simplifies with the loop ranges.
 pub(crate) fn resolve(b: &LBlock, e: &Expr, env: &Env) -> Expr {
-    drop_full_guards(&resolve_raw(b, e, env), env)
+    undivide(&drop_full_guards(&resolve_raw(b, e, env), env), &env.analyzer())
+}
+
+/// `e` with each comparison `rest + y // c < 0` (any ordering, `c > 0`, the
+/// quotient's coefficient 1) rewritten as the equivalent `y + c·rest < 0`
+/// (`⌊y/c⌋ < m` iff `y < c·m` for integers): the guard of a partial row step
+/// over a fused loop, `16·i0 + f // 5 < n`, becomes linear in `f`, so its
+/// lanes are a prefix of the vector (`vector::prefix_lanes`).
+fn undivide(e: &Expr, an: &Analyzer) -> Expr {
+    match e {
+        Expr::Binary(BinOp::And, a, b) => undivide(a, an).and(undivide(b, an)),
+        Expr::Binary(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), l, r) => {
+            // d < 0 (strict) or d <= 0.
+            let (d, strict) = match op {
+                BinOp::Lt => (Expr::binary(BinOp::Sub, (**l).clone(), (**r).clone()), true),
+                BinOp::Le => (Expr::binary(BinOp::Sub, (**l).clone(), (**r).clone()), false),
+                BinOp::Gt => (Expr::binary(BinOp::Sub, (**r).clone(), (**l).clone()), true),
+                _ => (Expr::binary(BinOp::Sub, (**r).clone(), (**l).clone()), false),
+            };
+            let sum = an.linear(&d);
+            let divs: Vec<_> = sum.terms.iter().filter(|(a, _)| a.as_var().is_none()).collect();
+            let [(Expr::Binary(BinOp::FloorDiv, y, c), 1)] = divs.as_slice() else { return e.clone() };
+            let Some(c) = c.as_int().filter(|c| *c > 0) else { return e.clone() };
+            let mut rest = sum.clone();
+            rest.terms.retain(|(a, _)| a.as_var().is_some());
+            // ⌊y/c⌋ + rest < 0  ⟺  y + c·rest < 0;  ⌊y/c⌋ + rest ≤ 0  ⟺  y + c·rest − c < 0.
+            let lhs = (**y).clone() + rest.to_expr() * c + if strict { 0 } else { -c };
+            Expr::binary(BinOp::Lt, an.simplify(&lhs), Expr::Int(0))
+        }
+        _ => e.clone(),
+    }
 }
 
 /// [`resolve`], keeping the guards of symbolic rows.
@@ -223,7 +253,10 @@ fn prove_rows(b: &LBlock, index: &Expr, env: &Env, nv: &Var, per_row: i64) -> Op
             continue;
         }
         let lr = an.linear(row);
-        let Some((atom, k)) = lr.terms.first() else { continue };
+        // The step: the loop variable with the largest coefficient (a fused
+        // loop's `f / 5` may come with it, in the rest).
+        let step = lr.terms.iter().filter(|(a, _)| a.as_var().is_some()).max_by_key(|(_, k)| *k);
+        let Some((atom, k)) = step else { continue };
         let ki = idx.terms.iter().find(|(a, _)| a == atom).map_or(0, |(_, x)| *x);
         if *k <= 0 || ki <= 0 || ki % k != 0 || ki / k > per_row {
             continue;

@@ -186,19 +186,31 @@ fn guard(
 fn row_loops(row: &Expr, an: &crate::ir::Analyzer, loops: &[(Var, i64, ForKind)]) -> Result<Vec<(Var, i64)>, String> {
     let sum = an.linear(row);
     let mut terms: Vec<(Var, i64)> = Vec::new();
+    let mut unit: Vec<(Var, i64)> = Vec::new();
     for (atom, c) in &sum.terms {
-        let Some(v) = atom.as_var() else {
-            return Err(format!("the row expression {row} is not linear in the loop variables"));
-        };
+        // A term that is not a loop variable (`f // 5` of a fused loop) can
+        // only be part of the rest within a step, checked below.
+        let Some(v) = atom.as_var() else { continue };
         let Some((_, extent, _)) = loops.iter().find(|(l, _, _)| l == v) else {
             return Err(format!("the row expression {row} uses `{v}`, which is not a loop variable"));
         };
-        // (A loop of one iteration steps through nothing.)
+        // (A loop of one iteration steps through nothing — unless the rows
+        // are stepped through by nothing else: `64·i0 + f // 5` with one
+        // step of 64 rows at the tune value.)
         if *extent > 1 {
             terms.push((v.clone(), *c));
+        } else {
+            unit.push((v.clone(), *c));
         }
     }
+    let nonlinear = sum.terms.iter().any(|(a, _)| a.as_var().is_none());
+    if terms.is_empty() && nonlinear {
+        terms = unit;
+    }
     terms.sort_by_key(|(_, c)| std::cmp::Reverse(*c));
+    if terms.is_empty() && nonlinear {
+        return Err(format!("the row expression {row} is not linear in the loop variables"));
+    }
     let mut out = Vec::new();
     let mut rest = row.clone();
     for (k, (v, c)) in terms.iter().enumerate() {

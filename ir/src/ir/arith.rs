@@ -218,14 +218,37 @@ impl Analyzer {
         loop {
             let pair = s.terms.iter().enumerate().find_map(|(m, (atom, k))| {
                 let Expr::Binary(BinOp::FloorMod, x, c) = atom else { return None };
-                let div = Expr::binary(BinOp::FloorDiv, (**x).clone(), (**c).clone());
+                // The quotient in the canonical form the sum's atoms have.
+                let q = self.floordiv(self.linear(x), c.as_int().filter(|c| *c > 0)?);
+                let div = match (q.terms.as_slice(), q.constant) {
+                    ([(d, 1)], 0) => d.clone(),
+                    _ => Expr::binary(BinOp::FloorDiv, (**x).clone(), (**c).clone()),
+                };
                 let d = s.terms.iter().position(|(a, kd)| *a == div && Some(*kd) == c.as_int().map(|c| c * k))?;
                 Some((m, d, (**x).clone(), *k))
             });
-            let Some((m, d, x, k)) = pair else { return s };
-            s.terms.remove(m.max(d));
-            s.terms.remove(m.min(d));
-            s = s.add(&self.linear(&x).scale(k), 1);
+            if let Some((m, d, x, k)) = pair {
+                s.terms.remove(m.max(d));
+                s.terms.remove(m.min(d));
+                s = s.add(&self.linear(&x).scale(k), 1);
+                continue;
+            }
+            // And `k·x − k·c·(x // c)` into `k·(x % c)` (a row of a fused loop
+            // taken away from its element: `f − 5·(f // 5)` is `f % 5`).
+            let rem = s.terms.iter().enumerate().find_map(|(d, (atom, kd))| {
+                let Expr::Binary(BinOp::FloorDiv, x, c) = atom else { return None };
+                let c = c.as_int().filter(|c| *c > 0 && kd % c == 0)?;
+                let k = -kd / c;
+                let lx = self.linear(x).scale(k);
+                let present = !lx.terms.is_empty()
+                    && lx.terms.iter().all(|(a, kx)| s.terms.iter().any(|(b, ks)| b == a && ks == kx));
+                present.then(|| (d, (**x).clone(), c, k, lx))
+            });
+            let Some((d, x, c, k, lx)) = rem else { return s };
+            s.terms.remove(d);
+            s = s.add(&lx, -1);
+            s.terms.retain(|(_, k)| *k != 0);
+            s = s.add(&self.floormod(self.linear(&x), c).scale(k), 1);
         }
     }
 
@@ -271,6 +294,13 @@ impl Analyzer {
         }
         if let Some(k) = s.as_const() {
             return Sum::constant(k.div_euclid(c));
+        }
+        // floordiv(floordiv(x, a), c) == floordiv(x, a*c): one canonical form
+        // for the rows of a fused loop of three (`(f // 2) // 3` is `f // 6`).
+        if let ([(Expr::Binary(BinOp::FloorDiv, x, a), 1)], 0) = (s.terms.as_slice(), s.constant) {
+            if let Some(a) = a.as_int().filter(|a| *a > 0) {
+                return self.floordiv(self.linear(x), a * c);
+            }
         }
         if let Some((g, q, _)) = self.factor_out(&s, c) {
             // floordiv(g*q + r, c) with 0 <= r < g and g | c  ==  floordiv(q, c/g)
@@ -497,6 +527,27 @@ mod tests {
         // Different divisors, or coefficients that do not match, stay.
         assert_eq!(show(&an.simplify(&(f.clone().floordiv(8) * 4 + f.clone().floormod(8)))), "f // 8 * 4 + f % 8");
         assert_eq!(show(&an.simplify(&(f.clone().floordiv(4) * 8 + f.floormod(8)))), "f // 4 * 8 + f % 8");
+    }
+
+    #[test]
+    fn an_element_less_its_row_is_its_column() {
+        // `x − 5·(x // 5)` is `x % 5` (a fused loop's row taken away from its
+        // element), also scaled and beside other terms; other multiples stay.
+        let mut an = Analyzer::new();
+        an.bind(&v("f"), 80);
+        an.bind(&v("i"), 4);
+        let (f, i) = (Expr::var(&v("f")), Expr::var(&v("i")));
+        assert_eq!(show(&an.simplify(&(f.clone() - f.clone().floordiv(5) * 5))), "f % 5");
+        let e = i.clone() * 80 + f.clone() - (i.clone() * 16 + f.clone().floordiv(5)) * 5;
+        assert_eq!(show(&an.simplify(&e)), "f % 5");
+        assert_eq!(an.range(&e), Some((0, 4)));
+        assert_eq!(show(&an.simplify(&((f.clone() - f.clone().floordiv(5) * 5) * 3 + i.clone()))), "f % 5 * 3 + i");
+        assert_eq!(show(&an.simplify(&(f.clone() - f.clone().floordiv(5) * 4))), "f - f // 5 * 4");
+        // Three loops fused (`[.., 3, 2]` rows): (f // 2) // 3 is f // 6, and
+        // row, column and element add up to f again.
+        assert_eq!(show(&an.simplify(&f.clone().floordiv(2).floordiv(3))), "f // 6");
+        let e = f.clone().floordiv(6) * 6 + f.clone().floordiv(2).floormod(3) * 2 + f.floormod(2);
+        assert_eq!(show(&an.simplify(&e)), "f");
     }
 
     #[test]

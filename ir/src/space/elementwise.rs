@@ -59,20 +59,31 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     if extent < lanes {
         // Rows shorter than a vector: one loop over the rows' elements in a
         // row, when they lie one after the other in every access.
-        let k = short_rows(&f, &br, &roles, lanes);
+        let (k, rows) = short_rows(&f, &br, &roles, lanes);
         if k < 2 {
             return Ok(());
         }
-        let fused: Vec<_> = roles[roles.len() - k..].iter().map(|r| handles[&r.var]).collect();
+        let mut fused: Vec<_> = roles[roles.len() - k..].iter().map(|r| handles[&r.var]).collect();
         extent = roles[roles.len() - k..].iter().map(|r| r.extent).product();
-        l = sch.fuse(&fused)?;
-        if roles.len() > k && opts.threads > 1 {
-            parallelize(sch, &[handles[&roles[0].var]], opts)?;
-        }
-        let group = match lockstep_groups(&br.block.body.value, opts.isa, extent) {
+        let mut outer = (roles.len() > k).then(|| handles[&roles[0].var]);
+        let inner = extent / roles[roles.len() - k].extent;
+        let group = match lockstep_groups(&br.block.body.value, opts.isa, if rows { 4 * lanes * inner } else { extent })
+        {
             Some((fit, default)) => choose(sch, &fit, default, mode)?,
             None => 1,
         };
+        if rows {
+            // Symbolic rows: as many at a time as the lane loop has lanes (a
+            // whole number of lane loops per step), the loop over those steps
+            // kept apart.
+            let split = sch.split(fused[0], &[None, Some(Factor::Int(lanes * group))])?;
+            fused[0] = split[1];
+            outer = outer.or(Some(split[0]));
+        }
+        l = sch.fuse(&fused)?;
+        if let Some(outer) = outer.filter(|_| opts.threads > 1) {
+            parallelize(sch, &[outer], opts)?;
+        }
         let parts = sch.split(l, &[None, Some(Factor::Int(lanes * group))])?;
         sch.vectorize(parts[1])?;
         return Ok(());
@@ -140,11 +151,13 @@ pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Ve
 /// vector, each spatial and each the same dimension of every access that
 /// uses it — the access's trailing dimensions, in loop order, all but the
 /// outermost whole (`y[i, j]` and `x[i, j]` of `[f32; 1000, 5]`: `5·i + j`,
-/// one run of 5000) — and not the row dimension of a buffer of `n` rows
-/// (its rows stay a loop of their own: `codegen::symbolic`). An access that
-/// uses none of them is a broadcast; one that uses some in any other way
-/// (`bias[j]`) keeps the loops apart.
-fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -> usize {
+/// one run of 5000; two loops at most). An access that uses none of them is a broadcast; one
+/// that uses some in any other way (`bias[j]`) keeps the loops apart. With
+/// `true` when the outermost of them steps through the rows of a symbolic
+/// dimension (`[f32; n, 5]`): those rows must stay a loop of their own
+/// (`codegen::symbolic`), so the caller fuses a split of it (`lanes` rows at
+/// a time), and stops there.
+fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -> (usize, bool) {
     let body = &br.block.body;
     let mut accesses: Vec<(&str, &[Expr])> = vec![(&body.buffer, &body.indices)];
     accesses.extend(body.value.loads().into_iter().map(|l| (&*l.buffer, l.indices.as_slice())));
@@ -153,6 +166,7 @@ fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -
     for k in 1..=roles.len() {
         let r = &roles[roles.len() - k];
         let ivs: Vec<&Var> = roles[roles.len() - k..].iter().map(|r| &br.block.iter_vars[r.iter].var).collect();
+        let mut rows = false;
         let fits = r.kind == IterKind::Spatial
             && accesses.iter().all(|(buf, idx)| {
                 if !idx.iter().any(|e| ivs.iter().any(|v| e.uses_var(v))) {
@@ -165,19 +179,21 @@ fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -
                     let whole = t == 0 || shape[first + t] == roles[roles.len() - k + t].extent;
                     matches!(&idx[first + t], Expr::Var(x) if x == *v) && whole
                 });
-                trailing
-                    && !idx[..first].iter().any(|e| ivs.iter().any(|v| e.uses_var(v)))
-                    && !(first == 0 && symbolic(buf))
+                rows |= first == 0 && symbolic(buf);
+                trailing && !idx[..first].iter().any(|e| ivs.iter().any(|v| e.uses_var(v)))
             });
-        if !fits {
-            return 0;
+        // (Two loops at most: the code generator's simplifier does not yet
+        // see three fused loops' row, column and element add up to a
+        // contiguous index.)
+        if !fits || (rows && k < 2) || k > 2 {
+            return (0, false);
         }
         extent *= r.extent;
-        if extent >= lanes {
-            return if k >= 2 { k } else { 0 };
+        if rows || extent >= lanes {
+            return if k >= 2 { (k, rows) } else { (0, false) };
         }
     }
-    0
+    (0, false)
 }
 
 /// The row tiles of a transposed read: 1 (none) or rows of the store per
