@@ -151,12 +151,12 @@ pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Ve
 /// vector, each spatial and each the same dimension of every access that
 /// uses it — the access's trailing dimensions, in loop order, all but the
 /// outermost whole (`y[i, j]` and `x[i, j]` of `[f32; 1000, 5]`: `5·i + j`,
-/// one run of 5000; two loops at most). An access that uses none of them is a broadcast; one
-/// that uses some in any other way (`bias[j]`) keeps the loops apart. With
-/// `true` when the outermost of them steps through the rows of a symbolic
-/// dimension (`[f32; n, 5]`): those rows must stay a loop of their own
-/// (`codegen::symbolic`), so the caller fuses a split of it (`lanes` rows at
-/// a time), and stops there.
+/// one run of 5000; two loops at most). An access that uses none of them is
+/// a broadcast; one that uses some in any other way (`bias[j]`) keeps the
+/// loops apart. With `true` when the outermost of them steps through the
+/// rows of a symbolic dimension (`[f32; n, 5]`): those rows must stay a loop
+/// of their own (`codegen::symbolic`), so the caller fuses the inner part of
+/// a split of it (a lane loop's worth of rows), and stops there.
 fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -> (usize, bool) {
     let body = &br.block.body;
     let mut accesses: Vec<(&str, &[Expr])> = vec![(&body.buffer, &body.indices)];
