@@ -2,8 +2,10 @@
 //! `rfactor` splits into partial results starting from the identity and a
 //! write-back starting from the init: the largest magnitude of a matrix
 //! (`max` from 0, over both axes) and a matrix-vector product plus a bias
-//! written as the init. `codegen_isas.rs` runs their generated code against
-//! the interpreter on every ISA.
+//! written as the init; and a row sum rescaled in place by a second block
+//! (two writers of the output, the second in a nest of its own).
+//! `codegen_isas.rs` runs their generated code against the interpreter on
+//! every ISA.
 
 use kiln::tensor_func;
 
@@ -26,6 +28,24 @@ tensor_func! {
                 let (vi, vk) = axis::remap("SR", (i, k));
                 init { y[vi] = b[vi]; }
                 y[vi] = y[vi] + w[vi, vk] * x[vk];
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn mean_rows(x: [f32; 12, 100], y: &mut [f32; 12]) {
+        for (i, k) in grid(12, 100) {
+            block("s") {
+                let (vi, vk) = axis::remap("SR", (i, k));
+                init { y[vi] = 0.0; }
+                y[vi] = y[vi] + x[vi, vk];
+            }
+        }
+        for i in grid(12) {
+            block("mean") {
+                let vi = axis::spatial(12, i);
+                y[vi] = y[vi] / 100.0;
             }
         }
     }

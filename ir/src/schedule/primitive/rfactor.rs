@@ -54,9 +54,9 @@ family_error! { RFactorError, "rfactor",
     /// The written element depends on a reduce iteration variable.
     WriteNotSpatial { block: String } =>
         "block \"{block}\" writes an element whose index depends on a reduce iteration variable",
-    /// Another block writes the output too.
+    /// Another block under the block's loops writes the output too.
     NotSingleWriter { block: String, buffer: String, writers: String } =>
-        "buffer `{buffer}` is written by {writers}; rfactor needs \"{block}\" to be its only writer",
+        "buffer `{buffer}` is written by {writers}; rfactor needs \"{block}\" to be its only writer under its loops",
     /// A binding is not quasi-affine in the loop variables.
     NotAffine { block: String, iter: String, binding: String } =>
         "the binding `{binding}` of `{iter}` in block \"{block}\" is not quasi-affine in the loop variables",
@@ -212,7 +212,8 @@ fn match_update(block: &Block) -> Option<(Combiner, Expr)> {
 ///
 /// Conditions: 1. exactly one block lies under the loop; 2. it is a
 /// reduction block with an init; 3. the element it writes depends only on
-/// spatial iteration variables; 4. it is the only writer of its output;
+/// spatial iteration variables; 4. no other block under its loops writes its
+/// output;
 /// 5. every binding is quasi-affine; 6. the update is `out = out ⊕ e` with ⊕
 /// one of `+ * max min` and `e` not reading `out`; 7. ⊕ has an identity in
 /// the element type (the partial results start from it; an init of another
@@ -244,8 +245,15 @@ pub fn check_rfactor(func: &PrimFunc, loop_: &str, factor_axis: i64) -> Result<R
     if b.body.indices.iter().any(|i| reduce_vars.iter().any(|v| i.uses_var(v))) {
         return Err(RFactorError::WriteNotSpatial { block });
     }
+    // Other writers of the output are fine in nests of their own (a sum
+    // rescaled in place afterwards): the rfactor and write-back nests take
+    // the block's place, so every write keeps its order. Not under a loop of
+    // the block's.
     let ws = writers(func, &b.body.buffer);
-    if ws.len() > 1 {
+    let mine: Vec<Var> = func.loops_of_block(&block).unwrap_or_default().iter().map(|l| l.var.clone()).collect();
+    let shares =
+        |w: &String| *w != block && func.loops_of_block(w).unwrap_or_default().iter().any(|l| mine.contains(&l.var));
+    if ws.iter().any(shares) {
         let writers = name_list(&ws, '"');
         return Err(RFactorError::NotSingleWriter { block, buffer: b.body.buffer.to_string(), writers });
     }
