@@ -69,7 +69,8 @@ pub(crate) enum Proof {
 /// Resolves an expression of a block: iteration variables → bindings,
 /// unrolled loops → constants, then simplifies with the loop ranges.
 pub(crate) fn resolve(b: &LBlock, e: &Expr, env: &Env) -> Expr {
-    undivide(&drop_full_guards(&resolve_raw(b, e, env), env), &env.analyzer())
+    let an = env.analyzer();
+    undivide(&drop_full_guards(&resolve_raw(b, e, env, &an), env), &an)
 }
 
 /// `e` with each comparison `rest + y // c < 0` (any ordering, `c > 0`, the
@@ -103,9 +104,9 @@ fn undivide(e: &Expr, an: &Analyzer) -> Expr {
 }
 
 /// [`resolve`], keeping the guards of symbolic rows.
-fn resolve_raw(b: &LBlock, e: &Expr, env: &Env) -> Expr {
+fn resolve_raw(b: &LBlock, e: &Expr, env: &Env, an: &Analyzer) -> Expr {
     let e = super::compact::substitute_lets(b, e);
-    env.analyzer().simplify(&env.fold(&e))
+    an.simplify(&env.fold(&e))
 }
 
 /// `e` with each guard `row < n` of a symbolic dimension that holds in the
@@ -238,14 +239,14 @@ fn under_predicate(an: &Analyzer, idx: &Sum, pred: &Expr) -> Option<(i64, i64)> 
 /// is A's.
 fn prove_rows(b: &LBlock, index: &Expr, env: &Env, nv: &Var, per_row: i64) -> Option<Proof> {
     let an = env.analyzer();
-    let resolved = resolve_raw(b, index, env);
+    let resolved = resolve_raw(b, index, env, &an);
     let (lo, _) = an.range(&resolved)?;
     if lo < 0 {
         return None;
     }
     let idx = an.linear(&resolved);
     let mut conj = Vec::new();
-    let pred = resolve_raw(b, &b.predicate, env);
+    let pred = resolve_raw(b, &b.predicate, env, &an);
     conjuncts(&pred, &mut conj);
     for c in conj {
         let Expr::Binary(BinOp::Lt, row, n) = c else { continue };

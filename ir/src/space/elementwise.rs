@@ -33,7 +33,7 @@
 //! comes from the target.
 
 use crate::ir::{BlockRealize, DataType, Expr, IterKind, PrimFunc, Var};
-use crate::schedule::{Factor, Schedule};
+use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::Isa;
 
 use super::common::{choose, loop_handles, parallelize, rule_subject};
@@ -54,45 +54,11 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     }
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
-    let mut l = handles[&last.var];
-    let mut extent = last.extent;
-    if extent < lanes {
-        // Rows shorter than a vector: one loop over the rows' elements in a
-        // row, when they lie one after the other in every access.
-        let (k, rows) = short_rows(&f, &br, &roles, lanes);
-        if k < 2 {
-            return Ok(());
-        }
-        let mut fused: Vec<_> = roles[roles.len() - k..].iter().map(|r| handles[&r.var]).collect();
-        extent = roles[roles.len() - k..].iter().map(|r| r.extent).product();
-        let mut outer = (roles.len() > k).then(|| handles[&roles[0].var]);
-        let inner = extent / roles[roles.len() - k].extent;
-        let group = match lockstep_groups(&br.block.body.value, opts.isa, if rows { 4 * lanes * inner } else { extent })
-        {
-            Some((fit, default)) => choose(sch, &fit, default, mode)?,
-            None => 1,
-        };
-        if rows {
-            // Symbolic rows: as many at a time as the lane loop has lanes (a
-            // whole number of lane loops per step), the loop over those steps
-            // kept apart.
-            let split = sch.split(fused[0], &[None, Some(Factor::Int(lanes * group))])?;
-            fused[0] = split[1];
-            outer = outer.or(Some(split[0]));
-        }
-        l = sch.fuse(&fused)?;
-        if let Some(outer) = outer.filter(|_| opts.threads > 1) {
-            parallelize(sch, &[outer], opts)?;
-        }
-        let parts = sch.split(l, &[None, Some(Factor::Int(lanes * group))])?;
-        sch.vectorize(parts[1])?;
-        return Ok(());
+    if last.extent < lanes {
+        return fuse_short_rows(sch, &f, &br, &roles, &handles, opts, mode);
     }
-    let group = match lockstep_groups(&br.block.body.value, opts.isa, extent) {
-        Some((fit, default)) => choose(sch, &fit, default, mode)?,
-        None => 1,
-    };
-    let parts = sch.split(l, &[None, Some(Factor::Int(lanes * group))])?;
+    let group = lane_group(sch, &br.block.body.value, opts.isa, last.extent, mode)?;
+    let parts = sch.split(handles[&last.var], &[None, Some(Factor::Int(lanes * group))])?;
     sch.vectorize(parts[1])?;
     let mut outer = roles.first().map(|r| handles[&r.var]);
     if let Some(role) = transposed_read(&br, &roles, last.iter) {
@@ -122,6 +88,54 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     if let Some(outer) = outer.filter(|_| roles.len() >= 2 && opts.threads > 1) {
         parallelize(sch, &[outer], opts)?;
     }
+    Ok(())
+}
+
+/// How many vectors the lane loop holds: sampled when the block's value has
+/// a lockstep form (`lockstep_groups`), else 1.
+fn lane_group(sch: &mut Schedule, value: &Expr, isa: Isa, extent: i64, mode: &mut Mode) -> Result<i64, SpaceError> {
+    Ok(match lockstep_groups(value, isa, extent) {
+        Some((fit, default)) => choose(sch, &fit, default, mode)?,
+        None => 1,
+    })
+}
+
+/// Rows shorter than a vector: one loop over the elements of as many rows
+/// as [`short_rows`] allows, split by the lanes and vectorized (nothing when
+/// it allows none); with threads, the loop outside it parallel.
+fn fuse_short_rows(
+    sch: &mut Schedule,
+    f: &PrimFunc,
+    br: &BlockRealize,
+    roles: &[LoopRole],
+    handles: &std::collections::HashMap<String, LoopRV>,
+    opts: &SpaceOptions,
+    mode: &mut Mode,
+) -> Result<(), SpaceError> {
+    let lanes = opts.isa.lanes(br.block.body.value.dtype()) as i64;
+    let (k, rows) = short_rows(f, br, roles, lanes);
+    if k < 2 {
+        return Ok(());
+    }
+    let mut fused: Vec<_> = roles[roles.len() - k..].iter().map(|r| handles[&r.var]).collect();
+    let extent: i64 = roles[roles.len() - k..].iter().map(|r| r.extent).product();
+    let mut outer = (roles.len() > k).then(|| handles[&roles[0].var]);
+    let inner = extent / roles[roles.len() - k].extent;
+    let group = lane_group(sch, &br.block.body.value, opts.isa, if rows { 4 * lanes * inner } else { extent }, mode)?;
+    if rows {
+        // Symbolic rows: as many at a time as the lane loop has lanes (a
+        // whole number of lane loops per step), the loop over those steps
+        // kept apart.
+        let split = sch.split(fused[0], &[None, Some(Factor::Int(lanes * group))])?;
+        fused[0] = split[1];
+        outer = outer.or(Some(split[0]));
+    }
+    let l = sch.fuse(&fused)?;
+    if let Some(outer) = outer.filter(|_| opts.threads > 1) {
+        parallelize(sch, &[outer], opts)?;
+    }
+    let parts = sch.split(l, &[None, Some(Factor::Int(lanes * group))])?;
+    sch.vectorize(parts[1])?;
     Ok(())
 }
 

@@ -123,19 +123,15 @@ impl Combiner {
     /// the extreme finite values both count, the latter being TVM's choice).
     fn is_identity(self, c: &Expr) -> bool {
         let Expr::Const(c) = c else { return false };
-        match (self, *c) {
-            (Combiner::Add, Const::I32(v)) => v == 0,
-            (Combiner::Mul, Const::I32(v)) => v == 1,
-            (Combiner::Max, Const::I32(v)) => v == i32::MIN,
-            (Combiner::Min, Const::I32(v)) => v == i32::MAX,
-            (Combiner::Add, Const::F32(_) | Const::F64(_)) => c.as_f64() == 0.0,
-            (Combiner::Mul, Const::F32(_) | Const::F64(_)) => c.as_f64() == 1.0,
-            (Combiner::Max, Const::F32(v)) => v == f32::NEG_INFINITY || v == f32::MIN,
-            (Combiner::Min, Const::F32(v)) => v == f32::INFINITY || v == f32::MAX,
-            (Combiner::Max, Const::F64(v)) => v == f64::NEG_INFINITY || v == f64::MIN,
-            (Combiner::Min, Const::F64(v)) => v == f64::INFINITY || v == f64::MAX,
+        let extreme = match (self, *c) {
+            (Combiner::Max, Const::F32(v)) => v == f32::MIN,
+            (Combiner::Min, Const::F32(v)) => v == f32::MAX,
+            (Combiner::Max, Const::F64(v)) => v == f64::MIN,
+            (Combiner::Min, Const::F64(v)) => v == f64::MAX,
             _ => false,
-        }
+        };
+        // (Compared as numbers: a sum may start from -0.0 too.)
+        extreme || matches!(self.identity(c.dtype()), Some(Expr::Const(i)) if i.as_f64() == c.as_f64())
     }
 
     fn combine(self, lhs: Expr, rhs: Expr) -> Expr {
@@ -143,24 +139,19 @@ impl Combiner {
     }
 
     /// The identity element of `dtype` (what each partial result starts
-    /// from when the block's init is another value), if it has one.
+    /// from when the block's init is another value), if it has one (the
+    /// infinities become `i32::MIN` and `i32::MAX`: `Const::of` saturates).
     fn identity(self, dtype: DataType) -> Option<Expr> {
-        let c = match (self, dtype) {
-            (Combiner::Add, DataType::I32) => Const::I32(0),
-            (Combiner::Mul, DataType::I32) => Const::I32(1),
-            (Combiner::Max, DataType::I32) => Const::I32(i32::MIN),
-            (Combiner::Min, DataType::I32) => Const::I32(i32::MAX),
-            (Combiner::Add, DataType::F32) => Const::F32(0.0),
-            (Combiner::Mul, DataType::F32) => Const::F32(1.0),
-            (Combiner::Max, DataType::F32) => Const::F32(f32::NEG_INFINITY),
-            (Combiner::Min, DataType::F32) => Const::F32(f32::INFINITY),
-            (Combiner::Add, DataType::F64) => Const::F64(0.0),
-            (Combiner::Mul, DataType::F64) => Const::F64(1.0),
-            (Combiner::Max, DataType::F64) => Const::F64(f64::NEG_INFINITY),
-            (Combiner::Min, DataType::F64) => Const::F64(f64::INFINITY),
-            _ => return None,
+        if !matches!(dtype, DataType::F32 | DataType::F64 | DataType::I32) {
+            return None;
+        }
+        let v = match self {
+            Combiner::Add => 0.0,
+            Combiner::Mul => 1.0,
+            Combiner::Max => f64::NEG_INFINITY,
+            Combiner::Min => f64::INFINITY,
         };
-        Some(Expr::Const(c))
+        Some(Expr::Const(Const::of(dtype, v)))
     }
 }
 
