@@ -489,3 +489,45 @@ fn the_packing_copy_of_w_transposes_in_registers() {
     let avx2 = code(&f, Isa::Avx2);
     assert!(avx2.contains("::kiln::simd::transpose8_avx2("), "{avx2}");
 }
+
+/// A lane loop annotated `kiln.divider = d` holds `d` vectors, and the last
+/// of each `d` divides with the ISA's division instruction while the others
+/// take `div_by`'s FMAs (`space::divider`); without the annotation every
+/// vector takes `div_by`.
+#[test]
+fn the_divider_takes_one_vector_in_d() {
+    let src = "tensor_func! {
+        pub fn rows(x: [f32; 4, 100], s: [f32; 4], y: &mut [f32; 4, 100]) {
+            for (i, j) in grid(4, 100) {
+                block(\"Y\") {
+                    let (vi, vj) = axis::remap(\"SS\", (i, j));
+                    y[vi, vj] = x[vi, vj] / s[vi];
+                }
+            }
+        }
+    }";
+    for (isa, lanes, div) in [(Isa::Avx2, 8, "_mm256_div_ps"), (Isa::Avx512, 16, "_mm512_div_ps")] {
+        for d in [1, 2, 3] {
+            let ann = if d > 1 {
+                format!("\nsch.annotate(block_or_loop=l4, ann_key=\"kiln.divider\", ann_val={d})")
+            } else {
+                String::new()
+            };
+            let trace = format!(
+                "b0 = sch.get_block(name=\"Y\", func_name=\"main\")
+l1, l2 = sch.get_loops(block=b0)
+l3, l4 = sch.split(loop=l2, factors=[None, {}], preserve_unit_iters=True)
+sch.vectorize(loop=l4){ann}",
+                lanes * d
+            );
+            let f = scheduled(src, &trace);
+            let text = pretty(&emit_impl(&f, isa, &format_ident!("kernel")));
+            let fma_form = text.matches(&format!("div_by_{}(", isa.name())).count();
+            let divider = text.matches(div).count();
+            // Each vector is emitted twice: whole, and masked where the row ends.
+            let d = d as usize;
+            let want = if d == 1 { (2, 0) } else { (2 * (d - 1), 2) };
+            assert_eq!((fma_form, divider), want, "{isa} d = {d}:\n{text}");
+        }
+    }
+}

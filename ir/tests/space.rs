@@ -470,3 +470,57 @@ fn a_block_the_rules_fail_on_keeps_its_loops_and_the_others_are_scheduled() {
         check(&func, sch.func(), &want);
     }
 }
+
+/// The divider rule (`space/divider.rs`): softmax's normalization samples the
+/// divider's share of its vectors (1 by default: no annotation), and a
+/// sampled share of `d` makes a lane loop of `d` vectors annotated
+/// `kiln.divider = d`; a `#[fast_math]` kernel (a product by the reciprocal)
+/// and a division by a value of the lane are left alone. Results stay the
+/// interpreter's.
+#[test]
+fn the_divider_share_is_sampled_where_a_divisor_is_shared() {
+    let src = small_softmax().replace("40", "100");
+    let func = kernel_in_file(&src).func;
+    let want = run_random(&func, 3);
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        let trace = default_trace(&func, &SpaceOptions::new(isa)).unwrap().trace().to_string();
+        assert!(trace.contains("candidates=[1, 2, 3, 4]") && !trace.contains("kiln.divider"), "{isa}:\n{trace}");
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            let Ok(sch) = sample(&func, &SpaceOptions::new(isa), seed) else { continue };
+            let trace = sch.trace().to_string();
+            if let Some(at) = trace.find("ann_key=\"kiln.divider\", ann_val=") {
+                let d: i64 =
+                    trace[at + 32..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap();
+                let lanes = if isa == Isa::Avx512 { 16 } else { 8 };
+                assert!(trace.contains(&format!("factors=[None, {}]", d * lanes)), "{isa}:\n{trace}");
+                seen.insert(d);
+                check(&func, sch.func(), &want);
+            }
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), [2, 3, 4], "{isa}");
+    }
+    let fast = kernel_in_file(&src.replace("tensor_func! {", "tensor_func! {\n    #[fast_math]")).func;
+    assert!(fast.fast_math);
+    let lane_divisor = kernel_in_file(
+        "tensor_func! {
+            pub fn f(x: [f32; 4, 64], y: &mut [f32; 4, 64]) {
+                for (i, j) in grid(4, 64) {
+                    block(\"y\") {
+                        let (vi, vj) = axis::remap(\"SS\", (i, j));
+                        y[vi, vj] = 1.0 / x[vi, vj];
+                    }
+                }
+            }
+        }",
+    )
+    .func;
+    for f in [&fast, &lane_divisor] {
+        for seed in 0..20 {
+            if let Ok(sch) = sample(f, &SpaceOptions::new(Isa::Avx512), seed) {
+                let trace = sch.trace().to_string();
+                assert!(!trace.contains("candidates=[1, 2, 3, 4]"), "{}:\n{trace}", f.name);
+            }
+        }
+    }
+}

@@ -292,7 +292,9 @@ impl Emitter {
             LStmt::For { var, annotations, body, .. } if annotations.contains_key(super::symbolic::DYN_DIM) => {
                 self.row_loop(s, var, annotations, body, env)
             }
-            LStmt::For { var, extent, kind, body, .. } => self.for_loop(var, *extent, *kind, body, env),
+            LStmt::For { var, extent, kind, annotations, body } => {
+                self.for_loop(var, *extent, *kind, annotations, body, env)
+            }
         }
     }
 
@@ -357,6 +359,7 @@ impl Emitter {
         var: &Var,
         extent: i64,
         kind: ForKind,
+        annotations: &crate::ir::Annotations,
         body: &[LStmt],
         env: &mut Env,
     ) -> TokenStream {
@@ -374,7 +377,11 @@ impl Emitter {
                 out
             }
             ForKind::Vectorized if self.isa != Isa::Scalar => {
-                match super::vector::vector_loop(self, var, extent, body, env) {
+                let divider = match annotations.get(super::vector::DIVIDER) {
+                    Some(crate::ir::AnnValue::Int(d)) => *d,
+                    _ => 0,
+                };
+                match super::vector::vector_loop(self, var, extent, divider, body, env) {
                     Ok(code) => return code,
                     Err(why) => self.scalar_loops.push((var.clone(), why)),
                 }

@@ -51,7 +51,7 @@ impl Emitter {
         let d = self.dims[ann(super::symbolic::DYN_DIM) as usize].clone();
         let step = ann(super::symbolic::DYN_STEP).max(1);
         let first = match env.row_ctx.iter().rev().find(|(v, _)| *v == d.var) {
-            Some((_, None)) => return self.for_loop(var, *extent, *kind, body, env),
+            Some((_, None)) => return self.for_loop(var, *extent, *kind, annotations, body, env),
             Some((_, Some(first))) => first.clone(),
             None => Expr::Int(0),
         };

@@ -36,6 +36,7 @@ pub use kernel::{
 };
 pub use legality::{vectorization_report, ScalarReason};
 pub use lockstep::{default_group, default_group_for, has_lockstep_form};
+pub use vector::{has_div_by, DIVIDER};
 
 /// Formats tokens as readable Rust source (prettyplease).
 pub fn pretty(tokens: &proc_macro2::TokenStream) -> String {

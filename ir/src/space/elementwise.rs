@@ -57,9 +57,16 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     if last.extent < lanes {
         return fuse_short_rows(sch, &f, &br, &roles, &handles, opts, mode);
     }
-    let group = lane_group(sch, &br.block.body.value, opts.isa, last.extent, mode)?;
+    let mut group = lane_group(sch, &br.block.body.value, opts.isa, last.extent, mode)?;
+    let mut share = 1;
+    if group == 1 {
+        let lane = &br.block.iter_vars[last.iter].var;
+        share = super::divider::share(sch, &f, &br.block.body.value, lane, (opts.isa, last.extent), mode)?;
+        group = share;
+    }
     let parts = sch.split(handles[&last.var], &[None, Some(Factor::Int(lanes * group))])?;
     sch.vectorize(parts[1])?;
+    super::divider::annotate(sch, parts[1], share)?;
     let mut outer = roles.first().map(|r| handles[&r.var]);
     if let Some(role) = transposed_read(&br, &roles, last.iter) {
         let fit: Vec<i64> = ROW_TILES.into_iter().filter(|t| *t == 1 || role.extent % t == 0).collect();

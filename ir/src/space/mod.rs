@@ -13,7 +13,8 @@
 //! | `compute_location.rs` | a block writing an intermediate | `sample_compute_location` |
 //! | `multi_level_tiling.rs` (`SSRSRS`) | a reduction contiguous along its store's lane axis (matmul, conv2d) | `sample_perfect_tile` per loop |
 //! | `add_rfactor.rs` | a reduction contiguous along a reduce axis (GEMV, row max/sum) | `sample_perfect_tile` per loop |
-//! | `elementwise.rs` (vectorize + parallel) | a spatial-only block contiguous in its innermost loop | nothing |
+//! | `elementwise.rs` (vectorize + parallel) | a spatial-only block contiguous in its innermost loop | lockstep group, transposed-read row tile |
+//! | `divider.rs` (from `elementwise.rs`) | a division by a divisor shared by the lanes | the divider's share of the vectors |
 //!
 //! `common.rs` holds what the rules share (tiling decisions, splits, loop
 //! handles, the init and write-back nests, parallel loops, the register
@@ -26,6 +27,7 @@ pub mod cache_blocking;
 mod check;
 mod common;
 mod compute_location;
+mod divider;
 mod elementwise;
 mod multi_level_tiling;
 pub mod packing;
