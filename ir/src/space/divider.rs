@@ -65,13 +65,15 @@ pub(super) fn annotate(sch: &mut Schedule, l: LoopRV, d: i64) -> Result<(), Spac
     Ok(())
 }
 
-/// Whether `value` divides (in `dt`) by an expression that does not use the
-/// lane variable `lane`.
+/// Whether `value` divides (in `dt`) a value of the lane (an expression of
+/// the lane variable `lane`) by one that is not: a vector by a divisor the
+/// lanes share. (`1 / √(Σ + ε)` uses no lane: the code generator computes
+/// it once, in scalar code.)
 fn divides_by_shared(value: &Expr, lane: &Var, dt: DataType) -> bool {
     let mut found = false;
     value.visit(&mut |e| {
         if let Expr::Binary(BinOp::Div, a, b) = e {
-            found |= a.dtype() == dt && dt.is_float() && !b.uses_var(lane);
+            found |= a.dtype() == dt && dt.is_float() && a.uses_var(lane) && !b.uses_var(lane);
         }
     });
     found
@@ -94,5 +96,11 @@ mod tests {
         let lane = Expr::Binary(BinOp::Div, Box::new(s), Box::new(x(&i, &j)));
         assert!(!divides_by_shared(&lane, &j, DataType::F32));
         assert!(!divides_by_shared(&x(&i, &j), &j, DataType::F32));
+        let scalar = Expr::Binary(
+            BinOp::Div,
+            Box::new(Expr::Const(crate::ir::Const::F32(1.0))),
+            Box::new(load("s", vec![Expr::var(&i)])),
+        );
+        assert!(!divides_by_shared(&scalar, &j, DataType::F32));
     }
 }
