@@ -176,10 +176,25 @@ macro_rules! __kiln_exp_reduce_avx512 {
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps($crate::simd::exp::LN2_LO), r);
         $crate::__kiln_exp_reduce_avx512!(@q n, r, $poly)
     }};
-    // `reduce_short_n`'s reduction (`ln 2` in one part), with the polynomial `$poly`.
-    (short $x:expr, $poly:expr) => {{
-        let (n, r) = $crate::__kiln_exp_reduce_avx512!(@n_r $x);
-        $crate::__kiln_exp_reduce_avx512!(@q n, r, $poly)
+    // `reduce_short_n` of `2x` (`tanh`'s exponential, `ln 2` in one part)
+    // without forming `2x`: `(n, h, w)` with `h = r/2` and `w = 2·q(r)`, from
+    // `x` and constants scaled by powers of two (`2·log2 e`, `ln 2/2`, the
+    // Horner coefficients `c_i·2^(len − i)`), so `fma(w, h, 1) = fma(q, r, 1)`:
+    // each step is the unscaled one times a power of two (no value here is
+    // near the subnormals: `r` is a multiple of 2^-24), the same bits for one
+    // addition fewer (gelu on Zen 4, family 25 model 17: ≈1.5 % faster).
+    (double $x:expr, $poly:expr) => {{
+        use $crate::simd::exp::{LN2_HI, LOG2E, MAGIC};
+        let (x, poly) = ($x, $poly);
+        let t = _mm512_fmadd_ps(x, _mm512_set1_ps(2.0 * LOG2E), _mm512_set1_ps(MAGIC));
+        let n = _mm512_sub_ps(t, _mm512_set1_ps(MAGIC));
+        let h = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.5 * LN2_HI), x);
+        let len = poly.len() as i32;
+        let mut w = _mm512_set1_ps(poly[0] * (2.0f32).powi(len));
+        for (i, c) in poly[1..].iter().enumerate() {
+            w = _mm512_fmadd_ps(w, h, _mm512_set1_ps(*c * (2.0f32).powi(len - 1 - i as i32)));
+        }
+        (n, h, w)
     }};
     (@n_r $x:expr) => {{
         use $crate::simd::exp::{LN2_HI, LOG2E, MAGIC};

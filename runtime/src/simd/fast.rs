@@ -175,7 +175,7 @@ macro_rules! __kiln_tanh_fast_avx512 {
         }
         let small = _mm512_fmadd_ps(_mm512_mul_ps(a, z), q, a);
         let a2 = _mm512_min_ps(_mm512_set1_ps(TANH_CLAMP), a);
-        let (n, r, q) = $crate::__kiln_exp_reduce_avx512!(short _mm512_add_ps(a2, a2), $crate::simd::fast::EXP_FAST_POLY);
+        let (n, r, q) = $crate::__kiln_exp_reduce_avx512!(double a2, $crate::simd::fast::EXP_FAST_POLY);
         let e = _mm512_scalef_ps(_mm512_fmadd_ps(q, r, one), n);
         let large = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0), _mm512_add_ps(e, one)));
         let y =
