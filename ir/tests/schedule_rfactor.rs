@@ -396,8 +396,13 @@ fn rejects_a_binding_that_is_not_affine() {
 
 #[test]
 fn rejects_an_update_that_is_not_a_reduction() {
+    // `e − out` (the output negated at every step) is no reduction.
     let func = edit_block(&row_sum(8, 16), "R", |br| {
-        br.block.body.value = Expr::binary(BinOp::Sub, load("m", &["vi"]), load("a", &["vi", "vk"]))
+        br.block.body.value = Expr::binary(BinOp::Sub, load("a", &["vi", "vk"]), load("m", &["vi"]))
+    });
+    fail_rfactor(func, 1, 0, "UnknownCombiner");
+    let func = edit_block(&row_sum(8, 16), "R", |br| {
+        br.block.body.value = Expr::binary(BinOp::Div, load("m", &["vi"]), load("a", &["vi", "vk"]))
     });
     fail_rfactor(func, 1, 0, "UnknownCombiner");
     let func = edit_block(&row_sum(8, 16), "R", |br| {
@@ -409,7 +414,9 @@ fn rejects_an_update_that_is_not_a_reduction() {
 /// An init that is not the identity of the reduction (`max` from 0, a sum
 /// from 1, a sum from a bias `b[vi]`): the partial results start from the
 /// identity, the write-back block from the init, so the result is
-/// `init ⊕ (⊕ partials)` — the same value.
+/// `init ⊕ (⊕ partials)` — the same value. A subtraction (`m = m − a`, from
+/// 0 and from 1) is a sum of negated terms: its partial results subtract
+/// from 0 and the write-back adds them.
 #[test]
 fn an_init_that_is_not_the_identity_starts_the_write_back() {
     let bias = edit_block(&row_sum(8, 16), "R", |br| {
@@ -419,6 +426,8 @@ fn an_init_that_is_not_the_identity_starts_the_write_back() {
         (row_reduce(8, 16, 1.0, BinOp::Add), "m_rf[vk_1, vi] = T.float32(0.0)", "m[vi] = T.float32(1.0)"),
         (row_reduce(8, 16, 0.0, BinOp::Max), "m_rf[vk_1, vi] = T.float32(\"-inf\")", "m[vi] = T.float32(0.0)"),
         (bias, "m_rf[vk_1, vi] = T.float32(0.0)", "m[vi] = a[vi, vi]"),
+        (row_reduce(8, 16, 0.0, BinOp::Sub), "m_rf[vk_1, vi] = m_rf[vk_1, vi] - a[", "m[vi] = m[vi] + m_rf["),
+        (row_reduce(8, 16, 1.0, BinOp::Sub), "m_rf[vk_1, vi] = T.float32(0.0)", "m[vi] = T.float32(1.0)"),
     ] {
         let mut sch = Schedule::new(func.clone(), 0);
         let r = sch.get_block("R").unwrap();

@@ -277,7 +277,7 @@ mod tests {
                     block("s") {
                         let (vi, vk) = axis::remap("SR", (i, k));
                         init { y[vi] = 0.0; }
-                        y[vi] = y[vi] - x[vi, vk];
+                        y[vi] = y[vi] / x[vi, vk];
                     }
                 }
             }"#,

@@ -2,8 +2,10 @@
 //! `rfactor` splits into partial results starting from the identity and a
 //! write-back starting from the init: the largest magnitude of a matrix
 //! (`max` from 0, over both axes) and a matrix-vector product plus a bias
-//! written as the init; and a row sum rescaled in place by a second block
-//! (two writers of the output, the second in a nest of its own).
+//! written as the init; a row sum rescaled in place by a second block
+//! (two writers of the output, the second in a nest of its own); and a
+//! residual `b − A·x` written as a reduction by subtraction from `b` (a sum
+//! of negated terms for `rfactor`).
 //! `codegen_isas.rs` runs their generated code against the interpreter on
 //! every ISA.
 
@@ -46,6 +48,18 @@ tensor_func! {
             block("mean") {
                 let vi = axis::spatial(12, i);
                 y[vi] = y[vi] / 100.0;
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn residual(a: [f32; 30, 100], x: [f32; 100], b: [f32; 30], r: &mut [f32; 30]) {
+        for (i, k) in grid(30, 100) {
+            block("r") {
+                let (vi, vk) = axis::remap("SR", (i, k));
+                init { r[vi] = b[vi]; }
+                r[vi] = r[vi] - a[vi, vk] * x[vk];
             }
         }
     }

@@ -62,7 +62,7 @@ family_error! { RFactorError, "rfactor",
         "the binding `{binding}` of `{iter}` in block \"{block}\" is not quasi-affine in the loop variables",
     /// The update is not a recognised commutative reduction.
     UnknownCombiner { block: String, update: String } =>
-        "the update `{update}` of block \"{block}\" is not `out + e`, `out * e`, `T.max(out, e)` or `T.min(out, e)` with `e` not reading the output",
+        "the update `{update}` of block \"{block}\" is not `out + e`, `out - e`, `out * e`, `T.max(out, e)` or `T.min(out, e)` with `e` not reading the output",
     /// The init value is not the identity of the reduction.
     InitNotIdentity { block: String, init: String, op: String } =>
         "the init value `{init}` of block \"{block}\" is not the identity of its `{op}` reduction, so partial results cannot each start from it",
@@ -91,19 +91,24 @@ family_error! { RFactorError, "rfactor",
         "the predicate `{conjunct}` of block \"{block}\" may hold for some values of the other reduction loops but not when they are 0, where the partial results are initialized",
 }
 
-/// The commutative reductions rfactor understands.
+/// The reductions rfactor understands: the commutative ones, and a
+/// subtraction (`out − e`, a sum of the negated terms: each partial result
+/// subtracts its terms from 0, the write-back adds the partial results).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Combiner {
     Add,
+    Sub,
     Mul,
     Max,
     Min,
 }
 
 impl Combiner {
+    /// The operator of the update (the rfactor block's too).
     fn op(self) -> BinOp {
         match self {
             Combiner::Add => BinOp::Add,
+            Combiner::Sub => BinOp::Sub,
             Combiner::Mul => BinOp::Mul,
             Combiner::Max => BinOp::Max,
             Combiner::Min => BinOp::Min,
@@ -113,9 +118,20 @@ impl Combiner {
     fn name(self) -> &'static str {
         match self {
             Combiner::Add => "+",
+            Combiner::Sub => "-",
             Combiner::Mul => "*",
             Combiner::Max => "max",
             Combiner::Min => "min",
+        }
+    }
+
+    /// How the write-back combines the partial results into the output:
+    /// the update's operator, but `+` for a subtraction (its partial results
+    /// are already negated).
+    fn merge(self, lhs: Expr, rhs: Expr) -> Expr {
+        match self {
+            Combiner::Sub => Combiner::Add.combine(lhs, rhs),
+            c => c.combine(lhs, rhs),
         }
     }
 
@@ -146,7 +162,7 @@ impl Combiner {
             return None;
         }
         let v = match self {
-            Combiner::Add => 0.0,
+            Combiner::Add | Combiner::Sub => 0.0,
             Combiner::Mul => 1.0,
             Combiner::Max => f64::NEG_INFINITY,
             Combiner::Min => f64::INFINITY,
@@ -177,12 +193,14 @@ pub struct RFactorPlan {
     pub write_back_predicate: Expr,
 }
 
-/// Recognises `out[S] = out[S] ⊕ e` (either operand order) with `e` not reading `out`.
+/// Recognises `out[S] = out[S] ⊕ e` (either operand order but `out − e`'s)
+/// with `e` not reading `out`.
 fn match_update(block: &Block) -> Option<(Combiner, Expr)> {
     let body = &block.body;
     let Expr::Binary(op, a, b) = &body.value else { return None };
     let combiner = match op {
         BinOp::Add => Combiner::Add,
+        BinOp::Sub => Combiner::Sub,
         BinOp::Mul => Combiner::Mul,
         BinOp::Max => Combiner::Max,
         BinOp::Min => Combiner::Min,
@@ -192,7 +210,7 @@ fn match_update(block: &Block) -> Option<(Combiner, Expr)> {
     let reads_out = |e: &Expr| e.loads().iter().any(|l| l.buffer == body.buffer);
     if is_self(a) && !reads_out(b) {
         Some((combiner, (**b).clone()))
-    } else if is_self(b) && !reads_out(a) {
+    } else if is_self(b) && !reads_out(a) && combiner != Combiner::Sub {
         Some((combiner, (**a).clone()))
     } else {
         None
@@ -521,7 +539,7 @@ pub fn apply_rfactor(func: &PrimFunc, plan: &RFactorPlan) -> (PrimFunc, String) 
             body: Store {
                 buffer: b.body.buffer.clone(),
                 indices: b.body.indices.clone(),
-                value: plan.combiner.combine(
+                value: plan.combiner.merge(
                     self_load,
                     Expr::Load(Load { buffer: rf_buf.clone(), dtype: out.dtype, indices: wb_rf_idx }),
                 ),
