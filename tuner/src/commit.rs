@@ -9,7 +9,9 @@
 //!   CPUs of other classes run) is written too when the file has none yet,
 //!   only a hand-written one, or one tuned earlier on this CPU class (a
 //!   retuning supersedes it: the code generator or the space may have
-//!   changed since); a generic entry tuned on another CPU class stays;
+//!   changed since); a generic entry tuned on another CPU class stays, and
+//!   so does the generic entry when the new trace shares its divisions with
+//!   the divider (`kiln.divider`: the most CPU-specific choice a trace makes);
 //! - the entries of the other targets are kept;
 //! - the entry already there for this ISA (hand-written or tuned) is timed
 //!   in the same final round as the winner; a tuned one is kept unless the
@@ -154,7 +156,10 @@ pub fn commit_best(
         }),
         note: (threads > 1).then(|| format!("tuned for {threads} threads")),
     };
-    if target.cpu.is_some() && writes_generic(file.entry(&target.generic()), &machine.cpu_class) {
+    if target.cpu.is_some()
+        && !uses_the_divider(&entry.trace)
+        && writes_generic(file.entry(&target.generic()), &machine.cpu_class)
+    {
         file.targets.insert(target.generic().key(), entry.clone());
     }
     file.targets.insert(target.key(), entry);
@@ -175,6 +180,19 @@ fn writes_generic(generic: Option<&TargetEntry>, class: &str) -> bool {
         Some(c) => c == class,
         None => p.cpu == crate::machine::cpu_model(),
     }
+}
+
+/// Whether `trace` sends divisions to the divider (a lane loop annotated
+/// `kiln.divider`, `kiln_ir::codegen::DIVIDER`): such a trace is written for
+/// its CPU class only, never as the generic entry, since the divider's speed
+/// is what varies most between CPUs (Zen 4 divides 16 lanes in 6 cycles,
+/// Intel's 512-bit divider takes 10–16): CPUs of other classes keep the
+/// generic entry, or the default schedule (every vector by FMAs).
+fn uses_the_divider(trace: &kiln_ir::trace::Trace) -> bool {
+    trace.insts.iter().any(|i| {
+        i.kind == kiln_ir::trace::InstKind::Annotate
+            && i.get("ann_key").and_then(|a| a.as_str()) == Some(kiln_ir::codegen::DIVIDER)
+    })
 }
 
 fn round3(x: f64) -> f64 {
@@ -198,6 +216,22 @@ mod tests {
             cache_kib: None,
         };
         TargetEntry { trace: Default::default(), latency_us: None, gflops: None, tuned: Some(p), note: None }
+    }
+
+    #[test]
+    fn a_trace_that_uses_the_divider_is_recognised() {
+        let with = |ann: &str| {
+            let text = format!(
+                "b0 = sch.get_block(name=\"norm\", func_name=\"main\")
+l1, l2 = sch.get_loops(block=b0)
+l3, l4 = sch.split(loop=l2, factors=[None, 32], preserve_unit_iters=True)
+sch.vectorize(loop=l4){ann}"
+            );
+            kiln_ir::trace::parse_trace_str(&text).unwrap()
+        };
+        assert!(uses_the_divider(&with("\nsch.annotate(block_or_loop=l4, ann_key=\"kiln.divider\", ann_val=2)")));
+        assert!(!uses_the_divider(&with("\nsch.annotate(block_or_loop=l4, ann_key=\"other\", ann_val=2)")));
+        assert!(!uses_the_divider(&with("")));
     }
 
     #[test]
