@@ -308,14 +308,17 @@ fn fixed_analyzer(func: &PrimFunc, loop_: &str) -> Analyzer {
 /// reduction with init; 4. it is the only writer of its buffer; 5. it stores at
 /// `v + c` with distinct spatial iteration variables (or constants); 6. it has
 /// a consumer; 7. some consumer is under `loop_`, and every other runs after
-/// the outermost loop around `loop_` that does not enclose the block; 8. no
+/// the outermost loop around `loop_` that does not enclose the block, or,
+/// inside a loop around `loop_`, after the subtree of the innermost such
+/// loop that holds `loop_`; 8. no
 /// consumer runs before the block; 9. no block from the block's place to the
 /// end of that outermost loop writes a buffer the block reads; 10. `index` is
 /// -1, -2 or a legal position; 11. every access of the consumers under
 /// `loop_` to the buffer is affine in the loops below `loop_`; 12. with a
 /// consumer after the nest, the nest computes the block's whole output (every
 /// axis covered over the loops around `loop_`) and the block has no predicate
-/// of its own.
+/// of its own; with a consumer after it inside a shared loop, one iteration
+/// of that loop computes all that the consumer reads in it.
 pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -> Result<LocationPlan, ComputeAtError> {
     let br = func.block(block).expect("live block");
     let b = || block.to_string();
@@ -357,8 +360,29 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     let chain = loop_chain(func, loop_).expect("live loop");
     let apart = outermost_loop_apart(func, block, &chain).expect("the loop does not enclose the block");
     let (_, end) = loop_block_span(func, &apart).expect("the loop holds the consumers");
-    if let Some(c) = later.iter().find(|c| block_position(func, c).unwrap() <= end) {
-        return Err(ComputeAtError::ConsumerNotUnderLoop { block: b(), loop_: loop_.into(), consumer: c.clone() });
+    // A later consumer comes after the nest: after the outermost loop apart
+    // (it then reads the whole output, checked below), or, when it shares
+    // loops of the chain (softmax's normalization after the row sum, both in
+    // the row loop), after the subtree of the innermost one it shares (it then
+    // reads what one iteration of that loop computes: `shared`).
+    let mut shared: Vec<(String, String)> = Vec::new();
+    let mut whole: Vec<String> = Vec::new();
+    for c in &later {
+        let at = block_position(func, c).unwrap();
+        let last = match chain.iter().rposition(|l| loop_encloses(func, l, c)) {
+            Some(k) => {
+                shared.push((c.clone(), chain[k].clone()));
+                // `loop_` does not enclose `c`: the chain goes on below `chain[k]`.
+                loop_block_span(func, &chain[k + 1]).expect("the loop holds the consumers").1
+            }
+            None => {
+                whole.push(c.clone());
+                end
+            }
+        };
+        if at <= last {
+            return Err(ComputeAtError::ConsumerNotUnderLoop { block: b(), loop_: loop_.into(), consumer: c.clone() });
+        }
     }
     if let Some((writer, buffer)) = first_writer_of(func, pos + 1..=end, &block_read_buffers(&br.block)) {
         return Err(ComputeAtError::InputOverwritten { block: b(), buffer, writer });
@@ -379,7 +403,16 @@ pub fn check_compute_at(func: &PrimFunc, block: &str, loop_: &str, index: i64) -
     let predicate =
         predicate_on_iter_vars(func, br).ok_or_else(|| ComputeAtError::PredicateNotCarried { block: b() })?;
     let axes = plan_axes(&br.block, &pins, &region, &an);
-    if let Some(c) = later.first() {
+    for (c, at) in &shared {
+        if !covers_in_iteration(func, (&chain, at), (c, &buffer), (&pins, &axes), &an) {
+            return Err(ComputeAtError::LaterConsumerNotCovered {
+                block: b(),
+                loop_: loop_.into(),
+                consumer: c.clone(),
+            });
+        }
+    }
+    if let Some(c) = whole.first() {
         // The whole domain: a predicate (other than the guards of the new
         // nest) could leave elements out, so there must be none.
         let whole = br.block.iter_vars.iter().zip(&axes).all(|(iv, ax)| covers(&an, ax, iv.extent));
@@ -509,31 +542,82 @@ pub fn check_reverse_compute_at(
 /// by increasing coefficient, each must step by at most what the earlier ones
 /// (and the extent) already cover, so the union has no gaps.
 fn covers(an: &Analyzer, ax: &AxisPlan, domain: i64) -> bool {
-    let (mut lo, mut hi) = (ax.min.constant, ax.min.constant);
+    span(an, &ax.min.terms, ax.min.constant, ax.extent).is_some_and(|(lo, end)| lo <= 0 && end >= domain)
+}
+
+/// The values `constant + Σ c·atom + 0..extent` take as the atoms range over
+/// what `an` knows, when they form one run without gaps: `(first, end)`.
+fn span(an: &Analyzer, terms: &[(Expr, i64)], constant: i64, extent: i64) -> Option<(i64, i64)> {
+    let (mut lo, mut hi) = (constant, constant);
     let mut steps = Vec::new();
     let mut seen: Vec<Var> = Vec::new();
-    for (atom, c) in &ax.min.terms {
+    for (atom, c) in terms {
         let vars = atom.vars();
         if matches!(atom, Expr::Binary(BinOp::Mul, ..)) || vars.iter().any(|v| seen.contains(v)) {
-            return false;
+            return None;
         }
         seen.extend(vars);
-        let Some((a, b)) = an.range(atom) else { return false };
+        let (a, b) = an.range(atom)?;
         lo += (c * a).min(c * b);
         hi += (c * a).max(c * b);
         steps.push((c.abs(), b - a));
     }
     steps.sort();
-    let mut reach = ax.extent;
+    let mut reach = extent;
     for (c, span) in steps {
         if span > 0 {
             if c > reach {
-                return false;
+                return None;
             }
             reach += c * span;
         }
     }
-    lo <= 0 && hi + ax.extent >= domain
+    Some((lo, hi + extent))
+}
+
+/// Whether one iteration of loop `at` (of `chain`, the loops around the
+/// target loop) computes, over the loops of the chain below `at`, every
+/// element of `buffer` that consumer `c` (after that subtree, inside `at`)
+/// reads in the same iteration: per dimension, the planned range's terms in
+/// the loops at and above `at` are the consumer's, and its terms in the loops
+/// below `at` sweep one run that holds the consumer's range.
+fn covers_in_iteration(
+    func: &PrimFunc,
+    (chain, at): (&[String], &str),
+    (c, buffer): (&str, &std::sync::Arc<str>),
+    (pins, axes): (&Pins, &[AxisPlan]),
+    an: &Analyzer,
+) -> bool {
+    let below: Vec<&String> = chain.iter().skip_while(|l| l.as_str() != at).skip(1).collect();
+    let is_below = |v: &Var| below.iter().any(|l| l.as_str() == v.name());
+    let loads: Vec<_> =
+        block_loads(&func.block(c).unwrap().block).into_iter().filter(|l| l.buffer == *buffer).collect();
+    let accesses: Vec<_> = loads.iter().map(|l| (c, l.indices.as_slice())).collect();
+    let Ok((need, _)) = region_in_iteration(func, at, &accesses) else { return false };
+    let shape = &func.buffer(buffer).expect("live buffer").shape;
+    need.iter().zip(pins).zip(shape).all(|((need, pin), dim)| {
+        let (min, extent) = match pin {
+            Some((k, off)) => {
+                let mut min = axes[*k].min.clone();
+                min.constant += off;
+                (min, axes[*k].extent)
+            }
+            None => return false,
+        };
+        let (inner, outer): (Vec<_>, Vec<_>) =
+            min.terms.iter().cloned().partition(|(a, _)| a.vars().iter().any(is_below));
+        let mixed = inner.iter().any(|(a, _)| !a.vars().iter().all(is_below));
+        let want = need.min();
+        let same_outer = outer.len() == want.terms.len() && outer.iter().all(|t| want.terms.contains(t));
+        // The consumer reads inside the buffer (a predicate guards a region
+        // relaxed past its end): a range of constants is clipped to it.
+        let (first, end) = if want.terms.is_empty() {
+            (want.constant.max(0), (want.constant + need.extent()).min(*dim))
+        } else {
+            (want.constant, want.constant + need.extent())
+        };
+        !mixed && same_outer && span(an, &inner, min.constant, extent).is_some_and(|(lo, hi)| lo <= first && hi >= end)
+    })
 }
 
 #[cfg(test)]
