@@ -29,8 +29,11 @@
 //! (`sample_categorical` among 1, 8, 16, 32 that divide the loop; default: a
 //! cache line of elements, 16 for `f32` — on AVX2 8, unrolled, which the
 //! code generator transposes in registers: `codegen/transpose.rs`): that
-//! loop is split and its inner part moved just outside the lane loop. Otherwise nothing: the lane count
-//! comes from the target.
+//! loop is split and its inner part moved just outside the lane loop. When
+//! the block divides by a divisor the lanes share and its lane loop holds
+//! one vector of lockstep math: how many vectors the lane loop holds, one of
+//! which the divider divides (`divider.rs`). Otherwise nothing: the lane
+//! count comes from the target.
 
 use crate::ir::{BlockRealize, DataType, Expr, IterKind, PrimFunc, Var};
 use crate::schedule::{Factor, LoopRV, Schedule};
