@@ -295,12 +295,19 @@ impl Analyzer {
         if let Some(k) = s.as_const() {
             return Sum::constant(k.div_euclid(c));
         }
-        // floordiv(floordiv(x, a), c) == floordiv(x, a*c): one canonical form
-        // for the rows of a fused loop of three (`(f // 2) // 3` is `f // 6`).
-        if let ([(Expr::Binary(BinOp::FloorDiv, x, a), 1)], 0) = (s.terms.as_slice(), s.constant) {
-            if let Some(a) = a.as_int().filter(|a| *a > 0) {
-                return self.floordiv(self.linear(x), a * c);
-            }
+        // floordiv(floordiv(x, a) + n, c) == floordiv(x + a*n, a*c) for an
+        // integer n: one canonical form for the rows of a fused loop of three
+        // (`(f // 2) // 3` is `f // 6`, and split by the lanes `(8·f0 + f1)`,
+        // `(4·f0 + f1 // 2) // 3` is `(8·f0 + f1) // 6`).
+        let inner = s.terms.iter().position(|(t, k)| {
+            *k == 1 && matches!(t, Expr::Binary(BinOp::FloorDiv, _, a) if a.as_int().is_some_and(|a| a > 0))
+        });
+        if let Some(p) = inner {
+            let Expr::Binary(BinOp::FloorDiv, x, a) = &s.terms[p].0 else { unreachable!() };
+            let a = a.as_int().expect("checked");
+            let mut rest = s.clone();
+            rest.terms.remove(p);
+            return self.floordiv(rest.scale(a).add(&self.linear(x), 1), a * c);
         }
         if let Some((g, q, _)) = self.factor_out(&s, c) {
             // floordiv(g*q + r, c) with 0 <= r < g and g | c  ==  floordiv(q, c/g)
@@ -546,8 +553,14 @@ mod tests {
         // Three loops fused (`[.., 3, 2]` rows): (f // 2) // 3 is f // 6, and
         // row, column and element add up to f again.
         assert_eq!(show(&an.simplify(&f.clone().floordiv(2).floordiv(3))), "f // 6");
-        let e = f.clone().floordiv(6) * 6 + f.clone().floordiv(2).floormod(3) * 2 + f.floormod(2);
+        let e = f.clone().floordiv(6) * 6 + f.clone().floordiv(2).floormod(3) * 2 + f.clone().floormod(2);
         assert_eq!(show(&an.simplify(&e)), "f");
+        // ... and after the fused loop is split by the lanes (`f = 8·f0 + f1`).
+        let (f0, f1) = (Expr::var(&v("f0")), Expr::var(&v("f1")));
+        let split = f0.clone() * 8 + f1.clone();
+        assert_eq!(show(&an.simplify(&(f0.clone() * 4 + f1.clone().floordiv(2)).floordiv(3))), "(f0 * 8 + f1) // 6");
+        let e = split.clone().floordiv(6) * 6 + (f0 * 4 + f1.clone().floordiv(2)).floormod(3) * 2 + f1.floormod(2);
+        assert_eq!(show(&an.simplify(&e)), show(&an.simplify(&split)));
     }
 
     #[test]

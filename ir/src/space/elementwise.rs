@@ -175,7 +175,7 @@ pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Ve
 /// vector, each spatial and each the same dimension of every access that
 /// uses it — the access's trailing dimensions, in loop order, all but the
 /// outermost whole (`y[i, j]` and `x[i, j]` of `[f32; 1000, 5]`: `5·i + j`,
-/// one run of 5000; two loops at most). An access that uses none of them is
+/// one run of 5000; three loops at most, `[f32; n, 3, 2]`). An access that uses none of them is
 /// a broadcast; one that uses some in any other way (`bias[j]`) keeps the
 /// loops apart. With `true` when the outermost of them steps through the
 /// rows of a symbolic dimension (`[f32; n, 5]`): those rows must stay a loop
@@ -206,10 +206,11 @@ fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -
                 rows |= first == 0 && symbolic(buf);
                 trailing && !idx[..first].iter().any(|e| ivs.iter().any(|v| e.uses_var(v)))
             });
-        // (Two loops at most: the code generator's simplifier does not yet
-        // see three fused loops' row, column and element add up to a
-        // contiguous index.)
-        if !fits || (rows && k < 2) || k > 2 {
+        // (Three loops at most: the simplifier sees three fused loops' row,
+        // column and element add up to the run's index again, split by the
+        // lanes too — `(4·f0 + f1 // 2) // 3` is `(8·f0 + f1) // 6` — and was
+        // not taught more.)
+        if !fits || (rows && k < 2) || k > 3 {
             return (0, false);
         }
         extent *= r.extent;

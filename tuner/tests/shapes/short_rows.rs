@@ -1,10 +1,11 @@
 //! Rows shorter than a vector, whose default schedule fuses a row's loop
 //! with the rows' loop into one run (`ir/src/space/elementwise.rs`): SiLU of
 //! 300 rows of 5 (a math call in lockstep over the run), and a scale of
-//! 6×4×5 (the two inner loops fused, 20 elements); the same over a symbolic
-//! number of rows (`silu_n`, `affine_n`: the rows split by a lane loop's
-//! worth, whose part inside a step is fused with the row's elements; the
-//! last, partial step masked). `codegen_isas.rs` runs their generated code
+//! 6×4×5 (the two inner loops fused, 20 elements) and of 50×3×2 (all three
+//! fused: 6 elements a row); the same over a symbolic number of rows
+//! (`silu_n`, `affine_n`, `pairs_n` of `[n, 3, 2]`: the rows split by a lane
+//! loop's worth, whose part inside a step is fused with the row's elements;
+//! the last, partial step masked). `codegen_isas.rs` runs their generated code
 //! against the interpreter on every ISA, the symbolic ones at several `n`.
 
 use kiln::tensor_func;
@@ -54,6 +55,31 @@ tensor_func! {
             block("y") {
                 let (vi, vj) = axis::remap("SS", (i, j));
                 y[vi, vj] = x[vi, vj] * 3.0 - 1.0;
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn scale3(x: [f32; 50, 3, 2], y: &mut [f32; 50, 3, 2]) {
+        for (i, j, k) in grid(50, 3, 2) {
+            block("y") {
+                let (vi, vj, vk) = axis::remap("SSS", (i, j, k));
+                y[vi, vj, vk] = x[vi, vj, vk] * 3.0 + 1.0;
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn pairs_n(x: [f32; n, 3, 2], y: &mut [f32; n, 3, 2])
+    where
+        n: dim(1..=1000, tune = 11)
+    {
+        for (i, j, k) in grid(n, 3, 2) {
+            block("y") {
+                let (vi, vj, vk) = axis::remap("SSS", (i, j, k));
+                y[vi, vj, vk] = x[vi, vj, vk].abs() - 0.5;
             }
         }
     }
