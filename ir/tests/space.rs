@@ -489,11 +489,13 @@ fn the_divider_share_is_sampled_where_a_divisor_is_shared() {
         for seed in 0..40 {
             let Ok(sch) = sample(&func, &SpaceOptions::new(isa), seed) else { continue };
             let trace = sch.trace().to_string();
-            if let Some(at) = trace.find("ann_key=\"kiln.divider\", ann_val=") {
-                let d: i64 =
-                    trace[at + 32..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap();
+            // The normalization's lane loop: `d` vectors, annotated `d`.
+            let lane = sch.func().loops_of_block("norm").unwrap().last().copied().unwrap().clone();
+            if let Some(ann) = lane.annotations.get(kiln_ir::codegen::DIVIDER) {
+                let kiln_ir::ir::AnnValue::Int(d) = *ann else { panic!("{isa}: {ann:?}\n{trace}") };
                 let lanes = if isa == Isa::Avx512 { 16 } else { 8 };
-                assert!(trace.contains(&format!("factors=[None, {}]", d * lanes)), "{isa}:\n{trace}");
+                assert_eq!(lane.kind, kiln_ir::ir::ForKind::Vectorized, "{isa}:\n{trace}");
+                assert_eq!(lane.extent, d * lanes, "{isa}:\n{trace}");
                 seen.insert(d);
                 check(&func, sch.func(), &want);
             }
