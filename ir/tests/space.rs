@@ -348,7 +348,8 @@ fn a_transposed_read_gets_row_tiles() {
 /// Rows shorter than a vector (`[f32; 1000, 5]`): the default fuses the
 /// loops of a row's elements with the rows' loop into one run and
 /// vectorizes it (before: no vector at all); in three dimensions as few
-/// inner loops as make a vector, the outer loop parallel with threads; over
+/// inner loops as make a vector, and more while the run ends in a partial
+/// vector, one loop left outside and parallel with threads; over
 /// symbolic rows, a lane loop's worth of rows at a time. Not when an operand
 /// reads the row in another way (`b[j]`, a broadcast row). Results stay the
 /// interpreter's.
@@ -421,11 +422,73 @@ fn rows_shorter_than_a_vector_run_as_one_loop() {
             let trace = sch.trace().to_string();
             assert!(trace.contains(&format!("sch.split(loop=l1, factors=[None, {lanes}]")), "{isa}:\n{trace}");
             kiln_ir::space::check_program(sch.func(), isa).unwrap();
-            // `deep`: `j` and `k` fused (20 elements), `i` parallel with threads.
+            // `deep`: `j` and `k` fused (20 elements, a vector and a part),
+            // then `i` too (160, whole vectors); with threads `i` stays
+            // apart, parallel.
             let sch = default_trace(&deep, &opts).unwrap();
             let kinds = loop_kinds(sch.func(), "y");
-            assert_eq!(kinds.len(), 3, "{isa}:\n{}", sch.func());
+            assert_eq!(kinds.len(), if threads == 2 { 3 } else { 2 }, "{isa}:\n{}", sch.func());
             assert_eq!(kinds[0] == kiln_ir::ir::ForKind::Parallel, threads == 2, "{isa}:\n{}", sch.func());
+        }
+    }
+}
+
+/// Rows that end in a partial vector (`[.., 28, 28]`: 3 AVX2 vectors and 4
+/// lanes, a masked store per row) are fused with the loops outside them
+/// that every access reads as one run: `h, w` of a batch normalization (784
+/// elements, whole vectors), not `c`, which `s[c]` reads apart; rows of 20
+/// with their rows' loop (one loop, or the rows' loop kept parallel with
+/// threads). Rows of whole vectors keep their loops. Samples take the same
+/// loops. Results stay the interpreter's.
+#[test]
+fn rows_that_end_in_a_partial_vector_run_as_one_loop() {
+    let bn = kernel_in_file(
+        "tensor_func! {
+            pub fn bn(x: [f32; 2, 3, 28, 28], s: [f32; 3], b: [f32; 3], y: &mut [f32; 2, 3, 28, 28]) {
+                for (n, c, h, w) in grid(2, 3, 28, 28) {
+                    block(\"y\") {
+                        let (vn, vc, vh, vw) = axis::remap(\"SSSS\", (n, c, h, w));
+                        y[vn, vc, vh, vw] = (x[vn, vc, vh, vw] * s[vc] + b[vc]).max(0.0);
+                    }
+                }
+            }
+        }",
+    )
+    .func;
+    let rows = |cols: i64| {
+        kernel_in_file(&format!(
+            "tensor_func! {{
+                pub fn silu(x: [f32; 50, {cols}], y: &mut [f32; 50, {cols}]) {{
+                    for (i, j) in grid(50, {cols}) {{
+                        block(\"y\") {{
+                            let (vi, vj) = axis::remap(\"SS\", (i, j));
+                            y[vi, vj] = x[vi, vj] * x[vi, vj].sigmoid();
+                        }}
+                    }}
+                }}
+            }}"
+        ))
+        .func
+    };
+    let (rows20, rows32) = (rows(20), rows(32));
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        for threads in [1, 2] {
+            let opts = SpaceOptions::threads(isa, threads);
+            let sch = default_trace(&bn, &opts).unwrap();
+            let trace = sch.trace().to_string();
+            assert!(trace.contains("sch.fuse(l3, l4,"), "{isa}:\n{trace}");
+            assert_eq!(loop_kinds(sch.func(), "y").len(), 4, "{isa}:\n{}", sch.func());
+            check(&bn, sch.func(), &run_random(&bn, 3));
+            let sch = default_trace(&rows20, &opts).unwrap();
+            assert_eq!(sch.trace().to_string().contains("sch.fuse("), threads == 1, "{isa}:\n{}", sch.trace());
+            check(&rows20, sch.func(), &run_random(&rows20, 3));
+            let sch = default_trace(&rows32, &opts).unwrap();
+            assert!(!sch.trace().to_string().contains("sch.fuse("), "{isa}:\n{}", sch.trace());
+        }
+        for seed in 0..20 {
+            let sch = sample(&bn, &SpaceOptions::new(isa), seed).unwrap();
+            assert!(sch.trace().to_string().contains("sch.fuse(l3, l4,"), "{isa}:\n{}", sch.trace());
+            check(&bn, sch.func(), &run_random(&bn, 3));
         }
     }
 }

@@ -10,10 +10,17 @@
 //! loop) whose store is contiguous in its innermost loop, of a floating-point
 //! type, at least one vector long, on an ISA with vector lanes. Rows shorter
 //! than a vector (`[f32; 1000, 5]`) are fused with the loops outside them
-//! into one loop, when every access reads them as one run ([`short_rows`]),
+//! into one loop, when every access reads them as one run ([`fused_rows`]),
 //! and that loop is vectorized (SiLU of 1000×5 on Zen 4, family 25 model 17:
 //! 23.3 → 2.7 µs on AVX-512, 23.7 → 3.3 on AVX2, `tuner bench`); otherwise
-//! they stay scalar.
+//! they stay scalar. So are rows that end in a partial vector, where the
+//! accesses allow it (MetaSchedule fuses the innermost loops it vectorizes
+//! too): a batch normalization `x·s[c] + b[c]` then ReLU of `[8, 64, 28,
+//! 28]` ran a masked AVX2 store at the end of every row of 28, slower than
+//! the unscheduled loops that LLVM vectorizes (58.2 µs against 41.2); `h, w`
+//! fused, 784 elements in whole vectors: 34.0 (Zen 4, family 25 model 17,
+//! old and new tuner alternated in `tuner bench`); SiLU of `[2000, 20]`
+//! 31.9 → 16.5 µs on AVX-512, 39.1 → 22.6–25.3 on AVX2.
 //!
 //! **What it samples:** when the block calls a vector math function that
 //! the target computes several vectors at a time in lockstep (`exp`, `tanh`
@@ -35,13 +42,19 @@
 //! which the divider divides (`divider.rs`). Otherwise nothing: the lane
 //! count comes from the target.
 
-use crate::ir::{BlockRealize, DataType, Expr, IterKind, PrimFunc, Var};
+use crate::ir::{BlockRealize, DataType, Expr, IterKind, PrimFunc};
 use crate::schedule::{Factor, LoopRV, Schedule};
 use crate::target::Isa;
 
 use super::common::{choose, loop_handles, parallelize, rule_subject};
-use super::roles::{contiguous_iter, store_lane_iter, LoopRole};
+use super::roles::{contiguous_iter, one_run, store_lane_iter, LoopRole};
 use super::{Mode, SpaceError, SpaceOptions};
+
+/// The most loops one fused run steps through: the simplifier sees three
+/// fused loops' row, column and element add up to the run's index again,
+/// split by the lanes too — `(4·f0 + f1 // 2) // 3` is `(8·f0 + f1) // 6` —
+/// and was not taught more.
+const MAX_FUSED: usize = 3;
 
 /// The numbers of vectors a lane loop may hold in lockstep.
 const GROUPS: [i64; 3] = [1, 2, 4];
@@ -57,21 +70,30 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     }
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
+    let (k, rows) =
+        if last.extent % lanes == 0 { (0, false) } else { fused_rows(&f, &br, &roles, lanes, opts.threads) };
     if last.extent < lanes {
-        return fuse_short_rows(sch, &f, &br, &roles, &handles, opts, mode);
+        return fuse_short_rows(sch, &br, &roles, &handles, (k, rows), opts, mode);
     }
-    let mut group = lane_group(sch, &br.block.body.value, opts.isa, last.extent, mode)?;
+    let (lane_loop, extent) = if k >= 2 {
+        let run = &roles[roles.len() - k..];
+        let loops: Vec<LoopRV> = run.iter().map(|r| handles[&r.var]).collect();
+        (sch.fuse(&loops)?, run.iter().map(|r| r.extent).product())
+    } else {
+        (handles[&last.var], last.extent)
+    };
+    let mut group = lane_group(sch, &br.block.body.value, opts.isa, extent, mode)?;
     let mut share = 1;
     if group == 1 {
         let lane = &br.block.iter_vars[last.iter].var;
-        share = super::divider::share(sch, &f, &br.block.body.value, lane, (opts.isa, last.extent), mode)?;
+        share = super::divider::share(sch, &f, &br.block.body.value, lane, (opts.isa, extent), mode)?;
         group = share;
     }
-    let parts = sch.split(handles[&last.var], &[None, Some(Factor::Int(lanes * group))])?;
+    let parts = sch.split(lane_loop, &[None, Some(Factor::Int(lanes * group))])?;
     sch.vectorize(parts[1])?;
     super::divider::annotate(sch, parts[1], share)?;
-    let mut outer = roles.first().map(|r| handles[&r.var]);
-    if let Some(role) = transposed_read(&br, &roles, last.iter) {
+    let mut outer = roles.first().filter(|_| roles.len() > k).map(|r| handles[&r.var]);
+    if let Some(role) = transposed_read(&br, &roles, last.iter).filter(|_| k < 2) {
         let fit: Vec<i64> = ROW_TILES.into_iter().filter(|t| *t == 1 || role.extent % t == 0).collect();
         // In registers (AVX2, `f32`): as many rows as lanes; else a cache line.
         // (AVX-512 keeps its gathers: 8 rows transposed in registers as 16×8
@@ -111,19 +133,18 @@ fn lane_group(sch: &mut Schedule, value: &Expr, isa: Isa, extent: i64, mode: &mu
 }
 
 /// Rows shorter than a vector: one loop over the elements of as many rows
-/// as [`short_rows`] allows, split by the lanes and vectorized (nothing when
+/// as [`fused_rows`] allows, split by the lanes and vectorized (nothing when
 /// it allows none); with threads, the loop outside it parallel.
 fn fuse_short_rows(
     sch: &mut Schedule,
-    f: &PrimFunc,
     br: &BlockRealize,
     roles: &[LoopRole],
     handles: &std::collections::HashMap<String, LoopRV>,
+    (k, rows): (usize, bool),
     opts: &SpaceOptions,
     mode: &mut Mode,
 ) -> Result<(), SpaceError> {
     let lanes = opts.isa.lanes(br.block.body.value.dtype()) as i64;
-    let (k, rows) = short_rows(f, br, roles, lanes);
     if k < 2 {
         return Ok(());
     }
@@ -170,55 +191,40 @@ pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Ve
     Some((fit, default))
 }
 
-/// How many of the innermost `roles` (at least 2, else 0) one loop may run
-/// through when the innermost is shorter than `lanes`: as few as make a
-/// vector, each spatial and each the same dimension of every access that
-/// uses it — the access's trailing dimensions, in loop order, all but the
-/// outermost whole (`y[i, j]` and `x[i, j]` of `[f32; 1000, 5]`: `5·i + j`,
-/// one run of 5000; three loops at most, `[f32; n, 3, 2]`). An access that uses none of them is
-/// a broadcast; one that uses some in any other way (`bias[j]`) keeps the
-/// loops apart. With `true` when the outermost of them steps through the
+/// How many of the innermost `roles` (at least 2, else 0) one loop runs
+/// through when the innermost row leaves a partial vector: loops that every
+/// access reads as one run (`roles::one_run`: `y[i, j]` and `x[i, j]` of
+/// `[f32; 1000, 5]`, `5·i + j`, one run of 5000; a broadcast `s[c]` beside
+/// `x[n, c, h, w]` over `h, w`; not `bias[j]` beside `x[i, j]`), each
+/// spatial, [`MAX_FUSED`] at most. Rows shorter than a vector take as few as
+/// make a vector, and more while the run still ends in a partial vector (with
+/// threads, one loop stays outside, to be parallel): so `[.., 7, 7]` on AVX2
+/// fuses `c, h, w` when it can (`49·c`, and 49 is 6 vectors and one lane) and
+/// `[.., 28, 28]` fuses `h, w` (784: 98 vectors, where each row of 28 ended in
+/// a masked store). With `true` when the outermost of them steps through the
 /// rows of a symbolic dimension (`[f32; n, 5]`): those rows must stay a loop
 /// of their own (`codegen::symbolic`), so the caller fuses the inner part of
 /// a split of it (a lane loop's worth of rows), and stops there.
-fn short_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64) -> (usize, bool) {
-    let body = &br.block.body;
-    let mut accesses: Vec<(&str, &[Expr])> = vec![(&body.buffer, &body.indices)];
-    accesses.extend(body.value.loads().into_iter().map(|l| (&*l.buffer, l.indices.as_slice())));
-    let symbolic = |buf: &str| f.dims.iter().any(|d| d.buffers.iter().any(|b| b == buf));
-    let mut extent = 1;
-    for k in 1..=roles.len() {
-        let r = &roles[roles.len() - k];
-        let ivs: Vec<&Var> = roles[roles.len() - k..].iter().map(|r| &br.block.iter_vars[r.iter].var).collect();
-        let mut rows = false;
-        let fits = r.kind == IterKind::Spatial
-            && accesses.iter().all(|(buf, idx)| {
-                if !idx.iter().any(|e| ivs.iter().any(|v| e.uses_var(v))) {
-                    return true;
-                }
-                let (Some(shape), Some(first)) = (f.buffer(buf).map(|b| &b.shape), idx.len().checked_sub(k)) else {
-                    return false;
-                };
-                let trailing = ivs.iter().enumerate().all(|(t, v)| {
-                    let whole = t == 0 || shape[first + t] == roles[roles.len() - k + t].extent;
-                    matches!(&idx[first + t], Expr::Var(x) if x == *v) && whole
-                });
-                rows |= first == 0 && symbolic(buf);
-                trailing && !idx[..first].iter().any(|e| ivs.iter().any(|v| e.uses_var(v)))
-            });
-        // (Three loops at most: the simplifier sees three fused loops' row,
-        // column and element add up to the run's index again, split by the
-        // lanes too — `(4·f0 + f1 // 2) // 3` is `(8·f0 + f1) // 6` — and was
-        // not taught more.)
-        if !fits || (rows && k < 2) || k > 3 {
-            return (0, false);
+fn fused_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64, threads: usize) -> (usize, bool) {
+    let most = MAX_FUSED.min(roles.len() - usize::from(threads > 1));
+    let (mut extent, mut k) = (1, 0);
+    for j in 1..=roles.len().min(MAX_FUSED) {
+        let r = &roles[roles.len() - j];
+        let run = (r.kind == IterKind::Spatial).then(|| one_run(f, br, &roles[roles.len() - j..])).flatten();
+        match run {
+            Some(true) if k == 0 => return if j >= 2 { (j, true) } else { (0, false) },
+            Some(false) if extent < lanes || j <= most => {}
+            _ => break,
         }
         extent *= r.extent;
-        if rows || extent >= lanes {
-            return if k >= 2 { (k, rows) } else { (0, false) };
+        if j >= 2 && extent >= lanes {
+            k = j;
+            if extent % lanes == 0 {
+                break;
+            }
         }
     }
-    (0, false)
+    (k, false)
 }
 
 /// The row tiles of a transposed read: 1 (none) or rows of the store per

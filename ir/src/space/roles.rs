@@ -102,3 +102,39 @@ pub fn strided_lane_operand(func: &PrimFunc, br: &BlockRealize, lane: usize) -> 
             && contiguous_iter(br, &l.indices) != Some(lane)
     })
 }
+
+/// Whether every access of the block (the store and each load) reads the
+/// loops `run` (a suffix of the block's exclusive loops, innermost last) as
+/// one contiguous run, so that one loop may step through them: an access
+/// uses none of their variables (a broadcast), or uses them as its trailing
+/// dimensions in loop order, each a plain variable, every dimension but the
+/// outermost of the run as long as its loop (`x[i, h, w]` over `h, w` of
+/// `[.., 28, 28]`: `28·h + w`, one run of 784), and no other dimension uses
+/// them. `Some(true)` when the outermost of them steps through the first
+/// dimension of a buffer with a symbolic dimension (the rows of
+/// `[f32; n, 5]`: see `codegen::symbolic`), `Some(false)` otherwise, `None`
+/// when an access reads them in any other way (`bias[j]` beside `x[i, j]`).
+pub fn one_run(func: &PrimFunc, br: &BlockRealize, run: &[LoopRole]) -> Option<bool> {
+    let body = &br.block.body;
+    let mut accesses: Vec<(&str, &[Expr])> = vec![(&body.buffer, &body.indices)];
+    accesses.extend(body.value.loads().into_iter().map(|l| (&*l.buffer, l.indices.as_slice())));
+    let symbolic = |buf: &str| func.dims.iter().any(|d| d.buffers.iter().any(|b| b == buf));
+    let ivs: Vec<&Var> = run.iter().map(|r| &br.block.iter_vars[r.iter].var).collect();
+    let mut rows = false;
+    for (buf, idx) in accesses {
+        if !idx.iter().any(|e| ivs.iter().any(|v| e.uses_var(v))) {
+            continue;
+        }
+        let shape = &func.buffer(buf)?.shape;
+        let first = idx.len().checked_sub(run.len())?;
+        let trailing = ivs.iter().enumerate().all(|(t, v)| {
+            let whole = t == 0 || shape[first + t] == run[t].extent;
+            matches!(&idx[first + t], Expr::Var(x) if x == *v) && whole
+        });
+        if !trailing || idx[..first].iter().any(|e| ivs.iter().any(|v| e.uses_var(v))) {
+            return None;
+        }
+        rows |= first == 0 && symbolic(buf);
+    }
+    Some(rows)
+}

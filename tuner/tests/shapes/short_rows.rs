@@ -5,8 +5,12 @@
 //! fused: 6 elements a row); the same over a symbolic number of rows
 //! (`silu_n`, `affine_n`, `pairs_n` of `[n, 3, 2]`: the rows split by a lane
 //! loop's worth, whose part inside a step is fused with the row's elements;
-//! the last, partial step masked). `codegen_isas.rs` runs their generated code
-//! against the interpreter on every ISA, the symbolic ones at several `n`.
+//! the last, partial step masked). Rows that end in a partial vector are
+//! fused too: a batch normalization of 28×28 maps (`h, w` fused, 784
+//! elements; `c` kept apart by `s[c]`), SiLU of rows of 20 (one run of 600),
+//! a ReLU of 7×7 maps (`c, h, w` fused, 245). `codegen_isas.rs` runs their
+//! generated code against the interpreter on every ISA, the symbolic ones at
+//! several `n`.
 
 use kiln::tensor_func;
 
@@ -80,6 +84,39 @@ tensor_func! {
             block("y") {
                 let (vi, vj, vk) = axis::remap("SSS", (i, j, k));
                 y[vi, vj, vk] = x[vi, vj, vk].abs() - 0.5;
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn bn_maps(x: [f32; 2, 3, 28, 28], s: [f32; 3], b: [f32; 3], y: &mut [f32; 2, 3, 28, 28]) {
+        for (n, c, h, w) in grid(2, 3, 28, 28) {
+            block("y") {
+                let (vn, vc, vh, vw) = axis::remap("SSSS", (n, c, h, w));
+                y[vn, vc, vh, vw] = (x[vn, vc, vh, vw] * s[vc] + b[vc]).max(0.0);
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn silu20(x: [f32; 30, 20], y: &mut [f32; 30, 20]) {
+        for (i, j) in grid(30, 20) {
+            block("y") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                y[vi, vj] = x[vi, vj] * x[vi, vj].sigmoid();
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn relu_maps(x: [f32; 2, 5, 7, 7], r: [f32; 2, 5, 7, 7], y: &mut [f32; 2, 5, 7, 7]) {
+        for (n, c, h, w) in grid(2, 5, 7, 7) {
+            block("y") {
+                let (vn, vc, vh, vw) = axis::remap("SSSS", (n, c, h, w));
+                y[vn, vc, vh, vw] = (x[vn, vc, vh, vw] + r[vn, vc, vh, vw]).max(0.0);
             }
         }
     }
