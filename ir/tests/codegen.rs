@@ -276,6 +276,34 @@ fn rows_of_any_length_vectorize_under_a_symbolic_dimension() {
     }
 }
 
+/// A per-column input read along a fused run of rows shorter than a vector
+/// (`s[c]`, `b[c]` of an RGB image, `[.., 7, 3]`): each vector's lanes are one
+/// unaligned load from a table of the input repeated (`periodic.rs`), built
+/// once at the top of the function — `p + lanes − 1` elements, the load at
+/// the run's index modulo `p` — not a scalar loop.
+#[test]
+fn a_column_input_along_a_fused_run_loads_from_its_table() {
+    let src = include_str!("../../tuner/tests/shapes/short_rows.rs");
+    let f = kiln_ir::parse::find_kernels_in_file(src)
+        .unwrap()
+        .into_iter()
+        .map(|k| k.unwrap().func)
+        .find(|f| f.name == "rgb_silu")
+        .unwrap();
+    for (isa, lanes, len) in [(Isa::Avx2, 8, 10), (Isa::Avx512, 16, 18)] {
+        let c = code(&f, isa);
+        let flat: String = c.split_whitespace().collect();
+        for input in ["s", "b"] {
+            let decl = format!("let__kiln_tab_{input}_{lanes}:[f32;{len}]=::core::array::from_fn(|__kiln_m|unsafe{{*{input}.add(__kiln_m%3)}});");
+            assert!(flat.contains(&decl), "{isa:?}: {decl}\n{c}");
+            assert!(flat.contains(&format!("__kiln_tab_{input}_{lanes}.as_ptr().offset(")), "{isa:?}\n{c}");
+        }
+        // Declared once, before the loops.
+        assert!(flat.find("from_fn").unwrap() < flat.find("for").unwrap(), "{isa:?}\n{c}");
+        assert_eq!(vectorization_report(&default_schedule(&f, isa), isa), vec![], "{isa:?}");
+    }
+}
+
 /// A lane loop of four vectors that calls `exp` (softmax's default on AVX2)
 /// runs its copies in lockstep: every copy's argument first, one call of the
 /// lockstep form, then the stores; the last, partial group of a row of 1000

@@ -350,9 +350,10 @@ fn a_transposed_read_gets_row_tiles() {
 /// vectorizes it (before: no vector at all); in three dimensions as few
 /// inner loops as make a vector, and more while the run ends in a partial
 /// vector, one loop left outside and parallel with threads; over
-/// symbolic rows, a lane loop's worth of rows at a time. Not when an operand
-/// reads the row in another way (`b[j]`, a broadcast row). Results stay the
-/// interpreter's.
+/// symbolic rows, a lane loop's worth of rows at a time. A broadcast row of
+/// an input (`b[j]`) is read periodically along the run (from a table,
+/// `codegen/periodic.rs`); a row of another shape (`b[j, 0]` of `[5, 1]`)
+/// or of a temporary keeps the loops apart. Results stay the interpreter's.
 #[test]
 fn rows_shorter_than_a_vector_run_as_one_loop() {
     let kernel = |sig: &str, grid: &str, idx: &str, value: &str| {
@@ -390,6 +391,12 @@ fn rows_shorter_than_a_vector_run_as_one_loop() {
         "i, j",
         "y[vi, vj] = x[vi, vj] + b[vj];",
     );
+    let column = kernel(
+        "x: [f32; 1000, 5], b: [f32; 5, 1], y: &mut [f32; 1000, 5]",
+        "1000, 5",
+        "i, j",
+        "y[vi, vj] = x[vi, vj] + b[vj, 0];",
+    );
     let sym = kiln_ir::parse::find_kernels_in_file(
         "tensor_func! {
             pub fn f(x: [f32; n, 5], y: &mut [f32; n, 5]) where n: dim(1..=4096, tune = 64) {
@@ -409,7 +416,7 @@ fn rows_shorter_than_a_vector_run_as_one_loop() {
     for isa in [Isa::Avx2, Isa::Avx512] {
         for threads in [1, 2] {
             let opts = SpaceOptions::threads(isa, threads);
-            for (f, fused) in [(&silu, true), (&deep, true), (&bias, false), (&sym, true)] {
+            for (f, fused) in [(&silu, true), (&deep, true), (&bias, true), (&column, false), (&sym, true)] {
                 let sch = default_trace(f, &opts).unwrap();
                 let trace = sch.trace().to_string();
                 assert_eq!(trace.contains("sch.fuse(") && trace.contains("sch.vectorize("), fused, "{isa}:\n{trace}");

@@ -178,6 +178,9 @@ pub(crate) struct Emitter {
     /// hoisted out of them (`fast_math::Hoist`), and how many were.
     pub hoist: std::cell::RefCell<super::fast_math::Hoist>,
     pub hoisted: std::cell::Cell<usize>,
+    /// The tables of the inputs read periodically along the lanes
+    /// (`periodic.rs`), declared at the top of the function.
+    pub(crate) tables: super::periodic::Tables,
     /// The temporaries declared once at the top of the function or of a
     /// parallel loop's body instead of at every iteration of the serial loop
     /// they sit in (`Emitter::alloc`), innermost frame last.
@@ -208,6 +211,7 @@ impl Emitter {
             fast_math: false,
             hoist: Default::default(),
             hoisted: Default::default(),
+            tables: Default::default(),
             temps: Vec::new(),
             transposed: None,
         }
@@ -241,7 +245,8 @@ impl Emitter {
         let body = self.stmts(&f.body, &mut env);
         let decls = self.close_temps();
         let align = self.frame_alignment();
-        quote!(#align #decls #body)
+        let tables = self.tables.decls();
+        quote!(#align #tables #decls #body)
     }
 
     /// Statements that make the function (or closure) they open keep its stack

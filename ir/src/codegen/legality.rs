@@ -283,6 +283,10 @@ pub(crate) fn check_blocks(blocks: &[LBlock], x: &Var, env: &Env) -> Result<(), 
                     return Err(ScalarReason::NotInBounds { lane: lane(), block: block(), access });
                 }
                 let idx = resolve(b, &l.indices[0], env);
+                if super::periodic::periodic(&an, &idx, x, &l.buffer, env).is_some() {
+                    // An input, read from its table (`periodic.rs`).
+                    continue;
+                }
                 if linear_in(&an, &idx, x).is_none() {
                     let access = access_text(&l.buffer, &l.indices[0]);
                     return Err(ScalarReason::LoadNotLinear { lane: lane(), block: block(), access });

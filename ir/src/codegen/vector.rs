@@ -438,6 +438,14 @@ fn temp_lane_accesses(
 }
 
 /// The offset of the first lane and the lane stride of an access.
+/// A load of an input read periodically along the lanes (`periodic.rs`):
+/// the index of lane 0 (before `% p`) and the period `p`.
+fn periodic_load(em: &Emitter, b: &LBlock, l: &crate::ir::Load, ctx: &Ctx, env: &Env) -> Option<(Expr, i64)> {
+    let idx = em.resolve(b, &l.indices[0], env);
+    let (a, p) = super::periodic::periodic(&env.analyzer(), &idx, &ctx.x, &l.buffer, env)?;
+    Some((env.analyzer().simplify(&(a + ctx.xbase.clone())), p))
+}
+
 fn lane_access(em: &Emitter, b: &LBlock, index: &Expr, ctx: &Ctx, env: &Env) -> (TokenStream, i64, Expr) {
     let idx = em.resolve(b, index, env);
     let an = env.analyzer();
@@ -566,6 +574,10 @@ fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
         }
     }
     Ok(match e {
+        Expr::Load(l) if periodic_load(em, b, l, ctx, env).is_some() => {
+            let (base, p) = periodic_load(em, b, l, ctx, env).unwrap();
+            V::Vec(ctx.ops.loadu(dt, super::periodic::lanes_ptr(em, &l.buffer, (&base, p), ctx.lanes, dt, env)))
+        }
         Expr::Load(l) => {
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             if stride == 1 {

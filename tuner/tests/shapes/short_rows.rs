@@ -8,7 +8,10 @@
 //! the last, partial step masked). Rows that end in a partial vector are
 //! fused too: a batch normalization of 28×28 maps (`h, w` fused, 784
 //! elements; `c` kept apart by `s[c]`), SiLU of rows of 20 (one run of 600),
-//! a ReLU of 7×7 maps (`c, h, w` fused, 245). `codegen_isas.rs` runs their
+//! a ReLU of 7×7 maps (`c, h, w` fused, 245). A per-column input read along
+//! the run (`s[c]` of an RGB image) comes from a table of it repeated
+//! (`ir/src/codegen/periodic.rs`): `rgb_silu` (`h, w, c` fused), `bias_rows`
+//! (period 5), `rgb_n` (symbolic rows). `codegen_isas.rs` runs their
 //! generated code against the interpreter on every ISA, the symbolic ones at
 //! several `n`.
 
@@ -117,6 +120,42 @@ tensor_func! {
             block("y") {
                 let (vn, vc, vh, vw) = axis::remap("SSSS", (n, c, h, w));
                 y[vn, vc, vh, vw] = (x[vn, vc, vh, vw] + r[vn, vc, vh, vw]).max(0.0);
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn rgb_silu(x: [f32; 20, 7, 3], s: [f32; 3], b: [f32; 3], y: &mut [f32; 20, 7, 3]) {
+        for (h, w, c) in grid(20, 7, 3) {
+            block("y") {
+                let (vh, vw, vc) = axis::remap("SSS", (h, w, c));
+                y[vh, vw, vc] = (x[vh, vw, vc] * s[vc] + b[vc]).sigmoid() * x[vh, vw, vc];
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn bias_rows(x: [f32; 300, 5], b: [f32; 5], y: &mut [f32; 300, 5]) {
+        for (i, j) in grid(300, 5) {
+            block("y") {
+                let (vi, vj) = axis::remap("SS", (i, j));
+                y[vi, vj] = x[vi, vj] + b[vj];
+            }
+        }
+    }
+}
+
+tensor_func! {
+    pub fn rgb_n(x: [f32; n, 3], m: [f32; 3], s: [f32; 3], y: &mut [f32; n, 3])
+    where
+        n: dim(1..=1000, tune = 37)
+    {
+        for (i, c) in grid(n, 3) {
+            block("y") {
+                let (vi, vc) = axis::remap("SS", (i, c));
+                y[vi, vc] = (x[vi, vc] - m[vc]) / s[vc];
             }
         }
     }
