@@ -445,7 +445,9 @@ fn rows_shorter_than_a_vector_run_as_one_loop() {
 /// that every access reads as one run: `h, w` of a batch normalization (784
 /// elements, whole vectors), not `c`, which `s[c]` reads apart; rows of 20
 /// with their rows' loop (one loop, or the rows' loop kept parallel with
-/// threads). Rows of whole vectors keep their loops. Samples take the same
+/// threads), also with a bias of 20 read along the run (from a table, not
+/// with a bias of 100: longer than `MAX_PERIOD`, so its table would be
+/// long). Rows of whole vectors keep their loops. Samples take the same
 /// loops. Results stay the interpreter's.
 #[test]
 fn rows_that_end_in_a_partial_vector_run_as_one_loop() {
@@ -478,6 +480,22 @@ fn rows_that_end_in_a_partial_vector_run_as_one_loop() {
         .func
     };
     let (rows20, rows32) = (rows(20), rows(32));
+    let bias = |cols: i64| {
+        kernel_in_file(&format!(
+            "tensor_func! {{
+                pub fn bias(x: [f32; 50, {cols}], b: [f32; {cols}], y: &mut [f32; 50, {cols}]) {{
+                    for (i, j) in grid(50, {cols}) {{
+                        block(\"y\") {{
+                            let (vi, vj) = axis::remap(\"SS\", (i, j));
+                            y[vi, vj] = x[vi, vj] + b[vj];
+                        }}
+                    }}
+                }}
+            }}"
+        ))
+        .func
+    };
+    let (bias20, bias100) = (bias(20), bias(100));
     for isa in [Isa::Avx2, Isa::Avx512] {
         for threads in [1, 2] {
             let opts = SpaceOptions::threads(isa, threads);
@@ -490,6 +508,11 @@ fn rows_that_end_in_a_partial_vector_run_as_one_loop() {
             assert_eq!(sch.trace().to_string().contains("sch.fuse("), threads == 1, "{isa}:\n{}", sch.trace());
             check(&rows20, sch.func(), &run_random(&rows20, 3));
             let sch = default_trace(&rows32, &opts).unwrap();
+            assert!(!sch.trace().to_string().contains("sch.fuse("), "{isa}:\n{}", sch.trace());
+            let sch = default_trace(&bias20, &opts).unwrap();
+            assert_eq!(sch.trace().to_string().contains("sch.fuse("), threads == 1, "{isa}:\n{}", sch.trace());
+            check(&bias20, sch.func(), &run_random(&bias20, 3));
+            let sch = default_trace(&bias100, &opts).unwrap();
             assert!(!sch.trace().to_string().contains("sch.fuse("), "{isa}:\n{}", sch.trace());
         }
         for seed in 0..20 {

@@ -25,7 +25,7 @@ pub mod lir;
 mod lockstep;
 pub mod lower;
 mod packed;
-mod periodic;
+pub mod periodic;
 pub mod registers;
 pub mod symbolic;
 mod transpose;

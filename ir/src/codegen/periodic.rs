@@ -10,7 +10,9 @@
 //! vector of them, `t[(f₀ % p) ..]` for the vector starting at `f₀`: one
 //! unaligned load per vector. Only for an input parameter of one dimension
 //! whose whole length is the period (so nothing writes it while the kernel
-//! runs, and every `m % p` is in bounds).
+//! runs, and every `m % p` is in bounds), of at most [`MAX_PERIOD`]
+//! elements: the table lives on the stack, and a longer row of the input is
+//! read contiguously anyway.
 
 use std::cell::RefCell;
 
@@ -20,6 +22,10 @@ use quote::{format_ident, quote};
 use crate::ir::{Analyzer, BinOp, DataType, Expr, Var};
 
 use super::emit::{elem_type, ident, Env};
+
+/// The longest input read periodically (its table: `MAX_PERIOD + lanes − 1`
+/// elements on the stack).
+pub const MAX_PERIOD: i64 = 64;
 
 /// The tables a function's vector code loads from: `(buffer, period,
 /// lanes, element type)`, declared at the top of the function.
@@ -64,7 +70,7 @@ pub(crate) fn periodic(an: &Analyzer, idx: &Expr, x: &Var, buffer: &str, env: &E
     let Expr::Binary(BinOp::FloorMod, inner, p) = idx else { return None };
     let Expr::Int(p) = **p else { return None };
     let info = env.bufs.get(buffer)?;
-    if info.mutable || info.temp || info.rows.is_some() || info.size != p || p <= 1 {
+    if info.mutable || info.temp || info.rows.is_some() || info.size != p || !(2..=MAX_PERIOD).contains(&p) {
         return None;
     }
     let lin = an.linear(inner);

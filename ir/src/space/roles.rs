@@ -111,8 +111,9 @@ pub fn strided_lane_operand(func: &PrimFunc, br: &BlockRealize, lane: usize) -> 
 /// outermost of the run as long as its loop (`x[i, h, w]` over `h, w` of
 /// `[.., 28, 28]`: `28·h + w`, one run of 784), and no other dimension uses
 /// them. An input of one dimension read along the innermost loop only, over
-/// its whole length (`s[c]` beside `x[h, w, c]` over `w, c`), is periodic in
-/// the run: the code generator loads its lanes from a table of it repeated
+/// its whole length of at most `codegen::periodic::MAX_PERIOD` (`s[c]`
+/// beside `x[h, w, c]` over `w, c`), is periodic in the run: the code
+/// generator loads its lanes from a table of it repeated
 /// (`codegen/periodic.rs`). `Some(true)` when the outermost of them steps through the first
 /// dimension of a buffer with a symbolic dimension (the rows of
 /// `[f32; n, 5]`: see `codegen::symbolic`), `Some(false)` otherwise, `None`
@@ -131,7 +132,9 @@ pub fn one_run(func: &PrimFunc, br: &BlockRealize, run: &[LoopRole]) -> Option<b
         let shape = &func.buffer(buf)?.shape;
         let innermost = run.last().map(|r| &br.block.iter_vars[r.iter].var);
         let periodic = |v: &Var| func.is_input(buf) && shape.len() == 1 && Some(v) == innermost;
-        if run.len() >= 2 && matches!(idx, [Expr::Var(v)] if periodic(v)) && shape[0] == run[run.len() - 1].extent {
+        let period = run[run.len() - 1].extent;
+        let short = period <= crate::codegen::periodic::MAX_PERIOD;
+        if run.len() >= 2 && matches!(idx, [Expr::Var(v)] if periodic(v)) && shape[0] == period && short {
             continue;
         }
         let first = idx.len().checked_sub(run.len())?;
