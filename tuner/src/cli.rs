@@ -334,16 +334,18 @@ fn selected(ws: &Workspace, names: &[String]) -> Result<Vec<crate::task::Task>> 
 }
 
 fn show(ws: &Workspace, kernel: &str, isa: Option<&str>, trace: Option<&std::path::Path>) -> Result<()> {
-    let isa = match isa {
-        None => crate::machine::best_isa(),
-        Some(s) => crate::options::parse_isa(s)?,
-    };
     let task = tasks(ws, Some(kernel))?.remove(0);
     println!("{}", func_to_string(&task.func));
     // What `cargo build` emits for this ISA, and why.
     let sources = task.sources()?;
     let class = kiln::cpu::class();
     let keys: Vec<String> = sources.file.iter().flat_map(|f| f.targets.keys().cloned()).collect();
+    // By default the ISA this CPU's dispatch runs: its class's entry of the
+    // best ISA it has one of, else its best ISA.
+    let isa = match isa {
+        None => class_entry_isa(&keys, class, crate::machine::supports).unwrap_or_else(crate::machine::best_isa),
+        Some(s) => crate::options::parse_isa(s)?,
+    };
     for line in dispatch_lines(&keys, class, crate::machine::supports) {
         println!("{line}");
     }
@@ -385,15 +387,24 @@ pub fn dispatch_lines(keys: &[String], this_class: &str, runs_here: impl Fn(Isa)
     if keys.is_empty() {
         out.push("#   (no trace file: every CPU runs the default schedule of its best ISA)".into());
     }
+    // The dispatch (`ir/src/codegen/kernel.rs`) takes the class's entry of the
+    // best ISA the CPU runs, of any ISA, before a generic one: a class whose
+    // AVX2 entry won (`isa_choice.rs`) runs it on an AVX-512 CPU.
+    let class_isa = class_entry_isa(keys, this_class, &runs_here);
+    let best_generic = keys
+        .iter()
+        .filter_map(|k| Target::parse(k))
+        .filter(|t| t.cpu.is_none() && runs_here(t.isa))
+        .map(|t| t.isa)
+        .max();
     for key in keys {
         let who = match Target::parse(key) {
             Some(Target { isa, cpu: Some(c) }) => {
-                let here = if c == this_class && runs_here(isa) { " (this CPU)" } else { "" };
+                let here = if c == this_class && class_isa == Some(isa) { " (this CPU)" } else { "" };
                 format!("CPUs of class `{c}` that run {}{here}", isa.name())
             }
             Some(Target { isa, cpu: None }) => {
-                let mine = keys.iter().any(|k| *k == Target::cpu(isa, this_class).key());
-                let here = if mine || !runs_here(isa) { "" } else { ", this CPU among them" };
+                let here = if class_isa.is_none() && best_generic == Some(isa) { ", this CPU among them" } else { "" };
                 format!("other CPUs that run {} (no entry of their own class){here}", isa.name())
             }
             None => "no CPU (not a target key this kiln knows)".to_string(),
@@ -401,6 +412,17 @@ pub fn dispatch_lines(keys: &[String], this_class: &str, runs_here: impl Fn(Isa)
         out.push(format!("#   {key:<24} {who}"));
     }
     out
+}
+
+/// The ISA of the entry of class `class` that the dispatch runs on a CPU of
+/// that class: the best ISA the CPU runs (`runs_here`) among the class's
+/// entries (`None` when it has none it runs).
+pub fn class_entry_isa(keys: &[String], class: &str, runs_here: impl Fn(Isa) -> bool) -> Option<Isa> {
+    keys.iter()
+        .filter_map(|k| Target::parse(k))
+        .filter(|t| t.cpu.as_deref() == Some(class) && runs_here(t.isa))
+        .map(|t| t.isa)
+        .max()
 }
 
 /// One `// note:` line per loop of `func` marked vectorized that the code
@@ -429,6 +451,16 @@ mod tests {
         assert!(!all.contains("(this CPU)"), "{all}");
         assert!(lines.contains("riscv-v                  no CPU"), "{lines}");
         assert!(dispatch_lines(&[], "znver1", |_| true)[1].contains("no trace file"));
+        // A class whose AVX2 entry won runs it on an AVX-512 CPU (rmsnorm on
+        // `znver4`), not the generic AVX-512 entry.
+        let keys: Vec<String> =
+            ["x86_64-avx2", "x86_64-avx2@znver4", "x86_64-avx512"].iter().map(|s| s.to_string()).collect();
+        let won = dispatch_lines(&keys, "znver4", |_| true).join("\n");
+        assert!(won.contains("x86_64-avx2@znver4       CPUs of class `znver4` that run avx2 (this CPU)"), "{won}");
+        assert!(!won.contains("this CPU among them"), "{won}");
+        assert_eq!(class_entry_isa(&keys, "znver4", |_| true), Some(Isa::Avx2));
+        assert_eq!(class_entry_isa(&keys, "znver4", |isa| isa == Isa::Scalar), None);
+        assert_eq!(class_entry_isa(&keys, "znver1", |_| true), None);
     }
 
     #[test]
