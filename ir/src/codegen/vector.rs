@@ -437,7 +437,6 @@ fn temp_lane_accesses(
     })
 }
 
-/// The offset of the first lane and the lane stride of an access.
 /// A load of an input read periodically along the lanes (`periodic.rs`):
 /// the index of lane 0 (before `% p`) and the period `p`.
 fn periodic_load(em: &Emitter, b: &LBlock, l: &crate::ir::Load, ctx: &Ctx, env: &Env) -> Option<(Expr, i64)> {
@@ -446,6 +445,7 @@ fn periodic_load(em: &Emitter, b: &LBlock, l: &crate::ir::Load, ctx: &Ctx, env: 
     Some((env.analyzer().simplify(&(a + ctx.xbase.clone())), p))
 }
 
+/// The offset of the first lane and the lane stride of an access.
 fn lane_access(em: &Emitter, b: &LBlock, index: &Expr, ctx: &Ctx, env: &Env) -> (TokenStream, i64, Expr) {
     let idx = em.resolve(b, index, env);
     let an = env.analyzer();
@@ -573,11 +573,16 @@ fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
             return Ok(V::Vec(ctx.ops.binary(dt, BinOp::Mul, to_vec(ctx, a), to_vec(ctx, r)).ok_or_else(none)?));
         }
     }
+    // An input read periodically: one load from its table.
+    if let Some((l, (base, p))) = match e {
+        Expr::Load(l) => periodic_load(em, b, l, ctx, env).map(|bp| (l, bp)),
+        _ => None,
+    } {
+        return Ok(V::Vec(
+            ctx.ops.loadu(dt, super::periodic::lanes_ptr(em, &l.buffer, (&base, p), ctx.lanes, dt, env)),
+        ));
+    }
     Ok(match e {
-        Expr::Load(l) if periodic_load(em, b, l, ctx, env).is_some() => {
-            let (base, p) = periodic_load(em, b, l, ctx, env).unwrap();
-            V::Vec(ctx.ops.loadu(dt, super::periodic::lanes_ptr(em, &l.buffer, (&base, p), ctx.lanes, dt, env)))
-        }
         Expr::Load(l) => {
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             if stride == 1 {

@@ -112,31 +112,33 @@ pub fn strided_lane_operand(func: &PrimFunc, br: &BlockRealize, lane: usize) -> 
 /// `[.., 28, 28]`: `28·h + w`, one run of 784), and no other dimension uses
 /// them. An input of one dimension read along the innermost loop only, over
 /// its whole length of at most `codegen::periodic::MAX_PERIOD` (`s[c]`
-/// beside `x[h, w, c]` over `w, c`), is periodic in the run: the code
-/// generator loads its lanes from a table of it repeated
-/// (`codegen/periodic.rs`). `Some(true)` when the outermost of them steps through the first
-/// dimension of a buffer with a symbolic dimension (the rows of
-/// `[f32; n, 5]`: see `codegen::symbolic`), `Some(false)` otherwise, `None`
-/// when an access reads them in any other way (`bias[j]` beside `x[i, j]`).
+/// beside `x[h, w, c]` over `w, c`; `b[j]` beside `x[i, j]`), is periodic in
+/// the run: the code generator loads its lanes from a table of it repeated
+/// (`codegen/periodic.rs`). `Some(true)` when the outermost of them steps
+/// through the first dimension of a buffer with a symbolic dimension (the
+/// rows of `[f32; n, 5]`: see `codegen::symbolic`), `Some(false)` otherwise,
+/// `None` when an access reads them in any other way (`b[j, 0]` beside
+/// `x[i, j]`).
 pub fn one_run(func: &PrimFunc, br: &BlockRealize, run: &[LoopRole]) -> Option<bool> {
     let body = &br.block.body;
     let mut accesses: Vec<(&str, &[Expr])> = vec![(&body.buffer, &body.indices)];
     accesses.extend(body.value.loads().into_iter().map(|l| (&*l.buffer, l.indices.as_slice())));
     let symbolic = |buf: &str| func.dims.iter().any(|d| d.buffers.iter().any(|b| b == buf));
     let ivs: Vec<&Var> = run.iter().map(|r| &br.block.iter_vars[r.iter].var).collect();
+    let (innermost, period) = (*ivs.last()?, run.last()?.extent);
+    let periodic = |buf: &str, idx: &[Expr]| {
+        run.len() >= 2
+            && period <= crate::codegen::periodic::MAX_PERIOD
+            && func.is_input(buf)
+            && func.buffer(buf).is_some_and(|b| b.shape == [period])
+            && matches!(idx, [Expr::Var(v)] if v == innermost)
+    };
     let mut rows = false;
     for (buf, idx) in accesses {
-        if !idx.iter().any(|e| ivs.iter().any(|v| e.uses_var(v))) {
+        if !idx.iter().any(|e| ivs.iter().any(|v| e.uses_var(v))) || periodic(buf, idx) {
             continue;
         }
         let shape = &func.buffer(buf)?.shape;
-        let innermost = run.last().map(|r| &br.block.iter_vars[r.iter].var);
-        let periodic = |v: &Var| func.is_input(buf) && shape.len() == 1 && Some(v) == innermost;
-        let period = run[run.len() - 1].extent;
-        let short = period <= crate::codegen::periodic::MAX_PERIOD;
-        if run.len() >= 2 && matches!(idx, [Expr::Var(v)] if periodic(v)) && shape[0] == period && short {
-            continue;
-        }
         let first = idx.len().checked_sub(run.len())?;
         let trailing = ivs.iter().enumerate().all(|(t, v)| {
             let whole = t == 0 || shape[first + t] == run[t].extent;
