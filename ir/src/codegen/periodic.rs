@@ -40,7 +40,7 @@ impl Tables {
         if !t.iter().any(|(b, _, l, _)| b == buffer && *l == lanes) {
             t.push((buffer.to_string(), period, lanes, dt));
         }
-        format_ident!("__kiln_tab_{}_{}", buffer, lanes)
+        table_ident(buffer, lanes)
     }
 
     /// The declarations of the tables registered so far, which it forgets:
@@ -50,7 +50,7 @@ impl Tables {
         tables
             .into_iter()
             .map(|(buffer, period, lanes, dt)| {
-                let name = format_ident!("__kiln_tab_{}_{}", buffer, lanes);
+                let name = table_ident(&buffer, lanes);
                 let p = ident(&buffer);
                 let t = elem_type(dt);
                 let len = Literal::usize_unsuffixed(period as usize + lanes - 1);
@@ -61,6 +61,11 @@ impl Tables {
             })
             .collect()
     }
+}
+
+/// The name of the table of `buffer` for vectors of `lanes`.
+fn table_ident(buffer: &str, lanes: usize) -> Ident {
+    format_ident!("__kiln_tab_{}_{}", buffer, lanes)
 }
 
 /// When `idx` (a load's flat index, in loop variables) is `(a + x) % p` with

@@ -573,17 +573,13 @@ fn vnode(em: &Emitter, b: &LBlock, e: &Expr, ctx: &Ctx, env: &Env) -> Result<V, 
             return Ok(V::Vec(ctx.ops.binary(dt, BinOp::Mul, to_vec(ctx, a), to_vec(ctx, r)).ok_or_else(none)?));
         }
     }
-    // An input read periodically: one load from its table.
-    if let Some((l, (base, p))) = match e {
-        Expr::Load(l) => periodic_load(em, b, l, ctx, env).map(|bp| (l, bp)),
-        _ => None,
-    } {
-        return Ok(V::Vec(
-            ctx.ops.loadu(dt, super::periodic::lanes_ptr(em, &l.buffer, (&base, p), ctx.lanes, dt, env)),
-        ));
-    }
     Ok(match e {
         Expr::Load(l) => {
+            // An input read periodically: one load from its table.
+            if let Some((base, p)) = periodic_load(em, b, l, ctx, env) {
+                let ptr = super::periodic::lanes_ptr(em, &l.buffer, (&base, p), ctx.lanes, dt, env);
+                return Ok(V::Vec(ctx.ops.loadu(dt, ptr)));
+            }
             let (off, stride, base) = lane_access(em, b, &l.indices[0], ctx, env);
             if stride == 1 {
                 let off_expr = off.clone();

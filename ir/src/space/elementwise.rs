@@ -74,8 +74,7 @@ pub(super) fn apply(sch: &mut Schedule, block: &str, opts: &SpaceOptions, mode: 
     }
     let b = sch.get_block(block)?;
     let handles = loop_handles(sch, b)?;
-    let (k, rows) =
-        if last.extent % lanes == 0 { (0, false) } else { fused_rows(&f, &br, &roles, lanes, opts.threads) };
+    let (k, rows) = fused_rows(&f, &br, &roles, lanes, opts.threads);
     if last.extent < lanes {
         return fuse_short_rows(sch, &br, &roles, &handles, (k, rows), opts, mode);
     }
@@ -199,7 +198,7 @@ pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Ve
 /// through when the innermost row leaves a partial vector: loops that every
 /// access reads as one run (`roles::one_run`: `y[i, j]` and `x[i, j]` of
 /// `[f32; 1000, 5]`, `5·i + j`, one run of 5000; a broadcast `s[c]` beside
-/// `x[n, c, h, w]` over `h, w`; not `bias[j]` beside `x[i, j]`), each
+/// `x[n, c, h, w]` over `h, w`; not `b[j, 0]` beside `x[i, j]`), each
 /// spatial, [`MAX_FUSED`] at most. Rows shorter than a vector take as few as
 /// make a vector, and more while the run still ends in a partial vector (with
 /// threads, one loop stays outside, to be parallel): so `[.., 7, 7]` on AVX2
@@ -210,6 +209,9 @@ pub(super) fn lockstep_groups(value: &Expr, isa: Isa, extent: i64) -> Option<(Ve
 /// of their own (`codegen::symbolic`), so the caller fuses the inner part of
 /// a split of it (a lane loop's worth of rows), and stops there.
 fn fused_rows(f: &PrimFunc, br: &BlockRealize, roles: &[LoopRole], lanes: i64, threads: usize) -> (usize, bool) {
+    if roles.last().is_none_or(|r| r.extent % lanes == 0) {
+        return (0, false);
+    }
     let most = MAX_FUSED.min(roles.len() - usize::from(threads > 1));
     let (mut extent, mut k) = (1, 0);
     for j in 1..=roles.len().min(MAX_FUSED) {
